@@ -1,0 +1,104 @@
+#include "hv/console.h"
+#include "hv/cmdline.h"
+#include "hv/lib/fmt.h"
+#include "hv/lib/string.h"
+#include "hv/x86.h"
+
+/* 16550 registers, as offsets from the base port. */
+enum { UART_DATA = 0, UART_IER = 1, UART_FCR = 2, UART_LCR = 3, UART_MCR = 4, UART_LSR = 5 };
+#define LSR_DR 0x01   /* data ready */
+#define LSR_THRE 0x20 /* transmit holding register empty */
+#define LCR_DLAB 0x80
+
+static uint16_t port = 0x3f8;
+
+static const struct {
+	const char *name;
+	uint16_t port;
+} uarts[] = { { "com1", 0x3f8 }, { "com2", 0x2f8 }, { "com3", 0x3e8 }, { "com4", 0x2e8 } };
+
+static bool pick_port(const char *cmdline)
+{
+	char val[16];
+	uint64_t p;
+
+	if (!cmdline_get(cmdline, "console", val, sizeof(val)))
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(uarts); i++) {
+		if (strcmp(val, uarts[i].name) == 0) {
+			port = uarts[i].port;
+			return true;
+		}
+	}
+	if (parse_u64(val, &p) && p > 0 && p <= 0xfff8) {
+		port = (uint16_t)p;
+		return true;
+	}
+	return false;
+}
+
+bool console_init(const char *cmdline)
+{
+	bool ok = pick_port(cmdline);
+
+	outb(port + UART_IER, 0);          /* polled: no interrupts */
+	outb(port + UART_LCR, LCR_DLAB);
+	outb(port + UART_DATA, 1);         /* divisor 1: 115200 baud */
+	outb(port + UART_IER, 0);
+	outb(port + UART_LCR, 0x03);       /* 8N1 */
+	outb(port + UART_FCR, 0x07);       /* FIFOs on and cleared */
+	outb(port + UART_MCR, 0x03);       /* DTR, RTS */
+	return ok;
+}
+
+uint16_t console_port(void)
+{
+	return port;
+}
+
+static void uart_put(char c)
+{
+	/* Bounded wait: a missing UART reads 0xff (THRE set), a wedged one must not hang tern. */
+	for (int i = 0; i < 100000 && !(inb(port + UART_LSR) & LSR_THRE); i++)
+		cpu_relax();
+	outb(port + UART_DATA, (uint8_t)c);
+}
+
+void console_putc(char c)
+{
+	if (c == '\n')
+		uart_put('\r');
+	uart_put(c);
+}
+
+void console_write(const char *s, size_t n)
+{
+	while (n--)
+		console_putc(*s++);
+}
+
+int console_getc(void)
+{
+	uint8_t lsr = inb(port + UART_LSR);
+
+	if (lsr == 0xff || !(lsr & LSR_DR))
+		return -1;
+	return inb(port + UART_DATA);
+}
+
+static void put(char c, void *ctx)
+{
+	(void)ctx;
+	console_putc(c);
+}
+
+int kprintf(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = fmt_vformat(put, NULL, fmt, ap);
+	va_end(ap);
+	return n;
+}

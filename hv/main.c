@@ -1,0 +1,72 @@
+#include "hv/acpi.h"
+#include "hv/boot.h"
+#include "hv/cmdline.h"
+#include "hv/console.h"
+#include "hv/cpu.h"
+#include "hv/hv.h"
+#include "hv/monitor.h"
+#include "hv/paging.h"
+#include "hv/panic.h"
+#include "hv/pmm.h"
+#include "hv/time.h"
+#include "hv/x86.h"
+#include "vmx/vmx.h"
+
+static const struct boot_info *boot;
+
+const struct boot_info *hv_boot_info(void)
+{
+	return boot;
+}
+
+static void report_vmx(void)
+{
+	const struct vmx_caps *c = vmx_caps();
+
+	if (!c->usable) {
+		kprintf("vmx: unavailable \xe2\x80\x94 guests cannot run on this host (%s)\n", c->why);
+		return;
+	}
+	kprintf("vmx: available: ept %s, vpid %s, unrestricted-guest %s, pml %s, ept-ad %s, "
+		"preemption-timer %s\n",
+		c->ept ? "yes" : "no", c->vpid ? "yes" : "no", c->unrestricted ? "yes" : "no",
+		c->pml ? "yes" : "no", c->ept_ad ? "yes" : "no",
+		c->preemption_timer ? "yes" : "no");
+}
+
+__noreturn void hv_main(const struct boot_info *bi)
+{
+	bool console_ok;
+
+	boot = bi;
+	cli();
+	console_ok = console_init(bi->cmdline);
+	kprintf("\ntern %s (loader: %s)\n", TERN_VERSION, boot_loader_name(bi->loader));
+	if (!console_ok)
+		kprintf("warning: console= not understood; using COM1\n");
+	if (bi->notes[0])
+		kprintf("loader: %s\n", bi->notes);
+	if (bi->cmdline[0])
+		kprintf("cmdline: %s\n", bi->cmdline);
+	gdt_init();
+	idt_init();
+	if (pmm_init(bi) < 0)
+		panic("no usable memory for the page allocator in the boot memory map");
+	if (paging_init(bi) < 0)
+		panic("out of memory building tern's page tables");
+	pmm_reclaim(bi); /* firmware page tables and stacks are no longer in use */
+	time_init();
+	if (acpi_init(bi->rsdp) < 0)
+		kprintf("acpi: no RSDP found; poweroff will not work\n");
+	vmx_probe();
+	report_vmx();
+	kprintf("memory: %llu MiB total, %llu MiB free; tsc %llu MHz\n",
+		(unsigned long long)(pmm_stats().total / MIB),
+		(unsigned long long)(pmm_stats().free / MIB),
+		(unsigned long long)(time_tsc_hz() / 1000000));
+	monitor_init();
+	for (;;) {
+		monitor_poll();
+		cpu_relax();
+	}
+}

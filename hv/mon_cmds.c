@@ -1,0 +1,157 @@
+#include "hv/acpi.h"
+#include "hv/console.h"
+#include "hv/error.h"
+#include "hv/hv.h"
+#include "hv/lib/string.h"
+#include "hv/lineedit.h"
+#include "hv/monitor.h"
+#include "hv/pmm.h"
+#include "hv/time.h"
+#include "hv/x86.h"
+#include "vmx/vmx.h"
+
+static int cmd_help(int argc, char **argv);
+
+static const char *yes_no(bool b)
+{
+	return b ? "yes" : "no";
+}
+
+static int cmd_info_version(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	kprintf("version: %s\n", TERN_VERSION);
+	kprintf("loader: %s\n", boot_loader_name(hv_boot_info()->loader));
+	return 0;
+}
+
+static int cmd_info_mem(int argc, char **argv)
+{
+	struct pmm_stats s = pmm_stats();
+
+	(void)argc, (void)argv;
+	kprintf("total: %llu KiB\n", (unsigned long long)(s.total / KIB));
+	kprintf("free: %llu KiB\n", (unsigned long long)(s.free / KIB));
+	kprintf("used: %llu KiB\n", (unsigned long long)((s.total - s.free) / KIB));
+	return 0;
+}
+
+static void cpu_brand(char out[49])
+{
+	if (cpuid(0x80000000, 0).eax < 0x80000004) {
+		strlcpy(out, "unknown", 49);
+		return;
+	}
+	for (uint32_t i = 0; i < 3; i++) {
+		struct cpuid_regs r = cpuid(0x80000002 + i, 0);
+		memcpy(out + 16 * i, &r, 16);
+	}
+	out[48] = 0;
+}
+
+static int cmd_info_cpu(int argc, char **argv)
+{
+	const struct vmx_caps *c = vmx_caps();
+	struct cpuid_regs r = cpuid(0, 0), f = cpuid(1, 0);
+	char vendor[13], brand[49], *b = brand;
+	uint32_t family = (f.eax >> 8) & 0xf, model = (f.eax >> 4) & 0xf;
+
+	(void)argc, (void)argv;
+	memcpy(vendor, &r.ebx, 4);
+	memcpy(vendor + 4, &r.edx, 4);
+	memcpy(vendor + 8, &r.ecx, 4);
+	vendor[12] = 0;
+	cpu_brand(brand);
+	while (*b == ' ')
+		b++;
+	if (family == 0xf)
+		family += (f.eax >> 20) & 0xff;
+	if (family >= 6)
+		model |= ((f.eax >> 16) & 0xf) << 4;
+	kprintf("vendor: %s\n", vendor);
+	kprintf("model-name: %s\n", b);
+	kprintf("family: %u\nmodel: %u\nstepping: %u\n", family, model, f.eax & 0xf);
+	kprintf("tsc-mhz: %llu\n", (unsigned long long)(time_tsc_hz() / 1000000));
+	kprintf("vmx: %s\n", yes_no(c->usable));
+	if (!c->usable)
+		kprintf("vmx-reason: %s\n", c->why);
+	kprintf("ept: %s\n", yes_no(c->ept));
+	kprintf("vpid: %s\n", yes_no(c->vpid));
+	kprintf("unrestricted-guest: %s\n", yes_no(c->unrestricted));
+	kprintf("pml: %s\n", yes_no(c->pml));
+	kprintf("ept-ad: %s\n", yes_no(c->ept_ad));
+	kprintf("preemption-timer: %s\n", yes_no(c->preemption_timer));
+	return 0;
+}
+
+static int cmd_poweroff(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	kprintf("powering off\n");
+	acpi_poweroff();
+	kprintf("error: ACPI power-off failed; the machine is still on\n");
+	return -E_IO;
+}
+
+/* Deliberate faults, to check on a given platform that tern's exception dump works. */
+static int cmd_debug_fault(int argc, char **argv)
+{
+	if (argc != 1) {
+		kprintf("error: usage: debug fault ud|pf|gp\n");
+		return -E_INVAL;
+	}
+	if (strcmp(argv[0], "ud") == 0)
+		asm volatile("ud2");
+	else if (strcmp(argv[0], "pf") == 0)
+		(void)*(volatile uint64_t *)(uintptr_t)8; /* page 0 is unmapped */
+	else if (strcmp(argv[0], "gp") == 0)
+		(void)rdmsr(0xdeadbeef);
+	kprintf("error: unknown fault '%s' (ud, pf or gp)\n", argv[0]);
+	return -E_INVAL;
+}
+
+static const struct mon_cmd commands[] = {
+	{ "help", "", "list the commands", cmd_help },
+	{ "info version", "", "tern's version and the loader that started it", cmd_info_version },
+	{ "info mem", "", "host memory: total, free, used by tern (KiB)", cmd_info_mem },
+	{ "info cpu", "", "the CPU and its VT-x features", cmd_info_cpu },
+	{ "poweroff", "", "power the machine off (ACPI S5)", cmd_poweroff },
+	{ "debug fault", "ud|pf|gp", "fault on purpose: shows the exception dump, halts tern",
+	  cmd_debug_fault },
+};
+
+static int cmd_help(int argc, char **argv)
+{
+	(void)argc, (void)argv;
+	mon_help(commands, ARRAY_SIZE(commands));
+	return 0;
+}
+
+static struct lineedit line;
+
+void monitor_init(void)
+{
+	le_init(&line);
+	kprintf("%s", MON_PROMPT);
+}
+
+void monitor_poll(void)
+{
+	int c;
+
+	/* Bounded per call so a flood of input cannot starve the rest of the loop. */
+	for (int i = 0; i < 64 && (c = console_getc()) >= 0; i++) {
+		enum le_result r = le_feed(&line, (uint8_t)c);
+		console_write(line.echo, line.echo_len);
+		if (r == LE_MORE)
+			continue;
+		if (r == LE_TOO_LONG)
+			kprintf("error: line too long (at most %d characters)\n", LINE_MAX);
+		else if (r == LE_BAD_BYTE)
+			kprintf("error: line rejected: it holds byte 0x%02x (control or non-ASCII)\n",
+				line.bad);
+		else
+			mon_exec(commands, ARRAY_SIZE(commands), line.buf);
+		kprintf("%s", MON_PROMPT);
+	}
+}

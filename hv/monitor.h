@@ -1,0 +1,32 @@
+/* The operator's monitor on the serial console: a table of commands, each with its
+ * usage and help, dispatched from whole lines. */
+#ifndef TERN_MONITOR_H
+#define TERN_MONITOR_H
+
+#include "hv/types.h"
+
+#define MON_MAX_ARGS 32
+#define MON_PROMPT "tern> "
+
+struct mon_cmd {
+	const char *name;   /* one or two words, e.g. "info mem" */
+	const char *usage;  /* arguments, e.g. "<vm>" */
+	const char *help;
+	/* argv[0] is the first word after the command's name; returns 0 or a negative
+	 * error the handler has already reported. */
+	int (*run)(int argc, char **argv);
+};
+
+/* Splits a line in place into words; returns the count, or -1 when there are more
+ * than max. */
+int mon_split(char *line, char **argv, int max);
+/* Finds the command a line names and runs it; prints the error for unknown ones.
+ * Returns the handler's result, or a negative error. */
+int mon_exec(const struct mon_cmd *table, size_t n, char *line);
+void mon_help(const struct mon_cmd *table, size_t n);
+
+/* The host's monitor (hv/mon_cmds.c). */
+void monitor_init(void);
+void monitor_poll(void);
+
+#endif
