@@ -1,5 +1,6 @@
 #include "hv/acpi.h"
 #include "hv/lib/string.h"
+#include "hv/pci.h"
 #include "hv/time.h"
 #include "hv/x86.h"
 
@@ -50,13 +51,9 @@ int acpi_init(uint64_t rsdp_pa)
 		if (memcmp(rsdp->sig, "RSD PTR ", 8) != 0 || !checksum_ok(rsdp, 20))
 			rsdp = NULL;
 	}
-	if (!rsdp) {
-		uint64_t ebda = (uint64_t)*(const uint16_t *)(uintptr_t)0x40e << 4;
-		if (ebda >= 0x80000 && ebda < 0xa0000)
-			rsdp = scan_rsdp(ebda, ebda + 1024);
-		if (!rsdp)
-			rsdp = scan_rsdp(0xe0000, 0x100000);
-	}
+	/* The BIOS area; the EBDA pointer lives in page 0, which tern leaves unmapped. */
+	if (!rsdp)
+		rsdp = scan_rsdp(0xe0000, 0x100000);
 	return rsdp ? 0 : -1;
 }
 
@@ -126,24 +123,43 @@ bool acpi_parse_s5(const uint8_t *aml, size_t len, uint8_t *slp_typ)
 	return false;
 }
 
+/* Without ACPI tables (OVMF under Bochs installs none) the chipset itself says where
+ * its PM1 control register is: PIIX4 (i440fx) PMBA at 00:01.3 reg 0x40, ICH9 (q35)
+ * PMBASE at 00:1f.0 reg 0x40. Both treat SLP_TYP 0 as soft-off in QEMU and Bochs. */
+static uint16_t chipset_pm1_cnt(void)
+{
+	uint32_t host = pci_cfg_read32(0, 0, 0, 0), base;
+
+	if (host == 0x12378086) /* i440fx */
+		base = pci_cfg_read32(0, 1, 3, 0x40);
+	else if (host == 0x29c08086) /* q35 */
+		base = pci_cfg_read32(0, 0x1f, 0, 0x40);
+	else
+		return 0;
+	base &= 0xffc0;
+	return base ? (uint16_t)(base + 4) : 0;
+}
+
 int acpi_poweroff(void)
 {
 	const struct acpi_header *fadt = acpi_find("FACP"), *dsdt;
 	uint64_t dsdt_pa = 0;
-	uint32_t pm1a, pm1b;
+	uint32_t pm1a = 0, pm1b = 0;
 	uint8_t typ = 0;
 
-	if (!fadt)
-		return -1;
-	memcpy(&pm1a, (const uint8_t *)fadt + FADT_PM1A_CNT, 4);
-	memcpy(&pm1b, (const uint8_t *)fadt + FADT_PM1B_CNT, 4);
-	if (fadt->len >= FADT_X_DSDT + 8)
-		memcpy(&dsdt_pa, (const uint8_t *)fadt + FADT_X_DSDT, 8);
-	if (!dsdt_pa)
-		memcpy(&dsdt_pa, (const uint8_t *)fadt + FADT_DSDT, 4);
-	dsdt = table_at(dsdt_pa);
-	if (dsdt)
-		acpi_parse_s5((const uint8_t *)(dsdt + 1), dsdt->len - sizeof(*dsdt), &typ);
+	if (fadt) {
+		memcpy(&pm1a, (const uint8_t *)fadt + FADT_PM1A_CNT, 4);
+		memcpy(&pm1b, (const uint8_t *)fadt + FADT_PM1B_CNT, 4);
+		if (fadt->len >= FADT_X_DSDT + 8)
+			memcpy(&dsdt_pa, (const uint8_t *)fadt + FADT_X_DSDT, 8);
+		if (!dsdt_pa)
+			memcpy(&dsdt_pa, (const uint8_t *)fadt + FADT_DSDT, 4);
+		dsdt = table_at(dsdt_pa);
+		if (dsdt)
+			acpi_parse_s5((const uint8_t *)(dsdt + 1), dsdt->len - sizeof(*dsdt), &typ);
+	}
+	if (!pm1a)
+		pm1a = chipset_pm1_cnt();
 	if (!pm1a)
 		return -1;
 	outw((uint16_t)pm1a, (uint16_t)(typ << 10 | SLP_EN));

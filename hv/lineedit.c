@@ -22,17 +22,14 @@ static void echo(struct lineedit *le, const char *s)
 static enum le_result finish(struct lineedit *le)
 {
 	enum le_result r = le->overflow ? LE_TOO_LONG : le->bad >= 0 ? LE_BAD_BYTE : LE_LINE;
-	int bad = le->bad;
-	size_t len = le->len;
 
 	echo(le, "\r\n");
-	le->buf[len] = 0;
-	/* Reset for the next line but keep what the caller reads: buf, bad, echo. */
+	le->buf[le->len] = 0;
+	le->rejected = le->bad;
+	/* Start the next line; buf, rejected and echo stay for the caller to read. */
 	le->len = 0;
 	le->overflow = false;
 	le->bad = -1;
-	if (r == LE_BAD_BYTE)
-		le->bad = bad;
 	return r;
 }
 

@@ -19,7 +19,8 @@ struct lineedit {
 	char buf[LINE_MAX + 1];
 	size_t len;
 	bool overflow;
-	int bad;          /* first offending byte, or -1 */
+	int bad;          /* first offending byte of the line being typed, or -1 */
+	int rejected;     /* after LE_BAD_BYTE: the byte that made the line rejected */
 	bool last_cr;     /* swallow the \n of a \r\n pair */
 	int esc;          /* 0, or the state of an ANSI escape sequence being skipped */
 	/* Echo for the terminal: filled by le_feed, consumed by the caller. */

@@ -57,7 +57,7 @@ __noreturn void hv_main(const struct boot_info *bi)
 	pmm_reclaim(bi); /* firmware page tables and stacks are no longer in use */
 	time_init();
 	if (acpi_init(bi->rsdp) < 0)
-		kprintf("acpi: no RSDP found; poweroff will not work\n");
+		kprintf("acpi: no tables found; poweroff falls back to the chipset's PM registers\n");
 	vmx_probe();
 	report_vmx();
 	kprintf("memory: %llu MiB total, %llu MiB free; tsc %llu MHz\n",

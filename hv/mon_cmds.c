@@ -149,7 +149,7 @@ void monitor_poll(void)
 			kprintf("error: line too long (at most %d characters)\n", LINE_MAX);
 		else if (r == LE_BAD_BYTE)
 			kprintf("error: line rejected: it holds byte 0x%02x (control or non-ASCII)\n",
-				line.bad);
+				line.rejected);
 		else
 			mon_exec(commands, ARRAY_SIZE(commands), line.buf);
 		kprintf("%s", MON_PROMPT);

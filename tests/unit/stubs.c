@@ -1,0 +1,38 @@
+#include <stdarg.h>
+#include <string.h>
+#include "hv/lib/fmt.h"
+#include "tests/unit/stubs.h"
+
+char stub_output[65536];
+static size_t stub_len;
+
+void stub_output_reset(void)
+{
+	stub_len = 0;
+	stub_output[0] = 0;
+}
+
+static void put(char c, void *ctx)
+{
+	(void)ctx;
+	if (stub_len + 1 < sizeof(stub_output)) {
+		stub_output[stub_len++] = c;
+		stub_output[stub_len] = 0;
+	}
+}
+
+int kprintf(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = fmt_vformat(put, NULL, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
+void time_delay_us(uint64_t us)
+{
+	(void)us;
+}
