@@ -9,6 +9,7 @@
 #include "hv/panic.h"
 #include "hv/pmm.h"
 #include "hv/time.h"
+#include "hv/vm.h"
 #include "hv/x86.h"
 #include "vmx/vmx.h"
 
@@ -37,6 +38,7 @@ static void report_vmx(void)
 __noreturn void hv_main(const struct boot_info *bi)
 {
 	bool console_ok;
+	const char *why = NULL;
 
 	boot = bi;
 	cli();
@@ -48,6 +50,8 @@ __noreturn void hv_main(const struct boot_info *bi)
 		kprintf("loader: %s\n", bi->notes);
 	if (bi->cmdline[0])
 		kprintf("cmdline: %s\n", bi->cmdline);
+	/* FXSAVE/FXRSTOR of guest FPU state need it; GRUB leaves it clear. */
+	write_cr4(read_cr4() | CR4_OSFXSR);
 	gdt_init();
 	idt_init();
 	if (pmm_init(bi) < 0)
@@ -60,6 +64,8 @@ __noreturn void hv_main(const struct boot_info *bi)
 		kprintf("acpi: no tables found; poweroff falls back to the chipset's PM registers\n");
 	vmx_probe();
 	report_vmx();
+	if (vmx_caps()->usable && vmx_enable(&why) < 0)
+		kprintf("vmx: cannot enter VMX operation: %s; guests cannot run\n", why);
 	kprintf("memory: %llu MiB total, %llu MiB free; tsc %llu MHz\n",
 		(unsigned long long)(pmm_stats().total / MIB),
 		(unsigned long long)(pmm_stats().free / MIB),
@@ -67,6 +73,6 @@ __noreturn void hv_main(const struct boot_info *bi)
 	monitor_init();
 	for (;;) {
 		monitor_poll();
-		cpu_relax();
+		sched_run_once();
 	}
 }

@@ -2,9 +2,11 @@
 #include "hv/console.h"
 #include "hv/error.h"
 #include "hv/hv.h"
+#include "hv/lib/fmt.h"
 #include "hv/lib/string.h"
 #include "hv/lineedit.h"
 #include "hv/monitor.h"
+#include "hv/mon_vm.h"
 #include "hv/pmm.h"
 #include "hv/time.h"
 #include "hv/x86.h"
@@ -115,6 +117,13 @@ static const struct mon_cmd commands[] = {
 	{ "info version", "", "tern's version and the loader that started it", cmd_info_version },
 	{ "info mem", "", "host memory: total, free, used by tern (KiB)", cmd_info_mem },
 	{ "info cpu", "", "the CPU and its VT-x features", cmd_info_cpu },
+	{ "info modules", "", "the guest images the loader brought", cmd_info_modules },
+	{ "info vms", "", "the VMs: id name state mem-MiB exits", cmd_info_vms },
+	{ "vm start", "<image> [mem=MiB] [name=NAME] [mod=IMAGE ...] [-- cmdline]",
+	  "create a VM from a Multiboot image and start it", cmd_vm_start },
+	{ "stop", "<vm>", "pause a VM (by id or name)", cmd_stop },
+	{ "cont", "<vm>", "resume a paused VM", cmd_cont },
+	{ "kill", "<vm>", "end a VM now", cmd_kill },
 	{ "poweroff", "", "power the machine off (ACPI S5)", cmd_poweroff },
 	{ "debug fault", "ud|pf|gp", "fault on purpose: shows the exception dump, halts tern",
 	  cmd_debug_fault },
@@ -128,11 +137,39 @@ static int cmd_help(int argc, char **argv)
 }
 
 static struct lineedit line;
+static bool at_prompt; /* the prompt (and maybe partial input) ends the console's last line */
+
+static void prompt(void)
+{
+	kprintf("%s", MON_PROMPT);
+	console_write(line.buf, line.len);
+	at_prompt = true;
+}
+
+void mon_event(const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	fmt_vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (at_prompt)
+		kprintf("\r\033[K"); /* erase the prompt line; drawn again below */
+	kprintf("%s\n", buf);
+	if (at_prompt)
+		prompt();
+}
+
+void mon_guest_line(int vm_id, const char *text)
+{
+	mon_event("[vm%d] %s", vm_id, text);
+}
 
 void monitor_init(void)
 {
 	le_init(&line);
-	kprintf("%s", MON_PROMPT);
+	prompt();
 }
 
 void monitor_poll(void)
@@ -145,6 +182,7 @@ void monitor_poll(void)
 		console_write(line.echo, line.echo_len);
 		if (r == LE_MORE)
 			continue;
+		at_prompt = false;
 		if (r == LE_TOO_LONG)
 			kprintf("error: line too long (at most %d characters)\n", LINE_MAX);
 		else if (r == LE_BAD_BYTE)
@@ -152,6 +190,7 @@ void monitor_poll(void)
 				line.rejected);
 		else
 			mon_exec(commands, ARRAY_SIZE(commands), line.buf);
-		kprintf("%s", MON_PROMPT);
+		line.buf[0] = 0;
+		prompt();
 	}
 }

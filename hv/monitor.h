@@ -28,5 +28,10 @@ void mon_help(const struct mon_cmd *table, size_t n);
 /* The host's monitor (hv/mon_cmds.c). */
 void monitor_init(void);
 void monitor_poll(void);
+/* Prints a line that did not come from a command (a guest's output, a VM's end)
+ * without mangling what the operator is typing: the prompt and the partial input are
+ * drawn again after it. */
+void mon_event(const char *fmt, ...) __printf(1, 2);
+void mon_guest_line(int vm_id, const char *text);
 
 #endif

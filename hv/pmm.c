@@ -183,7 +183,12 @@ void pmm_reclaim(const struct boot_info *bi)
 
 uint64_t pmm_alloc(uint64_t npages)
 {
-	uint64_t a = pmm_alloc_in(&host, npages, 1);
+	return pmm_alloc_aligned(npages, 1);
+}
+
+uint64_t pmm_alloc_aligned(uint64_t npages, uint64_t align_pages)
+{
+	uint64_t a = pmm_alloc_in(&host, npages, align_pages);
 
 	if (a)
 		memset((void *)(uintptr_t)a, 0, npages * PAGE_SIZE);

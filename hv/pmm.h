@@ -30,6 +30,7 @@ int pmm_init(const struct boot_info *bi);
  * tables and stack are in use. */
 void pmm_reclaim(const struct boot_info *bi);
 uint64_t pmm_alloc(uint64_t npages);  /* zeroed pages, or 0 */
+uint64_t pmm_alloc_aligned(uint64_t npages, uint64_t align_pages);
 void pmm_free(uint64_t addr, uint64_t npages);
 
 struct pmm_stats {

@@ -68,6 +68,7 @@ void vmx_probe(void)
 		proc2 = rdmsr(MSR_VMX_PROCBASED2);
 	if (allowed1(proc2, PROC2_EPT) || allowed1(proc2, PROC2_VPID))
 		ept = rdmsr(MSR_VMX_EPT_VPID_CAP);
+	caps.ept_vpid_cap = ept;
 	/* tern's EPT is 4-level write-back: anything less is no EPT to it. */
 	caps.ept = allowed1(proc2, PROC2_EPT) && (ept & EPT_CAP_PWL4) && (ept & EPT_CAP_WB);
 	caps.vpid = allowed1(proc2, PROC2_VPID);

@@ -1,0 +1,109 @@
+/* Monitor commands for VMs and guest images. */
+#include "hv/console.h"
+#include "hv/error.h"
+#include "hv/hv.h"
+#include "hv/mbload.h"
+#include "hv/mon_vm.h"
+#include "hv/vm.h"
+#include "hv/vm_args.h"
+
+int cmd_info_modules(int argc, char **argv)
+{
+	const struct boot_info *bi = hv_boot_info();
+	char err[160];
+
+	kprintf("%-16s %10s  %-8s %s\n", "name", "size", "format", "args");
+	for (uint32_t i = 0; i < bi->nr_modules; i++) {
+		const struct boot_module *m = &bi->modules[i];
+		bool ok = mb_check((const uint8_t *)(uintptr_t)m->base, m->size, err,
+				   sizeof(err)) == 0;
+		kprintf("%-16s %10llu  %-8s %s\n", m->name, (unsigned long long)m->size,
+			ok ? "multiboot" : "invalid", m->args);
+	}
+	return 0;
+}
+
+int cmd_vm_start(int argc, char **argv)
+{
+	struct vm_start_args a;
+	char cmdline[256], err[200];
+	struct vm *vm;
+	int e = vm_parse_start(argc, argv, &a, cmdline, sizeof(cmdline), err, sizeof(err));
+
+	if (!e)
+		e = vm_start(&a, &vm, err, sizeof(err));
+	if (e) {
+		kprintf("error: %s\n", err);
+		return e;
+	}
+	kprintf("vm%d started\n", vm->id);
+	return 0;
+}
+
+int cmd_info_vms(int argc, char **argv)
+{
+	kprintf("%-4s %-16s %-8s %7s %10s\n", "id", "name", "state", "mem-MiB", "exits");
+	for (unsigned i = 0; i < VM_MAX; i++) {
+		const struct vm *vm = vm_at(i);
+		if (vm && vm->name[0])
+			kprintf("%-4d %-16s %-8s %7llu %10llu\n", vm->id, vm->name,
+				vm_state_name(vm), (unsigned long long)(vm->mem_size / MIB),
+				(unsigned long long)vm->exits);
+	}
+	return 0;
+}
+
+/* The VM a command names, or NULL after saying why. */
+static struct vm *target(int argc, char **argv, const char *cmd)
+{
+	struct vm *vm;
+
+	if (argc != 1) {
+		kprintf("error: usage: %s <vm>\n", cmd);
+		return NULL;
+	}
+	vm = vm_find(argv[0]);
+	if (!vm)
+		kprintf("error: no VM '%s' (see info vms)\n", argv[0]);
+	return vm;
+}
+
+static bool alive(const struct vm *vm)
+{
+	if (vm->state == VM_RUNNING || vm->state == VM_PAUSED)
+		return true;
+	kprintf("error: vm%d has %s\n", vm->id, vm->state == VM_EXITED ? "exited" : "been killed");
+	return false;
+}
+
+int cmd_stop(int argc, char **argv)
+{
+	struct vm *vm = target(argc, argv, "stop");
+
+	if (!vm || !alive(vm))
+		return -E_INVAL;
+	vm_pause(vm);
+	kprintf("vm%d paused\n", vm->id);
+	return 0;
+}
+
+int cmd_cont(int argc, char **argv)
+{
+	struct vm *vm = target(argc, argv, "cont");
+
+	if (!vm || !alive(vm))
+		return -E_INVAL;
+	vm_resume(vm);
+	kprintf("vm%d running\n", vm->id);
+	return 0;
+}
+
+int cmd_kill(int argc, char **argv)
+{
+	struct vm *vm = target(argc, argv, "kill");
+
+	if (!vm || !alive(vm))
+		return -E_INVAL;
+	vm_kill(vm, "by the operator");
+	return 0;
+}

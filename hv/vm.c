@@ -1,0 +1,366 @@
+#include <stdarg.h>
+#include "hv/boot.h"
+#include "hv/cmdline.h"
+#include "hv/error.h"
+#include "hv/hv.h"
+#include "hv/lib/fmt.h"
+#include "hv/lib/string.h"
+#include "hv/mbload.h"
+#include "hv/monitor.h"
+#include "hv/pmm.h"
+#include "hv/time.h"
+#include "hv/vm.h"
+#include "hv/x86.h"
+#include "vmx/vmx.h"
+
+static struct vm vms[VM_MAX];
+static bool used[VM_MAX];
+static int next_id = 1;
+
+/* --- guest memory --- */
+
+static uint64_t host_addr(const struct vm *vm, uint64_t g)
+{
+	return vm->chunks[g / VM_CHUNK] + g % VM_CHUNK;
+}
+
+static bool in_ram(const struct vm *vm, uint64_t g, uint64_t len)
+{
+	return vm->chunks && g <= vm->mem_size && len <= vm->mem_size - g;
+}
+
+bool gpa_read(const struct vm *vm, gpa_t g, void *dst, uint64_t len)
+{
+	uint8_t *d = dst;
+
+	if (!in_ram(vm, g.v, len))
+		return false;
+	while (len) {
+		uint64_t n = MIN(len, VM_CHUNK - g.v % VM_CHUNK);
+		memcpy(d, (const void *)(uintptr_t)host_addr(vm, g.v), n);
+		d += n, g.v += n, len -= n;
+	}
+	return true;
+}
+
+bool gpa_write(struct vm *vm, gpa_t g, const void *src, uint64_t len)
+{
+	const uint8_t *s = src;
+
+	if (!in_ram(vm, g.v, len))
+		return false;
+	while (len) {
+		uint64_t n = MIN(len, VM_CHUNK - g.v % VM_CHUNK);
+		memcpy((void *)(uintptr_t)host_addr(vm, g.v), s, n);
+		s += n, g.v += n, len -= n;
+	}
+	return true;
+}
+
+static void loader_write(void *ctx, uint64_t g, const void *src, uint64_t len)
+{
+	gpa_write(ctx, gpa(g), src, len);
+}
+
+static void loader_zero(void *ctx, uint64_t g, uint64_t len)
+{
+	struct vm *vm = ctx;
+
+	while (len) {
+		uint64_t n = MIN(len, VM_CHUNK - g % VM_CHUNK);
+		memset((void *)(uintptr_t)host_addr(vm, g), 0, n);
+		g += n, len -= n;
+	}
+}
+
+/* --- EPT tables come from the page allocator; tern's memory is identity mapped --- */
+
+static uint64_t ept_alloc(void)
+{
+	return pmm_alloc(1);
+}
+
+static void ept_free(uint64_t hpa)
+{
+	pmm_free(hpa, 1);
+}
+
+static void *ept_virt(uint64_t hpa)
+{
+	return (void *)(uintptr_t)hpa;
+}
+
+static const struct ept_ops ept_ops = { ept_alloc, ept_free, ept_virt };
+
+/* --- lifetime --- */
+
+static void release(struct vm *vm)
+{
+	vmx_vcpu_destroy(vm);
+	if (vm->ept.root)
+		ept_destroy(&vm->ept);
+	for (uint64_t i = 0; vm->chunks && i < vm->nr_chunks; i++)
+		if (vm->chunks[i])
+			pmm_free(vm->chunks[i], VM_CHUNK / PAGE_SIZE);
+	if (vm->chunks)
+		pmm_free((uintptr_t)vm->chunks, 1);
+	if (vm->ports_logged)
+		pmm_free((uintptr_t)vm->ports_logged, 2);
+	vm->chunks = NULL;
+	vm->ports_logged = NULL;
+	vm->nr_chunks = 0;
+}
+
+static bool dead(const struct vm *vm)
+{
+	return vm->state == VM_EXITED || vm->state == VM_KILLED;
+}
+
+/* A free slot, or the one of the VM that ended longest ago. */
+static struct vm *new_slot(void)
+{
+	struct vm *oldest = NULL;
+
+	for (int i = 0; i < VM_MAX; i++) {
+		if (!used[i]) {
+			used[i] = true;
+			return &vms[i];
+		}
+		if (dead(&vms[i]) && (!oldest || vms[i].id < oldest->id))
+			oldest = &vms[i];
+	}
+	return oldest;
+}
+
+static const struct boot_module *find_module(const char *name)
+{
+	const struct boot_info *bi = hv_boot_info();
+
+	for (uint32_t i = 0; i < bi->nr_modules; i++)
+		if (strcmp(bi->modules[i].name, name) == 0)
+			return &bi->modules[i];
+	return NULL;
+}
+
+static int alloc_ram(struct vm *vm, uint64_t mib)
+{
+	vm->mem_size = mib * MIB;
+	vm->nr_chunks = ALIGN_UP(vm->mem_size, VM_CHUNK) / VM_CHUNK;
+	vm->mem_size = vm->nr_chunks * VM_CHUNK;
+	if (vm->nr_chunks > PAGE_SIZE / sizeof(uint64_t))
+		return -E_RANGE;
+	vm->chunks = (uint64_t *)(uintptr_t)pmm_alloc(1);
+	if (!vm->chunks)
+		return -E_NOMEM;
+	for (uint64_t i = 0; i < vm->nr_chunks; i++) {
+		/* 2 MiB aligned so EPT can map each chunk with one large page */
+		vm->chunks[i] = pmm_alloc_aligned(VM_CHUNK / PAGE_SIZE, VM_CHUNK / PAGE_SIZE);
+		if (!vm->chunks[i])
+			return -E_NOMEM;
+	}
+	if (ept_init(&vm->ept, &ept_ops))
+		return -E_NOMEM;
+	for (uint64_t i = 0; i < vm->nr_chunks; i++)
+		if (ept_map(&vm->ept, gpa(i * VM_CHUNK), hpa(vm->chunks[i]), EPT_PAGE_2M, EPT_RWX))
+			return -E_NOMEM;
+	vm->ports_logged = (uint8_t *)(uintptr_t)pmm_alloc(2);
+	return vm->ports_logged ? 0 : -E_NOMEM;
+}
+
+static int load_image(struct vm *vm, const struct vm_start_args *a,
+		      const struct boot_module *image, char *err, size_t err_size)
+{
+	struct mb_guest_mem mem = { vm->mem_size, vm, loader_write, loader_zero };
+	char cmdline[BOOT_CMDLINE_MAX], modlines[8][BOOT_CMDLINE_MAX / 4];
+	struct mb_blob kernel, mods[8];
+	struct mb_boot boot;
+	int err_code;
+
+	fmt_snprintf(cmdline, sizeof(cmdline), "%s %s", image->name,
+		     a->cmdline ? a->cmdline : image->args);
+	kernel = (struct mb_blob){ (const uint8_t *)(uintptr_t)image->base, image->size, cmdline };
+	for (unsigned i = 0; i < a->nr_mods; i++) {
+		const struct boot_module *m = find_module(a->mods[i]);
+		if (!m) {
+			fmt_snprintf(err, err_size, "no module '%s' (see info modules)", a->mods[i]);
+			return -E_NOENT;
+		}
+		fmt_snprintf(modlines[i], sizeof(modlines[i]), "%s %s", m->name, m->args);
+		mods[i] = (struct mb_blob){ (const uint8_t *)(uintptr_t)m->base, m->size,
+					    modlines[i] };
+	}
+	err_code = mb_load(&mem, &kernel, mods, a->nr_mods, &boot, err, err_size);
+	if (err_code)
+		return err_code;
+	vmx_vcpu_reset_multiboot(vm, boot.entry, boot.mbi);
+	return 0;
+}
+
+static bool name_taken(const char *name)
+{
+	for (int i = 0; i < VM_MAX; i++)
+		if (used[i] && !dead(&vms[i]) && strcmp(vms[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t err_size)
+{
+	const struct boot_module *image = find_module(a->image);
+	const char *why = NULL;
+	struct vm *vm;
+	int e;
+
+	if (!image) {
+		fmt_snprintf(err, err_size, "no image '%s' (see info modules)", a->image);
+		return -E_NOENT;
+	}
+	if (vmx_enable(&why)) {
+		fmt_snprintf(err, err_size, "guests cannot run on this host: %s", why);
+		return -E_NOSUP;
+	}
+	if (a->name && name_taken(a->name)) {
+		fmt_snprintf(err, err_size, "a VM named '%s' exists already", a->name);
+		return -E_EXIST;
+	}
+	vm = new_slot();
+	if (!vm) {
+		fmt_snprintf(err, err_size, "too many VMs (at most %d)", VM_MAX);
+		return -E_BUSY;
+	}
+	release(vm);
+	memset(vm, 0, sizeof(*vm));
+	vm->id = next_id++;
+	vm->state = VM_PAUSED;
+	strlcpy(vm->image, image->name, sizeof(vm->image));
+	if (a->name)
+		strlcpy(vm->name, a->name, sizeof(vm->name));
+	else if (!name_taken(image->name))
+		strlcpy(vm->name, image->name, sizeof(vm->name));
+	else
+		fmt_snprintf(vm->name, sizeof(vm->name), "%.24s-%d", image->name, vm->id);
+	e = alloc_ram(vm, a->mem_mib);
+	if (e) {
+		fmt_snprintf(err, err_size, "not enough host memory for %llu MiB (%llu MiB free)",
+			     (unsigned long long)a->mem_mib,
+			     (unsigned long long)(pmm_stats().free / MIB));
+	} else {
+		e = vmx_vcpu_create(vm);
+		if (e)
+			fmt_snprintf(err, err_size, "cannot create the vCPU: %s", error_str(e));
+		else
+			e = load_image(vm, a, image, err, err_size);
+	}
+	if (e) {
+		release(vm);
+		vm->state = VM_KILLED;
+		vm->name[0] = 0;
+		used[vm - vms] = false;
+		return e;
+	}
+	vm->state = VM_RUNNING;
+	*out = vm;
+	return 0;
+}
+
+/* By name first (live VMs), then by id: "3" or "vm3". */
+struct vm *vm_find(const char *id_or_name)
+{
+	const char *p = id_or_name;
+	uint64_t id;
+
+	for (int i = 0; i < VM_MAX; i++)
+		if (used[i] && !dead(&vms[i]) && strcmp(vms[i].name, id_or_name) == 0)
+			return &vms[i];
+	if (strncmp(p, "vm", 2) == 0)
+		p += 2;
+	if (!parse_u64(p, &id) || p[0] == '0')
+		return NULL;
+	for (int i = 0; i < VM_MAX; i++)
+		if (used[i] && (uint64_t)vms[i].id == id)
+			return &vms[i];
+	return NULL;
+}
+
+struct vm *vm_at(unsigned slot)
+{
+	return slot < VM_MAX && used[slot] ? &vms[slot] : NULL;
+}
+
+void vm_pause(struct vm *vm)
+{
+	if (vm->state == VM_RUNNING)
+		vm->state = VM_PAUSED;
+}
+
+void vm_resume(struct vm *vm)
+{
+	if (vm->state == VM_PAUSED)
+		vm->state = VM_RUNNING;
+}
+
+static void end(struct vm *vm, enum vm_state state, const char *msg)
+{
+	if (dead(vm))
+		return;
+	vuart_flush(&vm->uart, vm->id);
+	vm->state = state;
+	mon_event("vm%d %s", vm->id, msg);
+}
+
+void vm_kill(struct vm *vm, const char *fmt, ...)
+{
+	char reason[200], msg[220];
+	va_list ap;
+
+	va_start(ap, fmt);
+	fmt_vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	fmt_snprintf(msg, sizeof(msg), "killed: %s", reason);
+	end(vm, VM_KILLED, msg);
+}
+
+void vm_exit_status(struct vm *vm, uint32_t status)
+{
+	char msg[48];
+
+	fmt_snprintf(msg, sizeof(msg), "exited with status %u", status);
+	end(vm, VM_EXITED, msg);
+}
+
+const char *vm_state_name(const struct vm *vm)
+{
+	static const char *const names[] = { "running", "paused", "exited", "killed" };
+
+	return names[vm->state];
+}
+
+/* --- scheduling --- */
+
+#define SLICE_MS 10
+
+/* Frees what ended VMs hold. Done here, outside any exit handler, so no code still
+ * running on a VM's behalf sees its memory go. */
+static void reap(void)
+{
+	for (int i = 0; i < VM_MAX; i++)
+		if (used[i] && dead(&vms[i]) && vms[i].chunks)
+			release(&vms[i]);
+}
+
+void sched_run_once(void)
+{
+	static int last = -1;
+	uint64_t slice = time_tsc_hz() / 1000 * SLICE_MS;
+
+	for (int n = 1; n <= VM_MAX; n++) {
+		int i = (last + n) % VM_MAX;
+		struct vm *vm = &vms[i];
+		if (!used[i] || vm->state != VM_RUNNING || vm->halted)
+			continue;
+		last = i;
+		vmx_vcpu_run(vm, rdtsc() + slice);
+		break;
+	}
+	reap();
+}

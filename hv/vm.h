@@ -1,0 +1,62 @@
+/* A virtual machine: its RAM, its devices, its vCPU, its state. */
+#ifndef TERN_VM_H
+#define TERN_VM_H
+
+#include "hv/types.h"
+#include "hv/vuart.h"
+#include "vmx/ept.h"
+
+enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED, VM_KILLED };
+
+#define VM_MAX 16
+#define VM_CHUNK (2 * MIB) /* guest RAM is allocated and mapped in 2 MiB chunks */
+#define VM_NAME_MAX 32
+
+struct vmx_vcpu;
+
+struct vm {
+	int id;                 /* 1, 2, ...; never reused */
+	char name[VM_NAME_MAX];
+	char image[VM_NAME_MAX];
+	enum vm_state state;
+	bool halted;            /* HLT with nothing pending: not scheduled until an event */
+	uint64_t mem_size;      /* bytes of RAM from guest-physical 0 */
+	uint64_t *chunks;       /* host-physical address of each 2 MiB chunk */
+	uint64_t nr_chunks;
+	struct ept ept;
+	struct vmx_vcpu *vcpu;  /* the backend's state; hv/ never looks inside */
+	uint64_t exits;
+	uint64_t run_tsc;       /* TSC ticks spent running the guest */
+	struct vuart uart;
+	uint8_t *ports_logged;  /* a bit per I/O port: already reported as unhandled */
+};
+
+struct vm_start_args {
+	const char *image;
+	uint64_t mem_mib;
+	const char *name;
+	const char *mods[8];
+	unsigned nr_mods;
+	const char *cmdline; /* NULL: the module's own arguments */
+};
+
+/* Creates, loads and starts a VM; on failure prints nothing and writes the reason to err. */
+int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t err_size);
+struct vm *vm_find(const char *id_or_name);
+struct vm *vm_at(unsigned slot); /* for listing: NULL for empty slots */
+void vm_pause(struct vm *vm);
+void vm_resume(struct vm *vm);
+/* Ends a VM with a reason printed as "vm<ID> killed: <reason>", freeing its memory. */
+void vm_kill(struct vm *vm, const char *fmt, ...) __printf(2, 3);
+/* The guest wrote the exit port. */
+void vm_exit_status(struct vm *vm, uint32_t status);
+const char *vm_state_name(const struct vm *vm);
+
+/* Guest memory by guest-physical address; false when [g, g+len) is not all RAM. */
+bool gpa_read(const struct vm *vm, gpa_t g, void *dst, uint64_t len);
+bool gpa_write(struct vm *vm, gpa_t g, const void *src, uint64_t len);
+
+/* The scheduler: runs VMs round robin, a slice each, between services of the loop. */
+void sched_run_once(void);
+
+#endif
