@@ -36,3 +36,8 @@ void time_delay_us(uint64_t us)
 {
 	(void)us;
 }
+
+void mon_guest_line(int vm_id, const char *text)
+{
+	kprintf("[vm%d] %s\n", vm_id, text);
+}
