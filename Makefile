@@ -20,9 +20,11 @@ EFICFLAGS := $(KCFLAGS) -fshort-wchar -DGNU_EFI_USE_MS_ABI -I/usr/include/efi \
 
 HV_SRCS := hv/main.c hv/bootinfo.c hv/console.c hv/cmdline.c hv/gdt.c hv/trap.c \
 	hv/trap_entry.S hv/panic.c hv/pmm.c hv/paging.c hv/time.c hv/acpi.c \
-	hv/lineedit.c hv/monitor.c hv/mon_cmds.c hv/pci.c \
+	hv/lineedit.c hv/monitor.c hv/mon_cmds.c hv/pci.c hv/mbload.c \
+	hv/vm.c hv/vm_args.c hv/vuart.c hv/vdev.c hv/cpuid.c hv/mon_vm.c \
 	hv/lib/string.c hv/lib/strlcpy.c hv/lib/fmt.c hv/lib/error.c
-VMX_SRCS := vmx/cap.c
+VMX_SRCS := vmx/cap.c vmx/vmxon.c vmx/vmcs.c vmx/entry.S vmx/exit.c vmx/msr.c vmx/names.c \
+	vmx/ept.c
 CORE_SRCS := $(HV_SRCS) $(VMX_SRCS)
 EFI_SRCS := boot/efi/loader.c boot/efi/config.c
 MB2_SRCS := boot/multiboot2/entry.S boot/multiboot2/mb2.c
@@ -32,8 +34,25 @@ CORE_OBJS := $(call obj,$(CORE_SRCS))
 EFI_OBJS := $(call obj,$(EFI_SRCS))
 MB2_OBJS := $(call obj,$(MB2_SRCS))
 
-GUESTS :=
+# Test guests: ELF32 Multiboot v1 kernels with their own runtime (guests/lib) and
+# flags: no PIC (they run where they are linked), 32-bit code unless in a 64-bit part.
+GUESTS := hello spin memtouch hostile
 GUEST_ELFS := $(patsubst %,$(BUILD)/guests/%.elf,$(GUESTS))
+GUESTS_64 := memtouch
+GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
+	-ffreestanding -nostdinc -isystem $(shell $(CC) -print-file-name=include) -fno-pic \
+	-fno-stack-protector -mno-mmx -mno-sse -mno-sse2 -mno-80387 -fno-strict-aliasing \
+	-fno-asynchronous-unwind-tables -ffunction-sections --param=min-pagesize=0 -I.
+GUEST_LIB_SRCS := guests/lib/crt0.S guests/lib/trap_entry.S guests/lib/trap.c \
+	guests/lib/probe.c guests/lib/vectors.c guests/lib/serial.c guests/lib/exit.c \
+	guests/lib/cmdline.c guests/lib/paging.c guests/lib/long.S guests/lib/udivdi3.c \
+	hv/lib/fmt.c hv/lib/string.c
+GUEST_LIB64_SRCS := guests/lib/entry64.S guests/lib/trap64.c guests/lib/vectors.c \
+	guests/lib/serial.c guests/lib/exit.c guests/lib/cmdline.c hv/lib/fmt.c hv/lib/string.c
+G32 := $(BUILD)/obj/guests/32
+G64 := $(BUILD)/obj/guests/64
+GUEST_LIB_OBJS := $(patsubst %,$(G32)/%.o,$(basename $(GUEST_LIB_SRCS)))
+GUEST_LIB64_OBJS := $(patsubst %,$(G64)/%.o,$(basename $(GUEST_LIB64_SRCS)))
 
 .PHONY: all deps run test unit system clean
 all: $(BUILD)/.deps $(BUILD)/tern.efi $(BUILD)/tern.elf $(BUILD)/tern.img $(BUILD)/tern.iso
@@ -74,6 +93,40 @@ $(BUILD)/tern.elf: $(MB2_OBJS) $(CORE_OBJS) boot/multiboot2/tern.ld
 		-T boot/multiboot2/tern.ld $(MB2_OBJS) $(CORE_OBJS) -o $@
 	grub-file --is-x86-multiboot2 $@
 
+$(G32)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC32    $<"; $(CC) $(GUEST_CFLAGS) -m32 -MMD -c $< -o $@
+$(G32)/%.o: %.S
+	@mkdir -p $(dir $@)
+	@echo "  AS32    $<"; $(CC) $(GUEST_CFLAGS) -m32 -MMD -c $< -o $@
+$(G64)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC64    $<"; $(CC) $(GUEST_CFLAGS) -m64 -mno-red-zone -MMD -c $< -o $@
+$(G64)/%.o: %.S
+	@mkdir -p $(dir $@)
+	@echo "  AS64    $<"; $(CC) $(GUEST_CFLAGS) -m64 -MMD -c $< -o $@
+
+# A guest's 64-bit part: its own .c compiled 64-bit, linked at BLOB64_BASE, flattened,
+# and carried in the ELF32 by blob64.S. --gc-sections drops its 32-bit-only code.
+$(G64)/%.elf: $(G64)/guests/%.o $(GUEST_LIB64_OBJS) guests/lib/guest64.ld
+	@echo "  LD64    $@"; $(LD) -m elf_x86_64 -nostdlib -static -z noexecstack \
+		--no-warn-rwx-segments --gc-sections -T guests/lib/guest64.ld $(filter %.o,$^) -o $@
+$(G64)/%.bin: $(G64)/%.elf
+	@echo "  BIN     $@"; $(OBJCOPY) -O binary --set-section-flags .bss=alloc,load,contents $< $@
+$(G32)/%-blob64.o: guests/lib/blob64.S $(G64)/%.bin
+	@mkdir -p $(dir $@)
+	@echo "  AS32    $< ($*)"; $(CC) $(GUEST_CFLAGS) -m32 -DBLOB64='"$(G64)/$*.bin"' -c $< -o $@
+
+# Objects reached only through pattern rules would count as intermediate and be deleted.
+.SECONDARY: $(GUEST_LIB_OBJS) $(GUEST_LIB64_OBJS) $(patsubst %,$(G32)/guests/%.o,$(GUESTS)) \
+	$(foreach g,$(GUESTS_64),$(G64)/guests/$(g).o $(G64)/$(g).elf $(G64)/$(g).bin \
+	$(G32)/$(g)-blob64.o)
+$(patsubst %,$(BUILD)/guests/%.elf,$(GUESTS_64)): $(BUILD)/guests/%.elf: $(G32)/%-blob64.o
+$(BUILD)/guests/%.elf: $(G32)/guests/%.o $(GUEST_LIB_OBJS) guests/lib/guest.ld
+	@mkdir -p $(dir $@)
+	@echo "  LD32    $@"; $(LD) -m elf_i386 -nostdlib -static -z noexecstack \
+		--no-warn-rwx-segments --gc-sections -T guests/lib/guest.ld $(filter %.o,$^) -o $@
+
 MODULE_ARGS = $(foreach g,$(GUEST_ELFS),--module $(g))
 
 $(BUILD)/tern.img: $(BUILD)/tern.efi $(GUEST_ELFS) tools/mkimg
@@ -90,11 +143,11 @@ UNIT_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I.
 	-fsanitize=address,undefined -fno-sanitize-recover=all -DTERN_VERSION='"$(VERSION)"'
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 UNIT_SRCS := hv/lib/fmt.c hv/cmdline.c hv/lineedit.c hv/monitor.c hv/pmm.c hv/bootinfo.c \
-	hv/acpi.c hv/pci.c hv/lib/error.c hv/lib/strlcpy.c boot/efi/config.c tests/unit/stubs.c
+	hv/acpi.c hv/pci.c hv/mbload.c hv/vm_args.c vmx/ept.c hv/vuart.c hv/lib/error.c hv/lib/strlcpy.c boot/efi/config.c tests/unit/stubs.c
 
 $(BUILD)/unit/%: tests/unit/%.c $(UNIT_SRCS) $(wildcard hv/*.h hv/lib/*.h boot/efi/*.h tests/unit/*.h) | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
-	$(CC) $(UNIT_CFLAGS) $< $(UNIT_SRCS) -lcmocka -o $@
+	@echo "  CC      $@"; $(CC) $(UNIT_CFLAGS) $< $(UNIT_SRCS) -lcmocka -o $@
 
 unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done

@@ -1,0 +1,225 @@
+/* The workload for dirty tracking and migration: keeps rewriting pages of its RAM
+ * and checks every page against a ledger kept in its own memory, so a page that a
+ * migration lost or sent stale is caught (like QEMU's migration-test guest).
+ *
+ * Arguments: mib=N (MiB touched, default 4), rate=N (pages written per heartbeat,
+ * default 256), beat=N (page checks per heartbeat, default about one second at
+ * 100 MIPS), seed=N, mode=32|64 (64: run in long mode; default 32, paging off).
+ *
+ * Page p at generation g holds, as 32-bit words:
+ *
+ *   [0] p   [1] g   [2] checksum of [3..1023]   [3..1023] stream(seed, p, g)
+ *
+ * ledger[p] is the generation last written. Each heartbeat does beat checks of the
+ * next page in a rolling pass, spreads rate writes among them (each checked right
+ * after), rechecks the pages written in this beat, then prints
+ * "seq=<n> check=ok" or "seq=<n> check=FAIL page=<p> expected-gen=<g> ...".
+ *
+ * This file is built twice: 32-bit (guest_main, which lays out memory and picks the
+ * mode) and 64-bit (guest_main64, the long-mode part; paging.h). */
+#include "guests/lib/guest.h"
+#include "guests/lib/paging.h"
+
+#define WORDS (PAGE_SIZE / 4)
+#define HDR_WORDS 3
+#define MAX_RECENT 4096         /* pages rechecked at a heartbeat */
+#define DEFAULT_BEAT 10000      /* ~10k instructions a check (measured): ~1 s at 100 MIPS */
+#define MSR_EFER 0xC0000080
+#define EFER_LMA (1u << 10)
+
+/* Shared by both builds, so only fixed-size fields. Addresses are guest-physical,
+ * which equal virtual ones in both modes (paging off, or identity mapped). */
+struct mt_args {
+	uint32_t mib, rate, beat, seed, mode;
+	uint32_t area, pages;  /* the touched pages */
+	uint32_t ledger;       /* uint32_t[pages]: generation of each page */
+	uint32_t recent;       /* uint32_t[MIN(rate, MAX_RECENT)]: written this beat */
+};
+
+/* The first mismatch of a beat */
+struct failure {
+	bool seen;
+	uint32_t page, gen;            /* where, and what the ledger says */
+	uint32_t found_page, found_gen; /* the page's header words */
+	uint32_t word, expected, found; /* the first word that differs */
+};
+
+/* Guest memory, so a migrated guest carries them with it */
+static uint32_t seq, rng, rolling;
+static struct failure fail;
+
+static uint32_t mix(uint32_t x)
+{
+	/* a 32-bit finaliser (murmur3's): nearby inputs give unrelated keys */
+	x ^= x >> 16;
+	x *= 0x85ebca6b;
+	x ^= x >> 13;
+	x *= 0xc2b2ae35;
+	return x ^ (x >> 16);
+}
+
+static uint32_t page_key(const struct mt_args *a, uint32_t page, uint32_t gen)
+{
+	return mix(a->seed ^ mix(page ^ mix(gen + 0x9e3779b9)));
+}
+
+/* An LCG step (Numerical Recipes): two instructions a word keeps checks cheap. */
+static inline uint32_t next(uint32_t x)
+{
+	return x * 1664525 + 1013904223;
+}
+
+static uint32_t *page_ptr(const struct mt_args *a, uint32_t page)
+{
+	return (uint32_t *)(uintptr_t)(a->area + page * PAGE_SIZE);
+}
+
+static uint32_t *ledger(const struct mt_args *a)
+{
+	return (uint32_t *)(uintptr_t)a->ledger;
+}
+
+static void stamp(const struct mt_args *a, uint32_t page, uint32_t gen)
+{
+	uint32_t *w = page_ptr(a, page), x = page_key(a, page, gen), sum = 0;
+
+	for (uint32_t i = HDR_WORDS; i < WORDS; i++) {
+		x = next(x);
+		w[i] = x;
+		sum += x;
+	}
+	w[0] = page;
+	w[1] = gen;
+	w[2] = sum;
+}
+
+/* Returns true if page holds what the ledger says; else records the first mismatch
+ * of this beat and rewrites the page, so one loss is reported once. */
+static bool check(const struct mt_args *a, uint32_t page)
+{
+	const uint32_t *w = page_ptr(a, page);
+	uint32_t gen = ledger(a)[page], x = page_key(a, page, gen), sum = 0, expected = 0;
+	int bad = -1;
+
+	if (w[0] != page)
+		bad = 0, expected = page;
+	else if (w[1] != gen)
+		bad = 1, expected = gen;
+	for (uint32_t i = HDR_WORDS; i < WORDS; i++) {
+		x = next(x);
+		sum += x;
+		if (w[i] != x && bad < 0)
+			bad = i, expected = x;
+	}
+	if (bad < 0 && w[2] != sum)
+		bad = 2, expected = sum;
+	if (bad < 0)
+		return true;
+	if (!fail.seen)
+		fail = (struct failure){ true, page, gen, w[0], w[1], bad, expected, w[bad] };
+	stamp(a, page, gen);
+	return false;
+}
+
+static uint32_t random_page(const struct mt_args *a)
+{
+	/* xorshift32; the state is in guest memory like the rest */
+	rng ^= rng << 13;
+	rng ^= rng >> 17;
+	rng ^= rng << 5;
+	return rng % a->pages;
+}
+
+static void heartbeat(const struct mt_args *a, uint32_t written)
+{
+	uint32_t *recent = (uint32_t *)(uintptr_t)a->recent;
+
+	for (uint32_t i = 0; i < MIN(written, MIN(a->rate, MAX_RECENT)); i++)
+		check(a, recent[i]);
+	seq++;
+	if (!fail.seen) {
+		printf("seq=%u check=ok\n", seq);
+		return;
+	}
+	printf("seq=%u check=FAIL page=%u expected-gen=%u found-page=%u found-gen=%u word=%u "
+	       "expected=0x%x found=0x%x\n", seq, fail.page, fail.gen,
+	       fail.found_page, fail.found_gen, fail.word, fail.expected, fail.found);
+	fail.seen = false;
+}
+
+static __noreturn void run(const struct mt_args *a)
+{
+	uint32_t *recent = (uint32_t *)(uintptr_t)a->recent;
+
+	rng = a->seed | 1;
+	for (uint32_t p = 0; p < a->pages; p++) {
+		ledger(a)[p] = 0;
+		stamp(a, p, 0);
+	}
+	for (;;) {
+		uint32_t acc = 0, written = 0;
+
+		for (uint32_t c = 0; c < a->beat; c++) {
+			check(a, rolling);
+			rolling = (rolling + 1) % a->pages;
+			/* spread rate writes evenly over beat checks */
+			for (acc += a->rate; acc >= a->beat; acc -= a->beat) {
+				uint32_t p = random_page(a);
+
+				stamp(a, p, ++ledger(a)[p]);
+				check(a, p);
+				if (written < MIN(a->rate, MAX_RECENT))
+					recent[written] = p;
+				written++;
+			}
+		}
+		heartbeat(a, written);
+	}
+}
+
+void guest_main64(void *arg)
+{
+	printf("memtouch: long mode (EFER.LMA=%u)\n", !!(rdmsr(MSR_EFER) & EFER_LMA));
+	run(arg);
+}
+
+extern char blob64_end[];
+
+/* Lays out [image | ledger | recent | ... | touched area] above the image, which also
+ * covers the loader's Multiboot data: everything from mbi is read before. */
+static void layout(struct mt_args *a, uint32_t ram_top)
+{
+	uint32_t free = ALIGN_UP(MAX((uintptr_t)_end, (uintptr_t)blob64_end), PAGE_SIZE);
+
+	a->pages = a->mib * (MIB / PAGE_SIZE);
+	a->ledger = free;
+	a->recent = a->ledger + a->pages * 4;
+	a->area = ALIGN_UP(a->recent + MIN(a->rate, MAX_RECENT) * 4, MIB);
+	if (a->area + a->mib * MIB > ram_top) {
+		printf("FAIL memtouch: mib=%u does not fit: area at 0x%x, RAM ends at 0x%x\n",
+		       a->mib, a->area, ram_top);
+		exit(EXIT_FAIL);
+	}
+}
+
+void guest_main(uint32_t magic, struct mb_info *mbi)
+{
+	static struct mt_args a;
+	const char *args = cmdline_args(mb_cmdline(mbi));
+	uint32_t ram_top = mb_ram_top(mbi);
+
+	EXPECT(magic == MB_BOOT_MAGIC);
+	a.mib = arg_u32(args, "mib", 4);
+	a.rate = arg_u32(args, "rate", 256);
+	a.beat = arg_u32(args, "beat", DEFAULT_BEAT);
+	a.seed = arg_u32(args, "seed", 1);
+	a.mode = arg_u32(args, "mode", 32);
+	EXPECT(a.mode == 32 || a.mode == 64);
+	EXPECT(a.mib > 0 && a.beat > 0);
+	layout(&a, ram_top);
+	printf("memtouch: mode=%u mib=%u pages=%u area=0x%x rate=%u beat=%u seed=%u\n", a.mode,
+	       a.mib, a.pages, a.area, a.rate, a.beat, a.seed);
+	if (a.mode == 64)
+		enter_long_mode(ram_top, BLOB64_BASE, &a);
+	run(&a);
+}
