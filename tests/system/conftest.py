@@ -1,0 +1,59 @@
+"""Fixtures for the system tests: one booted tern host per platform, shared by
+the tests that only talk to its monitor (booting Bochs + OVMF takes 10-20 s), and
+fresh hosts for tests that end or kill theirs. `make test` builds first."""
+import pytest
+
+from ternhost import TernHost, why_no_kvm_vmx
+
+NO_KVM = why_no_kvm_vmx()
+
+PLATFORM_PARAMS = [
+    "bochs-uefi",
+    "bochs-bios",
+    "qemu-uefi",
+    pytest.param("kvm-uefi", marks=pytest.mark.skipif(
+        NO_KVM is not None, reason=f"kvm-uefi needs VT-x from KVM: {NO_KVM}")),
+]
+
+
+@pytest.fixture(scope="session", params=PLATFORM_PARAMS)
+def platform(request):
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def booted(platform):
+    """A host of this platform, at its prompt, shared by the session."""
+    host = TernHost(platform, name=f"session-{platform}")
+    try:
+        host.wait_prompt()
+        yield host
+    finally:
+        host.close()
+
+
+@pytest.fixture
+def new_host(request, platform):
+    """Factory for fresh hosts of this platform; all are closed (and checked
+    for leftover emulators) at the end of the test."""
+    hosts = []
+
+    def make(**kw):
+        n = len(hosts)
+        host = TernHost(platform, name=f"{request.node.name}-{n}", **kw)
+        hosts.append(host)
+        return host
+    yield make
+    errors = []
+    for h in hosts:
+        try:
+            h.close()
+        except AssertionError as e:
+            errors.append(str(e))
+    assert not errors, "; ".join(errors)
+
+
+def pytest_configure(config):
+    # pexpect 4.8's reader thread uses setDaemon(); not ours to fix.
+    config.addinivalue_line("filterwarnings",
+                            "ignore:setDaemon:DeprecationWarning:pexpect.popen_spawn")

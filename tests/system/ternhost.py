@@ -1,0 +1,185 @@
+"""Drive one tern host through its launcher (tools/run-bochs, tools/run-qemu).
+
+The launcher bridges the host's COM1 to its stdin/stdout; we talk to it through
+pipes (pexpect's PopenSpawn), so the launcher passes bytes through untouched.
+Console output is logged to build/test-logs/<name>.log.
+"""
+import os
+import re
+import signal
+import sys
+import time
+
+import pexpect
+from pexpect.popen_spawn import PopenSpawn
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import launch  # noqa: E402  (for kvm_has_vmx, shared with tools/run)
+
+# TERN_BUILD lets the harness run against another build directory.
+BUILD = os.environ.get("TERN_BUILD", os.path.join(ROOT, "build"))
+LOG_DIR = os.path.join(ROOT, "build", "test-logs")
+
+PLATFORMS = {
+    "bochs-uefi": ["run-bochs", "--firmware", "uefi"],
+    "bochs-bios": ["run-bochs", "--firmware", "bios"],
+    "qemu-uefi": ["run-qemu", "--firmware", "uefi", "--accel", "tcg"],
+    "kvm-uefi": ["run-qemu", "--firmware", "uefi", "--accel", "kvm"],
+}
+
+# The prompt starts a line; every line before it ends in \n (tern sends \r\n).
+PROMPT = re.compile(rb"\ntern> ")
+KEY_VALUE = re.compile(r"^([\w.-]+): (.*)$")
+BOOT_TIMEOUT = 120      # Bochs + OVMF reaches tern in 10-20 s; a loaded machine is slower
+CMD_TIMEOUT = 30
+
+
+def why_no_kvm_vmx():
+    """None when KVM can offer VT-x to a guest, else why not."""
+    return launch.why_no_kvm_vmx()
+
+
+def pid_alive(pid):
+    """True while pid exists and is not a zombie (an orphaned emulator killed by
+    PDEATHSIG may linger as a zombie until init reaps it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
+def children_of(ppid):
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == ppid:
+                    pids.append(int(d))
+        except (OSError, IndexError, ValueError):
+            pass
+    return pids
+
+
+def wait_gone(pids, timeout=15):
+    """Wait until none of pids is alive; return those still alive."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        left = [p for p in pids if pid_alive(p)]
+        if not left:
+            return []
+        time.sleep(0.1)
+    return [p for p in pids if pid_alive(p)]
+
+
+def to_text(data):
+    return data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+
+
+class TernHost:
+    def __init__(self, platform, name=None, mem=512, cmdline="", guests=(), extra=()):
+        self.platform = platform
+        tool, *opts = PLATFORMS[platform]
+        argv = [os.path.join(ROOT, "tools", tool), *opts, "--build", BUILD,
+                "--mem", str(mem), "--cmdline", cmdline, *extra]
+        for g in guests:
+            argv += ["--guest", g]
+        os.makedirs(LOG_DIR, exist_ok=True)
+        safe = re.sub(r"[^\w.-]+", "_", name or platform)
+        self.log_path = os.path.join(LOG_DIR, f"{safe}.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = PopenSpawn(argv, timeout=CMD_TIMEOUT, cwd=ROOT)
+        self.proc.logfile_read = self.log
+        self.emulators = []     # emulator pids, seen once the host has booted
+        self.boot_text = ""     # console output before the first prompt
+        self.exit_status = None
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def _note_emulators(self):
+        if self.proc.proc.poll() is None:
+            self.emulators = children_of(self.pid) or self.emulators
+
+    def expect(self, pattern, timeout=CMD_TIMEOUT):
+        """pexpect's expect on the console; returns the index of the match. A
+        timeout or an exited launcher fails the test with the console's tail
+        instead of pexpect's long dump."""
+        try:
+            return self.proc.expect(pattern, timeout=timeout)
+        except (pexpect.TIMEOUT, pexpect.EOF) as e:
+            what = "timed out" if isinstance(e, pexpect.TIMEOUT) else "launcher exited"
+            tail = to_text(self.proc.before or b"")[-600:]
+            raise AssertionError(f"{self.platform}: {what} after {timeout} s waiting for "
+                                 f"{pattern!r}; console ends:\n{tail}\n"
+                                 f"(full log: {self.log_path})") from None
+
+    def wait_prompt(self, timeout=BOOT_TIMEOUT):
+        """Wait for the first prompt; return the boot output before it."""
+        self.expect(PROMPT, timeout=timeout)
+        self.boot_text = to_text(self.proc.before)
+        self._note_emulators()
+        return self.boot_text
+
+    def send_raw(self, data):
+        self.proc.send(data)
+
+    def cmd(self, line, timeout=CMD_TIMEOUT):
+        """Send a command line; return its output up to the next prompt, without
+        the echo of the line itself."""
+        self.proc.send(line.encode() + b"\r")
+        self.expect(PROMPT, timeout=timeout)
+        out = to_text(self.proc.before)
+        first, _, rest = out.partition("\n")
+        if first.strip() == line.strip():
+            out = rest
+        return out
+
+    def info(self, what, timeout=CMD_TIMEOUT):
+        """Run `info <what>` and parse its `key: value` lines."""
+        pairs = {}
+        for ln in self.cmd(f"info {what}", timeout).splitlines():
+            m = KEY_VALUE.match(ln.strip())
+            if m:
+                pairs[m.group(1)] = m.group(2).strip()
+        return pairs
+
+    def poweroff(self, timeout=60):
+        """Send `poweroff`, wait for the launcher to exit, return its status."""
+        self._note_emulators()
+        self.proc.send(b"poweroff\r")
+        self.expect(pexpect.EOF, timeout=timeout)
+        return self.wait(timeout)
+
+    def wait(self, timeout=60):
+        end = time.monotonic() + timeout
+        while self.proc.proc.poll() is None and time.monotonic() < end:
+            time.sleep(0.05)
+        self.exit_status = self.proc.proc.poll()
+        return self.exit_status
+
+    def kill(self, sig=signal.SIGKILL):
+        """Signal the launcher itself (not its emulator)."""
+        self._note_emulators()
+        os.kill(self.pid, sig)
+        return self.wait()
+
+    def close(self):
+        """End the launcher if it still runs, and check that no emulator it
+        started is left (AssertionError naming the survivors otherwise)."""
+        if self.proc.proc.poll() is None:
+            self._note_emulators()
+            self.proc.proc.terminate()
+            if self.wait(15) is None:
+                self.proc.proc.kill()
+                self.wait(5)
+        if not self.log.closed:
+            self.log.close()
+        left = wait_gone(self.emulators)
+        for pid in left:                # don't let one failure leak into later tests
+            os.kill(pid, signal.SIGKILL)
+        assert not left, f"{self.platform}: emulator processes left behind: {left}"

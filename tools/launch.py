@@ -1,0 +1,356 @@
+"""Shared code of tools/run-bochs and tools/run-qemu: boot one tern host on a
+private image and bridge its COM1 to this process's stdin/stdout.
+
+COM1 reaches us over a socket that we listen on and the emulator connects to
+(Bochs: TCP socket-client on 127.0.0.1 with a kernel-chosen port; QEMU: a unix
+socket). A socket is binary-clean in both directions and, unlike QEMU's stdio
+chardev, interprets nothing; the emulator's own stdout/stderr go to a file so
+they never mix with the console.
+"""
+import argparse
+import ctypes
+import glob
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+import tty
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MKIMG = os.path.join(ROOT, "tools", "mkimg")
+TMP_PREFIX = "tern-host."
+CTRL_A = 0x01
+PR_SET_PDEATHSIG = 1
+
+
+def note(msg):
+    print(f"{os.path.basename(sys.argv[0])}: {msg}", file=sys.stderr, flush=True)
+
+
+def die(msg, code=2):
+    note(msg)
+    sys.exit(code)
+
+
+def parse_args(platform):
+    p = argparse.ArgumentParser(
+        description=f"Boot one tern host under {platform}; its COM1 is this terminal.")
+    p.add_argument("--mem", type=int, default=512, metavar="MiB", help="host RAM (512)")
+    p.add_argument("--cmdline", default="", help="tern command line")
+    p.add_argument("--guest", action="append", default=[], metavar="FILE[=ARGS]",
+                   help="extra guest image, after build/guests/*.elf (repeatable)")
+    p.add_argument("--firmware", choices=("uefi", "bios"), default="uefi")
+    p.add_argument("--build", default=os.path.join(ROOT, "build"), metavar="DIR")
+    p.add_argument("--verbose", action="store_true", help="say where logs are")
+    p.add_argument("--keep", action="store_true", help="keep the temp dir (image, logs)")
+    if platform == "qemu":
+        p.add_argument("--accel", choices=("kvm", "tcg"), default=None,
+                       help="default: kvm when /dev/kvm offers VT-x, else tcg")
+    return p.parse_args()
+
+
+def why_no_kvm_vmx():
+    """None when KVM can give a guest VT-x (the host CPU has vmx and /dev/kvm
+    opens read-write); else the reason, in words."""
+    with open("/proc/cpuinfo") as f:
+        if not any(ln.startswith("flags") and "vmx" in ln.split() for ln in f):
+            return "the CPU has no vmx flag in /proc/cpuinfo"
+    try:
+        os.close(os.open("/dev/kvm", os.O_RDWR))
+    except OSError as e:
+        return f"/dev/kvm: {e.strerror}"
+    return None
+
+
+def kvm_has_vmx():
+    return why_no_kvm_vmx() is None
+
+
+def sweep_stale_dirs():
+    """Remove temp dirs of launchers that died by SIGKILL (no chance to clean up).
+    Each dir is named after its launcher's pid."""
+    for d in glob.glob(os.path.join(tempfile.gettempdir(), TMP_PREFIX + "*")):
+        try:
+            pid = int(os.path.basename(d)[len(TMP_PREFIX):].split(".")[0])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except (ValueError, PermissionError):
+            pass
+
+
+def build_image(args, tmp):
+    """Build this host's private boot image; return its path."""
+    modules = sorted(glob.glob(os.path.join(args.build, "guests", "*.elf"))) + args.guest
+    mods = [a for m in modules for a in ("--module", m)]
+    if args.firmware == "uefi":
+        out = os.path.join(tmp, "tern.img")
+        cmd = [MKIMG, "efi", "--efi", os.path.join(args.build, "tern.efi")]
+    else:
+        out = os.path.join(tmp, "tern.iso")
+        cmd = [MKIMG, "iso", "--elf", os.path.join(args.build, "tern.elf")]
+    r = subprocess.run(cmd + ["--out", out, "--cmdline", args.cmdline] + mods)
+    if r.returncode != 0:
+        die("could not build the boot image")
+    return out
+
+
+def _die_with(launcher):
+    """Return the emulator child's pre-exec step: it gets SIGKILL when the
+    launcher dies, even by SIGKILL, so no emulator outlives its launcher."""
+    def setup():
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != launcher:    # it died before prctl took effect
+            os._exit(1)
+    return setup
+
+
+class Host:
+    """One emulator child, its temp dir and its COM1 connection."""
+
+    def __init__(self, args, tmp):
+        self.args, self.tmp = args, tmp
+        self.child = None
+        self.conn = None
+        self.tty_saved = None
+
+    def spawn(self, argv):
+        self.out_path = os.path.join(self.tmp, "emulator.out")
+        with open(self.out_path, "wb") as out:
+            self.child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
+                                          stderr=subprocess.STDOUT, cwd=self.tmp,
+                                          preexec_fn=_die_with(os.getpid()),
+                                          start_new_session=True)
+
+    def accept(self, listener, timeout=60):
+        """Wait for the emulator to connect COM1; fail if it exits first."""
+        listener.settimeout(0.2)
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                self.conn, _ = listener.accept()
+                self.conn.setblocking(True)
+                listener.close()
+                return
+            except socket.timeout:
+                if self.child.poll() is not None:
+                    break
+        self.fail_start()
+
+    def fail_start(self):
+        tail = open(self.out_path, errors="replace").read()[-2000:]
+        die(f"emulator did not connect COM1 (status {self.child.poll()}):\n{tail}")
+
+    def kill(self):
+        if self.child and self.child.poll() is None:
+            self.child.kill()
+            self.child.wait()
+
+    def bridge(self):
+        """Copy bytes between stdin/stdout and COM1 until the emulator exits.
+        With a terminal on stdin: raw mode, Ctrl-A x quits, Ctrl-A a sends Ctrl-A.
+        Without one: bytes pass untouched, and stdin EOF only stops reading it."""
+        fin, fout, com = sys.stdin.fileno(), sys.stdout.fileno(), self.conn.fileno()
+        interactive = os.isatty(fin)
+        if interactive:
+            self.tty_saved = termios.tcgetattr(fin)
+            tty.setraw(fin)
+            note("COM1 of tern is this terminal; Ctrl-A x quits\r")
+        readers, escape, out_ok = [fin, com], False, True
+        while True:
+            r, _, _ = select.select(readers, [], [], 0.2)
+            if com in r:
+                data = self.conn.recv(65536)
+                if not data:
+                    readers.remove(com)
+                elif out_ok:
+                    try:
+                        write_all(fout, data)
+                    except OSError:         # nobody reads us any more: keep running
+                        out_ok = False
+            if fin in r:
+                data = os.read(fin, 65536)
+                if not data:
+                    readers.remove(fin)
+                if interactive:
+                    data, escape, quit_ = unescape(data, escape)
+                    if quit_:
+                        return None
+                if data:
+                    self.conn.sendall(data)
+            if self.child.poll() is not None:
+                self.drain(fout if out_ok else None)
+                return self.child.returncode
+
+    def drain(self, fout):
+        """Pass on what the emulator sent just before it exited."""
+        self.conn.settimeout(0.2)
+        try:
+            while data := self.conn.recv(65536):
+                if fout is not None:
+                    write_all(fout, data)
+        except OSError:
+            pass
+
+    def restore_tty(self):
+        if self.tty_saved:
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self.tty_saved)
+            self.tty_saved = None
+
+
+def write_all(fd, data):
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def unescape(data, escape):
+    """Handle Ctrl-A escapes typed at a terminal. Returns (bytes for COM1, escape
+    pending, quit requested)."""
+    out = bytearray()
+    for b in data:
+        if escape:
+            escape = False
+            if b in b"xX":
+                return bytes(out), False, True
+            if b == CTRL_A or b in b"aA":
+                out.append(CTRL_A)
+            continue
+        if b == CTRL_A:
+            escape = True
+        else:
+            out.append(b)
+    return bytes(out), escape, False
+
+
+def main(platform, start):
+    """Common launcher flow. start(host, args, image) spawns the emulator and
+    connects COM1; it returns a function mapping the emulator's exit status to
+    ours."""
+    args = parse_args(platform)
+    sweep_stale_dirs()
+    tmp = tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}.")
+    host = Host(args, tmp)
+
+    def on_signal(sig, _frame):
+        # Raise SystemExit so the finally below kills the child and cleans up.
+        sys.exit(128 + sig)
+
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, on_signal)
+    # A closed stdout must not kill us before we kill the emulator.
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    status = 1
+    try:
+        image = build_image(args, tmp)
+        exit_status = start(host, args, image)
+        if args.verbose:
+            note(f"temp dir {tmp}, emulator output {host.out_path}")
+        code = host.bridge()
+        # None: the user quit with Ctrl-A x. Negative: the emulator died by a signal.
+        status = 0 if code is None else 128 - code if code < 0 else exit_status(code)
+    finally:
+        host.restore_tty()
+        host.kill()
+        if args.keep:
+            note(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    sys.exit(status)
+
+
+# --- Bochs -------------------------------------------------------------------
+
+BOCHS_IPS = 100000000
+
+
+def start_bochs(host, args, image):
+    tmp = host.tmp
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))     # kernel-chosen port: hosts never clash
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    log = os.path.join(tmp, "bochs.log")
+    if args.firmware == "uefi":
+        firmware = ["romimage: file=/usr/share/ovmf/OVMF.fd, address=0xffe00000",
+                    f"ata0-master: type=disk, path={image}, mode=flat",
+                    "boot: disk"]
+    else:
+        firmware = ["romimage: file=/usr/share/bochs/BIOS-bochs-latest",
+                    f"ata0-master: type=cdrom, path={image}, status=inserted",
+                    "boot: cdrom"]
+    rc = [f"cpu: model=corei7_skylake_x, count=1, ips={BOCHS_IPS}",
+          f"megs: {args.mem}",
+          *firmware,
+          "vgaromimage: file=/usr/share/vgabios/vgabios.bin",
+          # Debian's Bochs has no nogui; rfb with timeout=0 needs no client and
+          # picks the first free port of 5900-5949 itself.
+          'display_library: rfb, options="timeout=0"',
+          # Without dummy sound drivers Bochs aborts (buffer overflow detected).
+          "sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy",
+          "clock: sync=none, time0=local",
+          f"com1: enabled=1, mode=socket-client, dev=127.0.0.1:{port}",
+          "port_e9_hack: enabled=1",
+          f"log: {log}",
+          # A panic (ACPI soft power-off is one) ends Bochs instead of asking.
+          "panic: action=fatal", "error: action=report", "info: action=report",
+          "debug: action=ignore"]
+    with open(os.path.join(tmp, "bochsrc"), "w") as f:
+        f.write("\n".join(rc) + "\n")
+    with open(os.path.join(tmp, "cmds"), "w") as f:
+        f.write("c\n")
+    host.log_path = log
+    host.spawn(["bochs", "-q", "-f", "bochsrc", "-rc", "cmds"])
+    host.accept(listener)
+    if args.verbose:
+        note(f"bochs log {log}")
+
+    def exit_status(code):
+        # ACPI soft-off is a Bochs "panic" with status 1: a clean power-off to us.
+        try:
+            with open(log, errors="replace") as f:
+                if "ACPI control: soft power off" in f.read():
+                    return 0
+        except OSError:
+            pass
+        return code
+    return exit_status
+
+
+# --- QEMU --------------------------------------------------------------------
+
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+
+
+def start_qemu(host, args, image):
+    tmp = host.tmp
+    accel = args.accel or ("kvm" if kvm_has_vmx() else "tcg")
+    sock = os.path.join(tmp, "com1.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(sock)
+    listener.listen(1)
+    argv = ["qemu-system-x86_64", "-machine", "q35", "-m", str(args.mem),
+            "-accel", accel, "-cpu", "host" if accel == "kvm" else "max",
+            "-display", "none", "-monitor", "none", "-parallel", "none",
+            "-net", "none", "-no-reboot",
+            "-chardev", f"socket,id=com1,path={sock}", "-serial", "chardev:com1"]
+    if args.firmware == "uefi":
+        vars_copy = os.path.join(tmp, "OVMF_VARS.fd")
+        shutil.copy(OVMF_VARS, vars_copy)
+        argv += ["-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+                 "-drive", f"if=pflash,format=raw,unit=1,file={vars_copy}",
+                 "-drive", f"file={image},format=raw,if=ide"]
+    else:
+        argv += ["-cdrom", image, "-boot", "d"]
+    if args.verbose:
+        note(f"accel {accel}: {' '.join(argv)}")
+    host.spawn(argv)
+    host.accept(listener)
+    return lambda code: code
