@@ -8,6 +8,7 @@
 enum { UART_DATA = 0, UART_IER = 1, UART_FCR = 2, UART_LCR = 3, UART_MCR = 4, UART_LSR = 5 };
 #define LSR_DR 0x01   /* data ready */
 #define LSR_THRE 0x20 /* transmit holding register empty */
+#define LSR_TEMT 0x40 /* transmitter empty */
 #define LCR_DLAB 0x80
 
 static uint16_t port = 0x3f8;
@@ -75,6 +76,12 @@ void console_write(const char *s, size_t n)
 {
 	while (n--)
 		console_putc(*s++);
+}
+
+void console_drain(void)
+{
+	for (int i = 0; i < 1000000 && !(inb(port + UART_LSR) & LSR_TEMT); i++)
+		cpu_relax();
 }
 
 int console_getc(void)

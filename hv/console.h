@@ -11,6 +11,8 @@ uint16_t console_port(void);
 
 void console_putc(char c);
 void console_write(const char *s, size_t n);
+/* Waits until the UART has sent everything, e.g. before powering off. */
+void console_drain(void);
 /* Returns the next received byte, or -1 when none is waiting. Never blocks. */
 int console_getc(void);
 

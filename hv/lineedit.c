@@ -23,7 +23,7 @@ static enum le_result finish(struct lineedit *le)
 {
 	enum le_result r = le->overflow ? LE_TOO_LONG : le->bad >= 0 ? LE_BAD_BYTE : LE_LINE;
 
-	echo(le, "\r\n");
+	echo(le, "\n"); /* the console sends \r\n */
 	le->buf[le->len] = 0;
 	le->rejected = le->bad;
 	/* Start the next line; buf, rejected and echo stay for the caller to read. */

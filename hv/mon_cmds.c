@@ -90,6 +90,7 @@ static int cmd_poweroff(int argc, char **argv)
 {
 	(void)argc, (void)argv;
 	kprintf("powering off\n");
+	console_drain();
 	acpi_poweroff();
 	kprintf("error: ACPI power-off failed; the machine is still on\n");
 	return -E_IO;

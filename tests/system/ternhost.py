@@ -130,14 +130,17 @@ class TernHost:
 
     def cmd(self, line, timeout=CMD_TIMEOUT):
         """Send a command line; return its output up to the next prompt, without
-        the echo of the line itself."""
+        the echo of the line itself.
+
+        Guests' lines may arrive while the command is typed: tern then erases the
+        prompt line, prints theirs and draws the prompt and the partial input again,
+        so the last drawing of the prompt holds the whole line. A command's own
+        output is printed in one piece, before the next prompt."""
         self.proc.send(line.encode() + b"\r")
-        self.expect(PROMPT, timeout=timeout)
-        out = to_text(self.proc.before)
-        first, _, rest = out.partition("\n")
-        if first.strip() == line.strip():
-            out = rest
-        return out
+        # (the prompt before the echo may already have been consumed)
+        echo = re.compile(re.escape(line.encode()) + rb"\r\n((?:.*?\n)??)tern> ", re.DOTALL)
+        self.expect(echo, timeout=timeout)
+        return to_text(self.proc.match.group(1))
 
     def info(self, what, timeout=CMD_TIMEOUT):
         """Run `info <what>` and parse its `key: value` lines."""

@@ -51,7 +51,8 @@ static void test_echo(void **state)
 	assert_int_equal(le.echo_len, 3);
 	assert_memory_equal(le.echo, "\b \b", 3);
 	le_feed(&le, '\r');
-	assert_memory_equal(le.echo, "\r\n", 2);
+	assert_int_equal(le.echo_len, 1);
+	assert_memory_equal(le.echo, "\n", 1);
 }
 
 static void test_too_long(void **state)
