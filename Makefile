@@ -22,9 +22,10 @@ HV_SRCS := hv/main.c hv/bootinfo.c hv/console.c hv/cmdline.c hv/gdt.c hv/trap.c 
 	hv/trap_entry.S hv/panic.c hv/pmm.c hv/paging.c hv/time.c hv/acpi.c \
 	hv/lineedit.c hv/monitor.c hv/mon_cmds.c hv/pci.c hv/mbload.c \
 	hv/vm.c hv/vm_args.c hv/vuart.c hv/vdev.c hv/cpuid.c hv/mon_vm.c \
+	hv/shadow.c hv/dirty.c hv/bitmap.c hv/mon_dirty.c \
 	hv/lib/string.c hv/lib/strlcpy.c hv/lib/fmt.c hv/lib/error.c
 VMX_SRCS := vmx/cap.c vmx/vmxon.c vmx/vmcs.c vmx/entry.S vmx/exit.c vmx/msr.c vmx/names.c \
-	vmx/ept.c
+	vmx/ept.c vmx/dirty.c
 CORE_SRCS := $(HV_SRCS) $(VMX_SRCS)
 EFI_SRCS := boot/efi/loader.c boot/efi/config.c
 MB2_SRCS := boot/multiboot2/entry.S boot/multiboot2/mb2.c
@@ -143,7 +144,7 @@ UNIT_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I.
 	-fsanitize=address,undefined -fno-sanitize-recover=all -DTERN_VERSION='"$(VERSION)"'
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 UNIT_SRCS := hv/lib/fmt.c hv/cmdline.c hv/lineedit.c hv/monitor.c hv/pmm.c hv/bootinfo.c \
-	hv/acpi.c hv/pci.c hv/mbload.c hv/vm_args.c vmx/ept.c hv/vuart.c hv/lib/error.c hv/lib/strlcpy.c boot/efi/config.c tests/unit/stubs.c
+	hv/acpi.c hv/pci.c hv/mbload.c hv/vm_args.c vmx/ept.c hv/vuart.c hv/bitmap.c hv/lib/error.c hv/lib/strlcpy.c boot/efi/config.c tests/unit/stubs.c
 
 $(BUILD)/unit/%: tests/unit/%.c $(UNIT_SRCS) $(wildcard hv/*.h hv/lib/*.h boot/efi/*.h tests/unit/*.h) | $(BUILD)/.deps
 	@mkdir -p $(dir $@)

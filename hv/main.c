@@ -8,6 +8,7 @@
 #include "hv/paging.h"
 #include "hv/panic.h"
 #include "hv/pmm.h"
+#include "hv/shadow.h"
 #include "hv/time.h"
 #include "hv/vm.h"
 #include "hv/x86.h"
@@ -66,6 +67,10 @@ __noreturn void hv_main(const struct boot_info *bi)
 	report_vmx();
 	if (vmx_caps()->usable && vmx_enable(&why) < 0)
 		kprintf("vmx: cannot enter VMX operation: %s; guests cannot run\n", why);
+	if (!shadow_init(bi->cmdline))
+		kprintf("shadow: no memory for the shadow region; dirty tracking is off\n");
+	kprintf("shadow: %llu MiB reserved for dirty tracking\n",
+		(unsigned long long)(shadow_stats().size / MIB));
 	kprintf("memory: %llu MiB total, %llu MiB free; tsc %llu MHz\n",
 		(unsigned long long)(pmm_stats().total / MIB),
 		(unsigned long long)(pmm_stats().free / MIB),

@@ -3,6 +3,7 @@
 #include "hv/error.h"
 #include "hv/hv.h"
 #include "hv/mbload.h"
+#include "hv/lib/string.h"
 #include "hv/mon_vm.h"
 #include "hv/vm.h"
 #include "hv/vm_args.h"
@@ -105,5 +106,41 @@ int cmd_kill(int argc, char **argv)
 	if (!vm || !alive(vm))
 		return -E_INVAL;
 	vm_kill(vm, "by the operator");
+	return 0;
+}
+
+int cmd_vm_send(int argc, char **argv)
+{
+	char text[VUART_RX_SIZE];
+	unsigned len = 0;
+	struct vm *vm;
+
+	if (argc < 2) {
+		kprintf("error: usage: vm send <vm> <text>\n");
+		return -E_INVAL;
+	}
+	vm = vm_find(argv[0]);
+	if (!vm) {
+		kprintf("error: no VM '%s' (see info vms)\n", argv[0]);
+		return -E_NOENT;
+	}
+	if (!alive(vm))
+		return -E_INVAL;
+	for (int i = 1; i < argc; i++) {
+		size_t n = strlen(argv[i]);
+		if (len + n + 1 > sizeof(text)) {
+			kprintf("error: text too long\n");
+			return -E_RANGE;
+		}
+		memcpy(text + len, argv[i], n);
+		len += (unsigned)n;
+		text[len++] = i + 1 < argc ? ' ' : '\n';
+	}
+	if (vuart_input(&vm->uart, text, len) < len) {
+		kprintf("error: vm%d's input buffer is full (the guest is not reading)\n", vm->id);
+		return -E_BUSY;
+	}
+	/* A guest halted waiting for input has nothing else to wake it yet. */
+	vm->halted = false;
 	return 0;
 }

@@ -8,5 +8,13 @@ int cmd_vm_start(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_cont(int argc, char **argv);
 int cmd_kill(int argc, char **argv);
+int cmd_vm_send(int argc, char **argv);
+/* hv/mon_dirty.c */
+int cmd_dirty_start(int argc, char **argv);
+int cmd_dirty_stop(int argc, char **argv);
+int cmd_dirty_sync(int argc, char **argv);
+int cmd_dirty_dump(int argc, char **argv);
+int cmd_info_dirty(int argc, char **argv);
+int cmd_info_shadow(int argc, char **argv);
 
 #endif

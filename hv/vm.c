@@ -96,6 +96,8 @@ static const struct ept_ops ept_ops = { ept_alloc, ept_free, ept_virt };
 
 static void release(struct vm *vm)
 {
+	if (vm->vcpu)
+		dirty_stop(vm);
 	vmx_vcpu_destroy(vm);
 	if (vm->ept.root)
 		ept_destroy(&vm->ept);

@@ -2,6 +2,7 @@
 #ifndef TERN_VM_H
 #define TERN_VM_H
 
+#include "hv/dirty.h"
 #include "hv/types.h"
 #include "hv/vuart.h"
 #include "vmx/ept.h"
@@ -29,6 +30,7 @@ struct vm {
 	uint64_t run_tsc;       /* TSC ticks spent running the guest */
 	struct vuart uart;
 	uint8_t *ports_logged;  /* a bit per I/O port: already reported as unhandled */
+	struct dirty dirty;
 };
 
 struct vm_start_args {

@@ -5,6 +5,7 @@
 /* 16550 register offsets; with LCR.DLAB set, 0 and 1 are the divisor latch. */
 enum { THR_RBR = 0, IER = 1, IIR_FCR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7 };
 #define LCR_DLAB 0x80
+#define LSR_DR 0x01
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
 
@@ -13,8 +14,17 @@ uint8_t vuart_read(struct vuart *u, unsigned off)
 	bool dlab = u->lcr & LCR_DLAB;
 
 	switch (off) {
-	case THR_RBR:
-		return dlab ? u->dll : 0; /* nothing is ever received */
+	case THR_RBR: {
+		uint8_t c;
+		if (dlab)
+			return u->dll;
+		if (!u->rx_len)
+			return 0;
+		c = u->rx[u->rx_head];
+		u->rx_head = (u->rx_head + 1) % VUART_RX_SIZE;
+		u->rx_len--;
+		return c;
+	}
 	case IER:
 		return dlab ? u->dlm : u->ier;
 	case IIR_FCR:
@@ -24,12 +34,21 @@ uint8_t vuart_read(struct vuart *u, unsigned off)
 	case MCR:
 		return u->mcr;
 	case LSR:
-		return LSR_THRE | LSR_TEMT; /* transmits instantly */
+		return LSR_THRE | LSR_TEMT | (u->rx_len ? LSR_DR : 0); /* transmits instantly */
 	case MSR:
 		return 0xb0; /* CTS, DSR, DCD */
 	default:
 		return u->scr;
 	}
+}
+
+unsigned vuart_input(struct vuart *u, const char *s, unsigned n)
+{
+	unsigned i;
+
+	for (i = 0; i < n && u->rx_len < VUART_RX_SIZE; i++, u->rx_len++)
+		u->rx[(u->rx_head + u->rx_len) % VUART_RX_SIZE] = (uint8_t)s[i];
+	return i;
 }
 
 void vuart_flush(struct vuart *u, int vm_id)

@@ -9,6 +9,7 @@
 #define EPT_PS (1ull << 7)
 #define EPT_ADDR 0x000ffffffffff000ull
 #define EPT_PERM_MASK 7ull
+#define EPT_DIRTY (1ull << 9)
 
 static unsigned index_at(uint64_t g, int level)
 {
@@ -156,6 +157,126 @@ int ept_set_perm_4k(struct ept *e, gpa_t g, unsigned perm)
 	}
 	*ent = (*ent & ~EPT_PERM_MASK) | perm;
 	return 0;
+}
+
+/* Visits every 4 KiB leaf below table (at level), with its guest-physical address. */
+static void each_leaf(struct ept *e, uint64_t table, int level, uint64_t base,
+		      void (*fn)(struct ept *e, uint64_t *ent, uint64_t g, void *ctx), void *ctx)
+{
+	uint64_t *t = entries(e, table);
+
+	for (uint64_t i = 0; i < 512; i++) {
+		uint64_t g = base + (i << (12 + 9 * level));
+		if (!(t[i] & EPT_PERM_MASK) || (level > 0 && (t[i] & EPT_PS)))
+			continue;
+		if (level == 0)
+			fn(e, &t[i], g, ctx);
+		else
+			each_leaf(e, t[i] & EPT_ADDR, level - 1, g, fn, ctx);
+	}
+}
+
+struct split_ctx {
+	int err;
+};
+
+static void split_in_pd(struct ept *e, uint64_t table, struct split_ctx *c)
+{
+	uint64_t *t = entries(e, table);
+
+	for (int i = 0; i < 512 && !c->err; i++)
+		if ((t[i] & EPT_PERM_MASK) && (t[i] & EPT_PS))
+			c->err = split_2m(e, &t[i]);
+}
+
+int ept_split_all(struct ept *e)
+{
+	uint64_t *pml4 = entries(e, e->root);
+	struct split_ctx c = { 0 };
+
+	for (int i = 0; i < 512 && !c.err; i++) {
+		if (!(pml4[i] & EPT_PERM_MASK))
+			continue;
+		uint64_t *pdpt = entries(e, pml4[i] & EPT_ADDR);
+		for (int j = 0; j < 512 && !c.err; j++)
+			if ((pdpt[j] & EPT_PERM_MASK) && !(pdpt[j] & EPT_PS))
+				split_in_pd(e, pdpt[j] & EPT_ADDR, &c);
+	}
+	return c.err;
+}
+
+static void clear_write(struct ept *e, uint64_t *ent, uint64_t g, void *ctx)
+{
+	*ent &= ~(uint64_t)EPT_W;
+}
+
+static void set_write(struct ept *e, uint64_t *ent, uint64_t g, void *ctx)
+{
+	*ent |= EPT_W;
+}
+
+void ept_set_write_all(struct ept *e, bool writable)
+{
+	each_leaf(e, e->root, 3, 0, writable ? set_write : clear_write, NULL);
+}
+
+int ept_set_write(struct ept *e, gpa_t g, bool writable)
+{
+	int level;
+	uint64_t *ent = find_leaf(e, g.v, &level);
+
+	if (!ent || level != 0)
+		return -E_INVAL;
+	*ent = writable ? *ent | EPT_W : *ent & ~(uint64_t)EPT_W;
+	return 0;
+}
+
+static void clear_dirty(struct ept *e, uint64_t *ent, uint64_t g, void *ctx)
+{
+	*ent &= ~EPT_DIRTY;
+}
+
+void ept_clear_dirty_all(struct ept *e)
+{
+	each_leaf(e, e->root, 3, 0, clear_dirty, NULL);
+}
+
+bool ept_test_clear_dirty(struct ept *e, gpa_t g)
+{
+	int level;
+	uint64_t *ent = find_leaf(e, g.v, &level);
+	bool was;
+
+	if (!ent || level != 0)
+		return false;
+	was = *ent & EPT_DIRTY;
+	*ent &= ~EPT_DIRTY;
+	return was;
+}
+
+struct collect_ctx {
+	void (*mark)(void *ctx, uint64_t pfn);
+	void *ctx;
+	uint64_t n;
+};
+
+static void collect(struct ept *e, uint64_t *ent, uint64_t g, void *ctx)
+{
+	struct collect_ctx *c = ctx;
+
+	if (*ent & EPT_DIRTY) {
+		*ent &= ~EPT_DIRTY;
+		c->mark(c->ctx, g >> 12);
+		c->n++;
+	}
+}
+
+uint64_t ept_collect_dirty(struct ept *e, void (*mark)(void *ctx, uint64_t pfn), void *ctx)
+{
+	struct collect_ctx c = { mark, ctx, 0 };
+
+	each_leaf(e, e->root, 3, 0, collect, &c);
+	return c.n;
 }
 
 uint64_t ept_pointer(const struct ept *e, bool ad)

@@ -38,6 +38,20 @@ int ept_map(struct ept *e, gpa_t g, hpa_t h, uint64_t size, unsigned perm);
 bool ept_translate(const struct ept *e, gpa_t g, hpa_t *h, unsigned *perm);
 /* Changes the permissions of the 4 KiB page holding g, splitting a 2 MiB page first. */
 int ept_set_perm_4k(struct ept *e, gpa_t g, unsigned perm);
+/* Dirty tracking (all act on 4 KiB leaves; call ept_split_all first). */
+int ept_split_all(struct ept *e);
+/* Takes write permission from every leaf, or gives it back. */
+void ept_set_write_all(struct ept *e, bool writable);
+/* Gives or takes write permission of the 4 KiB leaf holding g. */
+int ept_set_write(struct ept *e, gpa_t g, bool writable);
+/* Clears the EPT dirty flag of every leaf. */
+void ept_clear_dirty_all(struct ept *e);
+/* Clears the dirty flag of the leaf holding g; returns whether it was set. */
+bool ept_test_clear_dirty(struct ept *e, gpa_t g);
+/* Calls mark(ctx, page number) for every leaf with the dirty flag set, and clears it.
+ * Returns the number of such leaves. */
+uint64_t ept_collect_dirty(struct ept *e, void (*mark)(void *ctx, uint64_t pfn), void *ctx);
+
 /* The EPT pointer for the VMCS: write-back, 4-level, A/D flags on request (SDM 25.6.11). */
 uint64_t ept_pointer(const struct ept *e, bool ad);
 

@@ -6,6 +6,7 @@
 #include "hv/x86.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
+#include "vmx/vmx.h"
 
 #define EXIT_ENTRY_FAILED (1u << 31)
 #define NR_EXITS 65
@@ -258,6 +259,10 @@ static bool exit_ept_violation(struct vmx_vcpu *v)
 	uint64_t q = vmcs_read(EXIT_QUALIFICATION), g = vmcs_read(GUEST_PHYSICAL_ADDRESS);
 	const char *what = q & 4 ? "instruction fetch" : q & 2 ? "write" : "read";
 
+	/* A write to a page write-protected for tracking: marked, made writable, and the
+	 * instruction runs again. */
+	if ((q & 2) && g < v->vm->mem_size && vmx_dirty_write_fault(v->vm, g))
+		return true;
 	if (g >= v->vm->mem_size)
 		vm_kill(v->vm, "%s of guest-physical 0x%llx outside its %llu MiB of RAM, at rip 0x%llx",
 			what, (unsigned long long)g, (unsigned long long)(v->vm->mem_size / MIB),
@@ -273,6 +278,13 @@ static bool exit_ept_misconfig(struct vmx_vcpu *v)
 	vm_kill(v->vm, "EPT misconfiguration at guest-physical 0x%llx (a tern bug), rip 0x%llx",
 		(unsigned long long)vmcs_read(GUEST_PHYSICAL_ADDRESS), (unsigned long long)rip());
 	return false;
+}
+
+static bool exit_pml_full(struct vmx_vcpu *v)
+{
+	if (vmx_dirty_pml_full(v->vm))
+		return true;
+	return kill(v, "page-modification log full while not tracking (a tern bug)");
 }
 
 static bool exit_preemption(struct vmx_vcpu *v)
@@ -307,6 +319,7 @@ static const exit_fn handlers[NR_EXITS] = {
 	[52] = exit_preemption,
 	[53] = exit_vmx_insn,
 	[55] = exit_xsetbv,
+	[62] = exit_pml_full,
 };
 
 bool vmx_handle_exit(struct vmx_vcpu *v)

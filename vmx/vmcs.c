@@ -54,7 +54,7 @@ bool vmcs_write(enum vmcs_field f, uint64_t v)
 	return !fail;
 }
 
-static int vmptrld(struct vmx_vcpu *v)
+int vmcs_load(struct vmx_vcpu *v)
 {
 	uint8_t fail;
 
@@ -243,7 +243,7 @@ int vmx_vcpu_create(struct vm *vm)
 	*(uint32_t *)&v->fxsave[24] = 0x1f80;
 	vm->vcpu = v;
 	vmclear(v);
-	err = vmptrld(v);
+	err = vmcs_load(v);
 	if (!err)
 		err = setup_controls(v);
 	if (!err)
@@ -296,7 +296,7 @@ void vmx_vcpu_set_state(struct vm *vm, const struct vcpu_state *s)
 	struct vmx_vcpu *v = vm->vcpu;
 	uint32_t entry;
 
-	vmptrld(v);
+	vmcs_load(v);
 	v->regs = (struct guest_regs){ s->rax, s->rbx, s->rcx, s->rdx, s->rsi, s->rdi, s->rbp,
 				       s->r8,  s->r9,  s->r10, s->r11, s->r12, s->r13, s->r14,
 				       s->r15 };
@@ -336,7 +336,7 @@ void vmx_vcpu_get_state(struct vm *vm, struct vcpu_state *s)
 	struct vmx_vcpu *v = vm->vcpu;
 	const struct guest_regs *r = &v->regs;
 
-	vmptrld(v);
+	vmcs_load(v);
 	*s = (struct vcpu_state){
 		.rax = r->rax, .rbx = r->rbx, .rcx = r->rcx, .rdx = r->rdx, .rsi = r->rsi,
 		.rdi = r->rdi, .rbp = r->rbp, .r8 = r->r8, .r9 = r->r9, .r10 = r->r10,
@@ -438,7 +438,7 @@ void vmx_vcpu_run(struct vm *vm, uint64_t deadline_tsc)
 	struct vmx_vcpu *v = vm->vcpu;
 	uint8_t rate = vmx_caps()->preemption_rate;
 
-	if (vmptrld(v)) {
+	if (vmcs_load(v)) {
 		vm_kill(vm, "VMPTRLD of its VMCS failed");
 		return;
 	}

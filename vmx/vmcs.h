@@ -7,6 +7,10 @@
 #include "hv/types.h"
 #include "vmx/vmcs_fields.h"
 
+struct vmx_vcpu;
+
+/* Makes v's VMCS the current one (VMPTRLD) unless it is already. */
+int vmcs_load(struct vmx_vcpu *v);
 uint64_t vmcs_read(enum vmcs_field f);
 bool vmcs_write(enum vmcs_field f, uint64_t v);
 

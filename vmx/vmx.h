@@ -41,4 +41,15 @@ void vmx_vcpu_set_state(struct vm *vm, const struct vcpu_state *s);
 /* Flushes the EPT translations of the VM (after its EPT changed). */
 void vmx_flush_ept(struct vm *vm);
 
+/* Dirty tracking backends (vmx/dirty.c), in the mode vm->dirty.mode names. */
+int vmx_dirty_arm(struct vm *vm);
+void vmx_dirty_disarm(struct vm *vm);
+/* Moves what the CPU recorded (PML buffer, EPT dirty flags) into the bitmap. */
+void vmx_dirty_collect(struct vm *vm);
+/* Arms tracking again for the pages of the round that just ended. */
+void vmx_dirty_rearm(struct vm *vm, const uint32_t *pfns, uint64_t n);
+/* Exit handlers: true when the exit was tracking's. */
+bool vmx_dirty_write_fault(struct vm *vm, uint64_t gpa);
+bool vmx_dirty_pml_full(struct vm *vm);
+
 #endif

@@ -1,0 +1,115 @@
+/* The three dirty-tracking backends behind one interface (hv/dirty.h):
+ *   wp:  write permission removed in EPT; the first write to a page exits (EPT
+ *        violation), is marked and gets its permission back.
+ *   pml: the CPU logs the address of each page whose EPT dirty flag it sets into a
+ *        512-entry buffer; a full buffer exits and is drained (SDM 29.3.6).
+ *   ad:  the CPU sets EPT dirty flags; tern scans them at the round's end.
+ * All three need 4 KiB EPT leaves, so arming splits the VM's 2 MiB pages. */
+#include "hv/dirty.h"
+#include "hv/vm.h"
+#include "vmx/vcpu.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx.h"
+
+#define PML_ENTRIES 512
+
+static void set_proc2(uint32_t bits, bool on)
+{
+	uint64_t v = vmcs_read(PROC_BASED_CTLS2);
+
+	vmcs_write(PROC_BASED_CTLS2, on ? v | bits : v & ~(uint64_t)bits);
+}
+
+int vmx_dirty_arm(struct vm *vm)
+{
+	struct dirty *d = &vm->dirty;
+	int e = ept_split_all(&vm->ept);
+
+	if (e)
+		return e;
+	vmcs_load(vm->vcpu);
+	if (d->mode == DIRTY_WP) {
+		ept_set_write_all(&vm->ept, false);
+	} else {
+		ept_clear_dirty_all(&vm->ept);
+		vmcs_write(EPT_POINTER, ept_pointer(&vm->ept, true));
+	}
+	if (d->mode == DIRTY_PML) {
+		vmcs_write(PML_ADDRESS, d->pml);
+		vmcs_write(GUEST_PML_INDEX, PML_ENTRIES - 1);
+		set_proc2(PROC2_PML, true);
+	}
+	vmx_flush_ept(vm);
+	return 0;
+}
+
+void vmx_dirty_disarm(struct vm *vm)
+{
+	vmcs_load(vm->vcpu);
+	if (vm->dirty.mode == DIRTY_WP) {
+		ept_set_write_all(&vm->ept, true);
+	} else {
+		set_proc2(PROC2_PML, false);
+		vmcs_write(EPT_POINTER, ept_pointer(&vm->ept, false));
+	}
+	vmx_flush_ept(vm);
+}
+
+/* Moves the PML buffer's entries into the dirty bitmap and empties it. The index
+ * counts down from 511; after a full buffer it has wrapped to 0xffff. */
+static void pml_drain(struct vm *vm)
+{
+	const uint64_t *log = (const uint64_t *)(uintptr_t)vm->dirty.pml;
+	uint64_t idx = vmcs_read(GUEST_PML_INDEX) & 0xffff;
+	uint64_t first = idx >= PML_ENTRIES ? 0 : idx + 1;
+
+	/* Entries are guest-physical addresses; Bochs keeps the page offset, so mask it. */
+	for (uint64_t i = first; i < PML_ENTRIES; i++)
+		dirty_mark(&vm->dirty, log[i] >> 12);
+	vmcs_write(GUEST_PML_INDEX, PML_ENTRIES - 1);
+}
+
+static void mark(void *ctx, uint64_t pfn)
+{
+	dirty_mark(ctx, pfn);
+}
+
+void vmx_dirty_collect(struct vm *vm)
+{
+	vmcs_load(vm->vcpu);
+	if (vm->dirty.mode == DIRTY_PML)
+		pml_drain(vm);
+	else if (vm->dirty.mode == DIRTY_AD)
+		ept_collect_dirty(&vm->ept, mark, &vm->dirty);
+}
+
+void vmx_dirty_rearm(struct vm *vm, const uint32_t *pfns, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		gpa_t g = gpa((uint64_t)pfns[i] << 12);
+		if (vm->dirty.mode == DIRTY_WP)
+			ept_set_write(&vm->ept, g, false);
+		else if (vm->dirty.mode == DIRTY_PML)
+			ept_test_clear_dirty(&vm->ept, g);
+	}
+	/* Rights taken away and flags cleared must reach the TLBs (SDM 29.4.3.1). */
+	vmx_flush_ept(vm);
+}
+
+bool vmx_dirty_write_fault(struct vm *vm, uint64_t g)
+{
+	if (vm->dirty.mode != DIRTY_WP || ept_set_write(&vm->ept, gpa(g & ~0xfffull), true))
+		return false;
+	dirty_mark(&vm->dirty, g >> 12);
+	vm->dirty.exits++;
+	return true;
+}
+
+bool vmx_dirty_pml_full(struct vm *vm)
+{
+	if (vm->dirty.mode != DIRTY_PML)
+		return false;
+	pml_drain(vm);
+	vm->dirty.exits++;
+	return true;
+}
