@@ -139,6 +139,68 @@ static void test_tables_freed(void **state)
 	assert_int_equal(live_pages, 0);
 }
 
+static uint64_t marked[64];
+static int nmarked;
+
+static void mark(void *ctx, uint64_t pfn)
+{
+	marked[nmarked++] = pfn;
+}
+
+static uint64_t *leaf(struct ept *e, uint64_t g)
+{
+	uint64_t *t = virt(e->root);
+
+	for (int l = 3; l > 0; l--)
+		t = virt(t[(g >> (12 + 9 * l)) & 511] & ~0xfffull);
+	return &t[(g >> 12) & 511];
+}
+
+/* What dirty tracking does: split, take W away, give it back page by page; scan and
+ * clear the dirty flags the CPU sets. */
+static void test_dirty_tracking_ops(void **state)
+{
+	struct ept e;
+	hpa_t h;
+	unsigned perm;
+
+	ept_init(&e, &ops);
+	ept_map(&e, gpa(0), hpa(32 * MIB), EPT_PAGE_2M, EPT_RWX);
+	ept_map(&e, gpa(2 * MIB), hpa(8 * MIB), EPT_PAGE_2M, EPT_RWX);
+	assert_int_equal(ept_split_all(&e), 0);
+	assert_int_equal(e.table_pages, 3 + 2);
+	ept_set_write_all(&e, false);
+	for (uint64_t g = 0; g < 4 * MIB; g += 4096) {
+		assert_true(ept_translate(&e, gpa(g), &h, &perm));
+		assert_int_equal(perm, EPT_R | EPT_X);
+	}
+	assert_int_equal(ept_set_write(&e, gpa(2 * MIB + 0x3000), true), 0);
+	assert_true(ept_translate(&e, gpa(2 * MIB + 0x3000), &h, &perm));
+	assert_int_equal(perm, EPT_RWX);
+	assert_int_equal(h.v, 8 * MIB + 0x3000);
+	assert_true(ept_set_write(&e, gpa(64 * MIB), true) < 0);
+	/* the CPU sets dirty flags (bit 9) on two leaves */
+	*leaf(&e, 0x5000) |= 1 << 9;
+	*leaf(&e, 3 * MIB) |= 1 << 9;
+	assert_true(ept_test_clear_dirty(&e, gpa(0x5000)));
+	assert_false(ept_test_clear_dirty(&e, gpa(0x5000)));
+	*leaf(&e, 0x5000) |= 1 << 9;
+	nmarked = 0;
+	assert_int_equal(ept_collect_dirty(&e, mark, NULL), 2);
+	assert_int_equal(nmarked, 2);
+	assert_int_equal(marked[0], 5);
+	assert_int_equal(marked[1], (3 * MIB) >> 12);
+	assert_int_equal(ept_collect_dirty(&e, mark, NULL), 0);
+	*leaf(&e, 0x7000) |= 1 << 9;
+	ept_clear_dirty_all(&e);
+	assert_int_equal(ept_collect_dirty(&e, mark, NULL), 0);
+	ept_set_write_all(&e, true);
+	assert_true(ept_translate(&e, gpa(0x1000), &h, &perm));
+	assert_int_equal(perm, EPT_RWX);
+	ept_destroy(&e);
+	assert_int_equal(live_pages, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -148,6 +210,7 @@ int main(void)
 		cmocka_unit_test(test_split_keeps_mapping),
 		cmocka_unit_test(test_eptp),
 		cmocka_unit_test(test_tables_freed),
+		cmocka_unit_test(test_dirty_tracking_ops),
 	};
 	return cmocka_run_group_tests_name("ept", tests, NULL, NULL);
 }
