@@ -48,11 +48,14 @@ _start:
 
 	.section .rodata
 	.balign 8
+	/* The accessed bits are preset: loading a selector would otherwise make the CPU
+	 * write them into this page of .rodata (SDM 3A, 3.4.5.1), a write that dirty
+	 * tracking would see outside the guest's writable sections. */
 gdt:
 	.quad 0
-	.quad 0x00cf9a000000ffff /* SEL_CODE32: base 0, limit 4 GiB, 32-bit, execute/read */
-	.quad 0x00cf92000000ffff /* SEL_DATA: base 0, limit 4 GiB, read/write */
-	.quad 0x00209a0000000000 /* SEL_CODE64: L=1 (SDM 3A, 3.4.5) */
+	.quad 0x00cf9b000000ffff /* SEL_CODE32: base 0, limit 4 GiB, 32-bit, execute/read */
+	.quad 0x00cf93000000ffff /* SEL_DATA: base 0, limit 4 GiB, read/write */
+	.quad 0x00209b0000000000 /* SEL_CODE64: L=1 (SDM 3A, 3.4.5) */
 gdt_end:
 gdt_desc:
 	.word gdt_end - gdt - 1

@@ -26,6 +26,9 @@ void guest_main64(void *arg);
 
 void serial_putc(char c);
 void serial_puts(const char *s);
+/* Reads a line (up to \n or \r, which are dropped) by polling, echoing nothing; keeps
+ * the first size - 1 characters of a longer line. Returns the length kept. */
+size_t serial_getline(char *buf, size_t size);
 int printf(const char *fmt, ...) __printf(1, 2);
 int vprintf(const char *fmt, va_list ap);
 
@@ -54,6 +57,6 @@ bool parse_u32(const char *s, const char *end, uint32_t *val);
 uint32_t mb_ram_top(const struct mb_info *mbi);
 
 /* Symbols from guest.ld */
-extern char _start[], _end[];
+extern char _start[], _data[], _end[];
 
 #endif

@@ -4,7 +4,9 @@
 #include "hv/lib/fmt.h"
 
 #define UART_THR 0
+#define UART_RBR 0
 #define UART_LSR 5
+#define LSR_DR (1 << 0)   /* data ready */
 #define LSR_THRE (1 << 5) /* transmit holding register empty */
 
 void serial_putc(char c)
@@ -18,6 +20,25 @@ void serial_puts(const char *s)
 {
 	while (*s)
 		serial_putc(*s++);
+}
+
+static char serial_getc(void)
+{
+	while (!(inb(COM1 + UART_LSR) & LSR_DR))
+		;
+	return inb(COM1 + UART_RBR);
+}
+
+size_t serial_getline(char *buf, size_t size)
+{
+	size_t n = 0;
+	char c;
+
+	while ((c = serial_getc()) != '\n' && c != '\r')
+		if (n + 1 < size)
+			buf[n++] = c;
+	buf[n] = 0;
+	return n;
 }
 
 static void put(char c, void *ctx)
