@@ -12,6 +12,7 @@
 #include "hv/time.h"
 #include "hv/vm.h"
 #include "hv/x86.h"
+#include "net/net.h"
 #include "vmx/vmx.h"
 
 static const struct boot_info *boot;
@@ -75,8 +76,10 @@ __noreturn void hv_main(const struct boot_info *bi)
 		(unsigned long long)(pmm_stats().total / MIB),
 		(unsigned long long)(pmm_stats().free / MIB),
 		(unsigned long long)(time_tsc_hz() / 1000000));
+	net_init(bi->cmdline);
 	monitor_init();
 	for (;;) {
+		net_poll();
 		monitor_poll();
 		sched_run_once();
 	}

@@ -10,6 +10,8 @@
 #include "hv/pmm.h"
 #include "hv/time.h"
 #include "hv/x86.h"
+#include "net/net.h"
+#include "net/pci.h"
 #include "vmx/vmx.h"
 
 static int cmd_help(int argc, char **argv);
@@ -135,6 +137,11 @@ static const struct mon_cmd commands[] = {
 	{ "info dirty", "<vm>", "tracking figures: mode rounds dirty-pages dirty-rate exits",
 	  cmd_info_dirty },
 	{ "info shadow", "", "the shadow region: size, used, per VM", cmd_info_shadow },
+	{ "info pci", "", "PCI devices: bus:dev.fn vendor:device class BARs", cmd_info_pci },
+	{ "info net", "", "the NIC and its addresses, link and counters", cmd_info_net },
+	{ "ping", "<A.B.C.D> [count]", "ICMP echo: a line per reply, then a summary", cmd_ping },
+	{ "netperf", "<A.B.C.D> [MiB]", "TCP bulk transfer to another tern host: throughput",
+	  cmd_netperf },
 	{ "poweroff", "", "power the machine off (ACPI S5)", cmd_poweroff },
 	{ "debug fault", "ud|pf|gp", "fault on purpose: shows the exception dump, halts tern",
 	  cmd_debug_fault },

@@ -1,0 +1,28 @@
+/* tern's network: finds the NIC, runs lwIP on it from tern's loop, and serves the
+ * monitor's network commands. */
+#ifndef TERN_NET_H
+#define TERN_NET_H
+
+#include "hv/types.h"
+
+/* TCP port on which every tern host serves netperf. */
+#define NET_NETPERF_PORT 5001
+
+/* Reads ip=, gw=, mac= from the command line, finds and starts the NIC. Without a NIC,
+ * or with bad words, it says so and tern runs on without network. */
+void net_init(const char *cmdline);
+/* Services the NIC and lwIP's timers; called from tern's loop, never blocks. */
+void net_poll(void);
+/* Whether the stack is up with an address (for ping, netperf). Prints why not. */
+bool net_ready(void);
+/* One turn of tern's loop for long commands (ping, netperf): the network, then a guest
+ * slice, so guests keep running while the monitor waits. */
+void net_wait_step(void);
+
+int cmd_info_net(int argc, char **argv);
+int cmd_ping(int argc, char **argv);
+int cmd_netperf(int argc, char **argv);
+/* The netperf server (net/netperf.c), started by net_init. */
+int netperf_listen(void);
+
+#endif
