@@ -10,7 +10,9 @@ they never mix with the console.
 import argparse
 import ctypes
 import glob
+import importlib.machinery
 import os
+import re
 import select
 import shutil
 import signal
@@ -49,10 +51,37 @@ def parse_args(platform):
     p.add_argument("--build", default=os.path.join(ROOT, "build"), metavar="DIR")
     p.add_argument("--verbose", action="store_true", help="say where logs are")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (image, logs)")
+    p.add_argument("--host", type=int, choices=range(1, 7), default=None, metavar="N",
+                   help="host N (1..6) on its LAN: MAC 52:54:00:00:00:0N and, unless "
+                   "--cmdline has ip=, ip=10.0.0.N/24")
+    p.add_argument("--lan", default=None, metavar="NAME",
+                   help="give the host an e1000 on the emulated LAN NAME, shared by every "
+                   "launcher with the same NAME (default host 1)")
     if platform == "qemu":
         p.add_argument("--accel", choices=("kvm", "tcg"), default=None,
                        help="default: kvm when /dev/kvm offers VT-x, else tcg")
-    return p.parse_args()
+        p.add_argument("--nic", choices=("e1000", "e1000e"), default="e1000",
+                       help="the NIC model with --lan (e1000: 82540EM, e1000e: 82574L)")
+    args = p.parse_args()
+    if args.lan is not None and args.host is None:
+        args.host = 1
+    if args.host is not None and not re.search(r"(^|\s)ip=", args.cmdline):
+        args.cmdline = f"{args.cmdline} ip={host_ip(args.host)}/24".strip()
+    return args
+
+
+# --- the LAN (tools/lan) ------------------------------------------------------
+
+lan = importlib.machinery.SourceFileLoader(
+    "lan", os.path.join(ROOT, "tools", "lan")).load_module()
+
+
+def host_mac(n):
+    return f"52:54:00:00:00:{n:02x}"
+
+
+def host_ip(n):
+    return f"10.0.0.{n}"
 
 
 def why_no_kvm_vmx():
@@ -120,6 +149,7 @@ class Host:
         self.child = None
         self.conn = None
         self.tty_saved = None
+        self.cleanups = []      # run when the launcher ends, however it ends
 
     def spawn(self, argv):
         self.out_path = os.path.join(self.tmp, "emulator.out")
@@ -258,6 +288,8 @@ def main(platform, start):
     finally:
         host.restore_tty()
         host.kill()
+        for fn in host.cleanups:
+            fn()
         if args.keep:
             note(f"kept {tmp}")
         else:
@@ -270,7 +302,20 @@ def main(platform, start):
 BOCHS_IPS = 100000000
 
 
+def bochs_lan(host, args):
+    """bochsrc lines for the host's e1000 on its LAN (bxhub, via tools/lan)."""
+    if args.lan is None:
+        return []
+    lan.join_bochs(args.lan, os.getpid())
+    host.cleanups.append(lambda: lan.leave_bochs(args.lan, os.getpid()))
+    port = lan.bochs_port(args.lan, args.host)
+    return ["pci: enabled=1, chipset=i440fx, slot1=e1000",
+            f"e1000: enabled=1, mac={host_mac(args.host)}, ethmod=socket, ethdev={port}"]
+
+
 def start_bochs(host, args, image):
+    if args.host is not None and args.host > lan.HUB_PORTS:
+        die(f"--host {args.host}: bxhub connects at most {lan.HUB_PORTS} Bochs hosts")
     tmp = host.tmp
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))     # kernel-chosen port: hosts never clash
@@ -295,6 +340,7 @@ def start_bochs(host, args, image):
           # Without dummy sound drivers Bochs aborts (buffer overflow detected).
           "sound: waveoutdrv=dummy, waveindrv=dummy, midioutdrv=dummy",
           "clock: sync=none, time0=local",
+          *bochs_lan(host, args),
           f"com1: enabled=1, mode=socket-client, dev=127.0.0.1:{port}",
           "port_e9_hack: enabled=1",
           f"log: {log}",
@@ -329,6 +375,16 @@ OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
 OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 
 
+def qemu_lan(args):
+    """The NIC: none without --lan; else an e1000(e) on a multicast socket netdev
+    bound to 127.0.0.1, which every QEMU on the same LAN name shares."""
+    if args.lan is None:
+        return ["-net", "none"]
+    return ["-net", "none", "-netdev", f"socket,id=lan,mcast={lan.MCAST_GROUP}:"
+            f"{lan.qemu_port(args.lan)},localaddr=127.0.0.1",
+            "-device", f"{args.nic},netdev=lan,mac={host_mac(args.host)}"]
+
+
 def start_qemu(host, args, image):
     tmp = host.tmp
     accel = args.accel or ("kvm" if kvm_has_vmx() else "tcg")
@@ -339,7 +395,7 @@ def start_qemu(host, args, image):
     argv = ["qemu-system-x86_64", "-machine", "q35", "-m", str(args.mem),
             "-accel", accel, "-cpu", "host" if accel == "kvm" else "max",
             "-display", "none", "-monitor", "none", "-parallel", "none",
-            "-net", "none", "-no-reboot",
+            *qemu_lan(args), "-no-reboot",
             "-chardev", f"socket,id=com1,path={sock}", "-serial", "chardev:com1"]
     if args.firmware == "uefi":
         vars_copy = os.path.join(tmp, "OVMF_VARS.fd")
