@@ -118,6 +118,14 @@ class TernHost:
                                  f"{pattern!r}; console ends:\n{tail}\n"
                                  f"(full log: {self.log_path})") from None
 
+    def seen(self, pattern):
+        """The last match of pattern in everything the console printed so far (also
+        what cmd() skipped over while looking for a command's output), or None."""
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            found = list(re.finditer(pattern, f.read()))
+        return found[-1] if found else None
+
     def wait_prompt(self, timeout=BOOT_TIMEOUT):
         """Wait for the first prompt; return the boot output before it."""
         self.expect(PROMPT, timeout=timeout)
