@@ -11,6 +11,7 @@ import argparse
 import ctypes
 import glob
 import importlib.machinery
+import importlib.util
 import os
 import re
 import select
@@ -72,8 +73,16 @@ def parse_args(platform):
 
 # --- the LAN (tools/lan) ------------------------------------------------------
 
-lan = importlib.machinery.SourceFileLoader(
-    "lan", os.path.join(ROOT, "tools", "lan")).load_module()
+def _load_lan():
+    path = os.path.join(ROOT, "tools", "lan")
+    loader = importlib.machinery.SourceFileLoader("lan", path)
+    spec = importlib.util.spec_from_loader("lan", loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+lan = _load_lan()
 
 
 def host_mac(n):
