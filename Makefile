@@ -66,7 +66,7 @@ G64 := $(BUILD)/obj/guests/64
 GUEST_LIB_OBJS := $(patsubst %,$(G32)/%.o,$(basename $(GUEST_LIB_SRCS)))
 GUEST_LIB64_OBJS := $(patsubst %,$(G64)/%.o,$(basename $(GUEST_LIB64_SRCS)))
 
-.PHONY: all deps run test unit system clean
+.PHONY: all deps run test unit system bench clean
 all: $(BUILD)/.deps $(BUILD)/tern.efi $(BUILD)/tern.elf $(BUILD)/tern.img $(BUILD)/tern.iso
 
 # make, make run and make test install what is missing; tools/deps is a quick check
@@ -179,6 +179,10 @@ system: all
 	$(PY) -m pytest -v tests/system
 
 test: all unit system
+
+# Benchmarks print figures (for the README); they are not tests and assert no speed.
+bench: all
+	@set -e; for b in tests/bench/*.py; do echo "== $$b"; $(PY) $$b; done
 
 clean:
 	rm -rf $(BUILD)
