@@ -71,6 +71,9 @@ def test_hello(host):
     vm = start(host, "hello -- greeting=1")
     host.expect(rf"\[vm{vm}\] hello from tern guest".encode())
     host.expect(rf"\[vm{vm}\] cmdline: hello greeting=1".encode())
+    # the CPU model guests see: a hypervisor, no VT-x, tern's signature leaf
+    host.expect(rf"\[vm{vm}\] cpuid: hypervisor=yes vmx=no".encode())
+    host.expect(rf"\[vm{vm}\] cpuid: signature=TernTernTern".encode())
     host.expect(rf"\[vm{vm}\] PASS".encode())
     host.expect(rf"vm{vm} exited with status 0".encode())
     row = vms(host)[vm]
