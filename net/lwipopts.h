@@ -46,6 +46,8 @@
 #define TCP_QUEUE_OOSEQ 1
 #define LWIP_TCP_SACK_OUT 0
 
+#define LWIP_CHKSUM_ALGORITHM 3 /* 32 bits at a time */
+
 #define ARP_TABLE_SIZE 16
 #define ARP_QUEUEING 1
 #define ETH_PAD_SIZE 0

@@ -75,12 +75,12 @@ def counters(h):
     return {k: int(info[k]) for k in COUNTERS + ("rx-dropped", "tx-errors")}
 
 
-def check_pair(a, b, mib, timeout):
+def check_pair(a, b, mib, timeout, ip_a="10.0.0.1", ip_b="10.0.0.2"):
     before = counters(a)
-    ping_ok(a, "10.0.0.2")
-    ping_ok(b, "10.0.0.1")
-    ab = netperf_ok(a, "10.0.0.2", mib, timeout)
-    ba = netperf_ok(b, "10.0.0.1", mib, timeout)
+    ping_ok(a, ip_b)
+    ping_ok(b, ip_a)
+    ab = netperf_ok(a, ip_b, mib, timeout)
+    ba = netperf_ok(b, ip_a, mib, timeout)
     after = counters(a)
     # A MiB is 718 full segments: each host sent and received at least that many
     # frames per MiB (data one way, then ACKs for the other way's data).
@@ -172,11 +172,19 @@ def test_qemu_no_address(hosts):
 # --- Bochs -------------------------------------------------------------------------
 
 def test_bochs_two_hosts(hosts):
+    """Host 2 takes its address by DHCP from bxhub's built-in server (10.0.2.0/24);
+    host 1 has a static one in that subnet."""
     lan = lan_name("bochs")
-    a, b = hosts("bochs-uefi", 1, lan), hosts("bochs-uefi", 2, lan)
+    a = hosts("bochs-uefi", 1, lan, cmdline="ip=10.0.2.101/24")
+    b = hosts("bochs-uefi", 2, lan, cmdline="ip=dhcp")
     assert "net: 82540EM at" in a.wait_prompt()
-    b.wait_prompt()
-    ab, ba = check_pair(a, b, 1, 120)
+    assert "ip by DHCP" in b.wait_prompt()
+    end = time.monotonic() + 60
+    while (info := b.info("net"))["ip"].startswith("0.0.0.0") and time.monotonic() < end:
+        time.sleep(2)
+    assert info["config"] == "dhcp" and info["ip"].startswith("10.0.2."), info
+    ip_b = info["ip"].split("/")[0]
+    ab, ba = check_pair(a, b, 1, 120, ip_a="10.0.2.101", ip_b=ip_b)
     print(f"bochs netperf: {ab} MB/s one way, {ba} MB/s the other")
     # The LAN's bxhub and state go when the last launcher does, even one killed.
     state = lan_tool.state_dir(lan)
