@@ -28,7 +28,8 @@ VMX_SRCS := vmx/cap.c vmx/vmxon.c vmx/vmcs.c vmx/entry.S vmx/exit.c vmx/msr.c vm
 	vmx/ept.c vmx/dirty.c
 NET_SRCS := net/addr.c net/sys_arch.c net/pci.c net/e1000_ring.c net/e1000.c net/net.c net/ping.c \
 	net/netperf.c
-CORE_SRCS := $(HV_SRCS) $(VMX_SRCS) $(NET_SRCS)
+MIGRATE_SRCS := migrate/wire.c migrate/stream.c migrate/send.c migrate/recv.c migrate/migrate.c
+CORE_SRCS := $(HV_SRCS) $(VMX_SRCS) $(NET_SRCS) $(MIGRATE_SRCS)
 # lwIP 2.1.3 from Debian's source package (tools/deps fetches it; never committed):
 # the core, IPv4 and Ethernet for the raw API, configured by net/lwipopts.h.
 LWIP := third_party/lwip/src
@@ -89,6 +90,9 @@ $(BUILD)/obj/%.o: %.S
 
 # tern's net/ code includes lwIP headers; lwIP itself also gets the <string.h> shim
 # and is compiled as it comes, with the warnings its code trips switched off there only.
+$(BUILD)/obj/migrate/%.o: migrate/%.c | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"; $(CC) $(KCFLAGS) $(LWIP_INC) -MMD -c $< -o $@
 $(BUILD)/obj/net/%.o: net/%.c | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"; $(CC) $(KCFLAGS) $(LWIP_INC) -MMD -c $< -o $@

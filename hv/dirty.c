@@ -136,6 +136,16 @@ uint64_t dirty_sync(struct vm *vm)
 	return n;
 }
 
+uint64_t dirty_pending(struct vm *vm)
+{
+	struct dirty *d = &vm->dirty;
+
+	if (d->mode == DIRTY_OFF)
+		return 0;
+	vmx_dirty_collect(vm);
+	return d->log_len[d->cur];
+}
+
 uint64_t dirty_rate(const struct dirty *d)
 {
 	return d->last_round_us ? d->last_pages * 1000000 / d->last_round_us : 0;

@@ -34,6 +34,8 @@ int dirty_start(struct vm *vm, enum dirty_mode mode, char *err, size_t err_size)
 void dirty_stop(struct vm *vm);
 /* Ends the round; returns the number of pages it dirtied. */
 uint64_t dirty_sync(struct vm *vm);
+/* Pages dirtied in the round under way so far (collects what the CPU recorded). */
+uint64_t dirty_pending(struct vm *vm);
 /* Pages per second in the last completed round. */
 uint64_t dirty_rate(const struct dirty *d);
 /* Shadow bytes tracking a VM of npages needs. */

@@ -5,6 +5,7 @@
 #include "hv/cpu.h"
 #include "hv/hv.h"
 #include "hv/monitor.h"
+#include "migrate/migrate.h"
 #include "hv/paging.h"
 #include "hv/panic.h"
 #include "hv/pmm.h"
@@ -77,9 +78,11 @@ __noreturn void hv_main(const struct boot_info *bi)
 		(unsigned long long)(pmm_stats().free / MIB),
 		(unsigned long long)(time_tsc_hz() / 1000000));
 	net_init(bi->cmdline);
+	migrate_init(bi->cmdline);
 	monitor_init();
 	for (;;) {
 		net_poll();
+		migrate_poll();
 		monitor_poll();
 		sched_run_once();
 	}

@@ -10,6 +10,7 @@
 #include "hv/pmm.h"
 #include "hv/time.h"
 #include "hv/x86.h"
+#include "migrate/migrate.h"
 #include "net/net.h"
 #include "net/pci.h"
 #include "vmx/vmx.h"
@@ -142,6 +143,14 @@ static const struct mon_cmd commands[] = {
 	{ "ping", "<A.B.C.D> [count]", "ICMP echo: a line per reply, then a summary", cmd_ping },
 	{ "netperf", "<A.B.C.D> [MiB]", "TCP bulk transfer to another tern host: throughput",
 	  cmd_netperf },
+	{ "migrate", "<vm> <ip>[:port]", "move a running VM to another tern host",
+	  cmd_migrate },
+	{ "migrate_cancel", "<vm>", "give up a migration; the VM runs on here",
+	  cmd_migrate_cancel },
+	{ "migrate_set_parameter", "downtime-limit <ms> | max-bandwidth <MB/s>",
+	  "tune migrations (0 MB/s: unlimited)", cmd_migrate_set_parameter },
+	{ "info migrate", "", "the last migration: status round pages rates downtime",
+	  cmd_info_migrate },
 	{ "poweroff", "", "power the machine off (ACPI S5)", cmd_poweroff },
 	{ "debug fault", "ud|pf|gp", "fault on purpose: shows the exception dump, halts tern",
 	  cmd_debug_fault },

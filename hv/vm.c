@@ -206,24 +206,17 @@ static bool name_taken(const char *name)
 	return false;
 }
 
-int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t err_size)
+/* A slot with RAM, EPT and a vCPU; err says why not. */
+static int create(uint64_t mem_mib, const char *name, const char *image, struct vm **out,
+		  char *err, size_t err_size)
 {
-	const struct boot_module *image = find_module(a->image);
 	const char *why = NULL;
 	struct vm *vm;
 	int e;
 
-	if (!image) {
-		fmt_snprintf(err, err_size, "no image '%s' (see info modules)", a->image);
-		return -E_NOENT;
-	}
 	if (vmx_enable(&why)) {
 		fmt_snprintf(err, err_size, "guests cannot run on this host: %s", why);
 		return -E_NOSUP;
-	}
-	if (a->name && name_taken(a->name)) {
-		fmt_snprintf(err, err_size, "a VM named '%s' exists already", a->name);
-		return -E_EXIST;
 	}
 	vm = new_slot();
 	if (!vm) {
@@ -234,35 +227,78 @@ int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t e
 	memset(vm, 0, sizeof(*vm));
 	vm->id = next_id++;
 	vm->state = VM_PAUSED;
-	strlcpy(vm->image, image->name, sizeof(vm->image));
-	if (a->name)
-		strlcpy(vm->name, a->name, sizeof(vm->name));
-	else if (!name_taken(image->name))
-		strlcpy(vm->name, image->name, sizeof(vm->name));
+	strlcpy(vm->image, image, sizeof(vm->image));
+	if (name && !name_taken(name))
+		strlcpy(vm->name, name, sizeof(vm->name));
 	else
-		fmt_snprintf(vm->name, sizeof(vm->name), "%.24s-%d", image->name, vm->id);
-	e = alloc_ram(vm, a->mem_mib);
+		fmt_snprintf(vm->name, sizeof(vm->name), "%.24s-%d", name ? name : image, vm->id);
+	e = alloc_ram(vm, mem_mib);
 	if (e) {
 		fmt_snprintf(err, err_size, "not enough host memory for %llu MiB (%llu MiB free)",
-			     (unsigned long long)a->mem_mib,
+			     (unsigned long long)mem_mib,
 			     (unsigned long long)(pmm_stats().free / MIB));
 	} else {
 		e = vmx_vcpu_create(vm);
 		if (e)
 			fmt_snprintf(err, err_size, "cannot create the vCPU: %s", error_str(e));
-		else
-			e = load_image(vm, a, image, err, err_size);
 	}
 	if (e) {
-		release(vm);
-		vm->state = VM_KILLED;
-		vm->name[0] = 0;
-		used[vm - vms] = false;
+		vm_discard(vm);
+		return e;
+	}
+	*out = vm;
+	return 0;
+}
+
+int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t err_size)
+{
+	const struct boot_module *image = find_module(a->image);
+	struct vm *vm;
+	int e;
+
+	if (!image) {
+		fmt_snprintf(err, err_size, "no image '%s' (see info modules)", a->image);
+		return -E_NOENT;
+	}
+	if (a->name && name_taken(a->name)) {
+		fmt_snprintf(err, err_size, "a VM named '%s' exists already", a->name);
+		return -E_EXIST;
+	}
+	e = create(a->mem_mib, a->name ? a->name : image->name, image->name, &vm, err, err_size);
+	if (e)
+		return e;
+	e = load_image(vm, a, image, err, err_size);
+	if (e) {
+		vm_discard(vm);
 		return e;
 	}
 	vm->state = VM_RUNNING;
 	*out = vm;
 	return 0;
+}
+
+int vm_create_incoming(uint64_t mem_size, const char *name, const char *image,
+		       struct vm **out, char *err, size_t err_size)
+{
+	int e = create(mem_size / MIB, name, image, out, err, err_size);
+
+	if (!e)
+		(*out)->state = VM_INCOMING;
+	return e;
+}
+
+void vm_activate(struct vm *vm)
+{
+	if (vm->state == VM_INCOMING)
+		vm->state = VM_RUNNING;
+}
+
+void vm_discard(struct vm *vm)
+{
+	release(vm);
+	vm->state = VM_KILLED;
+	vm->name[0] = 0;
+	used[vm - vms] = false;
 }
 
 /* By name first (live VMs), then by id: "3" or "vm3". */
@@ -332,7 +368,8 @@ void vm_exit_status(struct vm *vm, uint32_t status)
 
 const char *vm_state_name(const struct vm *vm)
 {
-	static const char *const names[] = { "running", "paused", "exited", "killed" };
+	static const char *const names[] = { "running", "paused", "exited", "killed",
+					     "incoming" };
 
 	return names[vm->state];
 }

@@ -7,7 +7,8 @@
 #include "hv/vuart.h"
 #include "vmx/ept.h"
 
-enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED, VM_KILLED };
+/* INCOMING: a shell being filled by an incoming migration; never scheduled. */
+enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED, VM_KILLED, VM_INCOMING };
 
 #define VM_MAX 16
 #define VM_CHUNK (2 * MIB) /* guest RAM is allocated and mapped in 2 MiB chunks */
@@ -44,6 +45,13 @@ struct vm_start_args {
 
 /* Creates, loads and starts a VM; on failure prints nothing and writes the reason to err. */
 int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t err_size);
+/* An empty VM for an incoming migration: RAM, EPT and vCPU, nothing loaded. */
+int vm_create_incoming(uint64_t mem_size, const char *name, const char *image,
+		       struct vm **out, char *err, size_t err_size);
+/* The incoming VM is complete: it runs from now on. */
+void vm_activate(struct vm *vm);
+/* Frees the VM and forgets it (a failed incoming one, or one that migrated away). */
+void vm_discard(struct vm *vm);
 struct vm *vm_find(const char *id_or_name);
 struct vm *vm_at(unsigned slot); /* for listing: NULL for empty slots */
 void vm_pause(struct vm *vm);

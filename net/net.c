@@ -184,6 +184,11 @@ void net_poll(void)
 	sys_check_timeouts();
 }
 
+bool net_has_nic(void)
+{
+	return have_nic;
+}
+
 bool net_ready(void)
 {
 	if (!have_nic) {

@@ -15,6 +15,8 @@ void net_init(const char *cmdline);
 void net_poll(void);
 /* Whether the stack is up with an address (for ping, netperf). Prints why not. */
 bool net_ready(void);
+/* Whether a NIC was found and lwIP runs on it (quietly: for listeners at boot). */
+bool net_has_nic(void);
 /* One turn of tern's loop for long commands (ping, netperf): the network, then a guest
  * slice, so guests keep running while the monitor waits. */
 void net_wait_step(void);

@@ -1,0 +1,173 @@
+/* The migration engine's entry points: listening, the loop's hook, monitor commands. */
+#include "hv/cmdline.h"
+#include "hv/console.h"
+#include "hv/error.h"
+#include "hv/lib/string.h"
+#include "migrate/migrate.h"
+#include "migrate/send.h"
+#include "net/addr.h"
+#include "net/net.h"
+
+static const char *const stage_names[] = {
+	[MIG_NONE] = "none",
+	[MIG_INIT] = "initialization",
+	[MIG_RESERVE] = "reservation",
+	[MIG_ITERATE] = "iterative copy",
+	[MIG_STOPCOPY] = "stop-and-copy",
+	[MIG_COMMIT] = "commitment",
+	[MIG_ACTIVATE] = "activation",
+	[MIG_DONE] = "completed",
+	[MIG_FAILED] = "failed",
+};
+
+static bool listening;
+
+const char *mig_stage_name(enum mig_stage s)
+{
+	return stage_names[s];
+}
+
+void migrate_init(const char *cmdline)
+{
+	char val[16];
+	uint64_t port = MIGRATE_PORT;
+
+	if (cmdline_get(cmdline, "migrate-port", val, sizeof(val)) &&
+	    (!parse_u64(val, &port) || port == 0 || port > 65535)) {
+		kprintf("migrate: bad migrate-port=%s; using %d\n", val, MIGRATE_PORT);
+		port = MIGRATE_PORT;
+	}
+	if (!net_has_nic())
+		return;
+	if (mig_recv_listen((uint16_t)port) == 0) {
+		listening = true;
+		kprintf("migrate: listening on port %llu\n", (unsigned long long)port);
+	} else {
+		kprintf("migrate: cannot listen on port %llu\n", (unsigned long long)port);
+	}
+}
+
+void migrate_poll(void)
+{
+	mig_send_poll();
+	mig_recv_poll();
+}
+
+void mig_uart_save(const struct vuart *u, struct wire_uart *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->ier = u->ier, w->lcr = u->lcr, w->mcr = u->mcr, w->scr = u->scr;
+	w->dll = u->dll, w->dlm = u->dlm;
+	w->len = (uint16_t)u->len;
+	memcpy(w->line, u->line, u->len);
+	for (unsigned i = 0; i < u->rx_len; i++)
+		w->rx[i] = u->rx[(u->rx_head + i) % VUART_RX_SIZE];
+	w->rx_len = (uint16_t)u->rx_len;
+}
+
+void mig_uart_load(struct vuart *u, const struct wire_uart *w)
+{
+	memset(u, 0, sizeof(*u));
+	u->ier = w->ier, u->lcr = w->lcr, u->mcr = w->mcr, u->scr = w->scr;
+	u->dll = w->dll, u->dlm = w->dlm;
+	u->len = w->len;
+	memcpy(u->line, w->line, w->len);
+	memcpy(u->rx, w->rx, w->rx_len);
+	u->rx_len = w->rx_len;
+}
+
+/* --- monitor --- */
+
+int cmd_migrate(int argc, char **argv)
+{
+	char addr[32], *colon, err[160];
+	uint32_t ip;
+	uint64_t port = MIGRATE_PORT;
+
+	if (argc != 2) {
+		kprintf("error: usage: migrate <vm> <ip>[:port]\n");
+		return -E_INVAL;
+	}
+	strlcpy(addr, argv[1], sizeof(addr));
+	colon = strchr(addr, ':');
+	if (colon) {
+		*colon = 0;
+		if (!parse_u64(colon + 1, &port) || port == 0 || port > 65535) {
+			kprintf("error: bad port '%s'\n", colon + 1);
+			return -E_INVAL;
+		}
+	}
+	if (!net_parse_ip4(addr, &ip)) {
+		kprintf("error: bad address '%s' (A.B.C.D[:port])\n", addr);
+		return -E_INVAL;
+	}
+	if (!net_ready())
+		return -E_IO;
+	if (mig_send_start(argv[0], ip, (uint16_t)port, err, sizeof(err))) {
+		kprintf("error: %s\n", err);
+		return -E_INVAL;
+	}
+	kprintf("migration vm%d -> %s: started\n", mig_out.vm_id, argv[1]);
+	return 0;
+}
+
+int cmd_migrate_cancel(int argc, char **argv)
+{
+	char err[120];
+
+	if (argc != 1) {
+		kprintf("error: usage: migrate_cancel <vm>\n");
+		return -E_INVAL;
+	}
+	if (mig_send_cancel(argv[0], err, sizeof(err))) {
+		kprintf("error: %s\n", err);
+		return -E_INVAL;
+	}
+	return 0;
+}
+
+int cmd_migrate_set_parameter(int argc, char **argv)
+{
+	uint64_t v;
+
+	if (argc != 2 || !parse_u64(argv[1], &v)) {
+		kprintf("error: usage: migrate_set_parameter downtime-limit <ms> | "
+			"max-bandwidth <MB/s>\n");
+		return -E_INVAL;
+	}
+	if (strcmp(argv[0], "downtime-limit") == 0 && v >= 1 && v <= 600000) {
+		mig_params.downtime_limit_ms = v;
+	} else if (strcmp(argv[0], "max-bandwidth") == 0 && v <= 100000) {
+		mig_params.max_bandwidth_mbs = v;
+	} else {
+		kprintf("error: unknown parameter or value out of range: %s %s\n", argv[0], argv[1]);
+		return -E_INVAL;
+	}
+	kprintf("%s: %llu\n", argv[0], (unsigned long long)v);
+	return 0;
+}
+
+int cmd_info_migrate(int argc, char **argv)
+{
+	const struct mig_out *o = &mig_out;
+
+	kprintf("status: %s\n", mig_stage_name(o->stage));
+	if (o->stage == MIG_FAILED)
+		kprintf("failed-at: %s\nerror: %s\n", mig_stage_name(o->failed_at), o->error);
+	kprintf("vm: %d\n", o->vm_id);
+	kprintf("round: %u\n", o->round);
+	kprintf("transferred-pages: %llu\n", (unsigned long long)o->pages_sent);
+	kprintf("zero-pages: %llu\n", (unsigned long long)o->zero_pages);
+	kprintf("remaining-pages: %llu\n", (unsigned long long)o->remaining);
+	kprintf("dirty-rate: %llu\n", (unsigned long long)o->dirty_rate);
+	kprintf("expected-downtime: %llu\n", (unsigned long long)o->expected_downtime_ms);
+	kprintf("downtime-limit: %llu\n", (unsigned long long)mig_params.downtime_limit_ms);
+	kprintf("max-bandwidth: %llu\n", (unsigned long long)mig_params.max_bandwidth_mbs);
+	if (o->stage == MIG_DONE) {
+		kprintf("downtime: %llu\n", (unsigned long long)o->downtime_ms);
+		kprintf("total-time: %llu\n", (unsigned long long)o->total_ms);
+		kprintf("rounds: %u\n", o->round);
+		kprintf("target-vm: %d\n", o->target_vm_id);
+	}
+	return 0;
+}

@@ -1,0 +1,262 @@
+/* The target side of a migration: one incoming VM at a time. Every message is checked
+ * (type, length, ranges, stage order) before use; anything wrong aborts this migration
+ * and frees all it reserved, nothing else. */
+#include <stdarg.h>
+#include "hv/bitmap.h"
+#include "hv/error.h"
+#include "hv/lib/fmt.h"
+#include "hv/lib/string.h"
+#include "hv/monitor.h"
+#include "hv/pmm.h"
+#include "hv/time.h"
+#include "hv/vm.h"
+#include "hv/vm_args.h"
+#include "migrate/migrate.h"
+#include "migrate/send.h"
+#include "migrate/stream.h"
+#include "vmx/vmx.h"
+
+#define MEM_RESERVE_MIB 8 /* what a target keeps for itself beyond a VM's RAM */
+
+static struct {
+	enum mig_stage stage;
+	struct vm *vm;
+	int vm_id;
+	uint64_t mem_size;
+	uint64_t *have;       /* pages received at least once */
+	uint64_t have_pages;  /* pages of the bitmap allocation */
+	uint32_t rounds;
+} in;
+
+static struct mstream stream;
+static struct tcp_pcb *listener;
+static uint8_t page[WIRE_PAGE];
+
+static void peer_str(char *buf, size_t n)
+{
+	uint32_t ip = stream.peer_ip;
+
+	fmt_snprintf(buf, n, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff,
+		     ip & 0xff);
+}
+
+static void release(void)
+{
+	if (in.have)
+		pmm_free((uintptr_t)in.have, in.have_pages);
+	in.have = NULL;
+	if (in.vm && in.vm->state == VM_INCOMING)
+		vm_discard(in.vm);
+	in.vm = NULL;
+}
+
+static void fail(bool tell, const char *fmt, ...)
+{
+	char why[160], ip[20];
+	va_list ap;
+
+	va_start(ap, fmt);
+	fmt_vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	peer_str(ip, sizeof(ip));
+	if (tell && stream.pcb) {
+		struct msg m = { .type = MSG_ABORT };
+		strlcpy(m.u.abort.reason, why, sizeof(m.u.abort.reason));
+		mstream_send(&stream, &m);
+	}
+	mstream_close(&stream);
+	release();
+	mon_event("migration from %s: failed at %s: %s", ip, mig_stage_name(in.stage), why);
+	in.stage = MIG_NONE;
+}
+
+static void reply(enum wire_type type, bool ok, uint32_t id, const char *reason)
+{
+	struct msg m = { .type = type };
+
+	m.u.reserved.ok = ok;
+	m.u.reserved.vm_id = id;
+	strlcpy(m.u.reserved.reason, reason, sizeof(m.u.reserved.reason));
+	mstream_send(&stream, &m);
+}
+
+static void reserve(const struct msg *m)
+{
+	const struct vmx_caps *c = vmx_caps();
+	uint64_t need = m->u.hello.mem_size + MEM_RESERVE_MIB * MIB, free = pmm_stats().free;
+	char err[160];
+
+	if (!c->usable || !c->ept || !c->unrestricted) {
+		fmt_snprintf(err, sizeof(err), "this host cannot run guests (%s)",
+			     c->usable ? "no EPT or unrestricted guest" : c->why);
+	} else if (need > free) {
+		fmt_snprintf(err, sizeof(err), "not enough memory: %llu MiB needed, %llu MiB free",
+			     (unsigned long long)(need / MIB), (unsigned long long)(free / MIB));
+	} else if (!vm_name_valid(m->u.hello.name) || !vm_name_valid(m->u.hello.image)) {
+		fmt_snprintf(err, sizeof(err), "bad VM or image name");
+	} else {
+		in.mem_size = m->u.hello.mem_size;
+		in.have_pages = ALIGN_UP(BITMAP_WORDS(in.mem_size / WIRE_PAGE) * 8, PAGE_SIZE) /
+				PAGE_SIZE;
+		in.have = (uint64_t *)(uintptr_t)pmm_alloc(in.have_pages);
+		if (!in.have)
+			fmt_snprintf(err, sizeof(err), "out of memory");
+		else if (!vm_create_incoming(in.mem_size, m->u.hello.name, m->u.hello.image, &in.vm,
+					     err, sizeof(err))) {
+			in.vm_id = in.vm->id;
+			in.stage = MIG_ITERATE;
+			reply(MSG_RESERVED, true, (uint32_t)in.vm->id, "");
+			return;
+		}
+	}
+	reply(MSG_RESERVED, false, 0, err);
+	fail(false, "refused: %s", err);
+}
+
+static void store_page(const struct msg *m)
+{
+	uint64_t pfn = m->u.page.gpa / WIRE_PAGE;
+
+	if (m->u.page.zero) {
+		memset(page, 0, sizeof(page));
+		gpa_write(in.vm, gpa(m->u.page.gpa), page, WIRE_PAGE);
+	} else {
+		gpa_write(in.vm, gpa(m->u.page.gpa), m->u.page.data, WIRE_PAGE);
+	}
+	bitmap_test_set(in.have, pfn);
+}
+
+/* Stage 5: the image must be complete and match the source's digest. */
+static void commit(const struct msg *m)
+{
+	uint64_t n = in.mem_size / WIRE_PAGE, from = 0, start, end, h = wire_digest_init();
+	char err[120];
+
+	if (bitmap_count(in.have, n) != n) {
+		uint64_t missing = 0;
+		for (uint64_t i = 0; i < n; i++)
+			if (!bitmap_test(in.have, i)) {
+				missing = i;
+				break;
+			}
+		fmt_snprintf(err, sizeof(err), "page 0x%llx never arrived",
+			     (unsigned long long)(missing * WIRE_PAGE));
+		goto refuse;
+	}
+	(void)from, (void)start, (void)end;
+	for (uint64_t pfn = 0; pfn < n; pfn++) {
+		gpa_read(in.vm, gpa(pfn * WIRE_PAGE), page, WIRE_PAGE);
+		h = wire_digest_mem(h, page, WIRE_PAGE);
+	}
+	h = wire_digest_state(h, m);
+	if (h != m->u.state.digest) {
+		fmt_snprintf(err, sizeof(err), "digest mismatch: the copy differs from the source");
+		goto refuse;
+	}
+	vmx_vcpu_set_state(in.vm, &m->u.state.cpu);
+	in.vm->halted = m->u.state.cpu.activity == 1;
+	mig_uart_load(&in.vm->uart, &m->u.state.uart);
+	reply(MSG_COMMIT, true, (uint32_t)in.vm->id, "");
+	in.stage = MIG_COMMIT;
+	return;
+refuse:
+	reply(MSG_COMMIT, false, 0, err);
+	fail(false, "%s", err);
+}
+
+static void activate(void)
+{
+	struct msg m = { .type = MSG_ACTIVATED };
+	char ip[20];
+
+	vm_activate(in.vm);
+	m.u.activated.vm_id = (uint32_t)in.vm->id;
+	mstream_send(&stream, &m);
+	peer_str(ip, sizeof(ip));
+	mon_event("vm%d arrived from %s", in.vm->id, ip);
+	in.stage = MIG_DONE;
+	pmm_free((uintptr_t)in.have, in.have_pages);
+	in.have = NULL;
+	in.vm = NULL;
+}
+
+static void handle(const struct msg *m)
+{
+	if (m->type == MSG_ABORT)
+		fail(false, "the source gave up: %s", m->u.abort.reason);
+	else if (in.stage == MIG_RESERVE && m->type == MSG_HELLO)
+		reserve(m);
+	else if (in.stage == MIG_ITERATE && m->type == MSG_PAGE)
+		store_page(m);
+	else if (in.stage == MIG_ITERATE && m->type == MSG_ROUND)
+		in.rounds++;
+	else if (in.stage == MIG_ITERATE && m->type == MSG_STATE)
+		commit(m);
+	else if (in.stage == MIG_COMMIT && m->type == MSG_ACTIVATE)
+		activate();
+	else
+		fail(true, "message %d out of order", m->type);
+}
+
+static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+	if (err != ERR_OK || !pcb)
+		return ERR_VAL;
+	if (in.stage != MIG_NONE && in.stage != MIG_DONE) {
+		tcp_abort(pcb); /* one incoming migration at a time */
+		return ERR_ABRT;
+	}
+	memset(&stream, 0, sizeof(stream));
+	memset(&in, 0, sizeof(in));
+	mstream_accept(&stream, pcb);
+	in.stage = MIG_RESERVE;
+	return ERR_OK;
+}
+
+int mig_recv_listen(uint16_t port)
+{
+	struct tcp_pcb *pcb = tcp_new();
+
+	if (!pcb)
+		return -E_NOMEM;
+	if (tcp_bind(pcb, IP_ADDR_ANY, port) != ERR_OK) {
+		tcp_abort(pcb);
+		return -E_BUSY;
+	}
+	listener = tcp_listen(pcb);
+	if (!listener) {
+		tcp_abort(pcb);
+		return -E_NOMEM;
+	}
+	tcp_accept(listener, on_accept);
+	return 0;
+}
+
+void mig_recv_poll(void)
+{
+	struct msg m;
+	char err[96];
+	int r = 0;
+
+	if (in.stage == MIG_NONE || in.stage == MIG_DONE) {
+		if (in.stage == MIG_DONE && !stream.closed && stream.pcb &&
+		    time_now_ms() - stream.last_progress_ms > 2000)
+			mstream_close(&stream);
+		return;
+	}
+	/* a bounded batch, so guests and the monitor keep their turn */
+	for (int i = 0; i < 256 && in.stage != MIG_NONE && in.stage != MIG_DONE; i++) {
+		r = mstream_recv(&stream, in.mem_size, &m, err, sizeof(err));
+		if (r != 1)
+			break;
+		handle(&m);
+	}
+	if (in.stage == MIG_NONE || in.stage == MIG_DONE)
+		return;
+	if (r < 0)
+		fail(true, "bad message: %s", err);
+	else if (stream.closed)
+		fail(false, "%s", stream.error[0] ? stream.error : "connection closed");
+	else if (time_now_ms() - stream.last_progress_ms > MIGRATE_STALL_MS)
+		fail(true, "no progress for %d s", MIGRATE_STALL_MS / 1000);
+}

@@ -1,0 +1,403 @@
+/* The source side of a migration: one at a time, driven from tern's loop and lwIP's
+ * sent callbacks. The VM runs through the iterative copy; pages of rounds after the
+ * first are staged in the shadow region at the round's end, so the guest runs on while
+ * they are on the wire. */
+#include <stdarg.h>
+#include "hv/bitmap.h"
+#include "hv/console.h"
+#include "hv/dirty.h"
+#include "hv/error.h"
+#include "hv/lib/fmt.h"
+#include "hv/lib/string.h"
+#include "hv/monitor.h"
+#include "hv/time.h"
+#include "hv/vcpu_state.h"
+#include "hv/vm.h"
+#include "migrate/migrate.h"
+#include "migrate/send.h"
+#include "migrate/stream.h"
+#include "vmx/vmx.h"
+
+struct mig_params mig_params = { MIGRATE_DOWNTIME_MS, 0 };
+struct mig_out mig_out;
+
+static struct mstream stream;
+static uint8_t page[WIRE_PAGE];
+
+static void ip_str(char *buf, size_t n, uint32_t ip)
+{
+	fmt_snprintf(buf, n, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff,
+		     ip & 0xff);
+}
+
+static struct vm *the_vm(void)
+{
+	struct vm *vm = vm_find(mig_out.vm_name);
+
+	return vm && vm->id == mig_out.vm_id ? vm : NULL;
+}
+
+/* Ends a migration that did not complete: before the target owns the VM, the VM goes
+ * on here as if nothing happened. */
+static void fail(const char *fmt, ...)
+{
+	struct vm *vm = the_vm();
+	char why[160], ip[20];
+	va_list ap;
+
+	va_start(ap, fmt);
+	fmt_vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	ip_str(ip, sizeof(ip), mig_out.ip);
+	if (stream.pcb && mig_out.stage < MIG_ACTIVATE) {
+		struct msg m = { .type = MSG_ABORT };
+		strlcpy(m.u.abort.reason, why, sizeof(m.u.abort.reason));
+		mstream_send(&stream, &m);
+	}
+	mstream_close(&stream);
+	if (vm && mig_out.stage < MIG_ACTIVATE) {
+		dirty_stop(vm);
+		if (mig_out.paused_by_us)
+			vm_resume(vm);
+		mon_event("migration vm%d -> %s: failed at %s: %s; vm%d runs on here", mig_out.vm_id,
+			  ip, mig_stage_name(mig_out.stage), why, mig_out.vm_id);
+	} else if (vm) {
+		/* ACTIVATE went out: the target may run the VM. Resuming it here could make
+		 * two; the operator decides, knowing what the target says. */
+		mon_event("migration vm%d -> %s: failed at %s: %s; vm%d stays paused here: check "
+			  "the target, then kill or cont it", mig_out.vm_id, ip,
+			  mig_stage_name(mig_out.stage), why, mig_out.vm_id);
+	} else {
+		mon_event("migration vm%d -> %s: failed at %s: %s", mig_out.vm_id, ip,
+			  mig_stage_name(mig_out.stage), why);
+	}
+	strlcpy(mig_out.error, why, sizeof(mig_out.error));
+	mig_out.failed_at = mig_out.stage;
+	mig_out.stage = MIG_FAILED;
+}
+
+int mig_send_start(const char *name, uint32_t ip, uint16_t port, char *err, size_t err_size)
+{
+	struct vm *vm = vm_find(name);
+
+	if (mig_out.stage > MIG_NONE && mig_out.stage < MIG_DONE) {
+		fmt_snprintf(err, err_size, "vm%d is migrating already (one at a time)",
+			     mig_out.vm_id);
+		return -E_BUSY;
+	}
+	if (!vm) {
+		fmt_snprintf(err, err_size, "no VM '%s' (see info vms)", name);
+		return -E_NOENT;
+	}
+	if (vm->state != VM_RUNNING && vm->state != VM_PAUSED) {
+		fmt_snprintf(err, err_size, "vm%d is %s", vm->id, vm_state_name(vm));
+		return -E_INVAL;
+	}
+	if (vm->dirty.mode != DIRTY_OFF) {
+		fmt_snprintf(err, err_size, "vm%d is tracked already (dirty stop first)", vm->id);
+		return -E_BUSY;
+	}
+	memset(&mig_out, 0, sizeof(mig_out));
+	memset(&stream, 0, sizeof(stream));
+	mig_out.vm_id = vm->id;
+	strlcpy(mig_out.vm_name, vm->name, sizeof(mig_out.vm_name));
+	mig_out.ip = ip;
+	mig_out.port = port;
+	mig_out.start_ms = time_now_ms();
+	mig_out.stage = MIG_INIT;
+	if (mstream_connect(&stream, ip, port)) {
+		fail("cannot open a connection");
+		fmt_snprintf(err, err_size, "cannot open a connection");
+		return -E_IO;
+	}
+	return 0;
+}
+
+static void send_hello(struct vm *vm)
+{
+	struct msg m = { .type = MSG_HELLO };
+
+	m.u.hello.mem_size = vm->mem_size;
+	m.u.hello.page_size = WIRE_PAGE;
+	m.u.hello.vcpus = 1;
+	m.u.hello.features = FEAT_EPT | FEAT_UNRESTRICTED;
+	m.u.hello.devices = DEV_UART | DEV_EXIT_PORT;
+	strlcpy(m.u.hello.name, vm->name, sizeof(m.u.hello.name));
+	strlcpy(m.u.hello.image, vm->image, sizeof(m.u.hello.image));
+	if (mstream_send(&stream, &m) == 0)
+		mig_out.stage = MIG_RESERVE;
+}
+
+/* Round 1 sends every page from guest memory; later rounds send the pages the previous
+ * round dirtied, from their copies in the shadow region. */
+static void round_begin(struct vm *vm, bool first)
+{
+	struct dirty *d = &vm->dirty;
+	uint64_t now = time_now_ms();
+
+	mig_out.round++;
+	mig_out.round_start_ms = now;
+	mig_out.next = 0;
+	mig_out.round_sent = 0;
+	if (first) {
+		mig_out.round_total = d->npages;
+		mig_out.list = NULL;
+		return;
+	}
+	dirty_sync(vm);
+	mig_out.list = d->log[d->cur ^ 1];
+	mig_out.round_total = d->log_len[d->cur ^ 1];
+	for (uint64_t i = 0; i < mig_out.round_total; i++)
+		gpa_read(vm, gpa((uint64_t)mig_out.list[i] * WIRE_PAGE), d->stage + i * WIRE_PAGE,
+			 WIRE_PAGE);
+}
+
+static bool is_zero(const uint8_t *p)
+{
+	const uint64_t *w = (const uint64_t *)p;
+
+	for (size_t i = 0; i < WIRE_PAGE / 8; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
+/* The bandwidth so far, bytes per second, from what the peer acknowledged. */
+static uint64_t bandwidth(void)
+{
+	uint64_t ms = time_now_ms() - mig_out.iterate_start_ms;
+
+	return ms ? stream.acked * 1000 / ms : 0;
+}
+
+static bool throttled(void)
+{
+	uint64_t ms = time_now_ms() - mig_out.iterate_start_ms;
+
+	return mig_params.max_bandwidth_mbs &&
+	       stream.sent > (ms + 1) * mig_params.max_bandwidth_mbs * 1000;
+}
+
+/* Queues the round's pages while lwIP has room; true when the round is all queued. */
+static bool pump_pages(struct vm *vm)
+{
+	while (mig_out.next < mig_out.round_total) {
+		struct msg m = { .type = MSG_PAGE };
+		uint64_t pfn = mig_out.list ? mig_out.list[mig_out.next] : mig_out.next;
+		const uint8_t *data;
+
+		if (throttled())
+			return false;
+		if (mig_out.list) {
+			data = vm->dirty.stage + mig_out.next * WIRE_PAGE;
+		} else {
+			gpa_read(vm, gpa(pfn * WIRE_PAGE), page, WIRE_PAGE);
+			data = page;
+		}
+		m.u.page.gpa = pfn * WIRE_PAGE;
+		m.u.page.zero = is_zero(data);
+		m.u.page.data = data;
+		if (mstream_send(&stream, &m))
+			return false;
+		mig_out.next++;
+		mig_out.round_sent++;
+		mig_out.pages_sent++;
+		mig_out.zero_pages += m.u.page.zero;
+	}
+	return true;
+}
+
+static void progress_line(uint64_t pending)
+{
+	uint64_t bw = bandwidth();
+
+	mon_event("migration vm%d: round %u: %llu pages, %llu.%llu MB/s, dirty rate %llu pages/s, "
+		  "expected downtime %llu ms", mig_out.vm_id, mig_out.round,
+		  (unsigned long long)mig_out.round_sent, (unsigned long long)(bw / 1000000),
+		  (unsigned long long)(bw / 100000 % 10), (unsigned long long)mig_out.dirty_rate,
+		  (unsigned long long)mig_out.expected_downtime_ms);
+	(void)pending;
+}
+
+/* At a round's end: go on with another round, or stop and copy the rest (SDM of the
+ * seed design: when the pause it would take is under the limit, or rounds stopped
+ * shrinking, or there were too many). */
+static bool should_stop(uint64_t pending)
+{
+	uint64_t bw = bandwidth();
+	bool shrinking = pending < mig_out.last_pending || mig_out.round < 3;
+
+	mig_out.expected_downtime_ms = bw ? pending * WIRE_PAGE * 1000 / bw : 0;
+	mig_out.remaining = pending;
+	if (!shrinking)
+		mig_out.not_shrinking++;
+	else
+		mig_out.not_shrinking = 0;
+	mig_out.last_pending = pending;
+	return mig_out.expected_downtime_ms <= mig_params.downtime_limit_ms ||
+	       mig_out.round >= MIGRATE_MAX_ROUNDS || mig_out.not_shrinking >= 3;
+}
+
+static void stop_and_copy(struct vm *vm)
+{
+	if (vm->state == VM_RUNNING) {
+		vm_pause(vm);
+		mig_out.paused_by_us = true;
+	}
+	mig_out.pause_ms = time_now_ms();
+	mig_out.stage = MIG_STOPCOPY;
+	round_begin(vm, false);
+}
+
+static bool send_state(struct vm *vm)
+{
+	static struct msg m;
+	uint64_t h = wire_digest_init();
+
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_STATE;
+	vmx_vcpu_get_state(vm, &m.u.state.cpu);
+	m.u.state.cpu.activity = vm->halted ? 1 : 0;
+	mig_uart_save(&vm->uart, &m.u.state.uart);
+	for (uint64_t pfn = 0; pfn < vm->mem_size / WIRE_PAGE; pfn++) {
+		gpa_read(vm, gpa(pfn * WIRE_PAGE), page, WIRE_PAGE);
+		h = wire_digest_mem(h, page, WIRE_PAGE);
+	}
+	m.u.state.digest = wire_digest_state(h, &m);
+	if (!mstream_room(&stream, WIRE_HDR + WIRE_MAX_PAYLOAD))
+		return false;
+	if (mstream_send(&stream, &m))
+		return false;
+	mig_out.stage = MIG_COMMIT;
+	return true;
+}
+
+static void iterate(struct vm *vm)
+{
+	if (!pump_pages(vm))
+		return;
+	/* the round is queued: tell the target, then decide */
+	struct msg r = { .type = MSG_ROUND, .u.round = { mig_out.round, (uint32_t)mig_out.round_sent } };
+	if (mstream_send(&stream, &r))
+		return;
+	if (mig_out.stage == MIG_STOPCOPY) {
+		mig_out.final_pages = mig_out.round_sent;
+		send_state(vm);
+		return;
+	}
+	uint64_t pending = dirty_pending(vm), ms = time_now_ms() - mig_out.round_start_ms;
+	mig_out.dirty_rate = ms ? pending * 1000 / ms : 0;
+	bool stop = should_stop(pending);
+	progress_line(pending);
+	if (stop)
+		stop_and_copy(vm);
+	else
+		round_begin(vm, false);
+}
+
+static void complete(struct vm *vm, uint32_t new_id)
+{
+	char ip[20];
+	uint64_t now = time_now_ms();
+
+	ip_str(ip, sizeof(ip), mig_out.ip);
+	mig_out.downtime_ms = now - mig_out.pause_ms;
+	mig_out.total_ms = now - mig_out.start_ms;
+	mig_out.target_vm_id = new_id;
+	mig_out.stage = MIG_DONE;
+	mstream_close(&stream);
+	mon_event("migration vm%d -> %s: completed, downtime %llu ms, total %llu ms, %llu pages "
+		  "in %u rounds", mig_out.vm_id, ip, (unsigned long long)mig_out.downtime_ms,
+		  (unsigned long long)mig_out.total_ms, (unsigned long long)mig_out.pages_sent,
+		  mig_out.round);
+	if (vm)
+		vm_discard(vm);
+}
+
+static void handle(struct vm *vm, const struct msg *m)
+{
+	if (m->type == MSG_ABORT) {
+		fail("the target gave up: %s", m->u.abort.reason);
+	} else if (mig_out.stage == MIG_RESERVE && m->type == MSG_RESERVED) {
+		char err[160];
+		if (!m->u.reserved.ok) {
+			fail("the target refused: %s", m->u.reserved.reason);
+			return;
+		}
+		if (dirty_start(vm, vmx_caps()->pml ? DIRTY_PML : DIRTY_WP, err, sizeof(err))) {
+			fail("%s", err);
+			return;
+		}
+		mig_out.stage = MIG_ITERATE;
+		mig_out.iterate_start_ms = time_now_ms();
+		round_begin(vm, true);
+	} else if (mig_out.stage == MIG_COMMIT && m->type == MSG_COMMIT) {
+		struct msg a = { .type = MSG_ACTIVATE };
+		if (!m->u.commit.ok) {
+			fail("the target found the image incomplete: %s", m->u.commit.reason);
+			return;
+		}
+		/* From here the target owns the VM; this host never resumes it on its own. */
+		if (mstream_send(&stream, &a) == 0)
+			mig_out.stage = MIG_ACTIVATE;
+		else
+			fail("cannot send the activation");
+	} else if (mig_out.stage == MIG_ACTIVATE && m->type == MSG_ACTIVATED) {
+		complete(vm, m->u.activated.vm_id);
+	} else {
+		fail("unexpected message %d from the target", m->type);
+	}
+}
+
+void mig_send_poll(void)
+{
+	struct vm *vm;
+	struct msg m;
+	char err[96];
+	int r;
+
+	if (mig_out.stage == MIG_NONE || mig_out.stage >= MIG_DONE)
+		return;
+	vm = the_vm();
+	if (!vm || (vm->state != VM_RUNNING && vm->state != VM_PAUSED)) {
+		fail("the VM ended");
+		return;
+	}
+	while (mig_out.stage < MIG_DONE && (r = mstream_recv(&stream, 0, &m, err, sizeof(err))) == 1)
+		handle(vm, &m);
+	if (mig_out.stage >= MIG_DONE)
+		return;
+	if (r < 0) {
+		fail("bad message from the target: %s", err);
+		return;
+	}
+	if (stream.closed) {
+		fail("%s", stream.error[0] ? stream.error : "connection closed");
+		return;
+	}
+	if (time_now_ms() - stream.last_progress_ms > MIGRATE_STALL_MS) {
+		fail("no progress for %d s", MIGRATE_STALL_MS / 1000);
+		return;
+	}
+	if (mig_out.stage == MIG_INIT && stream.connected)
+		send_hello(vm);
+	else if (mig_out.stage == MIG_ITERATE || mig_out.stage == MIG_STOPCOPY)
+		iterate(vm);
+}
+
+int mig_send_cancel(const char *name, char *err, size_t err_size)
+{
+	struct vm *vm = vm_find(name);
+
+	if (!vm || mig_out.vm_id != vm->id || mig_out.stage == MIG_NONE ||
+	    mig_out.stage >= MIG_DONE) {
+		fmt_snprintf(err, err_size, "no migration of '%s' is under way", name);
+		return -E_NOENT;
+	}
+	if (mig_out.stage >= MIG_ACTIVATE) {
+		fmt_snprintf(err, err_size, "too late: the target owns vm%d already", vm->id);
+		return -E_BUSY;
+	}
+	fail("cancelled by the operator");
+	return 0;
+}

@@ -1,0 +1,38 @@
+/* Shared between the migration engine's files (not a public interface). */
+#ifndef TERN_MIGRATE_SEND_H
+#define TERN_MIGRATE_SEND_H
+
+#include "hv/vuart.h"
+#include "migrate/migrate.h"
+#include "migrate/wire.h"
+
+struct mig_params {
+	uint64_t downtime_limit_ms;
+	uint64_t max_bandwidth_mbs; /* MB/s, 0 = unlimited */
+};
+
+/* The outgoing migration, and after it the figures of the last one. */
+struct mig_out {
+	enum mig_stage stage, failed_at;
+	int vm_id, target_vm_id;
+	char vm_name[32];
+	uint32_t ip;
+	uint16_t port;
+	bool paused_by_us;
+	uint32_t round;
+	const uint32_t *list;      /* rounds after the first: the staged pages */
+	uint64_t next, round_total, round_sent, final_pages;
+	uint64_t pages_sent, zero_pages, remaining, last_pending, not_shrinking;
+	uint64_t dirty_rate, expected_downtime_ms;
+	uint64_t start_ms, iterate_start_ms, round_start_ms, pause_ms;
+	uint64_t downtime_ms, total_ms;
+	char error[160];
+};
+
+extern struct mig_params mig_params;
+extern struct mig_out mig_out;
+
+void mig_uart_save(const struct vuart *u, struct wire_uart *w);
+void mig_uart_load(struct vuart *u, const struct wire_uart *w);
+
+#endif

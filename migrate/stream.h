@@ -1,0 +1,43 @@
+/* A migration connection: whole messages over an lwIP TCP connection, with flow
+ * control both ways (the receive buffer holds a TCP window, so lwIP never has to be
+ * refused data; a send waits until lwIP has room). Driven from tern's loop. */
+#ifndef TERN_MIGRATE_STREAM_H
+#define TERN_MIGRATE_STREAM_H
+
+#include "lwip/tcp.h"
+#include "migrate/wire.h"
+
+#define MSTREAM_IN (TCP_WND + 2 * (WIRE_HDR + WIRE_MAX_PAYLOAD))
+
+struct mstream {
+	struct tcp_pcb *pcb;     /* NULL once closed or failed */
+	bool connected, closed;  /* closed: by the peer, or by an error */
+	char error[96];          /* why it closed, when not cleanly */
+	uint8_t in[MSTREAM_IN];
+	size_t in_start, in_len;
+	size_t last_frame;       /* bytes of the message last returned, consumed on the next call */
+	uint64_t sent, acked;    /* payload bytes handed to lwIP, acknowledged by the peer */
+	uint64_t last_progress_ms;
+	uint32_t peer_ip;        /* host order */
+	void (*on_sent)(struct mstream *s);
+	void *owner;
+};
+
+/* Connects to ip:port (host order); returns 0 or a negative error. */
+int mstream_connect(struct mstream *s, uint32_t ip, uint16_t port);
+/* Takes over an accepted connection. */
+void mstream_accept(struct mstream *s, struct tcp_pcb *pcb);
+/* Whether a frame of len bytes fits into lwIP's send buffer now. */
+bool mstream_room(const struct mstream *s, size_t len);
+/* Sends m; -E_BUSY when there is no room yet (call again later). */
+int mstream_send(struct mstream *s, const struct msg *m);
+/* The next whole message: 1 (in m, valid until the next call), 0 (none yet), or a
+ * negative error with the reason in err (a malformed stream). */
+int mstream_recv(struct mstream *s, uint64_t mem_size, struct msg *m, char *err,
+		 size_t err_size);
+/* Closes (gracefully when possible); safe to call twice. */
+void mstream_close(struct mstream *s);
+/* The peer's address, host order. */
+uint32_t mstream_peer(const struct mstream *s);
+
+#endif

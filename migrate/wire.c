@@ -1,0 +1,336 @@
+#include "hv/error.h"
+#include "hv/lib/fmt.h"
+#include "hv/lib/string.h"
+#include "migrate/wire.h"
+
+static const uint8_t magic[4] = { 'T', 'R', 'N', 'M' };
+
+/* --- little-endian fields --- */
+
+static void put(uint8_t **p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		*(*p)++ = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get(const uint8_t **p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < n; i++)
+		v |= (uint64_t)*(*p)++ << (8 * i);
+	return v;
+}
+
+static void put_bytes(uint8_t **p, const void *src, size_t n)
+{
+	memcpy(*p, src, n);
+	*p += n;
+}
+
+static void get_bytes(const uint8_t **p, void *dst, size_t n)
+{
+	memcpy(dst, *p, n);
+	*p += n;
+}
+
+uint32_t wire_check(const uint8_t *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	while (n--)
+		h = (h ^ *p++) * 16777619u;
+	return h;
+}
+
+/* A cheap 64-bit mix over 8-byte words: fast enough to run over a VM's memory at the
+ * pause without lengthening it much, and any changed word changes it. */
+uint64_t wire_digest_init(void)
+{
+	return 0x6a09e667f3bcc908ull;
+}
+
+uint64_t wire_digest_mem(uint64_t h, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
+	}
+	return h;
+}
+
+/* --- the vCPU state, field by field, each as a u64 --- */
+
+struct field {
+	uint16_t off, size;
+};
+
+#define F(f) { offsetof(struct vcpu_state, f), sizeof(((struct vcpu_state *)0)->f) }
+#define SEG(i) F(seg[i].sel), F(seg[i].limit), F(seg[i].ar), F(seg[i].base)
+
+static const struct field cpu_fields[] = {
+	F(rax), F(rbx), F(rcx), F(rdx), F(rsi), F(rdi), F(rbp), F(rsp),
+	F(r8), F(r9), F(r10), F(r11), F(r12), F(r13), F(r14), F(r15),
+	F(rip), F(rflags), F(cr0), F(cr2), F(cr3), F(cr4), F(efer), F(pat), F(dr7),
+	SEG(0), SEG(1), SEG(2), SEG(3), SEG(4), SEG(5), SEG(6), SEG(7),
+	F(gdtr_base), F(idtr_base), F(gdtr_limit), F(idtr_limit),
+	F(sysenter_cs), F(sysenter_esp), F(sysenter_eip),
+	F(star), F(lstar), F(cstar), F(sfmask), F(kernel_gs_base),
+	F(interruptibility), F(activity),
+};
+
+#define NR_CPU_FIELDS (sizeof(cpu_fields) / sizeof(cpu_fields[0]))
+#define UART_BYTES (6 + 2 + 160 + 2 + 256)
+#define STATE_BYTES (NR_CPU_FIELDS * 8 + UART_BYTES + 8)
+
+static void put_cpu(uint8_t **p, const struct vcpu_state *s)
+{
+	for (size_t i = 0; i < NR_CPU_FIELDS; i++) {
+		uint64_t v = 0;
+		memcpy(&v, (const uint8_t *)s + cpu_fields[i].off, cpu_fields[i].size);
+		put(p, v, 8);
+	}
+}
+
+static bool get_cpu(const uint8_t **p, struct vcpu_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < NR_CPU_FIELDS; i++) {
+		uint64_t v = get(p, 8);
+		if (cpu_fields[i].size < 8 && v >> (8 * cpu_fields[i].size))
+			return false;
+		memcpy((uint8_t *)s + cpu_fields[i].off, &v, cpu_fields[i].size);
+	}
+	return true;
+}
+
+static void put_uart(uint8_t **p, const struct wire_uart *u)
+{
+	put_bytes(p, &u->ier, 1), put_bytes(p, &u->lcr, 1), put_bytes(p, &u->mcr, 1);
+	put_bytes(p, &u->scr, 1), put_bytes(p, &u->dll, 1), put_bytes(p, &u->dlm, 1);
+	put(p, u->len, 2);
+	put_bytes(p, u->line, sizeof(u->line));
+	put(p, u->rx_len, 2);
+	put_bytes(p, u->rx, sizeof(u->rx));
+}
+
+static bool get_uart(const uint8_t **p, struct wire_uart *u)
+{
+	get_bytes(p, &u->ier, 1), get_bytes(p, &u->lcr, 1), get_bytes(p, &u->mcr, 1);
+	get_bytes(p, &u->scr, 1), get_bytes(p, &u->dll, 1), get_bytes(p, &u->dlm, 1);
+	u->len = (uint16_t)get(p, 2);
+	get_bytes(p, u->line, sizeof(u->line));
+	u->rx_len = (uint16_t)get(p, 2);
+	get_bytes(p, u->rx, sizeof(u->rx));
+	return u->len <= sizeof(u->line) && u->rx_len <= sizeof(u->rx);
+}
+
+/* --- strings: fixed fields, NUL-terminated inside --- */
+
+static void put_str(uint8_t **p, const char *s, size_t field)
+{
+	uint8_t buf[WIRE_REASON] = { 0 };
+
+	strlcpy((char *)buf, s, field);
+	put_bytes(p, buf, field);
+}
+
+static bool get_str(const uint8_t **p, char *s, size_t field)
+{
+	get_bytes(p, s, field);
+	if (strnlen(s, field) == field)
+		return false;
+	for (const char *c = s; *c; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			return false;
+	return true;
+}
+
+/* --- frames --- */
+
+size_t wire_encode(const struct msg *m, uint8_t *out)
+{
+	uint8_t *p = out + WIRE_HDR, *h = out;
+
+	switch (m->type) {
+	case MSG_HELLO:
+		put(&p, m->u.hello.mem_size, 8);
+		put(&p, m->u.hello.page_size, 4);
+		put(&p, m->u.hello.vcpus, 4);
+		put(&p, m->u.hello.features, 4);
+		put(&p, m->u.hello.devices, 4);
+		put_str(&p, m->u.hello.name, WIRE_NAME);
+		put_str(&p, m->u.hello.image, WIRE_NAME);
+		break;
+	case MSG_RESERVED:
+	case MSG_COMMIT:
+		put(&p, m->u.reserved.ok, 4);
+		put(&p, m->u.reserved.vm_id, 4);
+		put_str(&p, m->u.reserved.reason, WIRE_REASON);
+		break;
+	case MSG_PAGE:
+		put(&p, m->u.page.gpa, 8);
+		put(&p, m->u.page.zero, 4);
+		if (!m->u.page.zero)
+			put_bytes(&p, m->u.page.data, WIRE_PAGE);
+		break;
+	case MSG_ROUND:
+		put(&p, m->u.round.round, 4);
+		put(&p, m->u.round.pages, 4);
+		break;
+	case MSG_STATE:
+		put_cpu(&p, &m->u.state.cpu);
+		put_uart(&p, &m->u.state.uart);
+		put(&p, m->u.state.digest, 8);
+		break;
+	case MSG_ACTIVATED:
+		put(&p, m->u.activated.vm_id, 4);
+		break;
+	case MSG_ABORT:
+		put_str(&p, m->u.abort.reason, WIRE_REASON);
+		break;
+	case MSG_ACTIVATE:
+		break;
+	}
+	put_bytes(&h, magic, 4);
+	put(&h, WIRE_VERSION, 2);
+	put(&h, m->type, 2);
+	put(&h, (uint64_t)(p - out - WIRE_HDR), 4);
+	put(&h, wire_check(out + WIRE_HDR, (size_t)(p - out - WIRE_HDR)), 4);
+	return (size_t)(p - out);
+}
+
+static int bad(char *err, size_t size, const char *why)
+{
+	fmt_snprintf(err, size, "%s", why);
+	return -E_FORMAT;
+}
+
+/* The payload length each type must have (0: see below). */
+static size_t expected_len(enum wire_type t)
+{
+	switch (t) {
+	case MSG_HELLO:
+		return 8 + 4 * 4 + 2 * WIRE_NAME;
+	case MSG_RESERVED:
+	case MSG_COMMIT:
+		return 8 + WIRE_REASON;
+	case MSG_ROUND:
+		return 8;
+	case MSG_STATE:
+		return STATE_BYTES;
+	case MSG_ACTIVATE:
+		return 0;
+	case MSG_ACTIVATED:
+		return 4;
+	case MSG_ABORT:
+		return WIRE_REASON;
+	default:
+		return 0;
+	}
+}
+
+static int decode_payload(const uint8_t *p, uint32_t len, uint64_t mem_size, struct msg *m,
+			  char *err, size_t err_size)
+{
+	switch (m->type) {
+	case MSG_HELLO:
+		m->u.hello.mem_size = get(&p, 8);
+		m->u.hello.page_size = (uint32_t)get(&p, 4);
+		m->u.hello.vcpus = (uint32_t)get(&p, 4);
+		m->u.hello.features = (uint32_t)get(&p, 4);
+		m->u.hello.devices = (uint32_t)get(&p, 4);
+		if (!get_str(&p, m->u.hello.name, WIRE_NAME) ||
+		    !get_str(&p, m->u.hello.image, WIRE_NAME))
+			return bad(err, err_size, "hello: a name is not text");
+		if (!m->u.hello.mem_size || m->u.hello.mem_size % (2 * MIB) ||
+		    m->u.hello.mem_size > WIRE_MAX_MEM)
+			return bad(err, err_size, "hello: memory size not a multiple of 2 MiB in range");
+		if (m->u.hello.page_size != WIRE_PAGE || m->u.hello.vcpus != 1)
+			return bad(err, err_size, "hello: unsupported page size or vCPU count");
+		return 0;
+	case MSG_RESERVED:
+	case MSG_COMMIT:
+		m->u.reserved.ok = (uint32_t)get(&p, 4);
+		m->u.reserved.vm_id = (uint32_t)get(&p, 4);
+		if (m->u.reserved.ok > 1 || !get_str(&p, m->u.reserved.reason, WIRE_REASON))
+			return bad(err, err_size, "reply: bad fields");
+		return 0;
+	case MSG_PAGE: {
+		uint32_t kind;
+		m->u.page.gpa = get(&p, 8);
+		kind = (uint32_t)get(&p, 4);
+		if (kind > 1 || len != 12 + (kind ? 0 : WIRE_PAGE))
+			return bad(err, err_size, "page: bad kind or length");
+		if (m->u.page.gpa % WIRE_PAGE || m->u.page.gpa >= mem_size)
+			return bad(err, err_size, "page: address outside the VM's memory");
+		m->u.page.zero = kind;
+		m->u.page.data = kind ? NULL : p;
+		return 0;
+	}
+	case MSG_ROUND:
+		m->u.round.round = (uint32_t)get(&p, 4);
+		m->u.round.pages = (uint32_t)get(&p, 4);
+		return 0;
+	case MSG_STATE:
+		if (!get_cpu(&p, &m->u.state.cpu))
+			return bad(err, err_size, "state: a register value out of range");
+		if (!get_uart(&p, &m->u.state.uart))
+			return bad(err, err_size, "state: bad UART state");
+		m->u.state.digest = get(&p, 8);
+		return 0;
+	case MSG_ACTIVATED:
+		m->u.activated.vm_id = (uint32_t)get(&p, 4);
+		return 0;
+	case MSG_ABORT:
+		if (!get_str(&p, m->u.abort.reason, WIRE_REASON))
+			return bad(err, err_size, "abort: reason is not text");
+		return 0;
+	case MSG_ACTIVATE:
+		return 0;
+	}
+	return bad(err, err_size, "unknown message type");
+}
+
+int wire_decode(const uint8_t *buf, size_t len, uint64_t mem_size, struct msg *m,
+		char *err, size_t err_size)
+{
+	const uint8_t *p = buf + 4;
+	uint32_t version, type, plen, check;
+
+	if (len < WIRE_HDR)
+		return 0;
+	if (memcmp(buf, magic, 4) != 0)
+		return bad(err, err_size, "not a tern migration stream (bad magic)");
+	version = (uint32_t)get(&p, 2);
+	type = (uint32_t)get(&p, 2);
+	plen = (uint32_t)get(&p, 4);
+	check = (uint32_t)get(&p, 4);
+	if (version != WIRE_VERSION)
+		return bad(err, err_size, "unsupported stream version");
+	if (type == 0 || type > MSG_TYPE_MAX)
+		return bad(err, err_size, "unknown message type");
+	if (plen > WIRE_MAX_PAYLOAD ||
+	    (type != MSG_PAGE && plen != expected_len((enum wire_type)type)))
+		return bad(err, err_size, "message length wrong for its type");
+	if (len < WIRE_HDR + (size_t)plen)
+		return 0;
+	if (wire_check(buf + WIRE_HDR, plen) != check)
+		return bad(err, err_size, "message checksum mismatch");
+	if (type == MSG_PAGE && plen < 12)
+		return bad(err, err_size, "page: too short");
+	memset(m, 0, sizeof(*m));
+	m->type = (enum wire_type)type;
+	int e = decode_payload(buf + WIRE_HDR, plen, mem_size, m, err, err_size);
+	return e ? e : (int)(WIRE_HDR + plen);
+}
+
+uint64_t wire_digest_state(uint64_t h, const struct msg *state)
+{
+	static uint8_t frame[WIRE_HDR + WIRE_MAX_PAYLOAD];
+	size_t n = wire_encode(state, frame);
+
+	return wire_digest_mem(h, frame + WIRE_HDR, n - WIRE_HDR - 8);
+}
