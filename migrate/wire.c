@@ -50,13 +50,26 @@ uint64_t wire_digest_init(void)
 	return 0x6a09e667f3bcc908ull;
 }
 
+static uint64_t mix(uint64_t h, uint64_t w)
+{
+	h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 29);
+}
+
 uint64_t wire_digest_mem(uint64_t h, const uint8_t *p, size_t n)
 {
-	for (size_t i = 0; i + 8 <= n; i += 8) {
-		uint64_t w;
+	uint64_t w;
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
 		memcpy(&w, p + i, 8);
-		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
-		h ^= h >> 29;
+		h = mix(h, w);
+	}
+	/* A last partial word counts too, zero-padded: the state is not a multiple of 8. */
+	if (i < n) {
+		w = 0;
+		memcpy(&w, p + i, n - i);
+		h = mix(h, w);
 	}
 	return h;
 }
