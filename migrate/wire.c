@@ -137,7 +137,15 @@ static bool get_uart(const uint8_t **p, struct wire_uart *u)
 	get_bytes(p, u->line, sizeof(u->line));
 	u->rx_len = (uint16_t)get(p, 2);
 	get_bytes(p, u->rx, sizeof(u->rx));
-	return u->len <= sizeof(u->line) && u->rx_len <= sizeof(u->rx);
+	/* The vUART flushes a line when it reaches its 160 characters, so a saved line is
+	 * shorter; a full one would let the target's vUART write past its buffer. The
+	 * line reaches the operator's console: printable ASCII only, as the vUART keeps. */
+	if (u->len >= sizeof(u->line) || u->rx_len > sizeof(u->rx))
+		return false;
+	for (unsigned i = 0; i < u->len; i++)
+		if (u->line[i] < 0x20 || u->line[i] > 0x7e)
+			return false;
+	return true;
 }
 
 /* --- strings: fixed fields, NUL-terminated inside --- */
