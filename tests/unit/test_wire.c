@@ -1,0 +1,571 @@
+#include <string.h>
+#include "hv/error.h"
+#include "migrate/wire.h"
+#include "tests/unit/stubs.h"
+
+#define MEM (64 * MIB)
+
+/* STATE payload layout: 71 vCPU fields of 8 bytes, then the UART, then the digest. */
+#define ST_SEL0 (25 * 8)       /* seg[ES].sel: after 16 GPRs, rip..dr7 (9) */
+#define ST_LIMIT0 (ST_SEL0 + 8)
+#define ST_INTR (69 * 8)       /* interruptibility */
+#define ST_UART (71 * 8)
+#define ST_ULEN (ST_UART + 6)
+#define ST_LINE (ST_ULEN + 2)
+#define ST_RXLEN (ST_LINE + 160)
+#define ST_BYTES (ST_RXLEN + 2 + 256 + 8)
+
+static uint8_t frame[WIRE_HDR + WIRE_MAX_PAYLOAD + 64];
+static uint8_t page[WIRE_PAGE];
+static char err[160];
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t payload_len(const uint8_t *f)
+{
+	return f[8] | f[9] << 8 | f[10] << 16 | (uint32_t)f[11] << 24;
+}
+
+/* After changing a payload, make its checksum right again so a later check sees it. */
+static void reseal(uint8_t *f)
+{
+	put_le(f + 12, wire_check(f + WIRE_HDR, payload_len(f)), 4);
+}
+
+static size_t encode(const struct msg *m)
+{
+	memset(frame, 0xee, sizeof(frame));
+	return wire_encode(m, frame);
+}
+
+static struct msg decode_ok(size_t n, uint64_t mem)
+{
+	struct msg m;
+
+	err[0] = 0;
+	assert_int_equal(wire_decode(frame, n, mem, &m, err, sizeof(err)), (int)n);
+	assert_string_equal(err, "");
+	return m;
+}
+
+/* The frame in `frame` (n bytes) is refused, with a reason containing `why`. */
+static void refused(size_t n, uint64_t mem, const char *why)
+{
+	struct msg m;
+
+	err[0] = 0;
+	assert_int_equal(wire_decode(frame, n, mem, &m, err, sizeof(err)), -E_FORMAT);
+	if (!strstr(err, why))
+		fail_msg("reason '%s' lacks '%s'", err, why);
+}
+
+/* --- sample messages --- */
+
+static struct msg hello(void)
+{
+	struct msg m = { .type = MSG_HELLO };
+
+	m.u.hello.mem_size = MEM;
+	m.u.hello.page_size = WIRE_PAGE;
+	m.u.hello.vcpus = 1;
+	m.u.hello.features = FEAT_EPT | FEAT_UNRESTRICTED;
+	m.u.hello.devices = DEV_UART | DEV_EXIT_PORT;
+	strcpy(m.u.hello.name, "memtouch");
+	strcpy(m.u.hello.image, "memtouch.elf");
+	return m;
+}
+
+static struct msg state(void)
+{
+	struct msg m;
+	struct vcpu_state *c = &m.u.state.cpu;
+	struct wire_uart *u = &m.u.state.uart;
+
+	memset(&m, 0, sizeof(m)); /* padding too: the decoder zeroes it */
+	m.type = MSG_STATE;
+	/* Each field full to its width, and different from its neighbours. */
+	uint64_t *gpr = &c->rax;
+	for (int i = 0; i < 25; i++) /* rax .. dr7 */
+		gpr[i] = 0x8070605040302010ull + (uint64_t)i * 0x0101010101010101ull;
+	for (int i = 0; i < SEG_COUNT; i++) {
+		c->seg[i].sel = (uint16_t)(0xf000 + i);
+		c->seg[i].limit = 0xfffff000u + (uint32_t)i;
+		c->seg[i].ar = 0x1c09bu + (uint32_t)i;
+		c->seg[i].base = 0xffff800000000000ull + (uint64_t)i;
+	}
+	c->gdtr_base = 0xffffffff81000000ull, c->idtr_base = 0xffffffff82000000ull;
+	c->gdtr_limit = 0xffffffffu, c->idtr_limit = 0xfff;
+	c->sysenter_cs = 0x10, c->sysenter_esp = ~0ull, c->sysenter_eip = ~1ull;
+	c->star = 0x0023001000000000ull, c->lstar = 0xffffffff81800000ull;
+	c->cstar = 3, c->sfmask = 0x47700, c->kernel_gs_base = 0xffff888000000000ull;
+	c->interruptibility = 0xffffffffu, c->activity = 1;
+	u->ier = 1, u->lcr = 3, u->mcr = 0xb, u->scr = 0x5a, u->dll = 1, u->dlm = 0xff;
+	u->len = 159;
+	memset(u->line, 'x', 159);
+	u->rx_len = 256;
+	for (int i = 0; i < 256; i++)
+		u->rx[i] = (uint8_t)(255 - i);
+	m.u.state.digest = 0x0123456789abcdefull;
+	return m;
+}
+
+/* --- round trips --- */
+
+static void check_round_trip(const struct msg *in, size_t want_len)
+{
+	size_t n = encode(in);
+	struct msg out;
+
+	assert_int_equal(n, want_len);
+	assert_memory_equal(frame, "TRNM", 4);
+	assert_int_equal(frame[4] | frame[5] << 8, WIRE_VERSION);
+	assert_int_equal(frame[6] | frame[7] << 8, in->type);
+	assert_int_equal(payload_len(frame), n - WIRE_HDR);
+	out = decode_ok(n, MEM);
+	assert_int_equal(out.type, in->type);
+	switch (in->type) {
+	case MSG_HELLO:
+		assert_int_equal(out.u.hello.mem_size, in->u.hello.mem_size);
+		assert_int_equal(out.u.hello.page_size, in->u.hello.page_size);
+		assert_int_equal(out.u.hello.vcpus, in->u.hello.vcpus);
+		assert_int_equal(out.u.hello.features, in->u.hello.features);
+		assert_int_equal(out.u.hello.devices, in->u.hello.devices);
+		assert_string_equal(out.u.hello.name, in->u.hello.name);
+		assert_string_equal(out.u.hello.image, in->u.hello.image);
+		break;
+	case MSG_RESERVED:
+	case MSG_COMMIT:
+		assert_int_equal(out.u.reserved.ok, in->u.reserved.ok);
+		assert_int_equal(out.u.reserved.vm_id, in->u.reserved.vm_id);
+		assert_string_equal(out.u.reserved.reason, in->u.reserved.reason);
+		break;
+	case MSG_PAGE:
+		assert_int_equal(out.u.page.gpa, in->u.page.gpa);
+		assert_int_equal(out.u.page.zero, in->u.page.zero);
+		if (in->u.page.zero) {
+			assert_null(out.u.page.data);
+		} else {
+			/* The data is not copied: it points into the frame. */
+			assert_ptr_equal(out.u.page.data, frame + WIRE_HDR + 12);
+			assert_memory_equal(out.u.page.data, in->u.page.data, WIRE_PAGE);
+		}
+		break;
+	case MSG_ROUND:
+		assert_int_equal(out.u.round.round, in->u.round.round);
+		assert_int_equal(out.u.round.pages, in->u.round.pages);
+		break;
+	case MSG_STATE:
+		assert_memory_equal(&out.u.state.cpu, &in->u.state.cpu, sizeof(struct vcpu_state));
+		assert_memory_equal(&out.u.state.uart, &in->u.state.uart, sizeof(struct wire_uart));
+		assert_int_equal(out.u.state.digest, in->u.state.digest);
+		break;
+	case MSG_ACTIVATED:
+		assert_int_equal(out.u.activated.vm_id, in->u.activated.vm_id);
+		break;
+	case MSG_ABORT:
+		assert_string_equal(out.u.abort.reason, in->u.abort.reason);
+		break;
+	case MSG_ACTIVATE:
+		break;
+	}
+}
+
+static void test_round_trip(void **unused)
+{
+	struct msg m = hello();
+	char reason[WIRE_REASON];
+
+	check_round_trip(&m, WIRE_HDR + 88);
+
+	memset(reason, 'r', sizeof(reason) - 1); /* the longest reason that fits */
+	reason[sizeof(reason) - 1] = 0;
+	m = (struct msg){ .type = MSG_RESERVED, .u.reserved = { .ok = 1, .vm_id = 7 } };
+	check_round_trip(&m, WIRE_HDR + 128);
+	m = (struct msg){ .type = MSG_RESERVED, .u.reserved = { .ok = 0 } };
+	strcpy(m.u.reserved.reason, reason);
+	check_round_trip(&m, WIRE_HDR + 128);
+	m = (struct msg){ .type = MSG_COMMIT, .u.commit = { .ok = 0, .vm_id = 0xffffffffu } };
+	strcpy(m.u.commit.reason, "digest mismatch");
+	check_round_trip(&m, WIRE_HDR + 128);
+
+	for (int i = 0; i < WIRE_PAGE; i++)
+		page[i] = (uint8_t)(i * 7 + 1);
+	m = (struct msg){ .type = MSG_PAGE, .u.page = { .gpa = MEM - WIRE_PAGE, .data = page } };
+	check_round_trip(&m, WIRE_HDR + 12 + WIRE_PAGE);
+	m = (struct msg){ .type = MSG_PAGE, .u.page = { .gpa = 0, .zero = true } };
+	check_round_trip(&m, WIRE_HDR + 12);
+
+	m = (struct msg){ .type = MSG_ROUND, .u.round = { .round = 3, .pages = 0xfffffffeu } };
+	check_round_trip(&m, WIRE_HDR + 8);
+
+	m = state();
+	check_round_trip(&m, WIRE_HDR + ST_BYTES);
+
+	m = (struct msg){ .type = MSG_ACTIVATE };
+	check_round_trip(&m, WIRE_HDR);
+	m = (struct msg){ .type = MSG_ACTIVATED, .u.activated = { .vm_id = 2 } };
+	check_round_trip(&m, WIRE_HDR + 4);
+	m = (struct msg){ .type = MSG_ABORT };
+	strcpy(m.u.abort.reason, reason);
+	check_round_trip(&m, WIRE_HDR + WIRE_REASON);
+}
+
+/* Two frames back to back: each decodes with its own length. */
+static void test_stream(void **unused)
+{
+	struct msg a = { .type = MSG_ROUND, .u.round = { 1, 2 } }, b = hello(), m;
+	size_t na = wire_encode(&a, frame);
+	size_t nb = wire_encode(&b, frame + na);
+
+	assert_int_equal(wire_decode(frame, na + nb, MEM, &m, err, sizeof(err)), (int)na);
+	assert_int_equal(m.type, MSG_ROUND);
+	assert_int_equal(wire_decode(frame + na, nb, MEM, &m, err, sizeof(err)), (int)nb);
+	assert_int_equal(m.type, MSG_HELLO);
+}
+
+/* Every proper prefix of every kind of frame asks for more bytes. */
+static void test_partial(void **unused)
+{
+	struct msg ms[] = {
+		hello(),
+		{ .type = MSG_RESERVED, .u.reserved = { .ok = 1 } },
+		{ .type = MSG_PAGE, .u.page = { .gpa = 4096, .data = page } },
+		{ .type = MSG_PAGE, .u.page = { .gpa = 8192, .zero = true } },
+		{ .type = MSG_ROUND },
+		state(),
+		{ .type = MSG_COMMIT, .u.commit = { .ok = 1 } },
+		{ .type = MSG_ACTIVATE },
+		{ .type = MSG_ACTIVATED },
+		{ .type = MSG_ABORT },
+	};
+
+	for (size_t i = 0; i < sizeof(ms) / sizeof(ms[0]); i++) {
+		size_t n = encode(&ms[i]);
+		struct msg m;
+
+		for (size_t k = 0; k < n; k++)
+			assert_int_equal(wire_decode(frame, k, MEM, &m, err, sizeof(err)), 0);
+		decode_ok(n, MEM);
+	}
+}
+
+/* --- refusals --- */
+
+static void test_header(void **unused)
+{
+	struct msg m = { .type = MSG_ROUND, .u.round = { 1, 2 } };
+	size_t n = encode(&m);
+
+	frame[0] = 't';
+	refused(n, MEM, "magic");
+	encode(&m);
+	put_le(frame + 4, 2, 2);
+	refused(n, MEM, "version");
+	put_le(frame + 4, 0, 2);
+	refused(n, MEM, "version");
+
+	encode(&m);
+	put_le(frame + 6, 0, 2);
+	refused(n, MEM, "unknown message type");
+	put_le(frame + 6, MSG_TYPE_MAX + 1, 2);
+	refused(n, MEM, "unknown message type");
+	put_le(frame + 6, 0xffff, 2);
+	refused(n, MEM, "unknown message type");
+
+	/* Wrong lengths are refused from the header alone, before the payload arrives. */
+	encode(&m);
+	put_le(frame + 8, 7, 4);
+	refused(WIRE_HDR, MEM, "length");
+	put_le(frame + 8, 9, 4);
+	refused(WIRE_HDR, MEM, "length");
+	put_le(frame + 8, 0xffffffffu, 4);
+	refused(WIRE_HDR, MEM, "length");
+	m = hello();
+	n = encode(&m);
+	put_le(frame + 8, n - WIRE_HDR + 1, 4);
+	refused(n + 1, MEM, "length");
+	m = (struct msg){ .type = MSG_ACTIVATE };
+	encode(&m);
+	put_le(frame + 8, 4, 4);
+	refused(WIRE_HDR + 4, MEM, "length");
+	m = (struct msg){ .type = MSG_PAGE, .u.page = { .gpa = 0, .data = page } };
+	encode(&m);
+	put_le(frame + 8, WIRE_MAX_PAYLOAD + 1, 4);
+	refused(WIRE_HDR, MEM, "length");
+
+	m = (struct msg){ .type = MSG_ROUND, .u.round = { 1, 2 } };
+	n = encode(&m);
+	frame[WIRE_HDR + 3] ^= 0x40;
+	refused(n, MEM, "checksum");
+	encode(&m);
+	frame[12] ^= 1;
+	refused(n, MEM, "checksum");
+}
+
+static void test_page(void **unused)
+{
+	struct msg m = { .type = MSG_PAGE, .u.page = { .gpa = MEM - WIRE_PAGE, .data = page } };
+	size_t n = encode(&m);
+
+	decode_ok(n, MEM);
+	refused(n, MEM - WIRE_PAGE, "address");
+	refused(n, 0, "address"); /* before HELLO, no page is inside */
+	put_le(frame + WIRE_HDR, MEM, 8);
+	reseal(frame);
+	refused(n, MEM, "address");
+	put_le(frame + WIRE_HDR, ~0ull & ~0xfffull, 8);
+	reseal(frame);
+	refused(n, MEM, "address");
+	for (uint64_t off = 1; off < WIRE_PAGE; off <<= 1) {
+		put_le(frame + WIRE_HDR, 2 * WIRE_PAGE + off, 8);
+		reseal(frame);
+		refused(n, MEM, "address");
+	}
+
+	/* Kind and length must agree: data pages carry 4 KiB, zero pages nothing. */
+	encode(&m);
+	put_le(frame + WIRE_HDR + 8, 2, 4);
+	reseal(frame);
+	refused(n, MEM, "kind");
+	put_le(frame + WIRE_HDR + 8, 0xffffffffu, 4);
+	reseal(frame);
+	refused(n, MEM, "kind");
+	put_le(frame + WIRE_HDR + 8, 1, 4); /* zero page, but with data */
+	reseal(frame);
+	refused(n, MEM, "length");
+
+	m.u.page.zero = true;
+	n = encode(&m);
+	decode_ok(n, MEM);
+	put_le(frame + WIRE_HDR + 8, 0, 4); /* data page, without data */
+	reseal(frame);
+	refused(n, MEM, "length");
+	put_le(frame + WIRE_HDR + 8, 1, 4);
+	put_le(frame + 8, 13, 4); /* one byte too many */
+	reseal(frame);
+	refused(n + 1, MEM, "length");
+	put_le(frame + 8, 11, 4); /* too short to hold its address and kind */
+	reseal(frame);
+	refused(n - 1, MEM, "short");
+	put_le(frame + 8, 0, 4);
+	reseal(frame);
+	refused(WIRE_HDR, MEM, "short");
+}
+
+/* Replaces the string field at payload offset `at` (size `field`) and reseals. */
+static void set_str(size_t at, size_t field, const char *s, size_t len)
+{
+	memset(frame + WIRE_HDR + at, 0, field);
+	memcpy(frame + WIRE_HDR + at, s, len);
+	reseal(frame);
+}
+
+static void test_strings(void **unused)
+{
+	static const struct {
+		enum wire_type type;
+		size_t at, field;
+		const char *why;
+	} fields[] = {
+		{ MSG_HELLO, 24, WIRE_NAME, "name is not text" },
+		{ MSG_HELLO, 24 + WIRE_NAME, WIRE_NAME, "name is not text" },
+		{ MSG_RESERVED, 8, WIRE_REASON, "reply: bad fields" },
+		{ MSG_COMMIT, 8, WIRE_REASON, "reply: bad fields" },
+		{ MSG_ABORT, 0, WIRE_REASON, "reason is not text" },
+	};
+	char full[WIRE_REASON];
+
+	memset(full, 'a', sizeof(full));
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		struct msg m = fields[i].type == MSG_HELLO ? hello() : (struct msg){ .type = fields[i].type };
+		size_t n = encode(&m), at = fields[i].at, field = fields[i].field;
+		const char *why = fields[i].why;
+
+		set_str(at, field, "ok string ~!", 12);
+		decode_ok(n, MEM);
+		set_str(at, field, "", 0);
+		decode_ok(n, MEM);
+		set_str(at, field, full, field - 1); /* longest that fits */
+		decode_ok(n, MEM);
+		set_str(at, field, full, field); /* no NUL inside the field */
+		refused(n, MEM, why);
+		set_str(at, field, "bell\a", 5);
+		refused(n, MEM, why);
+		set_str(at, field, "\x1b[2J", 4);
+		refused(n, MEM, why);
+		set_str(at, field, "del\x7f", 4);
+		refused(n, MEM, why);
+		set_str(at, field, "caf\xc3\xa9", 5);
+		refused(n, MEM, why);
+		set_str(at, field, "nl\n", 3);
+		refused(n, MEM, why);
+	}
+}
+
+static void test_hello(void **unused)
+{
+	static const uint64_t bad_mem[] = { 0, 4096, MIB, 3 * MIB, MEM + 4096,
+					    WIRE_MAX_MEM + 2 * MIB, 1ull << 63, ~0ull };
+	static const uint32_t bad_page[] = { 0, 2048, 8192, 2 * MIB, 0x1000 | (1u << 31) };
+	static const uint32_t bad_vcpus[] = { 0, 2, 0xffffffffu };
+	struct msg m = hello();
+	size_t n;
+
+	m.u.hello.mem_size = 2 * MIB;
+	decode_ok(encode(&m), 0);
+	m.u.hello.mem_size = WIRE_MAX_MEM;
+	decode_ok(encode(&m), 0);
+	for (size_t i = 0; i < sizeof(bad_mem) / sizeof(bad_mem[0]); i++) {
+		m = hello();
+		m.u.hello.mem_size = bad_mem[i];
+		refused(encode(&m), 0, "memory size");
+	}
+	for (size_t i = 0; i < sizeof(bad_page) / sizeof(bad_page[0]); i++) {
+		m = hello();
+		m.u.hello.page_size = bad_page[i];
+		refused(encode(&m), 0, "page size");
+	}
+	for (size_t i = 0; i < sizeof(bad_vcpus) / sizeof(bad_vcpus[0]); i++) {
+		m = hello();
+		m.u.hello.vcpus = bad_vcpus[i];
+		refused(encode(&m), 0, "vCPU count");
+	}
+	/* ok is a boolean in replies. */
+	m = (struct msg){ .type = MSG_RESERVED, .u.reserved = { .ok = 2 } };
+	n = encode(&m);
+	refused(n, MEM, "reply");
+	m = (struct msg){ .type = MSG_COMMIT, .u.commit = { .ok = 0x100 } };
+	n = encode(&m);
+	refused(n, MEM, "reply");
+}
+
+/* Sets `n` bytes of the STATE payload at `at` to v, reseals, returns the frame length. */
+static size_t state_with(size_t at, uint64_t v, int n)
+{
+	struct msg m = state();
+	size_t len = encode(&m);
+
+	put_le(frame + WIRE_HDR + at, v, n);
+	reseal(frame);
+	return len;
+}
+
+static void test_state(void **unused)
+{
+	struct msg m;
+
+	assert_int_equal(encode(&(struct msg){ .type = MSG_STATE }), WIRE_HDR + ST_BYTES);
+	/* The offsets above point where this test means. */
+	m = decode_ok(state_with(ST_SEL0, 0xffff, 8), MEM);
+	assert_int_equal(m.u.state.cpu.seg[SEG_ES].sel, 0xffff);
+	m = decode_ok(state_with(ST_LIMIT0, 0xffffffffu, 8), MEM);
+	assert_int_equal(m.u.state.cpu.seg[SEG_ES].limit, 0xffffffffu);
+	m = decode_ok(state_with(ST_INTR, 0xffffffffu, 8), MEM);
+	assert_int_equal(m.u.state.cpu.interruptibility, 0xffffffffu);
+
+	/* A value wider than its field is refused, not truncated. */
+	refused(state_with(ST_SEL0, 0x10000, 8), MEM, "state: a register");
+	refused(state_with(ST_SEL0 + 7 * 32, 1ull << 63, 8), MEM, "state: a register"); /* TR */
+	refused(state_with(ST_LIMIT0, 1ull << 32, 8), MEM, "state: a register");
+	refused(state_with(ST_LIMIT0 + 8, 1ull << 32, 8), MEM, "state: a register"); /* ar */
+	refused(state_with(ST_INTR, 1ull << 32, 8), MEM, "state: a register");
+	refused(state_with(ST_INTR + 8, ~0ull, 8), MEM, "state: a register"); /* activity */
+	refused(state_with(60 * 8, 1ull << 32, 8), MEM, "state: a register"); /* idtr_limit */
+
+	/* UART: a saved line is under 160 characters (the vUART flushes at 160) and text;
+	 * at most 256 input bytes. */
+	m = decode_ok(state_with(ST_ULEN, 0, 2), MEM);
+	assert_int_equal(m.u.state.uart.len, 0);
+	refused(state_with(ST_ULEN, 160, 2), MEM, "UART");
+	refused(state_with(ST_ULEN, 0xffff, 2), MEM, "UART");
+	m = decode_ok(state_with(ST_RXLEN, 0, 2), MEM);
+	assert_int_equal(m.u.state.uart.rx_len, 0);
+	refused(state_with(ST_RXLEN, 257, 2), MEM, "UART");
+	refused(state_with(ST_RXLEN, 0xffff, 2), MEM, "UART");
+	refused(state_with(ST_LINE + 158, 0x1b, 1), MEM, "UART");
+	refused(state_with(ST_LINE, 0x80, 1), MEM, "UART");
+	/* Bytes past the line's length are not part of it. */
+	decode_ok(state_with(ST_LINE + 159, 0x1b, 1), MEM);
+}
+
+/* --- digest --- */
+
+static void test_digest_mem(void **unused)
+{
+	uint64_t h0 = wire_digest_init(), base;
+
+	memset(page, 0, sizeof(page));
+	base = wire_digest_mem(h0, page, WIRE_PAGE);
+	assert_int_not_equal(base, h0); /* even a zero page counts */
+	assert_int_not_equal(wire_digest_mem(base, page, WIRE_PAGE), base);
+	for (int i = 0; i < WIRE_PAGE; i++) {
+		for (int bit = 0; bit < 8; bit += 7) {
+			page[i] ^= (uint8_t)(1 << bit);
+			assert_int_not_equal(wire_digest_mem(h0, page, WIRE_PAGE), base);
+			page[i] ^= (uint8_t)(1 << bit);
+		}
+	}
+	/* Pages in another order make another digest. */
+	page[0] = 1;
+	uint64_t ab = wire_digest_mem(wire_digest_mem(h0, page, WIRE_PAGE), page + 8, 8);
+	uint64_t ba = wire_digest_mem(wire_digest_mem(h0, page + 8, 8), page, WIRE_PAGE);
+	assert_int_not_equal(ab, ba);
+	/* A tail shorter than a word counts. */
+	assert_int_not_equal(wire_digest_mem(h0, page, 3), h0);
+}
+
+/* Flips each byte of `obj` inside m: a byte that reaches the encoding (not padding) must
+ * change the digest. Returns how many bytes did not reach it. */
+static size_t flip_each(struct msg *m, void *obj, size_t size, uint64_t base)
+{
+	static uint8_t ref[WIRE_HDR + WIRE_MAX_PAYLOAD];
+	size_t n = wire_encode(m, ref), padding = 0;
+
+	for (size_t i = 0; i < size; i++) {
+		((uint8_t *)obj)[i] ^= 0x01;
+		size_t k = encode(m);
+		assert_int_equal(k, n);
+		if (memcmp(frame, ref, n) == 0)
+			padding++;
+		else if (wire_digest_state(wire_digest_init(), m) == base)
+			fail_msg("byte %zu of the state does not reach the digest", i);
+		((uint8_t *)obj)[i] ^= 0x01;
+	}
+	return padding;
+}
+
+static void test_digest_state(void **unused)
+{
+	struct msg m = state();
+	uint64_t base = wire_digest_state(wire_digest_init(), &m);
+
+	/* Every byte of every field counts; only seg_state's padding (2 + 4 bytes) does not. */
+	assert_int_equal(flip_each(&m, &m.u.state.cpu, sizeof(m.u.state.cpu), base), SEG_COUNT * 6);
+	assert_int_equal(flip_each(&m, &m.u.state.uart, sizeof(m.u.state.uart), base), 0);
+	/* The digest field itself is left out: it carries the result. */
+	m.u.state.digest ^= 1;
+	assert_int_equal(wire_digest_state(wire_digest_init(), &m), base);
+	/* And the memory before it counts. */
+	assert_int_not_equal(wire_digest_state(wire_digest_init() + 1, &m), base);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_stream),
+		cmocka_unit_test(test_partial),
+		cmocka_unit_test(test_header),
+		cmocka_unit_test(test_page),
+		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_hello),
+		cmocka_unit_test(test_state),
+		cmocka_unit_test(test_digest_mem),
+		cmocka_unit_test(test_digest_state),
+	};
+	return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
+}
