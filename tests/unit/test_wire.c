@@ -381,7 +381,9 @@ static void test_strings(void **unused)
 
 	memset(full, 'a', sizeof(full));
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-		struct msg m = fields[i].type == MSG_HELLO ? hello() : (struct msg){ .type = fields[i].type };
+		struct msg m = { .type = fields[i].type };
+		if (m.type == MSG_HELLO)
+			m = hello();
 		size_t n = encode(&m), at = fields[i].at, field = fields[i].field;
 		const char *why = fields[i].why;
 
