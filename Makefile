@@ -67,7 +67,7 @@ G64 := $(BUILD)/obj/guests/64
 GUEST_LIB_OBJS := $(patsubst %,$(G32)/%.o,$(basename $(GUEST_LIB_SRCS)))
 GUEST_LIB64_OBJS := $(patsubst %,$(G64)/%.o,$(basename $(GUEST_LIB64_SRCS)))
 
-.PHONY: all deps run test unit system bench clean
+.PHONY: all deps run test unit fuzz system bench clean
 all: $(BUILD)/.deps $(BUILD)/tern.efi $(BUILD)/tern.elf $(BUILD)/tern.img $(BUILD)/tern.iso
 
 # make, make run and make test install what is missing; tools/deps is a quick check
@@ -179,10 +179,32 @@ $(BUILD)/unit/%: tests/unit/%.c $(UNIT_SRCS) $(wildcard hv/*.h hv/lib/*.h boot/e
 unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
 
+# The migration stream's decoder under libFuzzer (clang), seeded with valid frames of
+# every type written by the encoder. A fixed number of runs, capped at a minute; any
+# crash, sanitizer report or broken round trip fails, its input kept in $(FUZZ)/.
+FUZZ := $(BUILD)/fuzz
+FUZZ_SRCS := migrate/wire.c hv/lib/fmt.c hv/lib/strlcpy.c
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I. \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_RUNS := 200000
+
+$(FUZZ)/fuzz_wire: tests/fuzz/fuzz_wire.c $(FUZZ_SRCS) $(wildcard hv/*.h hv/lib/*.h migrate/*.h) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  CLANG   $@"; clang $(FUZZ_CFLAGS) $< $(FUZZ_SRCS) -o $@
+$(FUZZ)/mkseed: tests/fuzz/mkseed.c $(FUZZ_SRCS) $(wildcard hv/*.h hv/lib/*.h migrate/*.h) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"; $(CC) $(UNIT_CFLAGS) $< $(FUZZ_SRCS) -o $@
+
+fuzz: $(FUZZ)/fuzz_wire $(FUZZ)/mkseed
+	@rm -rf $(FUZZ)/seed $(FUZZ)/corpus && mkdir -p $(FUZZ)/seed $(FUZZ)/corpus
+	$(FUZZ)/mkseed $(FUZZ)/seed
+	$(FUZZ)/fuzz_wire -runs=$(FUZZ_RUNS) -max_total_time=60 -max_len=8192 \
+		-artifact_prefix=$(FUZZ)/ -print_final_stats=1 $(FUZZ)/corpus $(FUZZ)/seed
+
 system: all
 	$(PY) -m pytest -v tests/system
 
-test: all unit system
+test: all unit fuzz system
 
 # Benchmarks print figures (for the README); they are not tests and assert no speed.
 bench: all

@@ -1,0 +1,132 @@
+/* libFuzzer harness for the migration stream's decoder. It consumes the input as a
+ * receiver consumes its TCP stream: decode a frame, advance by its length, stop when
+ * more bytes are needed or a frame is refused. Each accepted frame must survive a
+ * round trip: re-encoded, it decodes again, and encodes to the same bytes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "hv/error.h"
+#include "migrate/wire.h"
+
+#define CHECK(cond)                                                                        \
+	do {                                                                               \
+		if (!(cond)) {                                                             \
+			fprintf(stderr, "fuzz_wire: %s:%d: %s\n", __FILE__, __LINE__, #cond); \
+			abort();                                                           \
+		}                                                                          \
+	} while (0)
+
+/* Before HELLO (0), the smallest and a usual VM, and the largest the wire allows. */
+static const uint64_t mem_sizes[] = { 0, 2 * MIB, 64 * MIB, WIRE_MAX_MEM };
+
+static bool is_text(const char *s, size_t n)
+{
+	size_t len = strnlen(s, n);
+
+	if (len == 0 || len == n)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static void round_trip(const struct msg *m, size_t n, uint64_t mem_size)
+{
+	static uint8_t once[WIRE_HDR + WIRE_MAX_PAYLOAD], twice[WIRE_HDR + WIRE_MAX_PAYLOAD];
+	struct msg again;
+	char err[128] = "";
+
+	CHECK(wire_encode(m, once) == n);
+	CHECK(wire_decode(once, n, mem_size, &again, err, sizeof(err)) == (int)n);
+	CHECK(again.type == m->type);
+	CHECK(wire_encode(&again, twice) == n);
+	CHECK(memcmp(once, twice, n) == 0);
+	if (m->type == MSG_STATE)
+		CHECK(wire_digest_state(0, m) == wire_digest_state(0, &again));
+}
+
+static void check_accepted(const struct msg *m, const uint8_t *frame, size_t n, uint64_t mem_size)
+{
+	CHECK(n >= WIRE_HDR && n <= WIRE_HDR + WIRE_MAX_PAYLOAD);
+	CHECK(m->type >= MSG_HELLO && m->type <= MSG_TYPE_MAX);
+	switch (m->type) {
+	case MSG_PAGE:
+		CHECK(m->u.page.gpa % WIRE_PAGE == 0 && m->u.page.gpa < mem_size);
+		/* The data points inside the frame, a whole page of it. */
+		CHECK(m->u.page.zero ? !m->u.page.data :
+				       m->u.page.data == frame + WIRE_HDR + 12 &&
+					       n == WIRE_HDR + 12 + WIRE_PAGE);
+		break;
+	case MSG_HELLO:
+		CHECK(m->u.hello.mem_size && m->u.hello.mem_size <= WIRE_MAX_MEM);
+		CHECK(strnlen(m->u.hello.name, WIRE_NAME) < WIRE_NAME);
+		break;
+	case MSG_STATE:
+		CHECK(m->u.state.uart.len < sizeof(m->u.state.uart.line));
+		CHECK(m->u.state.uart.rx_len <= sizeof(m->u.state.uart.rx));
+		break;
+	default:
+		break;
+	}
+	round_trip(m, n, mem_size);
+}
+
+/* Mutations almost always break a frame's checksum, which would stop them at the
+ * header; the resealing pass gives each frame a right checksum before decoding it, so
+ * they reach the payload's checks too. */
+static void reseal(uint8_t *f, size_t avail)
+{
+	uint32_t plen, check;
+
+	if (avail < WIRE_HDR)
+		return;
+	plen = f[8] | f[9] << 8 | f[10] << 16 | (uint32_t)f[11] << 24;
+	if (plen > avail - WIRE_HDR)
+		return;
+	check = wire_check(f + WIRE_HDR, plen);
+	for (int i = 0; i < 4; i++)
+		f[12 + i] = (uint8_t)(check >> (8 * i));
+}
+
+static void consume(uint8_t *data, size_t size, uint64_t mem_size, bool resealing)
+{
+	size_t off = 0;
+
+	while (off < size) {
+		struct msg m;
+		char err[128] = "";
+		int n;
+
+		if (resealing)
+			reseal(data + off, size - off);
+		n = wire_decode(data + off, size - off, mem_size, &m, err, sizeof(err));
+		if (n < 0) {
+			/* Refused, with a reason fit for the console. */
+			CHECK(n == -E_FORMAT);
+			CHECK(is_text(err, sizeof(err)));
+			return;
+		}
+		if (n == 0)
+			return;
+		CHECK((size_t)n <= size - off);
+		check_accepted(&m, data + off, (size_t)n, mem_size);
+		off += (size_t)n;
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	/* An exact-size copy, so ASan sees any read past the end of the input. */
+	uint8_t *copy = malloc(size ? size : 1);
+
+	CHECK(copy);
+	memcpy(copy, data, size);
+	consume(copy, size, 64 * MIB, false);
+	for (size_t i = 0; i < sizeof(mem_sizes) / sizeof(mem_sizes[0]); i++) {
+		memcpy(copy, data, size);
+		consume(copy, size, mem_sizes[i], true);
+	}
+	free(copy);
+	return 0;
+}

@@ -1,0 +1,89 @@
+/* Writes the fuzzer's seed corpus: valid frames of every type, one file each, and a
+ * stream of several frames in a receiver's order. Run as: mkseed <dir> */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "migrate/wire.h"
+
+static uint8_t buf[8 * (WIRE_HDR + WIRE_MAX_PAYLOAD)];
+
+static void save(const char *dir, const char *name, const uint8_t *p, size_t n)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(p, 1, n, f) != n || fclose(f) != 0) {
+		perror(path);
+		exit(1);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static uint8_t page[WIRE_PAGE];
+	static struct msg ms[12];
+	size_t nm = 0, stream = 0;
+	char name[32];
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: mkseed <dir>\n");
+		return 2;
+	}
+	for (size_t i = 0; i < sizeof(page); i++)
+		page[i] = (uint8_t)(i * 131 + 7);
+
+	ms[nm].type = MSG_HELLO;
+	ms[nm].u.hello.mem_size = 2 * MIB;
+	ms[nm].u.hello.page_size = WIRE_PAGE;
+	ms[nm].u.hello.vcpus = 1;
+	ms[nm].u.hello.features = FEAT_EPT | FEAT_UNRESTRICTED;
+	ms[nm].u.hello.devices = DEV_UART | DEV_EXIT_PORT;
+	strcpy(ms[nm].u.hello.name, "memtouch");
+	strcpy(ms[nm++].u.hello.image, "memtouch.elf");
+	ms[nm].type = MSG_RESERVED;
+	ms[nm].u.reserved.ok = 1;
+	ms[nm++].u.reserved.vm_id = 2;
+	ms[nm].type = MSG_RESERVED;
+	strcpy(ms[nm++].u.reserved.reason, "not enough memory");
+	ms[nm].type = MSG_PAGE;
+	ms[nm].u.page.gpa = 0x1000;
+	ms[nm++].u.page.data = page;
+	ms[nm].type = MSG_PAGE;
+	ms[nm].u.page.gpa = 0x1ff000;
+	ms[nm++].u.page.zero = true;
+	ms[nm].type = MSG_ROUND;
+	ms[nm].u.round.round = 1;
+	ms[nm++].u.round.pages = 512;
+	ms[nm].type = MSG_STATE;
+	ms[nm].u.state.cpu.rip = 0x100000;
+	ms[nm].u.state.cpu.cr0 = 0x80000011;
+	ms[nm].u.state.cpu.seg[SEG_CS].sel = 0x8;
+	ms[nm].u.state.cpu.seg[SEG_CS].limit = 0xffffffff;
+	ms[nm].u.state.cpu.seg[SEG_CS].ar = 0xc09b;
+	ms[nm].u.state.uart.len = 5;
+	memcpy(ms[nm].u.state.uart.line, "hello", 5);
+	ms[nm].u.state.uart.rx_len = 2;
+	memcpy(ms[nm].u.state.uart.rx, "ls", 2);
+	ms[nm++].u.state.digest = 0x1234;
+	ms[nm].type = MSG_COMMIT;
+	ms[nm++].u.commit.ok = 1;
+	ms[nm++].type = MSG_ACTIVATE;
+	ms[nm].type = MSG_ACTIVATED;
+	ms[nm++].u.activated.vm_id = 2;
+	ms[nm].type = MSG_ABORT;
+	strcpy(ms[nm++].u.abort.reason, "cancelled by the operator");
+
+	for (size_t i = 0; i < nm; i++) {
+		size_t n = wire_encode(&ms[i], buf);
+		snprintf(name, sizeof(name), "%02zu-type%d", i, ms[i].type);
+		save(argv[1], name, buf, n);
+	}
+	/* What a target reads: HELLO, pages, ROUND, STATE, ACTIVATE. */
+	static const int order[] = { 0, 3, 4, 5, 6, 8 };
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		stream += wire_encode(&ms[order[i]], buf + stream);
+	save(argv[1], "stream", buf, stream);
+	return 0;
+}
