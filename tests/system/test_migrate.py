@@ -1,0 +1,214 @@
+"""Live migration between two tern hosts under Bochs (+ OVMF: the main path), on one
+emulated LAN: memtouch moves there and back while touching memory and its heartbeat
+goes on without a gap or a repeat; a dirty rate too high to converge still ends; and
+every failure (refusal, no target, cancel, a target that dies) leaves the VM running on
+exactly one host, with nothing leaked on either."""
+import os
+import re
+import time
+
+import pytest
+
+from ternhost import TernHost
+
+A_IP, B_IP = "10.0.0.1", "10.0.0.2"
+
+
+def lan_name(tag):
+    return f"mig-{tag}-{os.getpid()}"
+
+
+@pytest.fixture(scope="module")
+def pair():
+    lan = lan_name("pair")
+    a = TernHost("bochs-uefi", name="migrate-a", extra=["--host", "1", "--lan", lan])
+    # B has less RAM, so a big VM from A is one B must refuse
+    b = TernHost("bochs-uefi", name="migrate-b", mem=256,
+                 extra=["--host", "2", "--lan", lan])
+    try:
+        a.wait_prompt(timeout=240)
+        b.wait_prompt(timeout=240)
+        for h in (a, b):
+            assert "migrate: listening on port 4444" in h.boot_text, h.boot_text[-500:]
+        a.lan = b.lan = lan
+        yield a, b
+    finally:
+        a.close()
+        b.close()
+
+
+def start(host, args):
+    out = host.cmd(f"vm start {args}")
+    m = re.search(r"^vm(\d+) started$", out, re.M)
+    assert m, out
+    return int(m.group(1))
+
+
+def free_kib(host):
+    return int(host.info("mem")["free"].split()[0])
+
+
+def vm_ids(host):
+    return {int(l.split()[0]): l.split()[1] for l in host.cmd("info vms").splitlines()[1:]
+            if l.split() and l.split()[2] in ("running", "paused", "incoming")}
+
+
+def heartbeats(host, vm):
+    """Every seq=<n> the VM printed on this host so far, in order."""
+    host.seen(rb"x")  # flush the log
+    text = open(host.log_path, "rb").read().decode("latin-1")
+    found = re.findall(rf"\[vm{vm}\] seq=(\d+) check=(\w+)", text)
+    assert all(c == "ok" for _, c in found), [f for f in found if f[1] != "ok"]
+    return [int(n) for n, _ in found]
+
+
+def migrate(src, vm, dst_ip, timeout=600):
+    """Migrates and returns (the line that ends it, its target's VM id or None)."""
+    out = src.cmd(f"migrate {vm} {dst_ip}")
+    assert f"migration vm{vm} -> {dst_ip}: started" in out, out
+    src.expect(rf"migration vm{vm} -> {re.escape(dst_ip.split(':')[0])}: (completed|failed)"
+               rf"[^\r\n]*\r\n".encode(), timeout=timeout)
+    line = src.proc.match.group(0).decode().strip()
+    info = src.info("migrate")
+    return line, int(info["target-vm"]) if "target-vm" in info else None
+
+
+def test_there_and_back(pair):
+    a, b = pair
+    base_a, base_b = free_kib(a), free_kib(b)
+    vm = start(a, "memtouch mem=8 name=traveller -- mib=3 rate=64")
+    a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=120)
+
+    line, on_b = migrate(a, vm, B_IP)
+    assert re.match(rf"migration vm{vm} -> {B_IP}: completed, downtime \d+ ms, total \d+ ms, "
+                    rf"\d+ pages in \d+ rounds", line), line
+    b.expect(rf"vm{on_b} arrived from {A_IP}".encode(), timeout=60)
+    b.expect(rf"\[vm{on_b}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
+    b.expect(rf"\[vm{on_b}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
+    assert vm not in vm_ids(a), "the source still lists the VM"
+    assert vm_ids(b).get(on_b) == "traveller"
+    info = a.info("migrate")
+    assert info["status"] == "completed" and int(info["rounds"]) >= 1, info
+    assert int(info["downtime"]) > 0 and int(info["total-time"]) >= int(info["downtime"]), info
+    assert int(info["zero-pages"]) > 0, info   # the untouched RAM went as markers
+
+    before, after = heartbeats(a, vm), heartbeats(b, on_b)
+    assert after[0] == before[-1] + 1, (before[-3:], after[:3])
+    assert after == list(range(after[0], after[0] + len(after))), after
+
+    line, back = migrate(b, on_b, A_IP)
+    assert "completed" in line, line
+    a.expect(rf"vm{back} arrived from {B_IP}".encode(), timeout=60)
+    a.expect(rf"\[vm{back}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
+    a.expect(rf"\[vm{back}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
+    assert on_b not in vm_ids(b)
+    mid, last = heartbeats(b, on_b), heartbeats(a, back)
+    assert last[0] == mid[-1] + 1, (mid[-3:], last[:3])
+
+    a.cmd(f"kill {back}")
+    time.sleep(1)
+    assert free_kib(a) == base_a, "memory leaked on the source"
+    assert free_kib(b) == base_b, "memory leaked on the target"
+
+
+def test_too_dirty_to_converge_still_ends(pair):
+    a, b = pair
+    vm = start(a, "memtouch mem=8 name=busy -- mib=4 rate=1024 beat=2000")
+    a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=120)
+    a.cmd("migrate_set_parameter downtime-limit 1")
+    try:
+        line, on_b = migrate(a, vm, B_IP)
+    finally:
+        a.cmd("migrate_set_parameter downtime-limit 300")
+    assert "completed" in line, line
+    rounds = int(re.search(r"in (\d+) rounds", line).group(1))
+    assert rounds >= 3, line           # it tried, then forced the stop
+    b.expect(rf"\[vm{on_b}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
+    b.expect(rf"\[vm{on_b}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
+    b.cmd(f"kill {on_b}")
+
+
+def check_survived(src, dst, vm, dst_vms_before):
+    """The VM runs on the source and only there; the target freed what it reserved."""
+    assert vm in vm_ids(src)
+    seq = heartbeats(src, vm)[-1]
+    src.expect(rf"\[vm{vm}\] seq={seq + 1} check=ok".encode(), timeout=120)
+    assert vm_ids(dst) == dst_vms_before
+
+
+def test_target_refuses(pair):
+    a, b = pair
+    vm = start(a, "memtouch mem=300 name=big -- mib=2")
+    a.expect(rf"\[vm{vm}\] seq=1 check=ok".encode(), timeout=120)
+    before = vm_ids(b)
+    line, _ = migrate(a, vm, B_IP)
+    assert "failed at reservation: the target refused: not enough memory" in line, line
+    b.expect(rb"migration from 10\.0\.0\.1: failed at reservation", timeout=30)
+    check_survived(a, b, vm, before)
+    a.cmd(f"kill {vm}")
+
+
+def test_target_unreachable(pair):
+    a, b = pair
+    vm = start(a, "memtouch mem=4 name=lonely -- mib=1")
+    a.expect(rf"\[vm{vm}\] seq=1 check=ok".encode(), timeout=120)
+    line, _ = migrate(a, vm, "10.0.0.6")
+    assert "failed at initialization" in line, line
+    check_survived(a, b, vm, vm_ids(b))
+    # a host that is there, but nobody listens on that port
+    line, _ = migrate(a, vm, "10.0.0.2:1")
+    assert "failed at initialization" in line, line
+    check_survived(a, b, vm, vm_ids(b))
+    a.cmd(f"kill {vm}")
+
+
+def test_cancel_by_the_operator(pair):
+    a, b = pair
+    base_b = free_kib(b)
+    vm = start(a, "memtouch mem=16 name=undecided -- mib=2")
+    a.expect(rf"\[vm{vm}\] seq=1 check=ok".encode(), timeout=120)
+    before = vm_ids(b)
+    a.cmd(f"migrate {vm} {B_IP}")
+    time.sleep(3)
+    assert a.info("migrate")["status"] == "iterative copy"
+    a.cmd(f"migrate_cancel {vm}")
+    assert a.seen(rf"migration vm{vm} -> {B_IP}: failed at iterative copy: cancelled by the "
+                  rf"operator; vm{vm} runs on here".encode())
+    b.expect(rb"migration from 10\.0\.0\.1: failed at iterative copy: the source gave up: "
+             rb"cancelled by the operator", timeout=30)
+    check_survived(a, b, vm, before)
+    assert free_kib(b) == base_b
+    a.cmd(f"kill {vm}")
+
+
+def test_target_dies_mid_way(pair):
+    """A third host that vanishes in the middle of the copy, as a reboot would."""
+    a, _ = pair
+    c = TernHost("bochs-bios", name="migrate-c", extra=["--host", "3", "--lan", a.lan])
+    try:
+        c.wait_prompt(timeout=240)
+        vm = start(a, "memtouch mem=16 name=stubborn -- mib=2")
+        a.expect(rf"\[vm{vm}\] seq=1 check=ok".encode(), timeout=120)
+        a.cmd(f"migrate {vm} 10.0.0.3")
+        time.sleep(3)
+        assert a.info("migrate")["status"] == "iterative copy"
+        c.kill()
+        a.expect(rf"migration vm{vm} -> 10.0.0.3: failed at [a-z -]+: ".encode(), timeout=60)
+        assert vm in vm_ids(a)
+        seq = heartbeats(a, vm)[-1]
+        a.expect(rf"\[vm{vm}\] seq={seq + 1} check=ok".encode(), timeout=120)
+        a.cmd(f"kill {vm}")
+    finally:
+        c.close()
+
+
+def test_bad_requests(pair):
+    a, _ = pair
+    assert "error: usage" in a.cmd("migrate 1")
+    assert "error: bad address" in a.cmd("migrate 1 10.0.0")
+    assert "error: bad port" in a.cmd("migrate 1 10.0.0.2:99999")
+    assert "error: no VM 'nosuch'" in a.cmd("migrate nosuch 10.0.0.2")
+    assert "error: no migration" in a.cmd("migrate_cancel nosuch")
+    assert "error:" in a.cmd("migrate_set_parameter downtime-limit abc")
+    assert "max-bandwidth: 5" in a.cmd("migrate_set_parameter max-bandwidth 5")
+    a.cmd("migrate_set_parameter max-bandwidth 0")
