@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from ternhost import TernHost
+from ternhost import TernHost, why_no_kvm_vmx
 
 A_IP, B_IP = "10.0.0.1", "10.0.0.2"
 
@@ -212,3 +212,28 @@ def test_bad_requests(pair):
     assert "error:" in a.cmd("migrate_set_parameter downtime-limit abc")
     assert "max-bandwidth: 5" in a.cmd("migrate_set_parameter max-bandwidth 5")
     a.cmd("migrate_set_parameter max-bandwidth 0")
+
+
+@pytest.mark.skipif(why_no_kvm_vmx() is not None,
+                    reason=f"QEMU/KVM with nested VT-x: {why_no_kvm_vmx()}")
+def test_kvm_there_and_back():
+    """The same journey on QEMU/KVM with nested VT-x, where the machine offers it."""
+    lan = lan_name("kvm")
+    a = TernHost("kvm-uefi", name="migrate-kvm-a", extra=["--host", "1", "--lan", lan])
+    b = TernHost("kvm-uefi", name="migrate-kvm-b", extra=["--host", "2", "--lan", lan])
+    try:
+        a.wait_prompt()
+        b.wait_prompt()
+        vm = start(a, "memtouch mem=16 name=kvm -- mib=8 rate=256")
+        a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=60)
+        line, on_b = migrate(a, vm, B_IP, timeout=120)
+        assert "completed" in line, line
+        b.expect(rf"\[vm{on_b}\] seq=\d+ check=ok\r\n".encode(), timeout=60)
+        line, back = migrate(b, on_b, A_IP, timeout=120)
+        assert "completed" in line, line
+        a.expect(rf"\[vm{back}\] seq=\d+ check=ok\r\n".encode(), timeout=60)
+        first, middle, last = heartbeats(a, vm), heartbeats(b, on_b), heartbeats(a, back)
+        assert middle[0] == first[-1] + 1 and last[0] == middle[-1] + 1
+    finally:
+        a.close()
+        b.close()
