@@ -21,6 +21,20 @@ bool net_has_nic(void);
  * slice, so guests keep running while the monitor waits. */
 void net_wait_step(void);
 
+/* A netperf transfer to another tern host, the same measurement as the monitor's
+ * command (the migration engine uses it to learn the link's speed). */
+#define NETPERF_MAX_MIB 1024
+struct netperf_result {
+	uint64_t bytes;      /* data sent (without the header) */
+	uint64_t acked;      /* data the peer acknowledged, when it failed */
+	uint64_t ms;         /* from connection set-up to the peer's confirmation */
+	uint64_t kb_per_s;   /* 10^3 bytes a second */
+	const char *error;   /* why it failed, or NULL */
+};
+/* Runs the transfer, serving the network and guests meanwhile; bounded: a peer silent
+ * for 10 s ends it. Returns 0, or a negative error with res->error saying why. */
+int netperf_run(uint32_t ip, uint32_t mib, struct netperf_result *res);
+
 int cmd_info_net(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
 int cmd_netperf(int argc, char **argv);

@@ -14,7 +14,6 @@
 #include "net/addr.h"
 #include "net/net.h"
 
-#define NETPERF_MAX_MIB 1024
 #define NETPERF_DEFAULT_MIB 4
 #define NETPERF_STALL_MS 10000    /* no progress for this long: the peer is gone */
 #define NETPERF_SERVERS 4
@@ -94,7 +93,9 @@ static err_t server_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t e
 	if (c->got > c->want)
 		return server_abort(pcb, c); /* more than announced: not a netperf client */
 	if (c->hdr_got == HDR_LEN && c->got == c->want) {
-		tcp_write(pcb, done_msg, sizeof(done_msg), 0);
+		/* The send buffer is empty (the server sends nothing else): this fits. */
+		if (tcp_write(pcb, done_msg, sizeof(done_msg), 0) != ERR_OK)
+			return server_abort(pcb, c);
 		tcp_output(pcb);
 	}
 	return ERR_OK;
@@ -252,36 +253,21 @@ static err_t client_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 	return ERR_OK;
 }
 
-static void print_rate(uint64_t bytes, uint64_t ms)
-{
-	/* MB/s (10^6 bytes a second) with two decimals, in integers. */
-	uint64_t centi = bytes / 10 / MAX(ms, 1ULL);
-
-	kprintf("throughput: %llu.%02llu MB/s\n", (unsigned long long)(centi / 100),
-		(unsigned long long)(centi % 100));
-}
-
-int cmd_netperf(int argc, char **argv)
+int netperf_run(uint32_t ip, uint32_t mib, struct netperf_result *res)
 {
 	struct client cl = { 0 };
 	struct tcp_pcb *pcb;
-	uint64_t mib = NETPERF_DEFAULT_MIB;
-	uint32_t ip;
 	ip_addr_t peer;
 
-	if (argc < 1 || argc > 2 || !net_parse_ip4(argv[0], &ip) ||
-	    (argc == 2 && (!parse_u64(argv[1], &mib) || mib == 0 || mib > NETPERF_MAX_MIB))) {
-		kprintf("error: usage: netperf <A.B.C.D> [MiB 1..%d]\n", NETPERF_MAX_MIB);
+	*res = (struct netperf_result){ .bytes = (uint64_t)mib * MIB };
+	if (mib == 0 || mib > NETPERF_MAX_MIB)
 		return -E_INVAL;
-	}
-	if (!net_ready())
-		return -E_BUSY;
 	pcb = tcp_new();
 	if (!pcb) {
-		kprintf("error: netperf: out of lwIP PCBs\n");
+		res->error = "out of lwIP PCBs";
 		return -E_NOMEM;
 	}
-	cl.total = mib * MIB;
+	cl.total = res->bytes;
 	cl.progress_ms = time_now_ms();
 	ip_addr_set_ip4_u32(&peer, lwip_htonl(ip));
 	tcp_arg(pcb, &cl);
@@ -290,7 +276,7 @@ int cmd_netperf(int argc, char **argv)
 	tcp_sent(pcb, client_sent);
 	if (tcp_connect(pcb, &peer, NET_NETPERF_PORT, client_connected) != ERR_OK) {
 		tcp_abort(pcb);
-		kprintf("error: netperf: cannot connect to %s\n", argv[0]);
+		res->error = "cannot connect";
 		return -E_IO;
 	}
 	while (!cl.done && !cl.error) {
@@ -307,14 +293,39 @@ int cmd_netperf(int argc, char **argv)
 		if (cl.error || tcp_close(pcb) != ERR_OK)
 			tcp_abort(pcb);
 	}
-	if (cl.error) {
-		kprintf("error: netperf to %s: %s (%llu of %llu bytes acknowledged)\n", argv[0],
-			cl.error, (unsigned long long)(cl.acked > HDR_LEN ? cl.acked - HDR_LEN : 0),
-			(unsigned long long)cl.total);
+	res->acked = cl.acked > HDR_LEN ? cl.acked - HDR_LEN : 0;
+	res->error = cl.error;
+	if (cl.error)
 		return -E_IO;
+	res->ms = MAX(cl.end_ms - cl.start_ms, 1ULL);
+	res->kb_per_s = res->bytes / res->ms;
+	return 0;
+}
+
+int cmd_netperf(int argc, char **argv)
+{
+	struct netperf_result r;
+	uint64_t mib = NETPERF_DEFAULT_MIB;
+	uint32_t ip;
+	int err;
+
+	if (argc < 1 || argc > 2 || !net_parse_ip4(argv[0], &ip) ||
+	    (argc == 2 && (!parse_u64(argv[1], &mib) || mib == 0 || mib > NETPERF_MAX_MIB))) {
+		kprintf("error: usage: netperf <A.B.C.D> [MiB 1..%d]\n", NETPERF_MAX_MIB);
+		return -E_INVAL;
+	}
+	if (!net_ready())
+		return -E_BUSY;
+	err = netperf_run(ip, (uint32_t)mib, &r);
+	if (err) {
+		kprintf("error: netperf to %s: %s (%llu of %llu bytes acknowledged)\n", argv[0],
+			r.error, (unsigned long long)r.acked, (unsigned long long)r.bytes);
+		return err;
 	}
 	kprintf("netperf: %llu MiB to %s in %llu ms\n", (unsigned long long)mib, argv[0],
-		(unsigned long long)(cl.end_ms - cl.start_ms));
-	print_rate(cl.total, cl.end_ms - cl.start_ms);
+		(unsigned long long)r.ms);
+	/* MB/s (10^6 bytes a second) with two decimals: kB/s is bytes per ms. */
+	kprintf("throughput: %llu.%02llu MB/s\n", (unsigned long long)(r.kb_per_s / 1000),
+		(unsigned long long)(r.kb_per_s / 10 % 100));
 	return 0;
 }
