@@ -67,7 +67,7 @@ G64 := $(BUILD)/obj/guests/64
 GUEST_LIB_OBJS := $(patsubst %,$(G32)/%.o,$(basename $(GUEST_LIB_SRCS)))
 GUEST_LIB64_OBJS := $(patsubst %,$(G64)/%.o,$(basename $(GUEST_LIB64_SRCS)))
 
-.PHONY: all deps run test unit fuzz system bench clean
+.PHONY: all deps run demo test unit fuzz system bench clean
 all: $(BUILD)/.deps $(BUILD)/tern.efi $(BUILD)/tern.elf $(BUILD)/tern.img $(BUILD)/tern.iso
 
 # make, make run and make test install what is missing; tools/deps is a quick check
@@ -163,6 +163,10 @@ $(BUILD)/tern.iso: $(BUILD)/tern.elf $(GUEST_ELFS) tools/mkimg
 
 run: all
 	tools/run
+
+# tern's main job end to end: two hosts on one LAN, memtouch moved there and back.
+demo: all
+	tools/demo
 
 # --- tests ---
 UNIT_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I. \
