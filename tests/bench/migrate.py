@@ -1,0 +1,180 @@
+#!/usr/bin/python3
+"""Benchmark (not a test): live migration between two tern hosts on one LAN (issue 6).
+
+Boots two hosts (QEMU/KVM when KVM offers VT-x, else Bochs + OVMF), measures the LAN
+with `netperf 10.0.0.2 1` (before and after the migrations), then for each case starts
+memtouch on host 1, waits for two heartbeats, migrates it once to host 2 and kills it
+there. Prints a table of the figures and draws one migration's rounds (pages sent and
+pages dirtied per round) into build/bench/migration-rounds.png, copied to
+docs/migration-rounds.png for the README.
+
+Usage: tests/bench/migrate.py [--platform P] [--plot CASE] [--no-plot]
+It asserts nothing about speed; it fails only when a migration does.
+"""
+import argparse
+import os
+import re
+import shutil
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "system"))
+from ternhost import PLATFORMS, ROOT, TernHost, why_no_kvm_vmx  # noqa: E402
+
+PAGE = 4096
+# (guest MiB, MiB memtouch touches, pages it writes per heartbeat: its dirty rate)
+CASES = [(8, 2, 16), (8, 3, 256), (16, 6, 64)]
+ROUND = re.compile(r"migration vm(\d+): round (\d+): (\d+) pages, ([\d.]+) MB/s, "
+                   r"dirty rate (\d+) pages/s, expected downtime (\d+) ms")
+THROUGHPUT = re.compile(r"throughput: (\d+\.\d+) MB/s")
+PNG = os.path.join(ROOT, "build", "bench", "migration-rounds.png")
+DOCS_PNG = os.path.join(ROOT, "docs", "migration-rounds.png")
+
+
+def console(host):
+    host.seen(rb"x")                    # flushes the log
+    with open(host.log_path, "rb") as f:
+        return f.read().decode("latin-1")
+
+
+def netperf(src, dst_ip):
+    out = src.cmd(f"netperf {dst_ip} 1", timeout=300)
+    m = THROUGHPUT.search(out)
+    if not m:
+        raise SystemExit(f"netperf failed: {out}")
+    return float(m.group(1))
+
+
+def migrate_once(a, b, mem, mib, rate):
+    """memtouch on a, moved to b; returns the figures of that migration."""
+    out = a.cmd(f"vm start memtouch mem={mem} name=bench -- mib={mib} rate={rate}")
+    vm = int(re.search(r"^vm(\d+) started$", out, re.M).group(1))
+    a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=300)
+    out = a.cmd(f"migrate {vm} 10.0.0.2")
+    assert "started" in out, out
+    a.expect(rf"migration vm{vm} -> 10\.0\.0\.2: (completed|failed)[^\r\n]*\r\n".encode(),
+             timeout=900)
+    line = a.proc.match.group(0).decode().strip()
+    if "completed" not in line:
+        raise SystemExit(f"migration failed: {line}")
+    info = a.info("migrate")
+    new = int(info["target-vm"])
+    b.expect(rf"\[vm{new}\] seq=\d+ check=ok\r\n".encode(), timeout=300)
+    b.cmd(f"kill {new}")
+    rounds = [(int(m.group(2)), int(m.group(3)), int(m.group(5)))
+              for m in ROUND.finditer(console(a)) if int(m.group(1)) == vm]
+    return {
+        "mem": mem, "mib": mib, "rate": rate,
+        "downtime": int(info["downtime"]), "total": int(info["total-time"]),
+        "rounds": int(info["rounds"]), "pages": int(info["transferred-pages"]),
+        "zero": int(info["zero-pages"]), "progress": rounds,
+    }
+
+
+def per_round(r):
+    """[(round, pages sent, pages dirtied during it)]. The source prints a line at the
+    end of each copy round but none for the stop-and-copy round: its size is what the
+    total leaves. Pages dirtied during round n are exactly the pages round n+1 sends
+    (the source's `dirty rate` is that count ÷ the round's time)."""
+    sent = [(n, pages) for n, pages, _ in r["progress"]]
+    last = r["pages"] - sum(p for _, p in sent)
+    sent.append((len(sent) + 1, last))
+    return [(n, pages, sent[i + 1][1] if i + 1 < len(sent) else None)
+            for i, (n, pages) in enumerate(sent)]
+
+
+def plot(r, platform, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = per_round(r)
+    n = [x[0] for x in rows]
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    ax.bar([i - 0.2 for i in n], [x[1] for x in rows], width=0.4, label="pages sent")
+    ax.bar([i + 0.2 for i in n[:-1]], [x[2] for x in rows[:-1]], width=0.4,
+           label="pages dirtied meanwhile (= next round's size)")
+    ax.set_yscale("log")
+    ax.set_xticks(n, [str(i) if i < n[-1] else f"{i}\n(stop+copy)" for i in n])
+    ax.set_xlabel("round")
+    ax.set_ylabel("4 KiB pages")
+    ax.set_title(f"tern live migration, {platform}: memtouch mem={r['mem']} MiB, "
+                 f"mib={r['mib']} rate={r['rate']}\ndowntime {r['downtime']} ms, "
+                 f"total {r['total']} ms, {r['pages']} pages in {r['rounds']} rounds",
+                 fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--platform", choices=sorted(PLATFORMS),
+                    help="default: kvm-uefi when KVM offers VT-x, else bochs-uefi")
+    ap.add_argument("--plot", type=int, default=None, metavar="CASE",
+                    help="which case (1..) to plot; default the one with the most rounds")
+    ap.add_argument("--no-plot", action="store_true")
+    args = ap.parse_args()
+    platform = args.platform or ("kvm-uefi" if why_no_kvm_vmx() is None else "bochs-uefi")
+
+    lan = f"bench-mig-{os.getpid()}"
+    t0 = time.monotonic()
+    a = TernHost(platform, name="bench-migrate-1", extra=["--host", "1", "--lan", lan])
+    b = TernHost(platform, name="bench-migrate-2", extra=["--host", "2", "--lan", lan])
+    try:
+        a.wait_prompt(timeout=300)
+        b.wait_prompt(timeout=300)
+        lan_mbs = [netperf(a, "10.0.0.2")]
+        results = []
+        for mem, mib, rate in CASES:
+            print(f"migrating memtouch mem={mem} mib={mib} rate={rate} ...", flush=True)
+            results.append(migrate_once(a, b, mem, mib, rate))
+        lan_mbs.append(netperf(a, "10.0.0.2"))
+    finally:
+        a.close()
+        b.close()
+
+    net = statistics.mean(lan_mbs)
+    print(f"\nlive migration, {platform}, host 1 -> host 2 once per case; "
+          f"LAN: netperf 10.0.0.2 1 = {lan_mbs[0]:.2f} MB/s before, {lan_mbs[1]:.2f} after")
+    print(f"{'guest':>5} {'touched':>7} {'dirty':>9} {'downtime':>8} {'total':>7} "
+          f"{'rounds':>6} {'sent/guest':>10} {'data MB/s':>9} {'guest MB/s':>10} "
+          f"{'netperf':>7}")
+    print(f"{'MiB':>5} {'MiB':>7} {'pages/hb':>9} {'ms':>8} {'ms':>7} {'':>6} "
+          f"{'pages':>10} {'':>9} {'':>10} {'MB/s':>7}")
+    for r in results:
+        guest_pages = r["mem"] * 256
+        data = (r["pages"] - r["zero"]) * PAGE / (r["total"] * 1000)
+        moved = r["pages"] * PAGE / (r["total"] * 1000)
+        print(f"{r['mem']:5} {r['mib']:7} {r['rate']:9} {r['downtime']:8} {r['total']:7} "
+              f"{r['rounds']:6} {r['pages'] / guest_pages:10.2f} {data:9.2f} {moved:10.2f} "
+              f"{net:7.2f}")
+    print("sent/guest pages: transferred-pages (every round, all-zero pages included) ÷ "
+          "guest RAM pages.\n"
+          "data MB/s: (transferred-pages - zero-pages) × 4096 bytes ÷ total-time, i.e. the "
+          "page contents that crossed the LAN (all-zero pages go as markers).\n"
+          "guest MB/s: transferred-pages × 4096 bytes ÷ total-time, i.e. guest memory "
+          "moved per second. MB = 10^6 bytes, as netperf's.\n"
+          "netperf MB/s: mean of the two runs above. dirty pages/hb: pages memtouch "
+          "writes per heartbeat (about 1 s under Bochs). downtime, total-time, rounds: "
+          "`info migrate` on the source.")
+
+    for i, r in enumerate(results, 1):
+        print(f"\ncase {i} rounds (round: pages sent, pages dirtied meanwhile = next round):")
+        print("  " + "; ".join(f"{n}: {s}" + (f", {d}" if d is not None else " (stop+copy)")
+                               for n, s, d in per_round(r)))
+    if not args.no_plot:
+        pick = args.plot or max(range(1, len(results) + 1),
+                                key=lambda i: results[i - 1]["rounds"])
+        plot(results[pick - 1], platform, PNG)
+        os.makedirs(os.path.dirname(DOCS_PNG), exist_ok=True)
+        shutil.copyfile(PNG, DOCS_PNG)
+        print(f"\nplot of case {pick}: {PNG} (copied to {DOCS_PNG})")
+    print(f"({time.monotonic() - t0:.0f} s in all)")
+
+
+if __name__ == "__main__":
+    main()
