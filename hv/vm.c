@@ -57,6 +57,14 @@ bool gpa_write(struct vm *vm, gpa_t g, const void *src, uint64_t len)
 	return true;
 }
 
+uint64_t vm_mem_fold(const struct vm *vm, uint64_t h,
+		     uint64_t (*fn)(uint64_t h, const uint8_t *p, size_t n))
+{
+	for (uint64_t i = 0; i < vm->nr_chunks; i++)
+		h = fn(h, (const uint8_t *)(uintptr_t)vm->chunks[i], VM_CHUNK);
+	return h;
+}
+
 static void loader_write(void *ctx, uint64_t g, const void *src, uint64_t len)
 {
 	gpa_write(ctx, gpa(g), src, len);

@@ -66,6 +66,11 @@ const char *vm_state_name(const struct vm *vm);
 bool gpa_read(const struct vm *vm, gpa_t g, void *dst, uint64_t len);
 bool gpa_write(struct vm *vm, gpa_t g, const void *src, uint64_t len);
 
+/* Folds the VM's whole RAM, in address order, into h with fn, straight from memory (no
+ * copies: it runs while a migrating VM is paused). */
+uint64_t vm_mem_fold(const struct vm *vm, uint64_t h,
+		     uint64_t (*fn)(uint64_t h, const uint8_t *p, size_t n));
+
 /* The scheduler: runs VMs round robin, a slice each, between services of the loop. */
 void sched_run_once(void);
 

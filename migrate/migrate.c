@@ -165,6 +165,12 @@ int cmd_info_migrate(int argc, char **argv)
 	kprintf("max-bandwidth: %llu\n", (unsigned long long)mig_params.max_bandwidth_mbs);
 	if (o->stage == MIG_DONE) {
 		kprintf("downtime: %llu\n", (unsigned long long)o->downtime_ms);
+		/* the pause, split: last pages and state out; the target's check; activation */
+		kprintf("downtime-copy: %llu\n", (unsigned long long)(o->state_ms - o->pause_ms));
+		kprintf("downtime-commit: %llu\n", (unsigned long long)(o->commit_ms - o->state_ms));
+		kprintf("downtime-activate: %llu\n",
+			(unsigned long long)(o->pause_ms + o->downtime_ms - o->commit_ms));
+		kprintf("final-pages: %llu\n", (unsigned long long)o->final_pages);
 		kprintf("total-time: %llu\n", (unsigned long long)o->total_ms);
 		kprintf("rounds: %u\n", o->round);
 		kprintf("target-vm: %d\n", o->target_vm_id);

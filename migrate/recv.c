@@ -129,7 +129,7 @@ static void store_page(const struct msg *m)
 /* Stage 5: the image must be complete and match the source's digest. */
 static void commit(const struct msg *m)
 {
-	uint64_t n = in.mem_size / WIRE_PAGE, from = 0, start, end, h = wire_digest_init();
+	uint64_t n = in.mem_size / WIRE_PAGE, h = wire_digest_init();
 	char err[120];
 
 	if (bitmap_count(in.have, n) != n) {
@@ -143,11 +143,7 @@ static void commit(const struct msg *m)
 			     (unsigned long long)(missing * WIRE_PAGE));
 		goto refuse;
 	}
-	(void)from, (void)start, (void)end;
-	for (uint64_t pfn = 0; pfn < n; pfn++) {
-		gpa_read(in.vm, gpa(pfn * WIRE_PAGE), page, WIRE_PAGE);
-		h = wire_digest_mem(h, page, WIRE_PAGE);
-	}
+	h = vm_mem_fold(in.vm, h, wire_digest_mem);
 	h = wire_digest_state(h, m);
 	if (h != m->u.state.digest) {
 		fmt_snprintf(err, sizeof(err), "digest mismatch: the copy differs from the source");

@@ -259,15 +259,13 @@ static bool send_state(struct vm *vm)
 	vmx_vcpu_get_state(vm, &m.u.state.cpu);
 	m.u.state.cpu.activity = vm->halted ? 1 : 0;
 	mig_uart_save(&vm->uart, &m.u.state.uart);
-	for (uint64_t pfn = 0; pfn < vm->mem_size / WIRE_PAGE; pfn++) {
-		gpa_read(vm, gpa(pfn * WIRE_PAGE), page, WIRE_PAGE);
-		h = wire_digest_mem(h, page, WIRE_PAGE);
-	}
+	h = vm_mem_fold(vm, h, wire_digest_mem);
 	m.u.state.digest = wire_digest_state(h, &m);
 	if (!mstream_room(&stream, WIRE_HDR + WIRE_MAX_PAYLOAD))
 		return false;
 	if (mstream_send(&stream, &m))
 		return false;
+	mig_out.state_ms = time_now_ms();
 	mig_out.stage = MIG_COMMIT;
 	return true;
 }
@@ -337,6 +335,7 @@ static void handle(struct vm *vm, const struct msg *m)
 			fail("the target found the image incomplete: %s", m->u.commit.reason);
 			return;
 		}
+		mig_out.commit_ms = time_now_ms();
 		/* From here the target owns the VM; this host never resumes it on its own. */
 		if (mstream_send(&stream, &a) == 0)
 			mig_out.stage = MIG_ACTIVATE;

@@ -25,6 +25,7 @@ struct mig_out {
 	uint64_t pages_sent, zero_pages, remaining, last_pending, not_shrinking;
 	uint64_t dirty_rate, expected_downtime_ms;
 	uint64_t start_ms, iterate_start_ms, round_start_ms, pause_ms;
+	uint64_t state_ms, commit_ms; /* where the pause goes: copy, check, activation */
 	uint64_t downtime_ms, total_ms;
 	char error[160];
 };
