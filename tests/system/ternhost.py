@@ -159,6 +159,13 @@ class TernHost:
                 pairs[m.group(1)] = m.group(2).strip()
         return pairs
 
+    def vm_start(self, args):
+        """`vm start <args>`; returns the new VM's id (fails the test otherwise)."""
+        out = self.cmd(f"vm start {args}")
+        m = re.search(r"^vm(\d+) started$", out, re.M)
+        assert m, out
+        return int(m.group(1))
+
     def poweroff(self, timeout=60):
         """Send `poweroff`, wait for the launcher to exit, return its status."""
         self._note_emulators()

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from ternhost import TernHost, why_no_kvm_vmx
+from ternhost import TernHost
 
 MODES = ["wp", "pml", "ad"]
 SHADOW_MIB = 24      # holds one 16 MiB guest's tracking, not a 32 MiB one's
@@ -21,16 +21,9 @@ def host():
     h.close()
 
 
-def start(host, args):
-    out = host.cmd(f"vm start {args}")
-    m = re.search(r"^vm(\d+) started$", out, re.M)
-    assert m, out
-    return int(m.group(1))
-
-
 def start_pages(host, args):
     """Starts the `pages` guest; returns (vm, self pages, area range)."""
-    vm = start(host, f"pages -- {args}")
+    vm = host.vm_start(f"pages -- {args}")
     host.expect(rf"\[vm{vm}\] pages: self=0x([0-9a-f]+)-0x([0-9a-f]+) "
                 rf"area=0x([0-9a-f]+)-0x([0-9a-f]+)\r\n".encode(), timeout=60)
     a, b, c, d = (int(x, 16) for x in host.proc.match.groups())
@@ -124,7 +117,7 @@ def test_no_write_lost_across_rounds(host, mode):
 
 
 def test_on_and_off_under_memtouch(host):
-    vm = start(host, "memtouch -- mib=2")
+    vm = host.vm_start("memtouch -- mib=2")
     host.expect(rf"\[vm{vm}\] seq=1 check=ok".encode(), timeout=120)
     for mode in MODES:
         host.cmd(f"dirty start {vm} mode={mode}")
@@ -142,8 +135,8 @@ def test_on_and_off_under_memtouch(host):
 
 
 def test_vm_too_big_for_the_shadow_region(host):
-    small = start(host, "memtouch name=small -- mib=2")
-    big = start(host, "memtouch name=big mem=32 -- mib=2")
+    small = host.vm_start("memtouch name=small -- mib=2")
+    big = host.vm_start("memtouch name=big mem=32 -- mib=2")
     assert host.cmd(f"dirty start {small}").startswith(f"vm{small}: dirty tracking on")
     used = host.info("shadow")["used"]
     out = host.cmd(f"dirty start {big} mode=wp")
@@ -161,7 +154,7 @@ def test_vm_too_big_for_the_shadow_region(host):
 
 def test_bad_requests(host):
     assert host.cmd("dirty start nosuch").startswith("error: no VM 'nosuch'")
-    vm = start(host, "memtouch -- mib=1")
+    vm = host.vm_start("memtouch -- mib=1")
     assert "usage" in host.cmd(f"dirty start {vm} mode=xyz")
     assert "not tracked" in host.cmd(f"dirty sync {vm}")
     host.cmd(f"dirty start {vm}")

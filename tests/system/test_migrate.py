@@ -37,13 +37,6 @@ def pair():
         b.close()
 
 
-def start(host, args):
-    out = host.cmd(f"vm start {args}")
-    m = re.search(r"^vm(\d+) started$", out, re.M)
-    assert m, out
-    return int(m.group(1))
-
-
 def free_kib(host):
     return int(host.info("mem")["free"].split()[0])
 
@@ -76,7 +69,7 @@ def migrate(src, vm, dst_ip, timeout=600):
 def test_there_and_back(pair):
     a, b = pair
     base_a, base_b = free_kib(a), free_kib(b)
-    vm = start(a, "memtouch mem=8 name=traveller -- mib=3 rate=64")
+    vm = a.vm_start("memtouch mem=8 name=traveller -- mib=3 rate=64")
     a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=120)
 
     line, on_b = migrate(a, vm, B_IP)
@@ -113,7 +106,7 @@ def test_there_and_back(pair):
 
 def test_too_dirty_to_converge_still_ends(pair):
     a, b = pair
-    vm = start(a, "memtouch mem=8 name=busy -- mib=4 rate=1024 beat=2000")
+    vm = a.vm_start("memtouch mem=8 name=busy -- mib=4 rate=1024 beat=2000")
     a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=120)
     a.cmd("migrate_set_parameter downtime-limit 1")
     try:
@@ -138,7 +131,7 @@ def check_survived(src, dst, vm, dst_vms_before):
 
 def test_target_refuses(pair):
     a, b = pair
-    vm = start(a, "memtouch mem=300 name=big -- mib=2")
+    vm = a.vm_start("memtouch mem=300 name=big -- mib=2")
     a.expect(rf"\[vm{vm}\] seq=1 check=ok".encode(), timeout=120)
     before = vm_ids(b)
     line, _ = migrate(a, vm, B_IP)
@@ -150,7 +143,7 @@ def test_target_refuses(pair):
 
 def test_target_unreachable(pair):
     a, b = pair
-    vm = start(a, "memtouch mem=4 name=lonely -- mib=1")
+    vm = a.vm_start("memtouch mem=4 name=lonely -- mib=1")
     a.expect(rf"\[vm{vm}\] seq=1 check=ok".encode(), timeout=120)
     line, _ = migrate(a, vm, "10.0.0.6")
     assert "failed at initialization" in line, line
@@ -165,7 +158,7 @@ def test_target_unreachable(pair):
 def test_cancel_by_the_operator(pair):
     a, b = pair
     base_b = free_kib(b)
-    vm = start(a, "memtouch mem=16 name=undecided -- mib=2")
+    vm = a.vm_start("memtouch mem=16 name=undecided -- mib=2")
     a.expect(rf"\[vm{vm}\] seq=1 check=ok".encode(), timeout=120)
     before = vm_ids(b)
     a.cmd(f"migrate {vm} {B_IP}")
@@ -187,7 +180,7 @@ def test_target_dies_mid_way(pair):
     c = TernHost("bochs-bios", name="migrate-c", extra=["--host", "3", "--lan", a.lan])
     try:
         c.wait_prompt(timeout=240)
-        vm = start(a, "memtouch mem=16 name=stubborn -- mib=2")
+        vm = a.vm_start("memtouch mem=16 name=stubborn -- mib=2")
         a.expect(rf"\[vm{vm}\] seq=1 check=ok".encode(), timeout=120)
         a.cmd(f"migrate {vm} 10.0.0.3")
         time.sleep(3)
@@ -224,7 +217,7 @@ def test_kvm_there_and_back():
     try:
         a.wait_prompt()
         b.wait_prompt()
-        vm = start(a, "memtouch mem=16 name=kvm -- mib=8 rate=256")
+        vm = a.vm_start("memtouch mem=16 name=kvm -- mib=8 rate=256")
         a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=60)
         line, on_b = migrate(a, vm, B_IP, timeout=120)
         assert "completed" in line, line

@@ -44,13 +44,6 @@ def host(request, tmp_path_factory):
     h.close()
 
 
-def start(host, args):
-    out = host.cmd(f"vm start {args}")
-    m = re.search(r"^vm(\d+) started$", out, re.M)
-    assert m, out
-    return int(m.group(1))
-
-
 def vms(host):
     rows = {}
     for line in host.cmd("info vms").splitlines()[1:]:
@@ -68,7 +61,7 @@ def test_info_modules(host):
 
 
 def test_hello(host):
-    vm = start(host, "hello -- greeting=1")
+    vm = host.vm_start("hello -- greeting=1")
     host.expect(rf"\[vm{vm}\] hello from tern guest".encode())
     host.expect(rf"\[vm{vm}\] cmdline: hello greeting=1".encode())
     # the CPU model guests see: a hypervisor, no VT-x, tern's signature leaf
@@ -93,7 +86,7 @@ def test_broken_images_refused(host):
     assert out.startswith("error: not enough host memory"), out
     assert host.info("version")["version"]
     # and a good guest still runs
-    vm = start(host, "hello")
+    vm = host.vm_start("hello")
     host.expect(rf"vm{vm} exited with status 0".encode())
 
 
@@ -107,9 +100,9 @@ def progress(host, patterns, rounds, timeout=240):
 
 
 def test_three_guests_share_the_cpu(host):
-    a = start(host, "spin name=spin-a")
-    b = start(host, "spin name=spin-b")
-    m = start(host, "memtouch name=mt -- mib=2")
+    a = host.vm_start("spin name=spin-a")
+    b = host.vm_start("spin name=spin-b")
+    m = host.vm_start("memtouch name=mt -- mib=2")
     # the monitor answers while they run, and each VM makes progress
     before = vms(host)
     progress(host, [rf"\[vm{a}\] spin: (\d+)", rf"\[vm{b}\] spin: (\d+)",
@@ -130,16 +123,16 @@ def test_three_guests_share_the_cpu(host):
 
 
 def test_hostile_ends_itself_only(host):
-    m = start(host, "memtouch name=witness -- mib=2")
+    m = host.vm_start("memtouch name=witness -- mib=2")
     host.expect(rf"\[vm{m}\] seq=1 check=ok".encode(), timeout=120)
-    h = start(host, "hostile")
+    h = host.vm_start("hostile")
     for line in (r"vmx: vmxon -> #UD", r"vmx: vmcall -> #UD",
                  r"msr: wrmsr 0x3a <- 0x5 -> #GP", r"msr: rdmsr 0x480 -> #GP",
                  r"port: inb 0x2000 -> 0xff", r"ram: touching 0xf0000000"):
         host.expect(rf"\[vm{h}\] hostile: {line}".encode(), timeout=120)
     host.expect(rf"vm{h} killed: read of guest-physical 0xf0000000 outside its 16 MiB "
                 rf"of RAM, at rip 0x[0-9a-f]+".encode())
-    t = start(host, "hostile -- escape=triple")
+    t = host.vm_start("hostile -- escape=triple")
     host.expect(rf"vm{t} killed: triple fault at rip 0x[0-9a-f]+".encode(), timeout=120)
     # the witness runs on and its checks pass
     seq = progress(host, [rf"\[vm{m}\] seq=(\d+) check=ok"], 3)
