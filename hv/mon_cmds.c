@@ -10,6 +10,7 @@
 #include "hv/pmm.h"
 #include "hv/time.h"
 #include "hv/x86.h"
+#include "migrate/discovery.h"
 #include "migrate/migrate.h"
 #include "net/net.h"
 #include "net/pci.h"
@@ -151,6 +152,8 @@ static const struct mon_cmd commands[] = {
 	  "tune migrations (0 MB/s: unlimited)", cmd_migrate_set_parameter },
 	{ "info migrate", "", "the last migration: status round pages rates downtime",
 	  cmd_info_migrate },
+	{ "info hosts", "", "peers heard on the LAN: ip load-% free-MiB vms link-MB/s rtt-ms age-s",
+	  cmd_info_hosts },
 	{ "poweroff", "", "power the machine off (ACPI S5)", cmd_poweroff },
 	{ "debug fault", "ud|pf|gp", "fault on purpose: shows the exception dump, halts tern",
 	  cmd_debug_fault },

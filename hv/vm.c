@@ -5,6 +5,7 @@
 #include "hv/hv.h"
 #include "hv/lib/fmt.h"
 #include "hv/lib/string.h"
+#include "hv/load.h"
 #include "hv/mbload.h"
 #include "hv/monitor.h"
 #include "hv/pmm.h"
@@ -333,6 +334,15 @@ struct vm *vm_at(unsigned slot)
 	return slot < VM_MAX && used[slot] ? &vms[slot] : NULL;
 }
 
+unsigned vm_count(void)
+{
+	unsigned n = 0;
+
+	for (int i = 0; i < VM_MAX; i++)
+		n += used[i] && (vms[i].state == VM_RUNNING || vms[i].state == VM_PAUSED);
+	return n;
+}
+
 void vm_pause(struct vm *vm)
 {
 	if (vm->state == VM_RUNNING)
@@ -405,8 +415,10 @@ void sched_run_once(void)
 		struct vm *vm = &vms[i];
 		if (!used[i] || vm->state != VM_RUNNING || vm->halted)
 			continue;
+		uint64_t before = vm->run_tsc;
 		last = i;
 		vmx_vcpu_run(vm, rdtsc() + slice);
+		load_account((vm->run_tsc - before) * 1000000 / time_tsc_hz());
 		break;
 	}
 	reap();

@@ -53,7 +53,9 @@ void vm_activate(struct vm *vm);
 /* Frees the VM and forgets it (a failed incoming one, or one that migrated away). */
 void vm_discard(struct vm *vm);
 struct vm *vm_find(const char *id_or_name);
-struct vm *vm_at(unsigned slot); /* for listing: NULL for empty slots */
+struct vm *vm_at(unsigned slot);
+/* VMs running or paused (not ended, not incoming). */
+unsigned vm_count(void); /* for listing: NULL for empty slots */
 void vm_pause(struct vm *vm);
 void vm_resume(struct vm *vm);
 /* Ends a VM with a reason printed as "vm<ID> killed: <reason>", freeing its memory. */

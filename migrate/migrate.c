@@ -3,6 +3,7 @@
 #include "hv/console.h"
 #include "hv/error.h"
 #include "hv/lib/string.h"
+#include "migrate/discovery.h"
 #include "migrate/migrate.h"
 #include "migrate/send.h"
 #include "net/addr.h"
@@ -39,6 +40,7 @@ void migrate_init(const char *cmdline)
 	}
 	if (!net_has_nic())
 		return;
+	discovery_init((uint16_t)port);
 	if (mig_recv_listen((uint16_t)port) == 0) {
 		listening = true;
 		kprintf("migrate: listening on port %llu\n", (unsigned long long)port);
@@ -49,6 +51,7 @@ void migrate_init(const char *cmdline)
 
 void migrate_poll(void)
 {
+	discovery_poll();
 	mig_send_poll();
 	mig_recv_poll();
 }

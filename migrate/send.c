@@ -13,6 +13,7 @@
 #include "hv/time.h"
 #include "hv/vcpu_state.h"
 #include "hv/vm.h"
+#include "migrate/discovery.h"
 #include "migrate/migrate.h"
 #include "migrate/send.h"
 #include "migrate/stream.h"
@@ -303,6 +304,7 @@ static void complete(struct vm *vm, uint32_t new_id)
 	mig_out.total_ms = now - mig_out.start_ms;
 	mig_out.target_vm_id = new_id;
 	mig_out.stage = MIG_DONE;
+	discovery_note_link(mig_out.ip, bandwidth(), 0);
 	mstream_close(&stream);
 	mon_event("migration vm%d -> %s: completed, downtime %llu ms, total %llu ms, %llu pages "
 		  "in %u rounds", mig_out.vm_id, ip, (unsigned long long)mig_out.downtime_ms,

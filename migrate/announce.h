@@ -1,0 +1,45 @@
+/* Host discovery: every host broadcasts who it is and how loaded it is, and keeps a
+ * table of the others. The announcement, 24 bytes, little-endian:
+ *   "TRNH" | version u8 | reserved u8 | migration port u16 | ip u32 | load % u8 |
+ *   reserved u8 | VMs u16 | free MiB u32 | sequence u32
+ * The codec is pure and tested hosted; a malformed announcement is counted, not used. */
+#ifndef TERN_MIGRATE_ANNOUNCE_H
+#define TERN_MIGRATE_ANNOUNCE_H
+
+#include "hv/types.h"
+
+#define ANNOUNCE_PORT 4445
+#define ANNOUNCE_LEN 24
+#define ANNOUNCE_VERSION 1
+#define ANNOUNCE_PERIOD_MS 2000
+#define ANNOUNCE_TIMEOUT_MS 10000 /* five periods unheard: the peer is gone */
+#define PEERS_MAX 16
+
+struct announce {
+	uint32_t ip;         /* host order */
+	uint16_t port;       /* where it takes migrations */
+	uint8_t load;        /* percent */
+	uint16_t vms;
+	uint32_t free_mib;
+	uint32_t seq;
+};
+
+void announce_encode(const struct announce *a, uint8_t out[ANNOUNCE_LEN]);
+/* False for anything but a well-formed announcement sent from src_ip. */
+bool announce_decode(const uint8_t *buf, size_t len, uint32_t src_ip, struct announce *a);
+
+struct peer {
+	struct announce a;
+	uint64_t heard_ms;
+	uint64_t link_bps;  /* last measured transfer speed to it, bytes/s; 0: not yet */
+	uint32_t rtt_ms;    /* last measured round trip; 0: not yet */
+	bool used;
+};
+
+/* The peer table: pure too (time is passed in). */
+void peers_heard(struct peer *t, const struct announce *a, uint64_t now_ms);
+/* Drops peers silent for longer than the timeout; returns how many went. */
+unsigned peers_expire(struct peer *t, uint64_t now_ms);
+struct peer *peers_find(struct peer *t, uint32_t ip);
+
+#endif

@@ -1,0 +1,17 @@
+/* Host discovery on the LAN (migrate/discovery.c); the announcement codec and the peer
+ * table are in migrate/announce.h. */
+#ifndef TERN_MIGRATE_DISCOVERY_H
+#define TERN_MIGRATE_DISCOVERY_H
+
+#include "migrate/announce.h"
+
+void discovery_init(uint16_t migrate_port);
+/* Announces every ANNOUNCE_PERIOD_MS and forgets silent peers; from tern's loop. */
+void discovery_poll(void);
+/* What the last migration (or probe) to ip measured. */
+void discovery_note_link(uint32_t ip, uint64_t bytes_per_s, uint32_t rtt_ms);
+const struct peer *discovery_peers(void);
+
+int cmd_info_hosts(int argc, char **argv);
+
+#endif
