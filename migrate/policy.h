@@ -1,0 +1,109 @@
+/* The migration policy's pure part (issue 9): a model of pre-copy that predicts a
+ * migration's rounds, total time and downtime, and the choice of which VM to move where
+ * when this host is overloaded. No state, no I/O: tern feeds it its measurements, the
+ * unit tests and tests/bench/policy_sim.c feed it theirs. Integer arithmetic only
+ * (tern runs without SSE or x87). */
+#ifndef TERN_MIGRATE_POLICY_H
+#define TERN_MIGRATE_POLICY_H
+
+#include "hv/types.h"
+
+#define PRECOPY_PAGE 4096ULL
+#define PRECOPY_MAX_ROUNDS 30          /* as MIGRATE_MAX_ROUNDS in migrate/migrate.h */
+#define PRECOPY_NOT_SHRINKING 3        /* rounds that did not shrink before giving up */
+#define PRECOPY_MAX_PAGES (1ULL << 28) /* 1 TiB: keeps pages x 4096 x 10^6 in 64 bits */
+#define PRECOPY_NEVER UINT64_MAX       /* total/downtime when there is no bandwidth */
+
+struct precopy_in {
+	uint64_t mem_pages;         /* the VM's RAM; round 1 sends it all */
+	uint64_t dirty_rate;        /* pages the guest dirties per second */
+	uint64_t wss_pages;         /* writable working set: a round dirties no more */
+	uint64_t bandwidth;         /* bytes/s to the target; 0: cannot migrate */
+	uint32_t rtt_ms;
+	uint32_t downtime_limit_ms; /* the migration's stop rule (migrate/send.c) */
+	uint64_t digest_bps;        /* bytes of RAM the pause's digest covers per s; 0: free */
+};
+
+struct precopy_out {
+	uint32_t rounds;      /* with the final (stop-and-copy) round, as tern prints it */
+	uint64_t total_ms;    /* connect to activation */
+	uint64_t downtime_ms; /* pause to activation */
+	uint64_t pages_sent;
+	bool converged;       /* stopped because the pause fit the limit */
+};
+
+void precopy_predict(const struct precopy_in *in, struct precopy_out *out);
+
+/* --- the choice --- */
+
+struct policy_params {
+	uint32_t load_high;       /* %, default 85 */
+	uint32_t load_window_s;   /* load must stay high this long, default 10 */
+	uint32_t cooldown_s;      /* a VM that moved, a peer that received: default 60 */
+	uint32_t downtime_max_ms; /* skip VMs predicted to pause longer, default 300 */
+	uint32_t mem_reserve_mib; /* a target keeps this much free, default 64 */
+	uint32_t stop_limit_ms;   /* the migration's own downtime-limit, default 300 */
+	uint64_t digest_bps;      /* this host's digest speed, for the model */
+};
+
+#define POLICY_DEFAULTS { 85, 10, 60, 300, 64, 300, 0 }
+
+struct policy_vm {
+	uint32_t id;
+	uint32_t mem_mib;
+	uint64_t dirty_rate;    /* pages/s */
+	uint64_t wss_pages;
+	uint32_t cpu_pct;       /* its share of this host's CPU */
+	uint64_t since_move_ms; /* since it last arrived here; UINT64_MAX: never moved */
+};
+
+struct policy_peer {
+	uint32_t ip;
+	uint32_t load_pct;
+	uint32_t free_mib;
+	uint32_t vms;
+	uint64_t link_bps;      /* bytes/s, measured to it */
+	uint32_t rtt_ms;
+	uint64_t age_ms;        /* since last heard (discovery drops the silent ones) */
+	uint64_t since_sent_ms; /* since it last received a VM from us; UINT64_MAX: never */
+};
+
+struct policy_host {
+	uint32_t load_pct;     /* already averaged over the window by the caller */
+	uint64_t high_for_ms;  /* how long the load has stayed at or above load-high */
+	const struct policy_vm *vms;
+	size_t nvms;
+	const struct policy_peer *peers;
+	size_t npeers;
+};
+
+/* Why nothing moves; with several obstacles, the one met furthest along (a VM that
+ * found a peer with room but is too dirty says "too dirty", not "cooldown"). */
+enum policy_why {
+	POLICY_MIGRATE,
+	POLICY_NOT_OVERLOADED,
+	POLICY_NOT_LONG_ENOUGH,
+	POLICY_NO_PEER,
+	POLICY_COOLDOWN,     /* every VM or every peer is in its cooldown */
+	POLICY_PEERS_LOADED, /* every peer would reach load-high */
+	POLICY_NO_FIT,       /* no peer has the memory (or there is no VM) */
+	POLICY_TOO_DIRTY,    /* every placement would pause longer than downtime-max */
+};
+
+struct policy_decision {
+	enum policy_why why;
+	size_t vm, peer;           /* indices into the host's arrays, when why == MIGRATE */
+	uint32_t vm_id, peer_ip;
+	struct precopy_out pred;
+	uint32_t target_load_pct;  /* the peer's load with the VM's share added */
+	uint32_t target_free_mib;  /* the peer's free memory once it holds the VM */
+	char text[192];            /* the line the monitor prints */
+};
+
+/* Fills d and returns d->why. Deterministic: equal candidates go to the lowest VM id,
+ * then the lowest peer ip. */
+enum policy_why policy_choose(const struct policy_params *p, const struct policy_host *h,
+			      struct policy_decision *d);
+const char *policy_why_str(enum policy_why why);
+
+#endif
