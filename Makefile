@@ -29,7 +29,7 @@ VMX_SRCS := vmx/cap.c vmx/vmxon.c vmx/vmcs.c vmx/entry.S vmx/exit.c vmx/msr.c vm
 NET_SRCS := net/addr.c net/sys_arch.c net/pci.c net/e1000_ring.c net/e1000.c net/net.c net/ping.c \
 	net/netperf.c
 MIGRATE_SRCS := migrate/wire.c migrate/stream.c migrate/send.c migrate/recv.c migrate/migrate.c \
-	migrate/announce.c migrate/discovery.c migrate/policy.c
+	migrate/announce.c migrate/discovery.c migrate/autopolicy.c migrate/policy.c
 CORE_SRCS := $(HV_SRCS) $(VMX_SRCS) $(NET_SRCS) $(MIGRATE_SRCS)
 # lwIP 2.1.3 from Debian's source package (tools/deps fetches it; never committed):
 # the core, IPv4 and Ethernet for the raw API, configured by net/lwipopts.h.

@@ -10,6 +10,7 @@
 #include "hv/pmm.h"
 #include "hv/time.h"
 #include "hv/x86.h"
+#include "migrate/autopolicy.h"
 #include "migrate/discovery.h"
 #include "migrate/migrate.h"
 #include "net/net.h"
@@ -154,6 +155,12 @@ static const struct mon_cmd commands[] = {
 	  cmd_info_migrate },
 	{ "info hosts", "", "peers heard on the LAN: ip load-% free-MiB vms link-MB/s rtt-ms age-s",
 	  cmd_info_hosts },
+	{ "policy", "on|off", "let this host move VMs on its own when overloaded", cmd_policy },
+	{ "policy set", "<key> <value>",
+	  "load-high (%), load-window (s), cooldown (s), downtime-max (ms), mem-reserve (MiB)",
+	  cmd_policy_set },
+	{ "info policy", "", "the policy's state, keys, decisions and per-VM figures",
+	  cmd_info_policy },
 	{ "poweroff", "", "power the machine off (ACPI S5)", cmd_poweroff },
 	{ "debug fault", "ud|pf|gp", "fault on purpose: shows the exception dump, halts tern",
 	  cmd_debug_fault },

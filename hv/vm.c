@@ -329,6 +329,15 @@ struct vm *vm_find(const char *id_or_name)
 	return NULL;
 }
 
+struct vm *vm_find_id(int id)
+{
+	for (int i = 0; i < VM_MAX; i++)
+		if (used[i] && vms[i].id == id &&
+		    (vms[i].state == VM_RUNNING || vms[i].state == VM_PAUSED))
+			return &vms[i];
+	return NULL;
+}
+
 struct vm *vm_at(unsigned slot)
 {
 	return slot < VM_MAX && used[slot] ? &vms[slot] : NULL;

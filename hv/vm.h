@@ -53,6 +53,8 @@ void vm_activate(struct vm *vm);
 /* Frees the VM and forgets it (a failed incoming one, or one that migrated away). */
 void vm_discard(struct vm *vm);
 struct vm *vm_find(const char *id_or_name);
+/* The live (running or paused) VM with this id, or NULL. */
+struct vm *vm_find_id(int id);
 struct vm *vm_at(unsigned slot);
 /* VMs running or paused (not ended, not incoming). */
 unsigned vm_count(void); /* for listing: NULL for empty slots */

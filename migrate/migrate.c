@@ -3,6 +3,7 @@
 #include "hv/console.h"
 #include "hv/error.h"
 #include "hv/lib/string.h"
+#include "migrate/autopolicy.h"
 #include "migrate/discovery.h"
 #include "migrate/migrate.h"
 #include "migrate/send.h"
@@ -52,6 +53,7 @@ void migrate_init(const char *cmdline)
 void migrate_poll(void)
 {
 	discovery_poll();
+	autopolicy_tick();
 	mig_send_poll();
 	mig_recv_poll();
 }
@@ -163,7 +165,10 @@ int cmd_info_migrate(int argc, char **argv)
 	kprintf("zero-pages: %llu\n", (unsigned long long)o->zero_pages);
 	kprintf("remaining-pages: %llu\n", (unsigned long long)o->remaining);
 	kprintf("dirty-rate: %llu\n", (unsigned long long)o->dirty_rate);
-	kprintf("expected-downtime: %llu\n", (unsigned long long)o->expected_downtime_ms);
+	if (o->expected_downtime_ms == UINT64_MAX)
+		kprintf("expected-downtime: unknown\n"); /* no bandwidth measured yet */
+	else
+		kprintf("expected-downtime: %llu\n", (unsigned long long)o->expected_downtime_ms);
 	kprintf("downtime-limit: %llu\n", (unsigned long long)mig_params.downtime_limit_ms);
 	kprintf("max-bandwidth: %llu\n", (unsigned long long)mig_params.max_bandwidth_mbs);
 	if (o->stage == MIG_DONE) {

@@ -11,6 +11,7 @@
 #include "hv/time.h"
 #include "hv/vm.h"
 #include "hv/vm_args.h"
+#include "migrate/autopolicy.h"
 #include "migrate/migrate.h"
 #include "migrate/send.h"
 #include "migrate/stream.h"
@@ -170,6 +171,7 @@ static void activate(void)
 	mstream_send(&stream, &m);
 	peer_str(ip, sizeof(ip));
 	mon_event("vm%d arrived from %s", in.vm->id, ip);
+	autopolicy_arrived(in.vm->id);
 	in.stage = MIG_DONE;
 	pmm_free((uintptr_t)in.have, in.have_pages);
 	in.have = NULL;

@@ -13,6 +13,7 @@
 #include "hv/time.h"
 #include "hv/vcpu_state.h"
 #include "hv/vm.h"
+#include "migrate/autopolicy.h"
 #include "migrate/discovery.h"
 #include "migrate/migrate.h"
 #include "migrate/send.h"
@@ -106,6 +107,7 @@ int mig_send_start(const char *name, uint32_t ip, uint16_t port, char *err, size
 	mig_out.port = port;
 	mig_out.start_ms = time_now_ms();
 	mig_out.stage = MIG_INIT;
+	mig_out.predicted = autopolicy_predict(vm->id, ip, &mig_out.prediction);
 	if (mstream_connect(&stream, ip, port)) {
 		fail("cannot open a connection");
 		fmt_snprintf(err, err_size, "cannot open a connection");
@@ -208,16 +210,21 @@ static bool pump_pages(struct vm *vm)
 	return true;
 }
 
-static void progress_line(uint64_t pending)
+static void progress_line(void)
 {
 	uint64_t bw = bandwidth();
+	char expected[24];
 
+	if (mig_out.expected_downtime_ms == UINT64_MAX)
+		fmt_snprintf(expected, sizeof(expected), "unknown");
+	else
+		fmt_snprintf(expected, sizeof(expected), "%llu ms",
+			     (unsigned long long)mig_out.expected_downtime_ms);
 	mon_event("migration vm%d: round %u: %llu pages, %llu.%llu MB/s, dirty rate %llu pages/s, "
-		  "expected downtime %llu ms", mig_out.vm_id, mig_out.round,
+		  "expected downtime %s", mig_out.vm_id, mig_out.round,
 		  (unsigned long long)mig_out.round_sent, (unsigned long long)(bw / 1000000),
 		  (unsigned long long)(bw / 100000 % 10), (unsigned long long)mig_out.dirty_rate,
-		  (unsigned long long)mig_out.expected_downtime_ms);
-	(void)pending;
+		  expected);
 }
 
 /* At a round's end: go on with another round, or stop and copy the rest (SDM of the
@@ -228,7 +235,8 @@ static bool should_stop(uint64_t pending)
 	uint64_t bw = bandwidth();
 	bool shrinking = pending < mig_out.last_pending || mig_out.round < 3;
 
-	mig_out.expected_downtime_ms = bw ? pending * WIRE_PAGE * 1000 / bw : 0;
+	/* No acknowledgement yet means no bandwidth known: only an empty round is cheap. */
+	mig_out.expected_downtime_ms = bw ? pending * WIRE_PAGE * 1000 / bw : pending ? UINT64_MAX : 0;
 	mig_out.remaining = pending;
 	if (!shrinking)
 		mig_out.not_shrinking++;
@@ -287,7 +295,7 @@ static void iterate(struct vm *vm)
 	uint64_t pending = dirty_pending(vm), ms = time_now_ms() - mig_out.round_start_ms;
 	mig_out.dirty_rate = ms ? pending * 1000 / ms : 0;
 	bool stop = should_stop(pending);
-	progress_line(pending);
+	progress_line();
 	if (stop)
 		stop_and_copy(vm);
 	else
@@ -310,6 +318,16 @@ static void complete(struct vm *vm, uint32_t new_id)
 		  "in %u rounds", mig_out.vm_id, ip, (unsigned long long)mig_out.downtime_ms,
 		  (unsigned long long)mig_out.total_ms, (unsigned long long)mig_out.pages_sent,
 		  mig_out.round);
+	if (mig_out.predicted)
+		mon_event("migration vm%d: the model predicted downtime %llu ms, total %llu ms, %u "
+			  "rounds; measured downtime %llu ms, total %llu ms, %u rounds", mig_out.vm_id,
+			  (unsigned long long)mig_out.prediction.downtime_ms,
+			  (unsigned long long)mig_out.prediction.total_ms, mig_out.prediction.rounds,
+			  (unsigned long long)mig_out.downtime_ms, (unsigned long long)mig_out.total_ms,
+			  mig_out.round);
+	else
+		mon_event("migration vm%d: no model prediction (dirty rate not sampled or link not "
+			  "measured yet)", mig_out.vm_id);
 	if (vm)
 		vm_discard(vm);
 }

@@ -4,6 +4,7 @@
 
 #include "hv/vuart.h"
 #include "migrate/migrate.h"
+#include "migrate/policy.h"
 #include "migrate/wire.h"
 
 struct mig_params {
@@ -28,6 +29,8 @@ struct mig_out {
 	uint64_t state_ms, commit_ms; /* where the pause goes: copy, check, activation */
 	uint64_t downtime_ms, total_ms;
 	char error[160];
+	bool predicted;             /* the model's view, printed beside the result */
+	struct precopy_out prediction;
 };
 
 extern struct mig_params mig_params;

@@ -1,0 +1,326 @@
+#include "hv/cmdline.h"
+#include "hv/console.h"
+#include "hv/dirty.h"
+#include "hv/error.h"
+#include "hv/lib/fmt.h"
+#include "hv/lib/string.h"
+#include "hv/load.h"
+#include "hv/monitor.h"
+#include "hv/pmm.h"
+#include "hv/time.h"
+#include "hv/vm.h"
+#include "migrate/autopolicy.h"
+#include "migrate/discovery.h"
+#include "migrate/send.h"
+#include "net/net.h"
+#include "vmx/vmx.h"
+
+#define SAMPLE_EVERY_MS 15000 /* a VM's dirty rate is sampled this often ... */
+#define SAMPLE_MS 1000        /* ... over a window this long (ad mode: no exits) */
+/* How fast the pause's digest reads RAM: measured under Bochs (~8 MiB per 100 ms). */
+#define DIGEST_BPS (80ull * 1000 * 1000)
+
+struct vm_figures {
+	int id;
+	uint64_t dirty_rate, wss_pages;
+	uint64_t sampled_ms;
+	uint64_t last_run_tsc, cpu_pct;
+	uint64_t arrived_ms; /* 0: never moved here */
+};
+
+static struct policy_params params = POLICY_DEFAULTS;
+static bool on;
+static struct vm_figures figs[VM_MAX];
+static struct {
+	int vm_id;
+	uint64_t start_ms;
+} sampling;
+static uint64_t next_tick_ms, high_since_ms, last_said_ms, decisions;
+static uint64_t sent_ms[PEERS_MAX]; /* per peer slot: when it last received a VM from us */
+static uint32_t sent_ip[PEERS_MAX];
+static char last_decision[200] = "none";
+
+static struct vm_figures *fig(const struct vm *vm)
+{
+	struct vm_figures *free_slot = NULL;
+
+	for (int i = 0; i < VM_MAX; i++) {
+		if (figs[i].id == vm->id)
+			return &figs[i];
+		if (!free_slot && !vm_find_id(figs[i].id))
+			free_slot = &figs[i];
+	}
+	if (free_slot)
+		*free_slot = (struct vm_figures){ .id = vm->id, .last_run_tsc = vm->run_tsc };
+	return free_slot;
+}
+
+/* The cheapest mode the CPU offers: EPT dirty flags cost no exits at all. */
+static enum dirty_mode sample_mode(void)
+{
+	return vmx_caps()->ept_ad ? DIRTY_AD : vmx_caps()->pml ? DIRTY_PML : DIRTY_WP;
+}
+
+/* CPU shares every tick; one VM's dirty rate at a time, in a short window. */
+static void measure(uint64_t now)
+{
+	uint64_t hz = time_tsc_hz();
+
+	for (unsigned i = 0; i < VM_MAX; i++) {
+		struct vm *vm = vm_at(i);
+		struct vm_figures *f;
+		if (!vm || (vm->state != VM_RUNNING && vm->state != VM_PAUSED) || !(f = fig(vm)))
+			continue;
+		f->cpu_pct = MIN(100, (vm->run_tsc - f->last_run_tsc) * 100 / hz);
+		f->last_run_tsc = vm->run_tsc;
+	}
+	if (sampling.vm_id) {
+		struct vm *vm = vm_find_id(sampling.vm_id);
+		if (vm && vm->dirty.mode == sample_mode() && now - sampling.start_ms >= SAMPLE_MS) {
+			uint64_t pages = dirty_sync(vm), ms = now - sampling.start_ms;
+			struct vm_figures *f = fig(vm);
+			dirty_stop(vm);
+			if (f) {
+				f->dirty_rate = pages * 1000 / ms;
+				f->wss_pages = pages;
+				f->sampled_ms = now;
+			}
+		}
+		if (!vm || vm->dirty.mode != sample_mode() || now - sampling.start_ms >= SAMPLE_MS)
+			sampling.vm_id = 0;
+		return;
+	}
+	if (mig_out.stage > MIG_NONE && mig_out.stage < MIG_DONE)
+		return; /* the migration tracks its own VM; leave the others be meanwhile */
+	for (unsigned i = 0; i < VM_MAX; i++) {
+		struct vm *vm = vm_at(i);
+		struct vm_figures *f;
+		char err[160];
+		if (!vm || vm->state != VM_RUNNING || vm->dirty.mode != DIRTY_OFF || !(f = fig(vm)))
+			continue;
+		if (f->sampled_ms && now - f->sampled_ms < SAMPLE_EVERY_MS)
+			continue;
+		if (dirty_start(vm, sample_mode(), err, sizeof(err)) == 0) {
+			sampling.vm_id = vm->id;
+			sampling.start_ms = now;
+		} else {
+			f->sampled_ms = now; /* no shadow room now: try later */
+		}
+		return;
+	}
+}
+
+static uint64_t *peer_sent(uint32_t ip)
+{
+	for (int i = 0; i < PEERS_MAX; i++)
+		if (sent_ip[i] == ip)
+			return &sent_ms[i];
+	for (int i = 0; i < PEERS_MAX; i++)
+		if (!sent_ip[i]) {
+			sent_ip[i] = ip;
+			sent_ms[i] = 0;
+			return &sent_ms[i];
+		}
+	return &sent_ms[0];
+}
+
+static size_t gather_peers(struct policy_peer *out, uint64_t now)
+{
+	const struct peer *t = discovery_peers();
+	size_t n = 0;
+
+	for (int i = 0; i < PEERS_MAX; i++) {
+		if (!t[i].used)
+			continue;
+		uint64_t sent = *peer_sent(t[i].a.ip);
+		out[n++] = (struct policy_peer){
+			.ip = t[i].a.ip, .load_pct = t[i].a.load, .free_mib = t[i].a.free_mib,
+			.vms = t[i].a.vms, .link_bps = t[i].link_bps, .rtt_ms = t[i].rtt_ms,
+			.age_ms = now - t[i].heard_ms,
+			.since_sent_ms = sent ? now - sent : UINT64_MAX,
+		};
+	}
+	return n;
+}
+
+static size_t gather_vms(struct policy_vm *out, uint64_t now)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < VM_MAX; i++) {
+		struct vm *vm = vm_at(i);
+		struct vm_figures *f;
+		if (!vm || vm->state != VM_RUNNING || !(f = fig(vm)) || !f->sampled_ms)
+			continue;
+		out[n++] = (struct policy_vm){
+			.id = (uint32_t)vm->id, .mem_mib = (uint32_t)(vm->mem_size / MIB),
+			.dirty_rate = f->dirty_rate, .wss_pages = f->wss_pages, .cpu_pct = (uint32_t)f->cpu_pct,
+			.since_move_ms = f->arrived_ms ? now - f->arrived_ms : UINT64_MAX,
+		};
+	}
+	return n;
+}
+
+/* A peer no migration has measured yet gets a short netperf probe first. */
+static void probe_links(void)
+{
+	const struct peer *t = discovery_peers();
+
+	for (int i = 0; i < PEERS_MAX; i++) {
+		struct netperf_result r;
+		if (!t[i].used || t[i].link_bps)
+			continue;
+		if (netperf_run(t[i].a.ip, 1, &r) == 0)
+			discovery_note_link(t[i].a.ip, r.kb_per_s * 1000, 0);
+		return; /* one a tick */
+	}
+}
+
+static void decide(uint64_t now)
+{
+	struct policy_peer peers[PEERS_MAX];
+	struct policy_vm vms[VM_MAX];
+	struct policy_host h;
+	struct policy_decision d;
+	char err[160];
+
+	h.load_pct = load_percent(params.load_window_s);
+	if (h.load_pct < params.load_high)
+		high_since_ms = 0;
+	else if (!high_since_ms)
+		high_since_ms = now;
+	h.high_for_ms = high_since_ms ? now - high_since_ms : 0;
+	if (h.load_pct >= params.load_high)
+		probe_links();
+	h.vms = vms;
+	h.nvms = gather_vms(vms, now);
+	h.peers = peers;
+	h.npeers = gather_peers(peers, now);
+	params.stop_limit_ms = (uint32_t)mig_params.downtime_limit_ms;
+	params.digest_bps = DIGEST_BPS;
+	if (policy_choose(&params, &h, &d) != POLICY_MIGRATE) {
+		if (d.why != POLICY_NOT_OVERLOADED && now - last_said_ms >= params.load_window_s * 1000ull) {
+			mon_event("policy: load %u%% >= %u%%, nothing moves: %s", h.load_pct,
+				  params.load_high, policy_why_str(d.why));
+			last_said_ms = now;
+		}
+		return;
+	}
+	mon_event("policy: %s", d.text);
+	decisions++;
+	fmt_snprintf(last_decision, sizeof(last_decision), "%s", d.text);
+	if (mig_send_start(vm_find_id((int)d.vm_id)->name, d.peer_ip, (uint16_t)MIGRATE_PORT, err,
+			   sizeof(err)) == 0) {
+		*peer_sent(d.peer_ip) = now;
+		high_since_ms = 0; /* the window starts again once the load has moved */
+	} else {
+		mon_event("policy: cannot start: %s", err);
+	}
+}
+
+void autopolicy_tick(void)
+{
+	uint64_t now = time_now_ms();
+
+	if (now < next_tick_ms)
+		return;
+	next_tick_ms = now + 1000;
+	measure(now);
+	if (on && !(mig_out.stage > MIG_NONE && mig_out.stage < MIG_DONE) && !sampling.vm_id)
+		decide(now);
+}
+
+bool autopolicy_predict(int vm_id, uint32_t ip, struct precopy_out *out)
+{
+	struct vm *vm = vm_find_id(vm_id);
+	const struct peer *p = NULL, *t = discovery_peers();
+	struct vm_figures *f;
+
+	for (int i = 0; i < PEERS_MAX; i++)
+		if (t[i].used && t[i].a.ip == ip)
+			p = &t[i];
+	if (!vm || !p || !p->link_bps || !(f = fig(vm)) || !f->sampled_ms)
+		return false;
+	struct precopy_in in = {
+		.mem_pages = vm->mem_size / PAGE_SIZE, .dirty_rate = f->dirty_rate,
+		.wss_pages = f->wss_pages, .bandwidth = p->link_bps, .rtt_ms = p->rtt_ms,
+		.downtime_limit_ms = (uint32_t)mig_params.downtime_limit_ms, .digest_bps = DIGEST_BPS,
+	};
+	precopy_predict(&in, out);
+	return true;
+}
+
+void autopolicy_arrived(int vm_id)
+{
+	struct vm *vm = vm_find_id(vm_id);
+	struct vm_figures *f = vm ? fig(vm) : NULL;
+
+	if (f)
+		f->arrived_ms = time_now_ms();
+}
+
+/* --- monitor --- */
+
+int cmd_policy(int argc, char **argv)
+{
+	if (argc != 1 || (strcmp(argv[0], "on") && strcmp(argv[0], "off"))) {
+		kprintf("error: usage: policy on|off\n");
+		return -E_INVAL;
+	}
+	on = strcmp(argv[0], "on") == 0;
+	high_since_ms = 0;
+	kprintf("policy: %s\n", on ? "on" : "off");
+	return 0;
+}
+
+int cmd_policy_set(int argc, char **argv)
+{
+	static const struct {
+		const char *key;
+		uint32_t *val;
+		uint64_t min, max;
+	} keys[] = {
+		{ "load-high", &params.load_high, 1, 100 },
+		{ "load-window", &params.load_window_s, 1, LOAD_WINDOW_MAX },
+		{ "cooldown", &params.cooldown_s, 0, 86400 },
+		{ "downtime-max", &params.downtime_max_ms, 1, 600000 },
+		{ "mem-reserve", &params.mem_reserve_mib, 0, 1u << 20 },
+	};
+	uint64_t v;
+
+	for (size_t i = 0; argc == 2 && i < ARRAY_SIZE(keys); i++) {
+		if (strcmp(argv[0], keys[i].key))
+			continue;
+		if (!parse_u64(argv[1], &v) || v < keys[i].min || v > keys[i].max) {
+			kprintf("error: %s takes %llu..%llu\n", keys[i].key,
+				(unsigned long long)keys[i].min, (unsigned long long)keys[i].max);
+			return -E_INVAL;
+		}
+		*keys[i].val = (uint32_t)v;
+		kprintf("%s: %llu\n", keys[i].key, (unsigned long long)v);
+		return 0;
+	}
+	kprintf("error: usage: policy set load-high|load-window|cooldown|downtime-max|"
+		"mem-reserve <value>\n");
+	return -E_INVAL;
+}
+
+int cmd_info_policy(int argc, char **argv)
+{
+	kprintf("state: %s\n", on ? "on" : "off");
+	kprintf("load: %u\n", load_percent(params.load_window_s));
+	kprintf("load-high: %u\nload-window: %u\ncooldown: %u\ndowntime-max: %u\nmem-reserve: %u\n",
+		params.load_high, params.load_window_s, params.cooldown_s, params.downtime_max_ms,
+		params.mem_reserve_mib);
+	kprintf("decisions: %llu\nlast-decision: %s\n", (unsigned long long)decisions,
+		last_decision);
+	for (unsigned i = 0; i < VM_MAX; i++) {
+		struct vm *vm = vm_at(i);
+		struct vm_figures *f;
+		if (vm && (vm->state == VM_RUNNING || vm->state == VM_PAUSED) && (f = fig(vm)))
+			kprintf("vm%d: cpu %llu%%, dirty-rate %llu pages/s, wss %llu pages%s\n", vm->id,
+				(unsigned long long)f->cpu_pct, (unsigned long long)f->dirty_rate,
+				(unsigned long long)f->wss_pages, f->sampled_ms ? "" : " (not sampled yet)");
+	}
+	return 0;
+}

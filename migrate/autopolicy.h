@@ -1,0 +1,21 @@
+/* The seed design's monitoring system inside tern: cheap measurements always on, and
+ * a policy (off by default) that moves a VM when the host stays overloaded. The choice
+ * itself is pure (migrate/policy.c); this file measures, asks and acts. */
+#ifndef TERN_MIGRATE_AUTOPOLICY_H
+#define TERN_MIGRATE_AUTOPOLICY_H
+
+#include "hv/types.h"
+#include "migrate/policy.h"
+
+/* Once a second, from tern's loop. */
+void autopolicy_tick(void);
+/* The model's prediction for moving VM vm_id to ip, for printing beside the result. */
+bool autopolicy_predict(int vm_id, uint32_t ip, struct precopy_out *out);
+/* A VM arrived on this host (its cooldown starts). */
+void autopolicy_arrived(int vm_id);
+
+int cmd_policy(int argc, char **argv);
+int cmd_policy_set(int argc, char **argv);
+int cmd_info_policy(int argc, char **argv);
+
+#endif
