@@ -120,7 +120,14 @@ class TernHost:
 
     def seen(self, pattern):
         """The last match of pattern in everything the console printed so far (also
-        what cmd() skipped over while looking for a command's output), or None."""
+        what cmd() skipped over while looking for a command's output), or None. Reads
+        what the console has printed meanwhile first (into the log, not for expect())."""
+        end = time.monotonic() + 0.5     # bounded: chatty guests never fall silent
+        try:
+            while time.monotonic() < end:
+                self.proc.read_nonblocking(65536, timeout=0.05)
+        except (pexpect.TIMEOUT, pexpect.EOF):
+            pass
         self.log.flush()
         with open(self.log_path, "rb") as f:
             found = list(re.finditer(pattern, f.read()))

@@ -1,0 +1,95 @@
+"""The policy, end to end under Bochs: two hosts on one LAN find each other; host 1
+runs guests that keep it busy; with the policy on and a low load-high it moves one VM
+to host 2 on its own, the guest lives on there, host 1's load falls, and nothing moves
+back within the cooldown even with host 2's policy on too."""
+import os
+import re
+import time
+
+import pytest
+
+from ternhost import TernHost
+
+
+def wait_for(fn, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if fn():
+            return True
+        time.sleep(2)
+    return False
+
+
+def cpu_share(host, vm):
+    m = re.search(rf"^vm{vm}: cpu (\d+)%", host.cmd("info policy"), re.M)
+    return int(m.group(1)) if m else 0
+
+
+@pytest.fixture(scope="module")
+def pair():
+    lan = f"pol-{os.getpid()}"
+    a = TernHost("bochs-uefi", name="policy-a", extra=["--host", "1", "--lan", lan])
+    b = TernHost("bochs-uefi", name="policy-b", extra=["--host", "2", "--lan", lan])
+    try:
+        a.wait_prompt(timeout=240)
+        b.wait_prompt(timeout=240)
+        yield a, b
+    finally:
+        a.close()
+        b.close()
+
+
+def test_policy_keys(pair):
+    a, _ = pair
+    info = a.info("policy")
+    for key, default in (("load-high", "85"), ("load-window", "10"), ("cooldown", "60"),
+                         ("downtime-max", "300"), ("mem-reserve", "64")):
+        assert info[key] == default, info
+    assert "error:" in a.cmd("policy set load-high 0")
+    assert "error:" in a.cmd("policy set nosuch 1")
+    assert "error:" in a.cmd("policy maybe")
+    assert a.info("policy")["decisions"] == "0"
+
+
+def test_overloaded_host_moves_a_vm_on_its_own(pair):
+    a, b = pair
+    assert wait_for(lambda: "10.0.0.2" in a.cmd("info hosts") and
+                    "10.0.0.1" in b.cmd("info hosts"), 60)
+    assert a.info("policy")["state"] == "off"
+    spin1 = a.vm_start("spin mem=4 name=busy1")
+    spin2 = a.vm_start("spin mem=4 name=busy2")
+    mt = a.vm_start("memtouch mem=8 name=watched -- mib=2 rate=16")
+    a.expect(rf"\[vm{mt}\] seq=1 check=ok".encode(), timeout=120)
+    for k, v in (("load-high", 60), ("load-window", 3), ("cooldown", 120)):
+        assert a.cmd(f"policy set {k} {v}").strip() == f"{k}: {v}"
+    b.cmd("policy set load-high 60")
+    b.cmd("policy set load-window 3")
+    assert a.cmd("policy on").strip() == "policy: on"
+    b.cmd("policy on")
+
+    # the decision, with its inputs, then the migration it started
+    assert wait_for(lambda: a.seen(rb"policy: migrating vm(\d+) to 10\.0\.0\.2: load \d+% > "
+                                   rb"60% for \d+ s; predicted downtime \d+ ms, total \d+ ms; "
+                                   rb"target load \d+%, free \d+ MiB"), 180)
+    moved = int(a.seen(rb"policy: migrating vm(\d+) to").group(1))
+    assert moved in (spin1, spin2, mt)
+    assert wait_for(lambda: a.seen(rf"migration vm{moved} -> 10\.0\.0\.2: completed".encode()),
+                    180)
+    assert a.seen(rf"migration vm{moved}: the model predicted downtime \d+ ms".encode())
+    b.expect(rb"vm(\d+) arrived from 10\.0\.0\.1", timeout=60)
+    on_b = int(b.proc.match.group(1))
+    # the guest lives on on host 2
+    what = rb"spin: \d+" if moved != mt else rb"seq=\d+ check=ok"
+    b.expect(rf"\[vm{on_b}\] ".encode() + what, timeout=120)
+    info = a.info("policy")
+    assert int(info["decisions"]) == 1, info
+    # host 1's guests are all CPU-bound, so its load (the CPU share guests use) stays at
+    # the top; what falls is the number sharing it: each remaining VM gets more
+    stay = [v for v in (spin1, spin2, mt) if v != moved]
+    assert wait_for(lambda: all(cpu_share(a, v) >= 40 for v in stay), 60), a.cmd("info policy")
+    # nothing comes back in the cooldown
+    time.sleep(30)
+    assert not b.seen(rb"policy: migrating"), "a VM moved back within the cooldown"
+    assert int(a.info("policy")["decisions"]) == 1
+    text = open(a.log_path, "rb").read() + open(b.log_path, "rb").read()
+    assert b"check=FAIL" not in text
