@@ -62,6 +62,8 @@ int dirty_start(struct vm *vm, enum dirty_mode mode, char *err, size_t err_size)
 	uint64_t n = vm->mem_size / PAGE_SIZE, need = dirty_shadow_need(n);
 	int e;
 
+	if (d->mode != DIRTY_OFF && d->sample)
+		dirty_stop(vm); /* the operator or a migration comes first */
 	if (d->mode != DIRTY_OFF) {
 		fmt_snprintf(err, err_size, "vm%d is tracked already (mode %s); dirty stop first",
 			     vm->id, dirty_mode_name(d->mode));
@@ -105,6 +107,7 @@ void dirty_stop(struct vm *vm)
 		return;
 	vmx_dirty_disarm(vm);
 	d->mode = DIRTY_OFF;
+	d->sample = false;
 	shadow_free(&d->ext);
 	d->bitmap[0] = d->bitmap[1] = NULL;
 	d->log[0] = d->log[1] = NULL;

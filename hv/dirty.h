@@ -12,6 +12,7 @@ enum dirty_mode { DIRTY_OFF, DIRTY_WP, DIRTY_PML, DIRTY_AD };
 
 struct dirty {
 	enum dirty_mode mode;
+	bool sample;           /* a short measuring window: any other user preempts it */
 	uint64_t npages;
 	struct shadow_extent ext;
 	uint64_t *bitmap[2];   /* [cur] fills; [cur ^ 1] is the last completed round */

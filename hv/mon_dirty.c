@@ -31,7 +31,8 @@ static struct vm *tracked_vm(int argc, char **argv, const char *usage)
 {
 	struct vm *vm = live_vm(argc, argv, 1, usage);
 
-	if (vm && vm->dirty.mode == DIRTY_OFF) {
+	/* the policy's short sampling windows are not the operator's tracking */
+	if (vm && (vm->dirty.mode == DIRTY_OFF || vm->dirty.sample)) {
 		kprintf("error: vm%d is not tracked (dirty start %s first)\n", vm->id, argv[0]);
 		return NULL;
 	}
@@ -108,7 +109,8 @@ int cmd_info_dirty(int argc, char **argv)
 	if (!vm)
 		return -E_INVAL;
 	d = &vm->dirty;
-	kprintf("mode: %s\n", dirty_mode_name(d->mode));
+	kprintf("mode: %s\n", d->sample ? "off" : dirty_mode_name(d->mode));
+	kprintf("sampling: %s\n", d->sample ? "yes" : "no");
 	kprintf("rounds: %llu\n", (unsigned long long)d->rounds);
 	kprintf("dirty-pages: %llu\n", (unsigned long long)d->last_pages);
 	kprintf("dirty-rate: %llu\n", (unsigned long long)dirty_rate(d));

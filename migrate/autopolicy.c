@@ -76,7 +76,7 @@ static void measure(uint64_t now)
 	}
 	if (sampling.vm_id) {
 		struct vm *vm = vm_find_id(sampling.vm_id);
-		if (vm && vm->dirty.mode == sample_mode() && now - sampling.start_ms >= SAMPLE_MS) {
+		if (vm && vm->dirty.sample && now - sampling.start_ms >= SAMPLE_MS) {
 			uint64_t pages = dirty_sync(vm), ms = now - sampling.start_ms;
 			struct vm_figures *f = fig(vm);
 			dirty_stop(vm);
@@ -86,7 +86,7 @@ static void measure(uint64_t now)
 				f->sampled_ms = now;
 			}
 		}
-		if (!vm || vm->dirty.mode != sample_mode() || now - sampling.start_ms >= SAMPLE_MS)
+		if (!vm || !vm->dirty.sample || now - sampling.start_ms >= SAMPLE_MS)
 			sampling.vm_id = 0;
 		return;
 	}
@@ -101,6 +101,7 @@ static void measure(uint64_t now)
 		if (f->sampled_ms && now - f->sampled_ms < SAMPLE_EVERY_MS)
 			continue;
 		if (dirty_start(vm, sample_mode(), err, sizeof(err)) == 0) {
+			vm->dirty.sample = true;
 			sampling.vm_id = vm->id;
 			sampling.start_ms = now;
 		} else {

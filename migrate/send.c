@@ -95,7 +95,7 @@ int mig_send_start(const char *name, uint32_t ip, uint16_t port, char *err, size
 		fmt_snprintf(err, err_size, "vm%d is %s", vm->id, vm_state_name(vm));
 		return -E_INVAL;
 	}
-	if (vm->dirty.mode != DIRTY_OFF) {
+	if (vm->dirty.mode != DIRTY_OFF && !vm->dirty.sample) {
 		fmt_snprintf(err, err_size, "vm%d is tracked already (dirty stop first)", vm->id);
 		return -E_BUSY;
 	}
