@@ -40,6 +40,17 @@ def why_no_kvm_vmx():
     return launch.why_no_kvm_vmx()
 
 
+def wait_for(fn, timeout=30, every=1):
+    """Calls fn every `every` s until it returns something true (returned) or the
+    timeout passes (False)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if fn():
+            return True
+        time.sleep(every)
+    return False
+
+
 def pid_alive(pid):
     """True while pid exists and is not a zombie (an orphaned emulator killed by
     PDEATHSIG may linger as a zombie until init reaps it)."""

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from ternhost import TernHost, launch
+from ternhost import TernHost, launch, wait_for
 
 lan_tool = launch.lan
 
@@ -21,15 +21,6 @@ def peers(host):
         if len(f) == 7 and re.match(r"\d+\.\d+\.\d+\.\d+$", f[0]):
             rows[f[0]] = {"load": int(f[1]), "free": int(f[2]), "vms": int(f[3])}
     return rows
-
-
-def wait_for(fn, timeout=30):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if fn():
-            return True
-        time.sleep(1)
-    return False
 
 
 def udp_broadcast_frame(src_ip, payload, port=4445):

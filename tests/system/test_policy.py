@@ -8,16 +8,7 @@ import time
 
 import pytest
 
-from ternhost import TernHost
-
-
-def wait_for(fn, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if fn():
-            return True
-        time.sleep(2)
-    return False
+from ternhost import TernHost, wait_for
 
 
 def cpu_share(host, vm):
