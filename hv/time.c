@@ -8,6 +8,7 @@
 #define PIT_CMD 0x43
 #define PORT_B 0x61
 #define CAL_MS 10
+#define CAL_RUNS 5
 
 static uint64_t tsc_hz = 1000000000ULL; /* a guess until calibrated */
 static uint64_t tsc_boot;
@@ -35,12 +36,28 @@ static uint64_t calibrate(void)
 	return (t1 - t0) * 1000 / CAL_MS;
 }
 
+/* One run is wrong by any amount when the host of an emulator deschedules the vCPU
+ * inside it (QEMU TCG once read 30 GHz, which made every 10 s timeout last two
+ * minutes); such a stall lengthens or shortens a single run, so the median of a few
+ * stands. */
 void time_init(void)
 {
-	uint64_t hz = calibrate();
+	uint64_t runs[CAL_RUNS];
+	int n = 0;
 
-	if (hz)
-		tsc_hz = hz;
+	for (int i = 0; i < CAL_RUNS; i++) {
+		uint64_t hz = calibrate();
+		int j = n;
+
+		if (!hz)
+			continue; /* no PIT answer: the run says nothing */
+		for (; j > 0 && runs[j - 1] > hz; j--)
+			runs[j] = runs[j - 1];
+		runs[j] = hz;
+		n++;
+	}
+	if (n)
+		tsc_hz = runs[n / 2];
 	tsc_boot = rdtsc();
 }
 
