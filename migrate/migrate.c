@@ -131,16 +131,56 @@ int cmd_migrate_cancel(int argc, char **argv)
 	return 0;
 }
 
+/* A stage as typed: its name with '-' for spaces ("stop-and-copy", "iterative-copy"). */
+static bool parse_stage(const char *s, enum mig_stage *out)
+{
+	for (enum mig_stage st = MIG_RESERVE; st <= MIG_ACTIVATE; st++) {
+		const char *n = stage_names[st], *t = s;
+
+		while (*n && *t && (*n == *t || (*n == ' ' && *t == '-')))
+			n++, t++;
+		if (!*n && !*t) {
+			*out = st;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void usage_set_parameter(void)
+{
+	kprintf("error: usage: migrate_set_parameter downtime-limit <ms 1..600000> | "
+		"max-bandwidth <MB/s, 0 = unlimited> | full-digest on|off | "
+		"x-cut-at <stage>|none\n");
+}
+
 int cmd_migrate_set_parameter(int argc, char **argv)
 {
 	uint64_t v;
 
-	if (argc != 2 || !parse_u64(argv[1], &v)) {
-		kprintf("error: usage: migrate_set_parameter downtime-limit <ms> | "
-			"max-bandwidth <MB/s>\n");
+	if (argc != 2) {
+		usage_set_parameter();
 		return -E_INVAL;
 	}
-	if (strcmp(argv[0], "downtime-limit") == 0 && v >= 1 && v <= 600000) {
+	if (strcmp(argv[0], "full-digest") == 0) {
+		if (strcmp(argv[1], "on") != 0 && strcmp(argv[1], "off") != 0) {
+			kprintf("error: full-digest takes on or off, not '%s'\n", argv[1]);
+			return -E_INVAL;
+		}
+		mig_params.full_digest = strcmp(argv[1], "on") == 0;
+	} else if (strcmp(argv[0], "x-cut-at") == 0) {
+		enum mig_stage st = MIG_NONE;
+
+		if (strcmp(argv[1], "none") != 0 && !parse_stage(argv[1], &st)) {
+			kprintf("error: x-cut-at takes reservation, iterative-copy, stop-and-copy, "
+				"commitment, activation or none, not '%s'\n", argv[1]);
+			return -E_INVAL;
+		}
+		mig_params.cut_at = st;
+	} else if (!parse_u64(argv[1], &v)) {
+		usage_set_parameter();
+		return -E_INVAL;
+	} else if (strcmp(argv[0], "downtime-limit") == 0 && v >= 1 && v <= 600000) {
 		mig_params.downtime_limit_ms = v;
 	} else if (strcmp(argv[0], "max-bandwidth") == 0 && v <= 100000) {
 		mig_params.max_bandwidth_mbs = v;
@@ -148,7 +188,7 @@ int cmd_migrate_set_parameter(int argc, char **argv)
 		kprintf("error: unknown parameter or value out of range: %s %s\n", argv[0], argv[1]);
 		return -E_INVAL;
 	}
-	kprintf("%s: %llu\n", argv[0], (unsigned long long)v);
+	kprintf("%s: %s\n", argv[0], argv[1]);
 	return 0;
 }
 
@@ -171,6 +211,7 @@ int cmd_info_migrate(int argc, char **argv)
 		kprintf("expected-downtime: %llu\n", (unsigned long long)o->expected_downtime_ms);
 	kprintf("downtime-limit: %llu\n", (unsigned long long)mig_params.downtime_limit_ms);
 	kprintf("max-bandwidth: %llu\n", (unsigned long long)mig_params.max_bandwidth_mbs);
+	kprintf("full-digest: %s\n", mig_params.full_digest ? "on" : "off");
 	if (o->stage == MIG_DONE) {
 		kprintf("downtime: %llu\n", (unsigned long long)o->downtime_ms);
 		/* the pause, split: last pages and state out; the target's check; activation */

@@ -26,6 +26,10 @@ static struct {
 	uint64_t mem_size;
 	uint64_t *have;       /* pages received at least once */
 	uint64_t have_pages;  /* pages of the bitmap allocation */
+	uint64_t *terms;      /* each page's digest term as last received */
+	uint64_t terms_pages;
+	uint64_t mem_sum;     /* their sum: the memory part of the digest */
+	bool full_digest;     /* the source asked for the whole RAM in the digest too */
 	uint32_t rounds;
 } in;
 
@@ -41,11 +45,18 @@ static void peer_str(char *buf, size_t n)
 		     ip & 0xff);
 }
 
-static void release(void)
+static void free_books(void)
 {
 	if (in.have)
 		pmm_free((uintptr_t)in.have, in.have_pages);
-	in.have = NULL;
+	if (in.terms)
+		pmm_free((uintptr_t)in.terms, in.terms_pages);
+	in.have = in.terms = NULL;
+}
+
+static void release(void)
+{
+	free_books();
 	if (in.vm && in.vm->state == VM_INCOMING)
 		vm_discard(in.vm);
 	in.vm = NULL;
@@ -71,6 +82,17 @@ static void fail(bool tell, const char *fmt, ...)
 	in.stage = MIG_NONE;
 }
 
+/* A test can cut the connection as this side begins a stage's work (x-cut-at): the
+ * migration fails as a cut cable would make it. True when it was cut. */
+static bool cut(enum mig_stage s)
+{
+	if (!mig_cut_due(s))
+		return false;
+	mstream_abort(&stream, "connection cut (x-cut-at)");
+	fail(false, "%s", stream.error);
+	return true;
+}
+
 static void reply(enum wire_type type, bool ok, uint32_t id, const char *reason)
 {
 	struct msg m = { .type = type };
@@ -87,6 +109,8 @@ static void reserve(const struct msg *m)
 	uint64_t need = m->u.hello.mem_size + MEM_RESERVE_MIB * MIB, free = pmm_stats().free;
 	char err[160];
 
+	if (cut(MIG_RESERVE))
+		return;
 	if (!c->usable || !c->ept || !c->unrestricted) {
 		fmt_snprintf(err, sizeof(err), "this host cannot run guests (%s)",
 			     c->usable ? "no EPT or unrestricted guest" : c->why);
@@ -95,18 +119,28 @@ static void reserve(const struct msg *m)
 			     (unsigned long long)(need / MIB), (unsigned long long)(free / MIB));
 	} else if (!vm_name_valid(m->u.hello.name) || !vm_name_valid(m->u.hello.image)) {
 		fmt_snprintf(err, sizeof(err), "bad VM or image name");
+	} else if (m->u.hello.features & ~FEAT_ALL) {
+		fmt_snprintf(err, sizeof(err), "unknown features 0x%x asked for",
+			     m->u.hello.features & ~FEAT_ALL);
+	} else if (m->u.hello.devices & ~(DEV_UART | DEV_EXIT_PORT)) {
+		fmt_snprintf(err, sizeof(err), "unknown devices 0x%x",
+			     m->u.hello.devices & ~(DEV_UART | DEV_EXIT_PORT));
 	} else {
 		in.mem_size = m->u.hello.mem_size;
+		in.full_digest = m->u.hello.features & FEAT_FULL_DIGEST;
 		in.have_pages = ALIGN_UP(BITMAP_WORDS(in.mem_size / WIRE_PAGE) * 8, PAGE_SIZE) /
 				PAGE_SIZE;
+		in.terms_pages = ALIGN_UP(in.mem_size / WIRE_PAGE * 8, PAGE_SIZE) / PAGE_SIZE;
 		in.have = (uint64_t *)(uintptr_t)pmm_alloc(in.have_pages);
-		if (!in.have)
+		in.terms = (uint64_t *)(uintptr_t)pmm_alloc(in.terms_pages);
+		if (!in.have || !in.terms)
 			fmt_snprintf(err, sizeof(err), "out of memory");
 		else if (!vm_create_incoming(in.mem_size, m->u.hello.name, m->u.hello.image, &in.vm,
 					     err, sizeof(err))) {
 			in.vm_id = in.vm->id;
-			in.stage = MIG_ITERATE;
 			reply(MSG_RESERVED, true, (uint32_t)in.vm->id, "");
+			in.stage = MIG_ITERATE;
+			cut(MIG_ITERATE);
 			return;
 		}
 	}
@@ -116,7 +150,7 @@ static void reserve(const struct msg *m)
 
 static void store_page(const struct msg *m)
 {
-	uint64_t pfn = m->u.page.gpa / WIRE_PAGE;
+	uint64_t pfn = m->u.page.gpa / WIRE_PAGE, term;
 
 	if (m->u.page.zero) {
 		memset(page, 0, sizeof(page));
@@ -124,13 +158,18 @@ static void store_page(const struct msg *m)
 	} else {
 		gpa_write(in.vm, gpa(m->u.page.gpa), m->u.page.data, WIRE_PAGE);
 	}
+	/* the term of what arrived, not of what guest memory reads back: both sides hash
+	 * the bytes on the wire */
+	term = wire_page_term(m->u.page.gpa, m->u.page.zero ? NULL : m->u.page.data);
+	in.mem_sum += term - in.terms[pfn];
+	in.terms[pfn] = term;
 	bitmap_test_set(in.have, pfn);
 }
 
 /* Stage 5: the image must be complete and match the source's digest. */
 static void commit(const struct msg *m)
 {
-	uint64_t n = in.mem_size / WIRE_PAGE, h = wire_digest_init();
+	uint64_t n = in.mem_size / WIRE_PAGE, h = in.mem_sum;
 	char err[120];
 
 	if (bitmap_count(in.have, n) != n) {
@@ -144,7 +183,8 @@ static void commit(const struct msg *m)
 			     (unsigned long long)(missing * WIRE_PAGE));
 		goto refuse;
 	}
-	h = vm_mem_fold(in.vm, h, wire_digest_mem);
+	if (in.full_digest)
+		h = vm_mem_fold(in.vm, h, wire_digest_mem);
 	h = wire_digest_state(h, m);
 	if (h != m->u.state.digest) {
 		fmt_snprintf(err, sizeof(err), "digest mismatch: the copy differs from the source");
@@ -153,8 +193,10 @@ static void commit(const struct msg *m)
 	vmx_vcpu_set_state(in.vm, &m->u.state.cpu);
 	in.vm->halted = m->u.state.cpu.activity == 1;
 	mig_uart_load(&in.vm->uart, &m->u.state.uart);
-	reply(MSG_COMMIT, true, (uint32_t)in.vm->id, "");
 	in.stage = MIG_COMMIT;
+	if (cut(MIG_COMMIT))
+		return; /* before the answer: the source must resume the VM */
+	reply(MSG_COMMIT, true, (uint32_t)in.vm->id, "");
 	return;
 refuse:
 	reply(MSG_COMMIT, false, 0, err);
@@ -173,8 +215,7 @@ static void activate(void)
 	mon_event("vm%d arrived from %s", in.vm->id, ip);
 	autopolicy_arrived(in.vm->id);
 	in.stage = MIG_DONE;
-	pmm_free((uintptr_t)in.have, in.have_pages);
-	in.have = NULL;
+	free_books();
 	in.vm = NULL;
 }
 

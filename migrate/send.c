@@ -10,6 +10,7 @@
 #include "hv/lib/fmt.h"
 #include "hv/lib/string.h"
 #include "hv/monitor.h"
+#include "hv/pmm.h"
 #include "hv/time.h"
 #include "hv/vcpu_state.h"
 #include "hv/vm.h"
@@ -20,16 +21,34 @@
 #include "migrate/stream.h"
 #include "vmx/vmx.h"
 
-struct mig_params mig_params = { MIGRATE_DOWNTIME_MS, 0 };
+struct mig_params mig_params = { .downtime_limit_ms = MIGRATE_DOWNTIME_MS };
 struct mig_out mig_out;
 
 static struct mstream stream;
 static uint8_t page[WIRE_PAGE];
+/* The memory digest as pages go out: each page's term as last sent, and their sum. */
+static uint64_t *terms, terms_pages, mem_sum;
+
+static void terms_free(void)
+{
+	if (terms)
+		pmm_free((uintptr_t)terms, terms_pages);
+	terms = NULL;
+}
 
 static void ip_str(char *buf, size_t n, uint32_t ip)
 {
 	fmt_snprintf(buf, n, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff,
 		     ip & 0xff);
+}
+
+bool mig_cut_due(enum mig_stage s)
+{
+	if (mig_params.cut_at != s)
+		return false;
+	mig_params.cut_at = MIG_NONE;
+	kprintf("migrate: x-cut-at: cutting the connection at %s\n", mig_stage_name(s));
+	return true;
 }
 
 static struct vm *the_vm(void)
@@ -57,6 +76,7 @@ static void fail(const char *fmt, ...)
 		mstream_send(&stream, &m);
 	}
 	mstream_close(&stream);
+	terms_free();
 	if (vm && mig_out.stage < MIG_ACTIVATE) {
 		dirty_stop(vm);
 		if (mig_out.paused_by_us)
@@ -76,6 +96,18 @@ static void fail(const char *fmt, ...)
 	strlcpy(mig_out.error, why, sizeof(mig_out.error));
 	mig_out.failed_at = mig_out.stage;
 	mig_out.stage = MIG_FAILED;
+}
+
+/* Stage changes go through here, so a test can cut the connection at any (x-cut-at).
+ * True when it was cut: the migration has failed and the caller must stop. */
+static bool enter(enum mig_stage s)
+{
+	mig_out.stage = s;
+	if (!mig_cut_due(s))
+		return false;
+	mstream_abort(&stream, "connection cut (x-cut-at)");
+	fail("%s", stream.error);
+	return true;
 }
 
 int mig_send_start(const char *name, uint32_t ip, uint16_t port, char *err, size_t err_size)
@@ -99,6 +131,14 @@ int mig_send_start(const char *name, uint32_t ip, uint16_t port, char *err, size
 		fmt_snprintf(err, err_size, "vm%d is tracked already (dirty stop first)", vm->id);
 		return -E_BUSY;
 	}
+	terms_pages = ALIGN_UP(vm->mem_size / WIRE_PAGE * 8, PAGE_SIZE) / PAGE_SIZE;
+	terms = (uint64_t *)(uintptr_t)pmm_alloc(terms_pages);
+	if (!terms) {
+		fmt_snprintf(err, err_size, "out of memory for the digest (%llu KiB)",
+			     (unsigned long long)(terms_pages * 4));
+		return -E_NOMEM;
+	}
+	mem_sum = 0;
 	memset(&mig_out, 0, sizeof(mig_out));
 	memset(&stream, 0, sizeof(stream));
 	mig_out.vm_id = vm->id;
@@ -123,12 +163,13 @@ static void send_hello(struct vm *vm)
 	m.u.hello.mem_size = vm->mem_size;
 	m.u.hello.page_size = WIRE_PAGE;
 	m.u.hello.vcpus = 1;
-	m.u.hello.features = FEAT_EPT | FEAT_UNRESTRICTED;
+	m.u.hello.features = FEAT_EPT | FEAT_UNRESTRICTED |
+			     (mig_params.full_digest ? FEAT_FULL_DIGEST : 0);
 	m.u.hello.devices = DEV_UART | DEV_EXIT_PORT;
 	strlcpy(m.u.hello.name, vm->name, sizeof(m.u.hello.name));
 	strlcpy(m.u.hello.image, vm->image, sizeof(m.u.hello.image));
 	if (mstream_send(&stream, &m) == 0)
-		mig_out.stage = MIG_RESERVE;
+		enter(MIG_RESERVE);
 }
 
 /* Round 1 sends every page from guest memory; later rounds send the pages the previous
@@ -142,6 +183,7 @@ static void round_begin(struct vm *vm, bool first)
 	mig_out.round_start_ms = now;
 	mig_out.next = 0;
 	mig_out.round_sent = 0;
+	mig_out.round_told = false;
 	if (first) {
 		mig_out.round_total = d->npages;
 		mig_out.list = NULL;
@@ -202,6 +244,9 @@ static bool pump_pages(struct vm *vm)
 		m.u.page.data = data;
 		if (mstream_send(&stream, &m))
 			return false;
+		uint64_t term = wire_page_term(m.u.page.gpa, m.u.page.zero ? NULL : data);
+		mem_sum += term - terms[pfn];
+		terms[pfn] = term;
 		mig_out.next++;
 		mig_out.round_sent++;
 		mig_out.pages_sent++;
@@ -254,28 +299,29 @@ static void stop_and_copy(struct vm *vm)
 		mig_out.paused_by_us = true;
 	}
 	mig_out.pause_ms = time_now_ms();
-	mig_out.stage = MIG_STOPCOPY;
-	round_begin(vm, false);
+	if (!enter(MIG_STOPCOPY))
+		round_begin(vm, false);
 }
 
 static bool send_state(struct vm *vm)
 {
 	static struct msg m;
-	uint64_t h = wire_digest_init();
+	uint64_t h = mem_sum;
 
 	memset(&m, 0, sizeof(m));
 	m.type = MSG_STATE;
 	vmx_vcpu_get_state(vm, &m.u.state.cpu);
 	m.u.state.cpu.activity = vm->halted ? 1 : 0;
 	mig_uart_save(&vm->uart, &m.u.state.uart);
-	h = vm_mem_fold(vm, h, wire_digest_mem);
+	if (mig_params.full_digest)
+		h = vm_mem_fold(vm, h, wire_digest_mem);
 	m.u.state.digest = wire_digest_state(h, &m);
 	if (!mstream_room(&stream, WIRE_HDR + WIRE_MAX_PAYLOAD))
 		return false;
 	if (mstream_send(&stream, &m))
 		return false;
 	mig_out.state_ms = time_now_ms();
-	mig_out.stage = MIG_COMMIT;
+	enter(MIG_COMMIT);
 	return true;
 }
 
@@ -283,10 +329,15 @@ static void iterate(struct vm *vm)
 {
 	if (!pump_pages(vm))
 		return;
-	/* the round is queued: tell the target, then decide */
-	struct msg r = { .type = MSG_ROUND, .u.round = { mig_out.round, (uint32_t)mig_out.round_sent } };
-	if (mstream_send(&stream, &r))
-		return;
+	/* the round is queued: tell the target (once: the state may wait for room), then
+	 * decide */
+	if (!mig_out.round_told) {
+		struct msg r = { .type = MSG_ROUND,
+				 .u.round = { mig_out.round, (uint32_t)mig_out.round_sent } };
+		if (mstream_send(&stream, &r))
+			return;
+		mig_out.round_told = true;
+	}
 	if (mig_out.stage == MIG_STOPCOPY) {
 		mig_out.final_pages = mig_out.round_sent;
 		send_state(vm);
@@ -314,6 +365,7 @@ static void complete(struct vm *vm, uint32_t new_id)
 	mig_out.stage = MIG_DONE;
 	discovery_note_link(mig_out.ip, bandwidth(), 0);
 	mstream_close(&stream);
+	terms_free();
 	mon_event("migration vm%d -> %s: completed, downtime %llu ms, total %llu ms, %llu pages "
 		  "in %u rounds", mig_out.vm_id, ip, (unsigned long long)mig_out.downtime_ms,
 		  (unsigned long long)mig_out.total_ms, (unsigned long long)mig_out.pages_sent,
@@ -346,7 +398,8 @@ static void handle(struct vm *vm, const struct msg *m)
 			fail("%s", err);
 			return;
 		}
-		mig_out.stage = MIG_ITERATE;
+		if (enter(MIG_ITERATE))
+			return;
 		mig_out.iterate_start_ms = time_now_ms();
 		round_begin(vm, true);
 	} else if (mig_out.stage == MIG_COMMIT && m->type == MSG_COMMIT) {
@@ -358,7 +411,7 @@ static void handle(struct vm *vm, const struct msg *m)
 		mig_out.commit_ms = time_now_ms();
 		/* From here the target owns the VM; this host never resumes it on its own. */
 		if (mstream_send(&stream, &a) == 0)
-			mig_out.stage = MIG_ACTIVATE;
+			enter(MIG_ACTIVATE);
 		else
 			fail("cannot send the activation");
 	} else if (mig_out.stage == MIG_ACTIVATE && m->type == MSG_ACTIVATED) {

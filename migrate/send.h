@@ -10,6 +10,10 @@
 struct mig_params {
 	uint64_t downtime_limit_ms;
 	uint64_t max_bandwidth_mbs; /* MB/s, 0 = unlimited */
+	bool full_digest;           /* fold the whole RAM into the digest at the pause */
+	/* For tests of the failure paths: when this host's side of a migration reaches the
+	 * stage, it cuts the connection (a TCP reset, no goodbye), once. MIG_NONE: never. */
+	enum mig_stage cut_at;
 };
 
 /* The outgoing migration, and after it the figures of the last one. */
@@ -23,6 +27,7 @@ struct mig_out {
 	uint32_t round;
 	const uint32_t *list;      /* rounds after the first: the staged pages */
 	uint64_t next, round_total, round_sent, final_pages;
+	bool round_told;           /* the target heard of this round's end */
 	uint64_t pages_sent, zero_pages, remaining, last_pending, not_shrinking;
 	uint64_t dirty_rate, expected_downtime_ms;
 	uint64_t start_ms, iterate_start_ms, round_start_ms, pause_ms;
@@ -34,6 +39,10 @@ struct mig_out {
 };
 
 extern struct mig_params mig_params;
+
+/* For x-cut-at: whether this side, entering stage s, must cut its connection now
+ * (once: the parameter resets itself). */
+bool mig_cut_due(enum mig_stage s);
 extern struct mig_out mig_out;
 
 void mig_uart_save(const struct vuart *u, struct wire_uart *w);

@@ -168,6 +168,15 @@ void mstream_close(struct mstream *s)
 		tcp_abort(pcb);
 }
 
+void mstream_abort(struct mstream *s, const char *why)
+{
+	struct tcp_pcb *pcb = s->pcb;
+
+	forget(s, why);
+	if (pcb)
+		tcp_abort(pcb);
+}
+
 uint32_t mstream_peer(const struct mstream *s)
 {
 	return s->peer_ip;

@@ -37,6 +37,9 @@ int mstream_recv(struct mstream *s, uint64_t mem_size, struct msg *m, char *err,
 		 size_t err_size);
 /* Closes (gracefully when possible); safe to call twice. */
 void mstream_close(struct mstream *s);
+/* Drops the connection at once with a reset, as a cut cable or a crash would look to
+ * the peer; the stream reads as closed with the reason why. */
+void mstream_abort(struct mstream *s, const char *why);
 /* The peer's address, host order. */
 uint32_t mstream_peer(const struct mstream *s);
 

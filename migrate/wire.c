@@ -43,8 +43,7 @@ uint32_t wire_check(const uint8_t *p, size_t n)
 	return h;
 }
 
-/* A cheap 64-bit mix over 8-byte words: fast enough to run over a VM's memory at the
- * pause without lengthening it much, and any changed word changes it. */
+/* A cheap 64-bit mix over 8-byte words: any changed word changes it. */
 uint64_t wire_digest_init(void)
 {
 	return 0x6a09e667f3bcc908ull;
@@ -74,6 +73,33 @@ uint64_t wire_digest_mem(uint64_t h, const uint8_t *p, size_t n)
 		h = mix(h, w);
 	}
 	return h;
+}
+
+/* A page's contents hashed apart from its address, so the all-zero page's hash is
+ * worked out once; the address then goes into a full-avalanche finish, so equal pages at
+ * two addresses, or two pages swapped, give different terms. */
+uint64_t wire_page_term(uint64_t gpa, const uint8_t *page)
+{
+	static uint64_t zero_hash;
+	static bool zero_known;
+	static const uint8_t zeros[WIRE_PAGE];
+	uint64_t h;
+
+	if (!page) {
+		if (!zero_known) {
+			zero_hash = wire_digest_mem(wire_digest_init(), zeros, WIRE_PAGE);
+			zero_known = true;
+		}
+		h = zero_hash;
+	} else {
+		h = wire_digest_mem(wire_digest_init(), page, WIRE_PAGE);
+	}
+	h += (gpa / WIRE_PAGE + 1) * 0xc2b2ae3d27d4eb4full;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 33);
 }
 
 /* --- the vCPU state, field by field, each as a u64 --- */

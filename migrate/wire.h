@@ -9,7 +9,7 @@
 #include "hv/types.h"
 #include "hv/vcpu_state.h"
 
-#define WIRE_VERSION 1
+#define WIRE_VERSION 2 /* 2: the memory digest is a sum of per-page terms */
 #define WIRE_HDR 16
 #define WIRE_NAME 32
 #define WIRE_REASON 120
@@ -32,6 +32,8 @@ enum wire_type {
 
 #define FEAT_EPT (1u << 0)
 #define FEAT_UNRESTRICTED (1u << 1)
+#define FEAT_FULL_DIGEST (1u << 2) /* both fold the whole RAM into the digest at the pause */
+#define FEAT_ALL (FEAT_EPT | FEAT_UNRESTRICTED | FEAT_FULL_DIGEST)
 #define DEV_UART (1u << 0)
 #define DEV_EXIT_PORT (1u << 1)
 
@@ -86,8 +88,14 @@ int wire_decode(const uint8_t *buf, size_t len, uint64_t mem_size, struct msg *m
 size_t wire_encode(const struct msg *m, uint8_t *out);
 
 uint32_t wire_check(const uint8_t *p, size_t n);
-/* The digest source and target compare: memory pages in order, then the state. */
-uint64_t wire_digest_mem(uint64_t h, const uint8_t *page, size_t n);
+/* The digest source and target compare at commitment. Its memory part is kept as pages
+ * go by, so the pause does not pay for it: the sum (mod 2^64) over the VM's pages of
+ * wire_page_term(gpa, contents as last sent). A page sent again replaces its term. It
+ * proves the target holds what the source sent; that the source sent every page the
+ * guest changed is the dirty tracking's job (FEAT_FULL_DIGEST checks that too, at a
+ * cost in downtime that grows with RAM). */
+uint64_t wire_page_term(uint64_t gpa, const uint8_t *page); /* page NULL: all zero */
+uint64_t wire_digest_mem(uint64_t h, const uint8_t *p, size_t n);
 uint64_t wire_digest_init(void);
 /* Folds a STATE message's contents (all but its digest field) into h. */
 uint64_t wire_digest_state(uint64_t h, const struct msg *state);

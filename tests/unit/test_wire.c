@@ -263,7 +263,9 @@ static void test_header(void **unused)
 	frame[0] = 't';
 	refused(n, MEM, "magic");
 	encode(&m);
-	put_le(frame + 4, 2, 2);
+	put_le(frame + 4, WIRE_VERSION + 1, 2);
+	refused(n, MEM, "version");
+	put_le(frame + 4, WIRE_VERSION - 1, 2); /* version 1 digested memory another way */
 	refused(n, MEM, "version");
 	put_le(frame + 4, 0, 2);
 	refused(n, MEM, "version");
@@ -520,6 +522,40 @@ static void test_digest_mem(void **unused)
 	assert_int_not_equal(wire_digest_mem(h0, page, 3), h0);
 }
 
+static void test_page_term(void **unused)
+{
+	static uint8_t other[WIRE_PAGE];
+	uint64_t zero = wire_page_term(0, NULL), t;
+
+	memset(page, 0, sizeof(page));
+	/* The zero-page marker and a page of zeros are one term: the source sends the one,
+	 * the full digest folds the other. */
+	assert_int_equal(wire_page_term(0, page), zero);
+	assert_int_equal(wire_page_term(0x5000, page), wire_page_term(0x5000, NULL));
+	/* The address counts: a page stored at the wrong place does not add up. */
+	assert_int_not_equal(wire_page_term(0x1000, NULL), zero);
+	assert_int_not_equal(wire_page_term(0x1000, NULL), wire_page_term(0x2000, NULL));
+	for (int i = 0; i < WIRE_PAGE; i += 61) {
+		page[i] ^= 0x80;
+		assert_int_not_equal(wire_page_term(0, page), zero);
+		page[i] ^= 0x80;
+	}
+	/* Two pages swapped between two addresses change the sum. */
+	memset(other, 0xa5, sizeof(other));
+	t = wire_page_term(0x1000, page) + wire_page_term(0x2000, other);
+	assert_int_not_equal(wire_page_term(0x1000, other) + wire_page_term(0x2000, page), t);
+	/* A page sent again replaces its term: the sum is what the last copies give. */
+	uint64_t sum = 0, terms[2] = { 0, 0 }, v;
+	const uint8_t *sent[][2] = { { page, other }, { other, NULL }, { page, page } };
+	for (int r = 0; r < 3; r++)
+		for (int p = 0; p < 2; p++) {
+			v = wire_page_term((uint64_t)p * WIRE_PAGE, sent[r][p]);
+			sum += v - terms[p];
+			terms[p] = v;
+		}
+	assert_int_equal(sum, wire_page_term(0, page) + wire_page_term(WIRE_PAGE, page));
+}
+
 /* Flips each byte of `obj` inside m: a byte that reaches the encoding (not padding) must
  * change the digest. Returns how many bytes did not reach it. */
 static size_t flip_each(struct msg *m, void *obj, size_t size, uint64_t base)
@@ -567,6 +603,7 @@ int main(void)
 		cmocka_unit_test(test_hello),
 		cmocka_unit_test(test_state),
 		cmocka_unit_test(test_digest_mem),
+		cmocka_unit_test(test_page_term),
 		cmocka_unit_test(test_digest_state),
 	};
 	return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
