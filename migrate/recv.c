@@ -111,13 +111,8 @@ static void reserve(const struct msg *m)
 
 	if (cut(MIG_RESERVE))
 		return;
-	if (!c->usable || !c->ept || !c->unrestricted) {
-		fmt_snprintf(err, sizeof(err), "this host cannot run guests (%s)",
-			     c->usable ? "no EPT or unrestricted guest" : c->why);
-	} else if (need > free) {
-		fmt_snprintf(err, sizeof(err), "not enough memory: %llu MiB needed, %llu MiB free",
-			     (unsigned long long)(need / MIB), (unsigned long long)(free / MIB));
-	} else if (!vm_name_valid(m->u.hello.name) || !vm_name_valid(m->u.hello.image)) {
+	/* the request's own faults first, then what this host can give */
+	if (!vm_name_valid(m->u.hello.name) || !vm_name_valid(m->u.hello.image)) {
 		fmt_snprintf(err, sizeof(err), "bad VM or image name");
 	} else if (m->u.hello.features & ~FEAT_ALL) {
 		fmt_snprintf(err, sizeof(err), "unknown features 0x%x asked for",
@@ -125,6 +120,12 @@ static void reserve(const struct msg *m)
 	} else if (m->u.hello.devices & ~(DEV_UART | DEV_EXIT_PORT)) {
 		fmt_snprintf(err, sizeof(err), "unknown devices 0x%x",
 			     m->u.hello.devices & ~(DEV_UART | DEV_EXIT_PORT));
+	} else if (!c->usable || !c->ept || !c->unrestricted) {
+		fmt_snprintf(err, sizeof(err), "this host cannot run guests (%s)",
+			     c->usable ? "no EPT or unrestricted guest" : c->why);
+	} else if (need > free) {
+		fmt_snprintf(err, sizeof(err), "not enough memory: %llu MiB needed, %llu MiB free",
+			     (unsigned long long)(need / MIB), (unsigned long long)(free / MIB));
 	} else {
 		in.mem_size = m->u.hello.mem_size;
 		in.full_digest = m->u.hello.features & FEAT_FULL_DIGEST;
@@ -172,6 +173,7 @@ static void commit(const struct msg *m)
 	uint64_t n = in.mem_size / WIRE_PAGE, h = in.mem_sum;
 	char err[120];
 
+	in.stage = MIG_COMMIT;
 	if (bitmap_count(in.have, n) != n) {
 		uint64_t missing = 0;
 		for (uint64_t i = 0; i < n; i++)
@@ -193,7 +195,6 @@ static void commit(const struct msg *m)
 	vmx_vcpu_set_state(in.vm, &m->u.state.cpu);
 	in.vm->halted = m->u.state.cpu.activity == 1;
 	mig_uart_load(&in.vm->uart, &m->u.state.uart);
-	in.stage = MIG_COMMIT;
 	if (cut(MIG_COMMIT))
 		return; /* before the answer: the source must resume the VM */
 	reply(MSG_COMMIT, true, (uint32_t)in.vm->id, "");

@@ -58,12 +58,25 @@ def parse_args(platform):
     p.add_argument("--lan", default=None, metavar="NAME",
                    help="give the host an e1000 on the emulated LAN NAME, shared by every "
                    "launcher with the same NAME (default host 1)")
+    p.add_argument("--forward", default=None, metavar="HOSTPORT:PORT",
+                   help="instead of a LAN, user-mode networking: an e1000 on a private "
+                   "network where the host is 10.0.2.15 and 10.0.2.2 is this machine; "
+                   "TCP to 127.0.0.1:HOSTPORT here reaches the host's PORT")
     if platform == "qemu":
         p.add_argument("--accel", choices=("kvm", "tcg"), default=None,
                        help="default: kvm when /dev/kvm offers VT-x, else tcg")
         p.add_argument("--nic", choices=("e1000", "e1000e"), default="e1000",
                        help="the NIC model with --lan (e1000: 82540EM, e1000e: 82574L)")
     args = p.parse_args()
+    if args.forward is not None:
+        m = re.fullmatch(r"(\d+):(\d+)", args.forward)
+        if not m or not all(0 < int(x) < 65536 for x in m.groups()):
+            p.error(f"--forward {args.forward}: expected HOSTPORT:PORT, ports 1..65535")
+        if args.lan is not None or args.host is not None:
+            p.error("--forward gives the host its own network: not with --lan or --host")
+        args.forward = tuple(int(x) for x in m.groups())
+        if not re.search(r"(^|\s)ip=", args.cmdline):
+            args.cmdline = f"{args.cmdline} ip={USER_NET_IP}/24 gw={USER_NET_GW}".strip()
     if args.lan is not None and args.host is None:
         args.host = 1
     if args.host is not None and not re.search(r"(^|\s)ip=", args.cmdline):
@@ -83,6 +96,9 @@ def _load_lan():
 
 
 lan = _load_lan()
+
+
+USER_NET_IP, USER_NET_GW = "10.0.2.15", "10.0.2.2"   # slirp's defaults, in both emulators
 
 
 def host_mac(n):
@@ -312,7 +328,15 @@ BOCHS_IPS = 100000000
 
 
 def bochs_lan(host, args):
-    """bochsrc lines for the host's e1000 on its LAN (bxhub, via tools/lan)."""
+    """bochsrc lines for the host's e1000 on its LAN (bxhub, via tools/lan), or on
+    Bochs's slirp with --forward."""
+    if args.forward is not None:
+        conf = os.path.join(host.tmp, "slirp.conf")
+        with open(conf, "w") as f:
+            f.write("# slirp config\n"
+                    f"hostfwd = tcp:127.0.0.1:{args.forward[0]}-{USER_NET_IP}:{args.forward[1]}\n")
+        return ["pci: enabled=1, chipset=i440fx, slot1=e1000",
+                f"e1000: enabled=1, mac={host_mac(1)}, ethmod=slirp, script={conf}"]
     if args.lan is None:
         return []
     lan.join_bochs(args.lan, os.getpid())
@@ -386,7 +410,12 @@ OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
 
 def qemu_lan(args):
     """The NIC: none without --lan; else an e1000(e) on a multicast socket netdev
-    bound to 127.0.0.1, which every QEMU on the same LAN name shares."""
+    bound to 127.0.0.1, which every QEMU on the same LAN name shares; or on slirp
+    with --forward."""
+    if args.forward is not None:
+        return ["-net", "none", "-netdev", f"user,id=lan,hostfwd=tcp:127.0.0.1:"
+                f"{args.forward[0]}-{USER_NET_IP}:{args.forward[1]}",
+                "-device", f"{args.nic},netdev=lan,mac={host_mac(1)}"]
     if args.lan is None:
         return ["-net", "none"]
     return ["-net", "none", "-netdev", f"socket,id=lan,mcast={lan.MCAST_GROUP}:"

@@ -1,8 +1,9 @@
 """Live migration between two tern hosts under Bochs (+ OVMF: the main path), on one
-emulated LAN: memtouch moves there and back while touching memory and its heartbeat
+emulated LAN: memtouch moves back and forth while touching memory and its heartbeat
 goes on without a gap or a repeat; a dirty rate too high to converge still ends; and
-every failure (refusal, no target, cancel, a target that dies) leaves the VM running on
-exactly one host, with nothing leaked on either."""
+every failure (refusal, no target, cancel, a target that dies, the connection cut at
+each stage) leaves the VM running on exactly one host, with nothing leaked on either.
+Malformed streams fed to a live host: test_migrate_wire.py."""
 import os
 import re
 import time
@@ -66,42 +67,47 @@ def migrate(src, vm, dst_ip, timeout=600):
     return line, int(info["target-vm"]) if "target-vm" in info else None
 
 
-def test_there_and_back(pair):
+def test_back_and_forth(pair):
+    """memtouch crosses between the hosts six times, the last time with the whole RAM
+    in the digest; each time its heartbeat goes on without a gap or a repeat, and in
+    the end both hosts' memory is back at its baseline."""
     a, b = pair
     base_a, base_b = free_kib(a), free_kib(b)
     vm = a.vm_start("memtouch mem=8 name=traveller -- mib=3 rate=64")
     a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=120)
+    src, src_ip, dst, dst_ip = a, A_IP, b, B_IP
+    downtimes = []
+    for leg in range(6):
+        full = leg == 5
+        if full:
+            assert "full-digest: on" in src.cmd("migrate_set_parameter full-digest on")
+        line, new = migrate(src, vm, dst_ip)
+        assert re.match(rf"migration vm{vm} -> {dst_ip}: completed, downtime \d+ ms, total "
+                        rf"\d+ ms, \d+ pages in \d+ rounds", line), line
+        dst.expect(rf"vm{new} arrived from {src_ip}".encode(), timeout=60)
+        for _ in range(2):
+            dst.expect(rf"\[vm{new}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
+        assert vm not in vm_ids(src), "the source still lists the VM"
+        assert vm_ids(dst).get(new) == "traveller"
+        info = src.info("migrate")
+        assert info["status"] == "completed" and int(info["rounds"]) >= 1, info
+        assert int(info["downtime"]) > 0, info
+        assert int(info["total-time"]) >= int(info["downtime"]), info
+        assert int(info["zero-pages"]) > 0, info   # the untouched RAM went as markers
+        assert info["full-digest"] == ("on" if full else "off"), info
+        downtimes.append(int(info["downtime"]))
+        if full:
+            src.cmd("migrate_set_parameter full-digest off")
+        before, after = heartbeats(src, vm), heartbeats(dst, new)
+        assert after[0] == before[-1] + 1, (leg, before[-3:], after[:3])
+        assert after == list(range(after[0], after[0] + len(after))), after
+        src, src_ip, dst, dst_ip, vm = dst, dst_ip, src, src_ip, new
+    print("downtimes (ms):", downtimes)
 
-    line, on_b = migrate(a, vm, B_IP)
-    assert re.match(rf"migration vm{vm} -> {B_IP}: completed, downtime \d+ ms, total \d+ ms, "
-                    rf"\d+ pages in \d+ rounds", line), line
-    b.expect(rf"vm{on_b} arrived from {A_IP}".encode(), timeout=60)
-    b.expect(rf"\[vm{on_b}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
-    b.expect(rf"\[vm{on_b}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
-    assert vm not in vm_ids(a), "the source still lists the VM"
-    assert vm_ids(b).get(on_b) == "traveller"
-    info = a.info("migrate")
-    assert info["status"] == "completed" and int(info["rounds"]) >= 1, info
-    assert int(info["downtime"]) > 0 and int(info["total-time"]) >= int(info["downtime"]), info
-    assert int(info["zero-pages"]) > 0, info   # the untouched RAM went as markers
-
-    before, after = heartbeats(a, vm), heartbeats(b, on_b)
-    assert after[0] == before[-1] + 1, (before[-3:], after[:3])
-    assert after == list(range(after[0], after[0] + len(after))), after
-
-    line, back = migrate(b, on_b, A_IP)
-    assert "completed" in line, line
-    a.expect(rf"vm{back} arrived from {B_IP}".encode(), timeout=60)
-    a.expect(rf"\[vm{back}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
-    a.expect(rf"\[vm{back}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
-    assert on_b not in vm_ids(b)
-    mid, last = heartbeats(b, on_b), heartbeats(a, back)
-    assert last[0] == mid[-1] + 1, (mid[-3:], last[:3])
-
-    a.cmd(f"kill {back}")
+    a.cmd(f"kill {vm}")
     time.sleep(1)
-    assert free_kib(a) == base_a, "memory leaked on the source"
-    assert free_kib(b) == base_b, "memory leaked on the target"
+    assert free_kib(a) == base_a, "memory leaked on host 1"
+    assert free_kib(b) == base_b, "memory leaked on host 2"
 
 
 def test_too_dirty_to_converge_still_ends(pair):
@@ -195,6 +201,29 @@ def test_target_dies_mid_way(pair):
         c.close()
 
 
+@pytest.mark.parametrize("side,stage,target_stage", [
+    ("target", "reservation", "reservation"),
+    ("source", "stop-and-copy", "iterative copy"),
+    ("target", "commitment", "commitment"),
+])
+def test_connection_cut(pair, side, stage, target_stage):
+    """The connection cut (a reset, no goodbye) as one side reaches a stage: the VM runs
+    on at the source, resumed if it was paused, and the target frees what it held."""
+    a, b = pair
+    base_b = free_kib(b)
+    vm = a.vm_start(f"memtouch mem=4 name=cut-{stage} -- mib=1")
+    a.expect(rf"\[vm{vm}\] seq=1 check=ok".encode(), timeout=120)
+    before = vm_ids(b)
+    (a if side == "source" else b).cmd(f"migrate_set_parameter x-cut-at {stage}")
+    line, _ = migrate(a, vm, B_IP)
+    assert f"failed at {stage}: " in line and f"vm{vm} runs on here" in line, line
+    b.expect(rf"migration from {A_IP}: failed at {target_stage}: ".encode(), timeout=60)
+    check_survived(a, b, vm, before)
+    assert a.info(f"dirty {vm}")["mode"] == "off"
+    assert free_kib(b) == base_b, "the target kept memory of the cut migration"
+    a.cmd(f"kill {vm}")
+
+
 def test_bad_requests(pair):
     a, _ = pair
     assert "error: usage" in a.cmd("migrate 1")
@@ -205,6 +234,9 @@ def test_bad_requests(pair):
     assert "error:" in a.cmd("migrate_set_parameter downtime-limit abc")
     assert "max-bandwidth: 5" in a.cmd("migrate_set_parameter max-bandwidth 5")
     a.cmd("migrate_set_parameter max-bandwidth 0")
+    assert "error: full-digest takes on or off" in a.cmd("migrate_set_parameter full-digest 1")
+    assert "error: x-cut-at takes" in a.cmd("migrate_set_parameter x-cut-at lunch")
+    assert "x-cut-at: none" in a.cmd("migrate_set_parameter x-cut-at none")
 
 
 @pytest.mark.skipif(why_no_kvm_vmx() is not None,
