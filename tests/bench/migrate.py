@@ -24,7 +24,7 @@ from ternhost import PLATFORMS, ROOT, TernHost, why_no_kvm_vmx  # noqa: E402
 
 PAGE = 4096
 # (guest MiB, MiB memtouch touches, pages it writes per heartbeat: its dirty rate)
-CASES = [(8, 2, 16), (8, 3, 256), (16, 6, 64)]
+CASES = [(8, 2, 16), (8, 3, 256), (16, 6, 64), (32, 6, 64)]
 ROUND = re.compile(r"migration vm(\d+): round (\d+): (\d+) pages, ([\d.]+) MB/s, "
                    r"dirty rate (\d+) pages/s, expected downtime (\d+) ms")
 THROUGHPUT = re.compile(r"throughput: (\d+\.\d+) MB/s")
