@@ -33,24 +33,37 @@ def booted(platform):
 
 
 @pytest.fixture
-def new_host(request, platform):
-    """Factory for fresh hosts of this platform; all are closed (and checked
-    for leftover emulators) at the end of the test."""
-    hosts = []
+def hosts(request):
+    """Factory: hosts(platform, n=None, lan=None, nic=None, **TernHost options) boots a
+    host (host n on the LAN lan, with that NIC); every host it made is closed, and
+    checked for leftover emulators, after the test."""
+    made = []
 
-    def make(**kw):
-        n = len(hosts)
-        host = TernHost(platform, name=f"{request.node.name}-{n}", **kw)
-        hosts.append(host)
-        return host
+    def make(platform, n=None, lan=None, nic=None, **kw):
+        extra = list(kw.pop("extra", ()))
+        if lan:
+            extra += ["--lan", lan]
+        if n:
+            extra += ["--host", str(n)]
+        if nic:
+            extra += ["--nic", nic]
+        h = TernHost(platform, name=f"{request.node.name}-{len(made)}", extra=extra, **kw)
+        made.append(h)
+        return h
     yield make
     errors = []
-    for h in hosts:
+    for h in made:
         try:
             h.close()
         except AssertionError as e:
             errors.append(str(e))
     assert not errors, "; ".join(errors)
+
+
+@pytest.fixture
+def new_host(hosts, platform):
+    """Factory for fresh hosts of this test's platform (see hosts)."""
+    return lambda **kw: hosts(platform, **kw)
 
 
 def pytest_configure(config):

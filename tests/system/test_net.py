@@ -9,9 +9,7 @@ import signal
 import subprocess
 import time
 
-import pytest
-
-from ternhost import ROOT, TernHost, launch
+from ternhost import ROOT, launch
 
 lan_tool = launch.lan
 
@@ -23,34 +21,6 @@ COUNTERS = ("rx-packets", "tx-packets")
 def lan_name(tag):
     # Per run, so concurrent test runs on one machine don't share a LAN.
     return f"test-{tag}-{os.getpid()}"
-
-
-@pytest.fixture
-def hosts(request):
-    """Factory: hosts(platform, n, lan=None, nic=None, cmdline=""); every host it
-    made is closed (and checked for leftover emulators) after the test."""
-    made = []
-
-    def make(platform, n=None, lan=None, nic=None, cmdline=""):
-        extra = []
-        if lan:
-            extra += ["--lan", lan]
-        if n:
-            extra += ["--host", str(n)]
-        if nic:
-            extra += ["--nic", nic]
-        h = TernHost(platform, name=f"{request.node.name}-{len(made)}", cmdline=cmdline,
-                     extra=extra)
-        made.append(h)
-        return h
-    yield make
-    errors = []
-    for h in made:
-        try:
-            h.close()
-        except AssertionError as e:
-            errors.append(str(e))
-    assert not errors, "; ".join(errors)
 
 
 def ping_ok(h, ip, count=3, timeout=60):
