@@ -205,6 +205,9 @@ int cmd_info_migrate(int argc, char **argv)
 	kprintf("zero-pages: %llu\n", (unsigned long long)o->zero_pages);
 	kprintf("remaining-pages: %llu\n", (unsigned long long)o->remaining);
 	kprintf("dirty-rate: %llu\n", (unsigned long long)o->dirty_rate);
+	uint64_t bw = mig_send_bandwidth() / 10000; /* MB/s, two decimals */
+	kprintf("bandwidth: %llu.%02llu MB/s\n", (unsigned long long)(bw / 100),
+		(unsigned long long)(bw % 100));
 	if (o->expected_downtime_ms == UINT64_MAX)
 		kprintf("expected-downtime: unknown\n"); /* no bandwidth measured yet */
 	else

@@ -215,6 +215,12 @@ static uint64_t bandwidth(void)
 	return ms ? stream.acked * 1000 / ms : 0;
 }
 
+uint64_t mig_send_bandwidth(void)
+{
+	return mig_out.stage >= MIG_ITERATE && mig_out.stage < MIG_DONE ? bandwidth()
+									 : mig_out.bandwidth;
+}
+
 static bool throttled(void)
 {
 	uint64_t ms = time_now_ms() - mig_out.iterate_start_ms;
@@ -277,7 +283,7 @@ static void progress_line(void)
  * shrinking, or there were too many). */
 static bool should_stop(uint64_t pending)
 {
-	uint64_t bw = bandwidth();
+	uint64_t bw = mig_out.bandwidth = bandwidth();
 	bool shrinking = pending < mig_out.last_pending || mig_out.round < 3;
 
 	/* No acknowledgement yet means no bandwidth known: only an empty round is cheap. */
@@ -361,9 +367,10 @@ static void complete(struct vm *vm, uint32_t new_id)
 	ip_str(ip, sizeof(ip), mig_out.ip);
 	mig_out.downtime_ms = now - mig_out.pause_ms;
 	mig_out.total_ms = now - mig_out.start_ms;
+	mig_out.bandwidth = bandwidth();
 	mig_out.target_vm_id = new_id;
 	mig_out.stage = MIG_DONE;
-	discovery_note_link(mig_out.ip, bandwidth(), 0);
+	discovery_note_link(mig_out.ip, mig_out.bandwidth, 0);
 	mstream_close(&stream);
 	terms_free();
 	mon_event("migration vm%d -> %s: completed, downtime %llu ms, total %llu ms, %llu pages "

@@ -30,6 +30,7 @@ struct mig_out {
 	bool round_told;           /* the target heard of this round's end */
 	uint64_t pages_sent, zero_pages, remaining, last_pending, not_shrinking;
 	uint64_t dirty_rate, expected_downtime_ms;
+	uint64_t bandwidth;        /* bytes/s acknowledged, at the last round's end */
 	uint64_t start_ms, iterate_start_ms, round_start_ms, pause_ms;
 	uint64_t state_ms, commit_ms; /* where the pause goes: copy, check, activation */
 	uint64_t downtime_ms, total_ms;
@@ -43,6 +44,9 @@ extern struct mig_params mig_params;
 /* For x-cut-at: whether this side, entering stage s, must cut its connection now
  * (once: the parameter resets itself). */
 bool mig_cut_due(enum mig_stage s);
+/* Bytes per second the target acknowledged: live while a migration copies, else as it
+ * was at the end of the last one. */
+uint64_t mig_send_bandwidth(void);
 extern struct mig_out mig_out;
 
 void mig_uart_save(const struct vuart *u, struct wire_uart *w);

@@ -95,6 +95,8 @@ def test_back_and_forth(pair):
         assert int(info["total-time"]) >= int(info["downtime"]), info
         assert int(info["zero-pages"]) > 0, info   # the untouched RAM went as markers
         assert info["full-digest"] == ("on" if full else "off"), info
+        bw = re.fullmatch(r"(\d+\.\d\d) MB/s", info["bandwidth"])
+        assert bw and float(bw.group(1)) > 0, info
         downtimes.append(int(info["downtime"]))
         if full:
             src.cmd("migrate_set_parameter full-digest off")
@@ -169,7 +171,9 @@ def test_cancel_by_the_operator(pair):
     before = vm_ids(b)
     a.cmd(f"migrate {vm} {B_IP}")
     time.sleep(3)
-    assert a.info("migrate")["status"] == "iterative copy"
+    info = a.info("migrate")
+    assert info["status"] == "iterative copy", info
+    assert re.fullmatch(r"\d+\.\d\d MB/s", info["bandwidth"]), info
     a.cmd(f"migrate_cancel {vm}")
     assert a.seen(rf"migration vm{vm} -> {B_IP}: failed at iterative copy: cancelled by the "
                   rf"operator; vm{vm} runs on here".encode())
