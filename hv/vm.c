@@ -414,20 +414,44 @@ static void reap(void)
 			release(&vms[i]);
 }
 
+static bool runnable(const struct vm *vm)
+{
+	return vm->state == VM_RUNNING && !vm->halted;
+}
+
+/* Charges the time since the last call to the VMs runnable now and to the host's load,
+ * so the host's load is the sum of the VMs' shares. A VM that halted or woke within
+ * the last slice is charged as it is now: an error of one slice, for one pass over the
+ * table a slice. */
+static void account_runnable(void)
+{
+	static uint64_t last_us;
+	uint64_t now = time_now_us();
+	unsigned n = 0;
+
+	for (int i = 0; i < VM_MAX; i++) {
+		if (used[i] && runnable(&vms[i])) {
+			vms[i].runnable_us += now - last_us;
+			n++;
+		}
+	}
+	load_account(now, n);
+	last_us = now;
+}
+
 void sched_run_once(void)
 {
 	static int last = -1;
 	uint64_t slice = time_tsc_hz() / 1000 * SLICE_MS;
 
+	account_runnable();
 	for (int n = 1; n <= VM_MAX; n++) {
 		int i = (last + n) % VM_MAX;
 		struct vm *vm = &vms[i];
-		if (!used[i] || vm->state != VM_RUNNING || vm->halted)
+		if (!used[i] || !runnable(vm))
 			continue;
-		uint64_t before = vm->run_tsc;
 		last = i;
 		vmx_vcpu_run(vm, rdtsc() + slice);
-		load_account((vm->run_tsc - before) * 1000000 / time_tsc_hz());
 		break;
 	}
 	reap();

@@ -29,6 +29,7 @@ struct vm {
 	struct vmx_vcpu *vcpu;  /* the backend's state; hv/ never looks inside */
 	uint64_t exits;
 	uint64_t run_tsc;       /* TSC ticks spent running the guest */
+	uint64_t runnable_us;   /* time it was runnable (running, not halted): hv/load.h */
 	struct vuart uart;
 	uint8_t *ports_logged;  /* a bit per I/O port: already reported as unhandled */
 	struct dirty dirty;

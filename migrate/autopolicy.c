@@ -24,7 +24,7 @@ struct vm_figures {
 	int id;
 	uint64_t dirty_rate, wss_pages;
 	uint64_t sampled_ms;
-	uint64_t last_run_tsc, cpu_pct;
+	uint64_t last_runnable_us, last_ms, load_pct; /* its share: hv/load.h */
 	uint64_t arrived_ms; /* 0: never moved here */
 };
 
@@ -51,7 +51,9 @@ static struct vm_figures *fig(const struct vm *vm)
 			free_slot = &figs[i];
 	}
 	if (free_slot)
-		*free_slot = (struct vm_figures){ .id = vm->id, .last_run_tsc = vm->run_tsc };
+		*free_slot = (struct vm_figures){ .id = vm->id,
+						  .last_runnable_us = vm->runnable_us,
+						  .last_ms = time_now_ms() };
 	return free_slot;
 }
 
@@ -61,18 +63,19 @@ static enum dirty_mode sample_mode(void)
 	return vmx_caps()->ept_ad ? DIRTY_AD : vmx_caps()->pml ? DIRTY_PML : DIRTY_WP;
 }
 
-/* CPU shares every tick; one VM's dirty rate at a time, in a short window. */
+/* Load shares every tick; one VM's dirty rate at a time, in a short window. */
 static void measure(uint64_t now)
 {
-	uint64_t hz = time_tsc_hz();
-
 	for (unsigned i = 0; i < VM_MAX; i++) {
 		struct vm *vm = vm_at(i);
 		struct vm_figures *f;
 		if (!vm || (vm->state != VM_RUNNING && vm->state != VM_PAUSED) || !(f = fig(vm)))
 			continue;
-		f->cpu_pct = MIN(100, (vm->run_tsc - f->last_run_tsc) * 100 / hz);
-		f->last_run_tsc = vm->run_tsc;
+		if (now > f->last_ms)
+			f->load_pct = MIN(100, (vm->runnable_us - f->last_runnable_us) / 10 /
+						  (now - f->last_ms));
+		f->last_runnable_us = vm->runnable_us;
+		f->last_ms = now;
 	}
 	if (sampling.vm_id) {
 		struct vm *vm = vm_find_id(sampling.vm_id);
@@ -155,7 +158,7 @@ static size_t gather_vms(struct policy_vm *out, uint64_t now)
 			continue;
 		out[n++] = (struct policy_vm){
 			.id = (uint32_t)vm->id, .mem_mib = (uint32_t)(vm->mem_size / MIB),
-			.dirty_rate = f->dirty_rate, .wss_pages = f->wss_pages, .cpu_pct = (uint32_t)f->cpu_pct,
+			.dirty_rate = f->dirty_rate, .wss_pages = f->wss_pages, .load_pct = (uint32_t)f->load_pct,
 			.since_move_ms = f->arrived_ms ? now - f->arrived_ms : UINT64_MAX,
 		};
 	}
@@ -185,7 +188,7 @@ static void decide(uint64_t now)
 	struct policy_decision d;
 	char err[160];
 
-	h.load_pct = load_percent(params.load_window_s);
+	h.load_pct = load_percent(time_now_us(), params.load_window_s);
 	if (h.load_pct < params.load_high)
 		high_since_ms = 0;
 	else if (!high_since_ms)
@@ -281,7 +284,7 @@ int cmd_policy_set(int argc, char **argv)
 		uint32_t *val;
 		uint64_t min, max;
 	} keys[] = {
-		{ "load-high", &params.load_high, 1, 100 },
+		{ "load-high", &params.load_high, 1, 100 * VM_MAX }, /* one vCPU a VM */
 		{ "load-window", &params.load_window_s, 1, LOAD_WINDOW_MAX },
 		{ "cooldown", &params.cooldown_s, 0, 86400 },
 		{ "downtime-max", &params.downtime_max_ms, 1, 600000 },
@@ -309,7 +312,7 @@ int cmd_policy_set(int argc, char **argv)
 int cmd_info_policy(int argc, char **argv)
 {
 	kprintf("state: %s\n", on ? "on" : "off");
-	kprintf("load: %u\n", load_percent(params.load_window_s));
+	kprintf("load: %u\n", load_percent(time_now_us(), params.load_window_s));
 	kprintf("load-high: %u\nload-window: %u\ncooldown: %u\ndowntime-max: %u\nmem-reserve: %u\n",
 		params.load_high, params.load_window_s, params.cooldown_s, params.downtime_max_ms,
 		params.mem_reserve_mib);
@@ -319,8 +322,8 @@ int cmd_info_policy(int argc, char **argv)
 		struct vm *vm = vm_at(i);
 		struct vm_figures *f;
 		if (vm && (vm->state == VM_RUNNING || vm->state == VM_PAUSED) && (f = fig(vm)))
-			kprintf("vm%d: cpu %llu%%, dirty-rate %llu pages/s, wss %llu pages%s\n", vm->id,
-				(unsigned long long)f->cpu_pct, (unsigned long long)f->dirty_rate,
+			kprintf("vm%d: load %llu%%, dirty-rate %llu pages/s, wss %llu pages%s\n", vm->id,
+				(unsigned long long)f->load_pct, (unsigned long long)f->dirty_rate,
 				(unsigned long long)f->wss_pages, f->sampled_ms ? "" : " (not sampled yet)");
 	}
 	return 0;

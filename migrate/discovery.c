@@ -65,7 +65,8 @@ static void announce(void)
 	struct announce a = {
 		.ip = own_ip(),
 		.port = mig_port,
-		.load = (uint8_t)load_percent(LOAD_WINDOW_S),
+		.load = (uint16_t)MIN(load_percent(time_now_us(), LOAD_WINDOW_S),
+				      ANNOUNCE_LOAD_MAX),
 		.vms = (uint16_t)vm_count(),
 		.free_mib = (uint32_t)(pmm_stats().free / MIB),
 		.seq = ++seq,
@@ -137,6 +138,6 @@ int cmd_info_hosts(int argc, char **argv)
 			link, rtt, (unsigned long long)((now - p->heard_ms) / 1000));
 	}
 	kprintf("announcements: %llu\nmalformed: %llu\nload: %u\n", (unsigned long long)received,
-		(unsigned long long)malformed, load_percent(LOAD_WINDOW_S));
+		(unsigned long long)malformed, load_percent(time_now_us(), LOAD_WINDOW_S));
 	return 0;
 }

@@ -158,7 +158,7 @@ static long best_peer(const struct policy_params *p, const struct policy_host *h
 			met(s, POLICY_COOLDOWN);
 			continue;
 		}
-		if ((uint64_t)peer->load_pct + vm->cpu_pct >= p->load_high) {
+		if ((uint64_t)peer->load_pct + vm->load_pct >= p->load_high) {
 			met(s, POLICY_PEERS_LOADED);
 			continue;
 		}
@@ -185,7 +185,7 @@ static long best_peer(const struct policy_params *p, const struct policy_host *h
 static bool worthier(const struct policy_vm *a, uint64_t a_ms, const struct policy_vm *b,
 		     uint64_t b_ms)
 {
-	uint64_t x = (uint64_t)a->cpu_pct * (b_ms + 1), y = (uint64_t)b->cpu_pct * (a_ms + 1);
+	uint64_t x = (uint64_t)a->load_pct * (b_ms + 1), y = (uint64_t)b->load_pct * (a_ms + 1);
 
 	return x != y ? x > y : a->id < b->id;
 }
@@ -278,7 +278,7 @@ enum policy_why policy_choose(const struct policy_params *p, const struct policy
 	d->peer = (size_t)peer;
 	d->vm_id = v->id;
 	d->peer_ip = t->ip;
-	d->target_load_pct = t->load_pct + v->cpu_pct;
+	d->target_load_pct = t->load_pct + v->load_pct;
 	d->target_free_mib = t->free_mib - v->mem_mib;
 	ip_str(ip, sizeof(ip), t->ip);
 	fmt_snprintf(d->text, sizeof(d->text), "migrating vm%u to %s: load %u%% > %u%% for "

@@ -37,7 +37,7 @@ void precopy_predict(const struct precopy_in *in, struct precopy_out *out);
 /* --- the choice --- */
 
 struct policy_params {
-	uint32_t load_high;       /* %, default 85 */
+	uint32_t load_high;       /* % of one CPU (hv/load.h), default 85 */
 	uint32_t load_window_s;   /* load must stay high this long, default 10 */
 	uint32_t cooldown_s;      /* a VM that moved, a peer that received: default 60 */
 	uint32_t downtime_max_ms; /* skip VMs predicted to pause longer, default 300 */
@@ -53,7 +53,8 @@ struct policy_vm {
 	uint32_t mem_mib;
 	uint64_t dirty_rate;    /* pages/s */
 	uint64_t wss_pages;
-	uint32_t cpu_pct;       /* its share of this host's CPU */
+	uint32_t load_pct;      /* the load it makes (hv/load.h: % of the time runnable), which
+				 * is what it takes away here and adds to a target */
 	uint64_t since_move_ms; /* since it last arrived here; UINT64_MAX: never moved */
 };
 
@@ -69,7 +70,8 @@ struct policy_peer {
 };
 
 struct policy_host {
-	uint32_t load_pct;     /* already averaged over the window by the caller */
+	uint32_t load_pct;     /* runnable vCPUs in % of one CPU (may pass 100), averaged over
+				* the window by the caller */
 	uint64_t high_for_ms;  /* how long the load has stayed at or above load-high */
 	const struct policy_vm *vms;
 	size_t nvms;

@@ -35,10 +35,11 @@ def udp_broadcast_frame(src_ip, payload, port=4445):
     return b"\xff" * 6 + bytes([0x52, 0x54, 0, 0, 0, 9]) + b"\x08\x00" + hdr + udp
 
 
-def announcement(ip, load=10, port=4444, version=1, magic=b"TRNH"):
+def announcement(ip, load=10, port=4444, version=2, magic=b"TRNH"):
+    """Version 2 (migrate/announce.h): the load is a u16, percent of one CPU."""
     return magic + bytes([version, 0]) + struct.pack("<H", port) + \
         struct.pack("<I", struct.unpack("!I", socket.inet_aton(ip))[0]) + \
-        bytes([load, 0]) + struct.pack("<HII", 1, 100, 1)
+        struct.pack("<H", load) + struct.pack("<HII", 1, 100, 1)
 
 
 @pytest.fixture
@@ -70,7 +71,8 @@ def test_junk_announcements_counted_and_ignored(pair):
     assert wait_for(lambda: "10.0.0.2" in peers(a))
     before = int(a.info("hosts")["malformed"])
     junk = [b"x" * 24, announcement("10.0.0.9", magic=b"XXXX"),
-            announcement("10.0.0.9", version=7), announcement("10.0.0.9", load=250),
+            announcement("10.0.0.9", version=7), announcement("10.0.0.9", version=1),
+            announcement("10.0.0.9", load=10001),  # over ANNOUNCE_LOAD_MAX
             announcement("10.0.0.8"),            # speaks for another host
             announcement("10.0.0.9", port=0), announcement("10.0.0.9") + b"!"]
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -83,6 +85,7 @@ def test_junk_announcements_counted_and_ignored(pair):
     assert wait_for(lambda: int(a.info("hosts")["malformed"]) - before >= len(junk))
     assert set(peers(a)) == {"10.0.0.2"}
     # a well-formed one is taken
-    s.sendto(udp_broadcast_frame("10.0.0.9", announcement("10.0.0.9", load=42)),
+    # a well-formed one is taken, with a load past 100% (runnable vCPUs)
+    s.sendto(udp_broadcast_frame("10.0.0.9", announcement("10.0.0.9", load=342)),
              (lan_tool.MCAST_GROUP, lan_tool.qemu_port(a.lan)))
-    assert wait_for(lambda: peers(a).get("10.0.0.9", {}).get("load") == 42, timeout=10)
+    assert wait_for(lambda: peers(a).get("10.0.0.9", {}).get("load") == 342, timeout=10)

@@ -1,7 +1,8 @@
 """The policy, end to end under Bochs: two hosts on one LAN find each other; host 1
-runs guests that keep it busy; with the policy on and a low load-high it moves one VM
-to host 2 on its own, the guest lives on there, host 1's load falls, and nothing moves
-back within the cooldown even with host 2's policy on too."""
+runs three guests that never halt (300%: the load counts runnable vCPUs); with the
+policy on and load-high 250 it moves one VM to host 2 on its own, the guest lives on
+there, host 1's load falls to 200%, and nothing moves back within the cooldown even with
+host 2's policy on too."""
 import os
 import re
 import time
@@ -11,9 +12,18 @@ import pytest
 from ternhost import TernHost, wait_for
 
 
-def cpu_share(host, vm):
-    m = re.search(rf"^vm{vm}: cpu (\d+)%", host.cmd("info policy"), re.M)
+def vm_load(host, vm):
+    m = re.search(rf"^vm{vm}: load (\d+)%", host.cmd("info policy"), re.M)
     return int(m.group(1)) if m else 0
+
+
+def load(host):
+    return int(host.info("policy")["load"])
+
+
+def peer_load(host, ip):
+    m = re.search(rf"^{re.escape(ip)} +(\d+) ", host.cmd("info hosts"), re.M)
+    return int(m.group(1)) if m else -1
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +61,12 @@ def test_overloaded_host_moves_a_vm_on_its_own(pair):
     spin2 = a.vm_start("spin mem=4 name=busy2")
     mt = a.vm_start("memtouch mem=8 name=watched -- mib=2 rate=16")
     a.expect(rf"\[vm{mt}\] seq=1 check=ok".encode(), timeout=120)
-    for k, v in (("load-high", 60), ("load-window", 3), ("cooldown", 120)):
+    for k, v in (("load-high", 250), ("load-window", 3), ("cooldown", 120)):
         assert a.cmd(f"policy set {k} {v}").strip() == f"{k}: {v}"
+    # three runnable vCPUs on one CPU: 300%, each VM 100% of it
+    assert wait_for(lambda: load(a) >= 290, 30), a.cmd("info policy")
+    assert wait_for(lambda: all(vm_load(a, v) >= 90 for v in (spin1, spin2, mt)), 30), \
+        a.cmd("info policy")
     b.cmd("policy set load-high 60")
     b.cmd("policy set load-window 3")
     assert a.cmd("policy on").strip() == "policy: on"
@@ -60,9 +74,11 @@ def test_overloaded_host_moves_a_vm_on_its_own(pair):
 
     # the decision, with its inputs, then the migration it started
     assert wait_for(lambda: a.seen(rb"policy: migrating vm(\d+) to 10\.0\.0\.2: load \d+% > "
-                                   rb"60% for \d+ s; predicted downtime \d+ ms, total \d+ ms; "
+                                   rb"250% for \d+ s; predicted downtime \d+ ms, total \d+ ms; "
                                    rb"target load \d+%, free \d+ MiB"), 180)
-    moved = int(a.seen(rb"policy: migrating vm(\d+) to").group(1))
+    decision = a.seen(rb"policy: migrating vm(\d+) to .* target load (\d+)%")
+    moved = int(decision.group(1))
+    assert 90 <= int(decision.group(2)) <= 110, decision.group(0)  # 0% + the VM's 100%
     assert moved in (spin1, spin2, mt)
     assert wait_for(lambda: a.seen(rf"migration vm{moved} -> 10\.0\.0\.2: completed".encode()),
                     180)
@@ -74,10 +90,10 @@ def test_overloaded_host_moves_a_vm_on_its_own(pair):
     b.expect(rf"\[vm{on_b}\] ".encode() + what, timeout=120)
     info = a.info("policy")
     assert int(info["decisions"]) == 1, info
-    # host 1's guests are all CPU-bound, so its load (the CPU share guests use) stays at
-    # the top; what falls is the number sharing it: each remaining VM gets more
-    stay = [v for v in (spin1, spin2, mt) if v != moved]
-    assert wait_for(lambda: all(cpu_share(a, v) >= 40 for v in stay), 60), a.cmd("info policy")
+    # host 1's load falls by the moved VM's share, from 300% to 200%, though its CPU
+    # stays as busy as before; host 2 announces the share it took on
+    assert wait_for(lambda: 190 <= load(a) <= 210, 60), a.cmd("info policy")
+    assert wait_for(lambda: peer_load(a, "10.0.0.2") >= 90, 60), a.cmd("info hosts")
     # nothing comes back in the cooldown
     time.sleep(30)
     assert not b.seen(rb"policy: migrating"), "a VM moved back within the cooldown"

@@ -186,6 +186,27 @@ static void test_peers_loaded(void **state)
 	assert_int_equal(d.peer_ip, peers[0].ip);
 }
 
+/* Loads count runnable vCPUs (hv/load.h), so they pass 100: three always-runnable VMs
+ * make 300%, each adds its 100% to a target, and a peer already running one VM (100%)
+ * takes another only while 200% stays under load-high. */
+static void test_loads_past_100(void **state)
+{
+	struct policy_params p = defaults;
+
+	p.load_high = 250;
+	for (uint32_t i = 0; i < 3; i++)
+		vms[i] = (struct policy_vm){ i + 1, 4, 10, 100, 100, UINT64_MAX };
+	host.nvms = 3;
+	host.load_pct = 300;
+	peers[0].load_pct = 100;
+	assert_int_equal(policy_choose(&p, &host, &d), POLICY_MIGRATE);
+	assert_int_equal(d.target_load_pct, 200);
+	peers[0].load_pct = 150; /* 150 + 100 = 250: would be overloaded */
+	assert_int_equal(policy_choose(&p, &host, &d), POLICY_PEERS_LOADED);
+	host.load_pct = 249; /* what is left once one VM has gone: under load-high */
+	assert_int_equal(policy_choose(&p, &host, &d), POLICY_NOT_OVERLOADED);
+}
+
 /* The target keeps mem-reserve free; a VM too big for every peer leaves the others. */
 static void test_too_big(void **state)
 {
@@ -301,6 +322,7 @@ int main(void)
 		cmocka_unit_test_setup(test_not_overloaded, setup),
 		cmocka_unit_test_setup(test_no_peer, setup),
 		cmocka_unit_test_setup(test_peers_loaded, setup),
+		cmocka_unit_test_setup(test_loads_past_100, setup),
 		cmocka_unit_test_setup(test_too_big, setup),
 		cmocka_unit_test_setup(test_too_dirty, setup),
 		cmocka_unit_test_setup(test_ties, setup),
