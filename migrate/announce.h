@@ -35,7 +35,10 @@ struct peer {
 	struct announce a;
 	uint64_t heard_ms;
 	uint64_t link_bps;  /* last measured transfer speed to it, bytes/s; 0: not yet */
-	uint32_t rtt_ms;    /* last measured round trip; 0: not yet */
+	uint32_t rtt_us;    /* last measured round trip; 0: not yet */
+	/* the ICMP echo that measures rtt_us (migrate/discovery.c) */
+	uint16_t probe_seq; /* of the echo in flight; 0: none */
+	uint64_t probe_sent_us, next_probe_ms;
 	bool used;
 };
 

@@ -128,6 +128,12 @@ static uint64_t *peer_sent(uint32_t ip)
 	return &sent_ms[0];
 }
 
+/* The model counts whole milliseconds; a round trip under one still costs one. */
+static uint32_t ms_up(uint32_t us)
+{
+	return us / 1000 + (us % 1000 != 0);
+}
+
 static size_t gather_peers(struct policy_peer *out, uint64_t now)
 {
 	const struct peer *t = discovery_peers();
@@ -139,7 +145,7 @@ static size_t gather_peers(struct policy_peer *out, uint64_t now)
 		uint64_t sent = *peer_sent(t[i].a.ip);
 		out[n++] = (struct policy_peer){
 			.ip = t[i].a.ip, .load_pct = t[i].a.load, .free_mib = t[i].a.free_mib,
-			.vms = t[i].a.vms, .link_bps = t[i].link_bps, .rtt_ms = t[i].rtt_ms,
+			.vms = t[i].a.vms, .link_bps = t[i].link_bps, .rtt_ms = ms_up(t[i].rtt_us),
 			.age_ms = now - t[i].heard_ms,
 			.since_sent_ms = sent ? now - sent : UINT64_MAX,
 		};
@@ -247,7 +253,7 @@ bool autopolicy_predict(int vm_id, uint32_t ip, struct precopy_out *out)
 		return false;
 	struct precopy_in in = {
 		.mem_pages = vm->mem_size / PAGE_SIZE, .dirty_rate = f->dirty_rate,
-		.wss_pages = f->wss_pages, .bandwidth = p->link_bps, .rtt_ms = p->rtt_ms,
+		.wss_pages = f->wss_pages, .bandwidth = p->link_bps, .rtt_ms = ms_up(p->rtt_us),
 		.downtime_limit_ms = (uint32_t)mig_params.downtime_limit_ms, .digest_bps = DIGEST_BPS,
 	};
 	precopy_predict(&in, out);

@@ -19,7 +19,8 @@ def peers(host):
     for line in host.cmd("info hosts").splitlines():
         f = line.split()
         if len(f) == 7 and re.match(r"\d+\.\d+\.\d+\.\d+$", f[0]):
-            rows[f[0]] = {"load": int(f[1]), "free": int(f[2]), "vms": int(f[3])}
+            rows[f[0]] = {"load": int(f[1]), "free": int(f[2]), "vms": int(f[3]),
+                          "rtt": f[5]}
     return rows
 
 
@@ -62,6 +63,12 @@ def test_hosts_find_each_other_and_forget_the_silent(pair):
     assert wait_for(lambda: "10.0.0.2" in peers(a) and "10.0.0.1" in peers(b))
     row = peers(a)["10.0.0.2"]
     assert row["load"] == 0 and row["free"] > 100 and row["vms"] == 0, row
+    # the round trip, from an ICMP echo to each peer: a number of ms, not '-'
+    assert wait_for(lambda: re.match(r"\d+\.\d$", peers(a)["10.0.0.2"]["rtt"]) and
+                    re.match(r"\d+\.\d$", peers(b)["10.0.0.1"]["rtt"]), 20), \
+        (a.cmd("info hosts"), b.cmd("info hosts"))
+    info = a.info("hosts")
+    assert int(info["rtt-answers"]) >= 1 and int(info["rtt-stray"]) == 0, info
     b.poweroff()
     assert wait_for(lambda: "10.0.0.2" not in peers(a), timeout=30), "a silent peer stays"
 

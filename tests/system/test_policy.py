@@ -2,7 +2,8 @@
 runs three guests that never halt (300%: the load counts runnable vCPUs); with the
 policy on and load-high 250 it moves one VM to host 2 on its own, the guest lives on
 there, host 1's load falls to 200%, and nothing moves back within the cooldown even with
-host 2's policy on too."""
+host 2's policy on too. Each host measures its round trip to the other, and a host that
+powers off leaves the other's list."""
 import os
 import re
 import time
@@ -19,6 +20,13 @@ def vm_load(host, vm):
 
 def load(host):
     return int(host.info("policy")["load"])
+
+
+def peer_rtt(host, ip):
+    """The rtt-ms column of ip's row in `info hosts`, or None while it reads '-'."""
+    m = re.search(rf"^{re.escape(ip)} +\d+ +\d+ +\d+ +\S+ +(\d+\.\d) +\d+$",
+                  host.cmd("info hosts"), re.M)
+    return float(m.group(1)) if m else None
 
 
 def peer_load(host, ip):
@@ -56,6 +64,9 @@ def test_overloaded_host_moves_a_vm_on_its_own(pair):
     a, b = pair
     assert wait_for(lambda: "10.0.0.2" in a.cmd("info hosts") and
                     "10.0.0.1" in b.cmd("info hosts"), 60)
+    # each measures its round trip to the other (an ICMP echo): a number of ms, not '-'
+    assert wait_for(lambda: peer_rtt(a, "10.0.0.2") and peer_rtt(b, "10.0.0.1"), 30), \
+        (a.cmd("info hosts"), b.cmd("info hosts"))
     assert a.info("policy")["state"] == "off"
     spin1 = a.vm_start("spin mem=4 name=busy1")
     spin2 = a.vm_start("spin mem=4 name=busy2")
@@ -100,3 +111,6 @@ def test_overloaded_host_moves_a_vm_on_its_own(pair):
     assert int(a.info("policy")["decisions"]) == 1
     text = open(a.log_path, "rb").read() + open(b.log_path, "rb").read()
     assert b"check=FAIL" not in text
+    # a peer that powers off leaves host 1's list once its announcements stop
+    b.poweroff()
+    assert wait_for(lambda: "10.0.0.2" not in a.cmd("info hosts"), 30), a.cmd("info hosts")
