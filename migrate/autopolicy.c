@@ -15,8 +15,8 @@
 #include "net/net.h"
 #include "vmx/vmx.h"
 
-#define SAMPLE_EVERY_MS 15000 /* a VM's dirty rate is sampled this often ... */
-#define SAMPLE_MS 1000        /* ... over a window this long (ad mode: no exits) */
+#define SAMPLE_MS 1000 /* a VM's dirty rate is sampled over a window this long (ad mode:
+			* no exits), every sample-every seconds (default 15; 0: never) */
 /* How fast the pause's digest reads RAM: measured under Bochs (~8 MiB per 100 ms). */
 #define DIGEST_BPS (80ull * 1000 * 1000)
 
@@ -29,7 +29,11 @@ struct vm_figures {
 };
 
 static struct policy_params params = POLICY_DEFAULTS;
+static uint32_t sample_every_s = 15;
 static bool on;
+/* What sampling cost: tern's time starting, reading and stopping samples, which on one
+ * CPU is time taken from guests (tests/bench/sampling.py measures the rest). */
+static uint64_t samples, sample_cost_us;
 static struct vm_figures figs[VM_MAX];
 static struct {
 	int vm_id;
@@ -80,6 +84,7 @@ static void measure(uint64_t now)
 	if (sampling.vm_id) {
 		struct vm *vm = vm_find_id(sampling.vm_id);
 		if (vm && vm->dirty.sample && now - sampling.start_ms >= SAMPLE_MS) {
+			uint64_t t0 = time_now_us();
 			uint64_t pages = dirty_sync(vm), ms = now - sampling.start_ms;
 			struct vm_figures *f = fig(vm);
 			dirty_stop(vm);
@@ -88,6 +93,8 @@ static void measure(uint64_t now)
 				f->wss_pages = pages;
 				f->sampled_ms = now;
 			}
+			sample_cost_us += time_now_us() - t0;
+			samples++;
 		}
 		if (!vm || !vm->dirty.sample || now - sampling.start_ms >= SAMPLE_MS)
 			sampling.vm_id = 0;
@@ -95,16 +102,20 @@ static void measure(uint64_t now)
 	}
 	if (mig_out.stage > MIG_NONE && mig_out.stage < MIG_DONE)
 		return; /* the migration tracks its own VM; leave the others be meanwhile */
+	if (!sample_every_s)
+		return;
 	for (unsigned i = 0; i < VM_MAX; i++) {
 		struct vm *vm = vm_at(i);
 		struct vm_figures *f;
 		char err[160];
 		if (!vm || vm->state != VM_RUNNING || vm->dirty.mode != DIRTY_OFF || !(f = fig(vm)))
 			continue;
-		if (f->sampled_ms && now - f->sampled_ms < SAMPLE_EVERY_MS)
+		if (f->sampled_ms && now - f->sampled_ms < sample_every_s * 1000ull)
 			continue;
-		if (dirty_start(vm, sample_mode(), err, sizeof(err)) == 0) {
-			vm->dirty.sample = true;
+		uint64_t t0 = time_now_us();
+		int e = dirty_start_sample(vm, sample_mode(), err, sizeof(err));
+		sample_cost_us += time_now_us() - t0;
+		if (e == 0) {
 			sampling.vm_id = vm->id;
 			sampling.start_ms = now;
 		} else {
@@ -295,6 +306,7 @@ int cmd_policy_set(int argc, char **argv)
 		{ "cooldown", &params.cooldown_s, 0, 86400 },
 		{ "downtime-max", &params.downtime_max_ms, 1, 600000 },
 		{ "mem-reserve", &params.mem_reserve_mib, 0, 1u << 20 },
+		{ "sample-every", &sample_every_s, 0, 3600 },
 	};
 	uint64_t v;
 
@@ -311,7 +323,7 @@ int cmd_policy_set(int argc, char **argv)
 		return 0;
 	}
 	kprintf("error: usage: policy set load-high|load-window|cooldown|downtime-max|"
-		"mem-reserve <value>\n");
+		"mem-reserve|sample-every <value>\n");
 	return -E_INVAL;
 }
 
@@ -322,6 +334,8 @@ int cmd_info_policy(int argc, char **argv)
 	kprintf("load-high: %u\nload-window: %u\ncooldown: %u\ndowntime-max: %u\nmem-reserve: %u\n",
 		params.load_high, params.load_window_s, params.cooldown_s, params.downtime_max_ms,
 		params.mem_reserve_mib);
+	kprintf("sample-every: %u\nsamples: %llu\nsample-cost-us: %llu\n", sample_every_s,
+		(unsigned long long)samples, (unsigned long long)sample_cost_us);
 	kprintf("decisions: %llu\nlast-decision: %s\n", (unsigned long long)decisions,
 		last_decision);
 	for (unsigned i = 0; i < VM_MAX; i++) {

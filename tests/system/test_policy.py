@@ -54,10 +54,25 @@ def test_policy_keys(pair):
     for key, default in (("load-high", "85"), ("load-window", "10"), ("cooldown", "60"),
                          ("downtime-max", "300"), ("mem-reserve", "64")):
         assert info[key] == default, info
+    assert info["sample-every"] == "15", info
     assert "error:" in a.cmd("policy set load-high 0")
+    assert "error:" in a.cmd("policy set sample-every 3601")
     assert "error:" in a.cmd("policy set nosuch 1")
     assert "error:" in a.cmd("policy maybe")
     assert a.info("policy")["decisions"] == "0"
+
+
+def test_sampling_a_vm_as_big_as_the_shadow_region(pair):
+    """A sample only counts pages, so it needs no staging room: a 64 MiB VM is sampled
+    with the default 64 MiB shadow region, which could not also hold a copy of it."""
+    a, _ = pair
+    before = int(a.info("policy")["samples"])
+    big = a.vm_start("spin mem=64 name=big")
+    assert wait_for(lambda: re.search(rf"^vm{big}: .*wss \d+ pages$", a.cmd("info policy"),
+                                      re.M), 30), a.cmd("info policy")
+    info = a.info("policy")
+    assert int(info["samples"]) > before and int(info["sample-cost-us"]) > 0, info
+    a.cmd(f"kill {big}")
 
 
 def test_overloaded_host_moves_a_vm_on_its_own(pair):
