@@ -66,6 +66,19 @@ uint64_t vm_mem_fold(const struct vm *vm, uint64_t h,
 	return h;
 }
 
+bool vm_page_zero(const struct vm *vm, uint64_t pfn)
+{
+	const uint64_t *w;
+
+	if (!in_ram(vm, pfn * PAGE_SIZE, PAGE_SIZE))
+		return false;
+	w = (const uint64_t *)(uintptr_t)host_addr(vm, pfn * PAGE_SIZE);
+	for (size_t i = 0; i < PAGE_SIZE / 8; i++)
+		if (w[i])
+			return false; /* most pages in use end here, in the first words */
+	return true;
+}
+
 static void loader_write(void *ctx, uint64_t g, const void *src, uint64_t len)
 {
 	gpa_write(ctx, gpa(g), src, len);

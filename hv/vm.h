@@ -71,6 +71,9 @@ const char *vm_state_name(const struct vm *vm);
 bool gpa_read(const struct vm *vm, gpa_t g, void *dst, uint64_t len);
 bool gpa_write(struct vm *vm, gpa_t g, const void *src, uint64_t len);
 
+/* Whether guest page pfn is all zeros, read in place (false outside its RAM). */
+bool vm_page_zero(const struct vm *vm, uint64_t pfn);
+
 /* Folds the VM's whole RAM, in address order, into h with fn, straight from memory (no
  * copies: it runs while a migrating VM is paused). */
 uint64_t vm_mem_fold(const struct vm *vm, uint64_t h,

@@ -183,7 +183,7 @@ static void decide(int h, uint64_t now, const struct policy_params *p,
 		struct svm *v = &vm[o->vms[i]];
 		pvi[ph.nvms] = o->vms[i];
 		pv[ph.nvms++] = (struct policy_vm){ v->id, v->mem_mib, v->rate, v->wss, v->cpu,
-			v->arrived_ms == NEVER ? NEVER : now - v->arrived_ms };
+			v->arrived_ms == NEVER ? NEVER : now - v->arrived_ms, 0 };
 	}
 	for (int j = 0; j < nhost; j++) {
 		struct shost *t = &host[j];

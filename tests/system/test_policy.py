@@ -64,14 +64,20 @@ def test_policy_keys(pair):
 
 def test_sampling_a_vm_as_big_as_the_shadow_region(pair):
     """A sample only counts pages, so it needs no staging room: a 64 MiB VM is sampled
-    with the default 64 MiB shadow region, which could not also hold a copy of it."""
+    with the default 64 MiB shadow region, which could not also hold a copy of it. The
+    sample also estimates its all-zero pages for the pre-copy model."""
     a, _ = pair
     before = int(a.info("policy")["samples"])
     big = a.vm_start("spin mem=64 name=big")
-    assert wait_for(lambda: re.search(rf"^vm{big}: .*wss \d+ pages$", a.cmd("info policy"),
-                                      re.M), 30), a.cmd("info policy")
+    row = rf"^vm{big}: .*wss \d+ pages, zero (\d+) pages$"
+    assert wait_for(lambda: re.search(row, a.cmd("info policy"), re.M), 30), \
+        a.cmd("info policy")
     info = a.info("policy")
     assert int(info["samples"]) > before and int(info["sample-cost-us"]) > 0, info
+    # tern hands VMs zeroed RAM and spin touches a few pages: nearly all of its 16384
+    # pages are zero, and the estimate (256 pages read) says so
+    zero = int(re.search(row, a.cmd("info policy"), re.M).group(1))
+    assert 15500 <= zero <= 16384, zero
     a.cmd(f"kill {big}")
 
 

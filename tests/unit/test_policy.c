@@ -7,7 +7,7 @@
 
 static struct precopy_out run(uint64_t mem, uint64_t rate, uint64_t wss, uint64_t bw)
 {
-	struct precopy_in in = { mem, rate, wss, bw, 0, 300, 0 };
+	struct precopy_in in = { mem, rate, wss, bw, 0, 300, 0, 0 };
 	struct precopy_out o;
 
 	precopy_predict(&in, &o);
@@ -72,25 +72,58 @@ static void test_wss_caps(void **state)
 /* The pause: the last pages, the digest of the whole RAM, two RTTs; setup two more. */
 static void test_pause_costs(void **state)
 {
-	struct precopy_in in = { 2048, 0, 0, 4096 * 1000, 5, 300, 2048 * 4096 * 10 };
+	struct precopy_in in = { 2048, 0, 0, 4096 * 1000, 5, 300, 2048 * 4096 * 10, 0 };
 	struct precopy_out o;
 
 	precopy_predict(&in, &o);
 	assert_int_equal(o.downtime_ms, 10 + 100);
 	assert_int_equal(o.total_ms, 10 + 2048 + 10 + 100);
 	/* huge VM, fast dirtying: no overflow, still bounded */
-	in = (struct precopy_in){ 1ULL << 40, 1ULL << 50, 1ULL << 40, 1, 0, 300, 1 };
+	in = (struct precopy_in){ 1ULL << 40, 1ULL << 50, 1ULL << 40, 1, 0, 300, 1, 0 };
 	precopy_predict(&in, &o);
 	assert_false(o.converged);
 	assert_true(o.rounds <= PRECOPY_MAX_ROUNDS + 1);
 }
 
+/* All-zero pages go as markers in round 1 (migrate/send.c): each costs PRECOPY_MARKER
+ * bytes of link time, not a page. Pages dirtied later are taken as data. */
+static void test_zero_pages(void **state)
+{
+	struct precopy_in in = { 2048, 0, 0, 4096 * 1000, 0, 300, 0, 1536 };
+	struct precopy_out o;
+
+	precopy_predict(&in, &o);
+	/* 512 data pages: 512 ms; 1536 markers x 1460 bytes at 4.096 MB/s: 547.5 ms */
+	assert_int_equal(o.total_ms, 512 + 548);
+	assert_int_equal(o.pages_sent, 2048); /* markers count as pages, as tern prints */
+	in.zero_pages = 0;
+	precopy_predict(&in, &o);
+	assert_int_equal(o.total_ms, 2048);
+	in.zero_pages = 1ULL << 40; /* more than the VM has: all of it, no more */
+	precopy_predict(&in, &o);
+	assert_int_equal(o.total_ms, 2048 * PRECOPY_MARKER * 1000 / (4096 * 1000));
+	/* with dirtying, round 2 sends what round 1 dirtied at a page each: the markers
+	 * shorten round 1, so fewer pages are dirtied during it */
+	in = (struct precopy_in){ 2048, 100, 2048, 4096 * 1000, 0, 0, 0, 0 };
+	struct precopy_out full, zeroed;
+	precopy_predict(&in, &full);
+	in.zero_pages = 1536;
+	precopy_predict(&in, &zeroed);
+	assert_true(zeroed.total_ms < full.total_ms);
+	assert_true(zeroed.pages_sent < full.pages_sent);
+	assert_true(zeroed.downtime_ms <= full.downtime_ms);
+}
+
 /* README "Figures: migration" (Bochs + OVMF, netperf 1.48 MB/s, digest ~100 ms per
  * 8 MiB, memtouch's heartbeat ~1 s): tern took 4/8/4 rounds, 8757/11662/9707 ms total,
- * 206/411/563 ms downtime. The model gives 2/8/4 rounds, 6022/12395/13962 ms and
- * 352/368/263 ms: rounds exact in two cases of three, totals within 0.69-1.44x,
- * downtimes within 0.47-1.71x. Held here to within 2x (downtime 2.5x) so a change to
- * the model that drifts from the measurements shows. */
+ * 206/411/563 ms downtime. Counting every page as data, the model gives 2/8/4 rounds,
+ * 6022/12395/13962 ms and 352/368/263 ms. With the untouched MiB as zero pages
+ * (markers), it gives 2/8/3 rounds, 3164/10115/8390 ms and 230/368/413 ms: pauses
+ * within 0.73-1.12x (were 0.47-1.71x), totals 0.86-0.87x for the two cases that wrote
+ * 3 and 6 MiB, but 0.36x for the 8 MiB guest that wrote 2 MiB, which took nearly as
+ * long as the 16 MiB one: something the model does not see. Held here to within 2x
+ * (downtime 2.5x; with markers 1.5x) so a change to the model that drifts from the
+ * measurements shows; the known miss is held to its direction. */
 static void test_readme_figures(void **state)
 {
 	static const struct {
@@ -101,7 +134,7 @@ static void test_readme_figures(void **state)
 
 	for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
 		struct precopy_in in = { c[i].mib * 256, c[i].rate, c[i].touched * 256,
-					 1480000, 1, 300, 8 * MIB * 10 };
+					 1480000, 1, 300, 8 * MIB * 10, 0 };
 		struct precopy_out o;
 
 		precopy_predict(&in, &o);
@@ -109,6 +142,16 @@ static void test_readme_figures(void **state)
 		assert_true(o.total_ms * 2 >= c[i].total && o.total_ms <= c[i].total * 2);
 		assert_true(o.downtime_ms * 5 >= c[i].down * 2 && o.downtime_ms <= c[i].down * 2);
 		assert_true(o.rounds * 2 >= c[i].rounds && o.rounds <= c[i].rounds * 2);
+
+		in.zero_pages = (c[i].mib - c[i].touched) * 256;
+		precopy_predict(&in, &o);
+		assert_true(o.converged);
+		assert_true(o.downtime_ms * 3 >= c[i].down * 2 && o.downtime_ms * 2 <= c[i].down * 3);
+		assert_true(o.rounds * 2 >= c[i].rounds && o.rounds <= c[i].rounds * 2);
+		if (i == 0)
+			assert_true(o.total_ms < c[i].total / 2);
+		else
+			assert_true(o.total_ms * 2 >= c[i].total && o.total_ms <= c[i].total * 2);
 	}
 }
 
@@ -126,7 +169,7 @@ static int setup(void **state)
 {
 	memset(vms, 0, sizeof(vms));
 	memset(peers, 0, sizeof(peers));
-	vms[0] = (struct policy_vm){ 1, 64, 10, 100, 30, UINT64_MAX };
+	vms[0] = (struct policy_vm){ 1, 64, 10, 100, 30, UINT64_MAX, 0 };
 	peers[0] = (struct policy_peer){ IP(10, 0, 0, 2), 20, 1024, 1, 100 * MB, 1, 500,
 					 UINT64_MAX };
 	host = (struct policy_host){ 95, 20000, vms, 1, peers, 1 };
@@ -195,7 +238,7 @@ static void test_loads_past_100(void **state)
 
 	p.load_high = 250;
 	for (uint32_t i = 0; i < 3; i++)
-		vms[i] = (struct policy_vm){ i + 1, 4, 10, 100, 100, UINT64_MAX };
+		vms[i] = (struct policy_vm){ i + 1, 4, 10, 100, 100, UINT64_MAX, 0 };
 	host.nvms = 3;
 	host.load_pct = 300;
 	peers[0].load_pct = 100;
@@ -215,7 +258,7 @@ static void test_too_big(void **state)
 	vms[0].mem_mib = 1024 - 64;
 	assert_int_equal(choose(), POLICY_MIGRATE);
 	vms[0].mem_mib = 4096;
-	vms[1] = (struct policy_vm){ 2, 32, 10, 100, 5, UINT64_MAX };
+	vms[1] = (struct policy_vm){ 2, 32, 10, 100, 5, UINT64_MAX, 0 };
 	host.nvms = 2;
 	assert_int_equal(choose(), POLICY_MIGRATE);
 	assert_int_equal(d.vm_id, 2);
@@ -230,7 +273,7 @@ static void test_too_dirty(void **state)
 	assert_int_equal(choose(), POLICY_TOO_DIRTY);
 	assert_non_null(strstr(d.text, "> 300 ms"));
 	/* the obstacle met furthest along is the one reported */
-	vms[1] = (struct policy_vm){ 2, 32, 10, 100, 5, 1000 };
+	vms[1] = (struct policy_vm){ 2, 32, 10, 100, 5, 1000, 0 };
 	host.nvms = 2;
 	assert_int_equal(choose(), POLICY_TOO_DIRTY);
 	/* a faster peer with less headroom takes it */
@@ -269,8 +312,8 @@ static void test_ties(void **state)
 static void test_load_per_downtime(void **state)
 {
 	peers[0].link_bps = 10 * MB;
-	vms[0] = (struct policy_vm){ 1, 64, 1000, 16384, 40, UINT64_MAX };
-	vms[1] = (struct policy_vm){ 2, 8, 0, 0, 20, UINT64_MAX };
+	vms[0] = (struct policy_vm){ 1, 64, 1000, 16384, 40, UINT64_MAX, 0 };
+	vms[1] = (struct policy_vm){ 2, 8, 0, 0, 20, UINT64_MAX, 0 };
 	host.nvms = 2;
 	assert_int_equal(choose(), POLICY_MIGRATE);
 	assert_int_equal(d.vm_id, 2);
@@ -317,6 +360,7 @@ int main(void)
 		cmocka_unit_test(test_zero_bandwidth),
 		cmocka_unit_test(test_wss_caps),
 		cmocka_unit_test(test_pause_costs),
+		cmocka_unit_test(test_zero_pages),
 		cmocka_unit_test(test_readme_figures),
 		cmocka_unit_test_setup(test_migrates, setup),
 		cmocka_unit_test_setup(test_not_overloaded, setup),
