@@ -6,11 +6,13 @@ host 2's policy on too. Each host measures its round trip to the other, and a ho
 powers off leaves the other's list."""
 import os
 import re
+import socket
 import time
 
 import pytest
 
-from ternhost import TernHost, wait_for
+from ternhost import TernHost, launch, wait_for
+from test_discovery import announcement, udp_broadcast_frame
 
 
 def vm_load(host, vm):
@@ -38,6 +40,7 @@ def peer_load(host, ip):
 def pair():
     lan = f"pol-{os.getpid()}"
     a = TernHost("bochs-uefi", name="policy-a", extra=["--host", "1", "--lan", lan])
+    a.lan = lan
     b = TernHost("bochs-uefi", name="policy-b", extra=["--host", "2", "--lan", lan])
     try:
         a.wait_prompt(timeout=240)
@@ -60,6 +63,32 @@ def test_policy_keys(pair):
     assert "error:" in a.cmd("policy set nosuch 1")
     assert "error:" in a.cmd("policy maybe")
     assert a.info("policy")["decisions"] == "0"
+
+
+def test_junk_announcements_under_bochs(pair):
+    """Frames put on the Bochs LAN through bxhub's port for a third host: malformed
+    announcements are counted and ignored, a well-formed one from that host is listed
+    (with a load past 100%, as the load counts runnable vCPUs)."""
+    a, b = pair
+    assert wait_for(lambda: "10.0.0.2" in a.cmd("info hosts"), 60)
+    before = int(a.info("hosts")["malformed"])
+    junk = [b"x" * 24, announcement("10.0.0.3", version=1),
+            announcement("10.0.0.3", load=10001), announcement("10.0.0.9")]
+    hub = ("127.0.0.1", launch.lan.bochs_port(a.lan, 3) + 1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", launch.lan.bochs_port(a.lan, 3)))
+    try:
+        for _ in range(3):                       # Bochs's LAN may drop a frame
+            for payload in junk:
+                s.sendto(udp_broadcast_frame("10.0.0.3", payload), hub)
+            time.sleep(0.5)
+        assert wait_for(lambda: int(a.info("hosts")["malformed"]) - before >= len(junk), 20)
+        assert "10.0.0.3" not in a.cmd("info hosts")
+        s.sendto(udp_broadcast_frame("10.0.0.3", announcement("10.0.0.3", load=250)), hub)
+        assert wait_for(lambda: peer_load(a, "10.0.0.3") == 250 and
+                        peer_load(b, "10.0.0.3") == 250, 10), a.cmd("info hosts")
+    finally:
+        s.close()
 
 
 def test_sampling_a_vm_as_big_as_the_shadow_region(pair):
