@@ -312,7 +312,8 @@ static void complete(struct vm *vm, uint32_t new_id)
 	mig_out.total_ms = now - mig_out.start_ms;
 	mig_out.target_vm_id = new_id;
 	mig_out.stage = MIG_DONE;
-	discovery_note_link(mig_out.ip, bandwidth(), 0);
+	autopolicy_migrated(mig_out.ip, mig_out.pages_sent, mig_out.zero_pages,
+			    now - mig_out.iterate_start_ms);
 	mstream_close(&stream);
 	mon_event("migration vm%d -> %s: completed, downtime %llu ms, total %llu ms, %llu pages "
 		  "in %u rounds", mig_out.vm_id, ip, (unsigned long long)mig_out.downtime_ms,
