@@ -43,7 +43,8 @@ bool announce_decode(const uint8_t *buf, size_t len, uint32_t src_ip, struct ann
 	a->free_mib = get(buf + 16, 4);
 	a->seq = get(buf + 20, 4);
 	/* a host speaks for itself only */
-	return a->port && a->load <= ANNOUNCE_LOAD_MAX && a->ip == src_ip && a->ip && a->ip != 0xffffffffu;
+	return a->port && a->load <= ANNOUNCE_LOAD_MAX && a->ip == src_ip && a->ip &&
+	       a->ip != 0xffffffffu;
 }
 
 struct peer *peers_find(struct peer *t, uint32_t ip)

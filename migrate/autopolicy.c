@@ -191,8 +191,8 @@ static size_t gather_vms(struct policy_vm *out, uint64_t now)
 			continue;
 		out[n++] = (struct policy_vm){
 			.id = (uint32_t)vm->id, .mem_mib = (uint32_t)(vm->mem_size / MIB),
-			.dirty_rate = f->dirty_rate, .wss_pages = f->wss_pages, .load_pct = (uint32_t)f->load_pct,
-			.zero_pages = f->zero_pages,
+			.dirty_rate = f->dirty_rate, .wss_pages = f->wss_pages,
+			.load_pct = (uint32_t)f->load_pct, .zero_pages = f->zero_pages,
 			.since_move_ms = f->arrived_ms ? now - f->arrived_ms : UINT64_MAX,
 		};
 	}
@@ -373,8 +373,8 @@ int cmd_info_policy(int argc, char **argv)
 		struct vm *vm = vm_at(i);
 		struct vm_figures *f;
 		if (vm && (vm->state == VM_RUNNING || vm->state == VM_PAUSED) && (f = fig(vm)))
-			kprintf("vm%d: load %llu%%, dirty-rate %llu pages/s, wss %llu pages, zero %llu "
-				"pages%s\n", vm->id, (unsigned long long)f->load_pct,
+			kprintf("vm%d: load %llu%%, dirty-rate %llu pages/s, wss %llu pages, "
+				"zero %llu pages%s\n", vm->id, (unsigned long long)f->load_pct,
 				(unsigned long long)f->dirty_rate, (unsigned long long)f->wss_pages,
 				(unsigned long long)f->zero_pages,
 				f->sampled_ms ? "" : " (not sampled yet)");

@@ -146,7 +146,8 @@ static void test_readme_figures(void **state)
 		in.zero_pages = (c[i].mib - c[i].touched) * 256;
 		precopy_predict(&in, &o);
 		assert_true(o.converged);
-		assert_true(o.downtime_ms * 3 >= c[i].down * 2 && o.downtime_ms * 2 <= c[i].down * 3);
+		assert_true(o.downtime_ms * 3 >= c[i].down * 2 &&
+			    o.downtime_ms * 2 <= c[i].down * 3);
 		assert_true(o.rounds * 2 >= c[i].rounds && o.rounds <= c[i].rounds * 2);
 		if (i == 0)
 			assert_true(o.total_ms < c[i].total / 2);
