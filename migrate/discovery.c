@@ -20,10 +20,10 @@
 
 #define LOAD_WINDOW_S 10
 /* Round trips: an ICMP echo to each peer when it is first heard (again every
- * announcement period until one is answered), then every RTT_EVERY_MS. 64 bytes a peer
- * every 10 s; the reply is timed with tern's TSC, so the figure includes the wait for
- * tern's loop at both ends (up to a guest slice each): the latency tern's own messages
- * see, which is what the pre-copy model needs. */
+ * announcement period until one is answered), then every RTT_EVERY_MS: a 60-byte packet
+ * each way, a peer, every 10 s. The reply is timed with tern's TSC, so the figure
+ * includes the wait for tern's loop at both ends (up to a guest slice each): the latency
+ * tern's own messages see, which is what the pre-copy model needs. */
 #define RTT_ID 0x7e28 /* not ping's 0x7e27: both PCBs see every echo reply */
 #define RTT_EVERY_MS 10000
 #define RTT_DATA 32
