@@ -19,9 +19,15 @@ static uint64_t log_bytes(uint64_t n)
 	return ALIGN_UP(n * 4, PAGE_SIZE);
 }
 
+/* Without staging room: a sample only counts pages, it never copies them. */
+static uint64_t need_unstaged(uint64_t n)
+{
+	return 2 * bitmap_bytes(n) + 2 * log_bytes(n) + PAGE_SIZE;
+}
+
 uint64_t dirty_shadow_need(uint64_t n)
 {
-	return 2 * bitmap_bytes(n) + 2 * log_bytes(n) + PAGE_SIZE + n * PAGE_SIZE;
+	return need_unstaged(n) + n * PAGE_SIZE;
 }
 
 static void lay_out(struct dirty *d)
@@ -33,7 +39,7 @@ static void lay_out(struct dirty *d)
 	for (int i = 0; i < 2; i++, p += log_bytes(d->npages))
 		d->log[i] = (uint32_t *)p;
 	d->pml = (uintptr_t)p;
-	d->stage = p + PAGE_SIZE;
+	d->stage = d->sample ? NULL : p + PAGE_SIZE;
 	d->log_len[0] = d->log_len[1] = 0;
 	d->cur = 0;
 }
@@ -56,10 +62,11 @@ bool dirty_mode_parse(const char *s, enum dirty_mode *m)
 	return false;
 }
 
-int dirty_start(struct vm *vm, enum dirty_mode mode, char *err, size_t err_size)
+static int start(struct vm *vm, enum dirty_mode mode, bool sample, char *err, size_t err_size)
 {
 	struct dirty *d = &vm->dirty;
-	uint64_t n = vm->mem_size / PAGE_SIZE, need = dirty_shadow_need(n);
+	uint64_t n = vm->mem_size / PAGE_SIZE;
+	uint64_t need = sample ? need_unstaged(n) : dirty_shadow_need(n);
 	int e;
 
 	if (d->mode != DIRTY_OFF && d->sample)
@@ -86,6 +93,7 @@ int dirty_start(struct vm *vm, enum dirty_mode mode, char *err, size_t err_size)
 		return -E_NOMEM;
 	}
 	d->npages = n;
+	d->sample = sample;
 	lay_out(d);
 	d->mode = mode;
 	d->rounds = d->last_pages = d->last_round_us = d->exits = 0;
@@ -93,10 +101,21 @@ int dirty_start(struct vm *vm, enum dirty_mode mode, char *err, size_t err_size)
 	e = vmx_dirty_arm(vm);
 	if (e) {
 		d->mode = DIRTY_OFF;
+		d->sample = false;
 		shadow_free(&d->ext);
 		fmt_snprintf(err, err_size, "cannot arm tracking: %s", error_str(e));
 	}
 	return e;
+}
+
+int dirty_start(struct vm *vm, enum dirty_mode mode, char *err, size_t err_size)
+{
+	return start(vm, mode, false, err, err_size);
+}
+
+int dirty_start_sample(struct vm *vm, enum dirty_mode mode, char *err, size_t err_size)
+{
+	return start(vm, mode, true, err, err_size);
 }
 
 void dirty_stop(struct vm *vm)

@@ -20,7 +20,7 @@ struct dirty {
 	uint64_t log_len[2];
 	int cur;
 	uint64_t pml;          /* PML buffer (host-physical), inside ext */
-	uint8_t *stage;        /* room for a copy of every page, inside ext */
+	uint8_t *stage;        /* room for a copy of every page, inside ext; NULL in a sample */
 	/* figures, cheap to read: a policy polls them */
 	uint64_t rounds;
 	uint64_t last_pages;   /* pages in the last completed round */
@@ -32,6 +32,9 @@ struct dirty {
 struct vm;
 
 int dirty_start(struct vm *vm, enum dirty_mode mode, char *err, size_t err_size);
+/* A short measuring window (d->sample) that any other user preempts: no staging room,
+ * so a VM as big as the shadow region can still be sampled. */
+int dirty_start_sample(struct vm *vm, enum dirty_mode mode, char *err, size_t err_size);
 void dirty_stop(struct vm *vm);
 /* Ends the round; returns the number of pages it dirtied. */
 uint64_t dirty_sync(struct vm *vm);

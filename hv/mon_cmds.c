@@ -79,6 +79,7 @@ static int cmd_info_cpu(int argc, char **argv)
 	kprintf("model-name: %s\n", b);
 	kprintf("family: %u\nmodel: %u\nstepping: %u\n", family, model, f.eax & 0xf);
 	kprintf("tsc-mhz: %llu\n", (unsigned long long)(time_tsc_hz() / 1000000));
+	kprintf("uptime-ms: %llu\n", (unsigned long long)time_now_ms());
 	kprintf("vmx: %s\n", yes_no(c->usable));
 	if (!c->usable)
 		kprintf("vmx-reason: %s\n", c->why);

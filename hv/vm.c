@@ -66,6 +66,19 @@ uint64_t vm_mem_fold(const struct vm *vm, uint64_t h,
 	return h;
 }
 
+bool vm_page_zero(const struct vm *vm, uint64_t pfn)
+{
+	const uint64_t *w;
+
+	if (!in_ram(vm, pfn * PAGE_SIZE, PAGE_SIZE))
+		return false;
+	w = (const uint64_t *)(uintptr_t)host_addr(vm, pfn * PAGE_SIZE);
+	for (size_t i = 0; i < PAGE_SIZE / 8; i++)
+		if (w[i])
+			return false; /* most pages in use end here, in the first words */
+	return true;
+}
+
 static void loader_write(void *ctx, uint64_t g, const void *src, uint64_t len)
 {
 	gpa_write(ctx, gpa(g), src, len);
@@ -404,6 +417,17 @@ const char *vm_state_name(const struct vm *vm)
 /* --- scheduling --- */
 
 #define SLICE_MS 10
+#define HURRY_SLICE_MS 1
+
+static unsigned hurry;
+
+void sched_hurry(bool on)
+{
+	if (on)
+		hurry++;
+	else if (hurry)
+		hurry--;
+}
 
 /* Frees what ended VMs hold. Done here, outside any exit handler, so no code still
  * running on a VM's behalf sees its memory go. */
@@ -414,20 +438,44 @@ static void reap(void)
 			release(&vms[i]);
 }
 
+static bool runnable(const struct vm *vm)
+{
+	return vm->state == VM_RUNNING && !vm->halted;
+}
+
+/* Charges the time since the last call to the VMs runnable now and to the host's load,
+ * so the host's load is the sum of the VMs' shares. A VM that halted or woke within
+ * the last slice is charged as it is now: an error of one slice, for one pass over the
+ * table a slice. */
+static void account_runnable(void)
+{
+	static uint64_t last_us;
+	uint64_t now = time_now_us();
+	unsigned n = 0;
+
+	for (int i = 0; i < VM_MAX; i++) {
+		if (used[i] && runnable(&vms[i])) {
+			vms[i].runnable_us += now - last_us;
+			n++;
+		}
+	}
+	load_account(now, n);
+	last_us = now;
+}
+
 void sched_run_once(void)
 {
 	static int last = -1;
-	uint64_t slice = time_tsc_hz() / 1000 * SLICE_MS;
+	uint64_t slice = time_tsc_hz() / 1000 * (hurry ? HURRY_SLICE_MS : SLICE_MS);
 
+	account_runnable();
 	for (int n = 1; n <= VM_MAX; n++) {
 		int i = (last + n) % VM_MAX;
 		struct vm *vm = &vms[i];
-		if (!used[i] || vm->state != VM_RUNNING || vm->halted)
+		if (!used[i] || !runnable(vm))
 			continue;
-		uint64_t before = vm->run_tsc;
 		last = i;
 		vmx_vcpu_run(vm, rdtsc() + slice);
-		load_account((vm->run_tsc - before) * 1000000 / time_tsc_hz());
 		break;
 	}
 	reap();

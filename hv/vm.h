@@ -29,6 +29,7 @@ struct vm {
 	struct vmx_vcpu *vcpu;  /* the backend's state; hv/ never looks inside */
 	uint64_t exits;
 	uint64_t run_tsc;       /* TSC ticks spent running the guest */
+	uint64_t runnable_us;   /* time it was runnable (running, not halted): hv/load.h */
 	struct vuart uart;
 	uint8_t *ports_logged;  /* a bit per I/O port: already reported as unhandled */
 	struct dirty dirty;
@@ -70,6 +71,9 @@ const char *vm_state_name(const struct vm *vm);
 bool gpa_read(const struct vm *vm, gpa_t g, void *dst, uint64_t len);
 bool gpa_write(struct vm *vm, gpa_t g, const void *src, uint64_t len);
 
+/* Whether guest page pfn is all zeros, read in place (false outside its RAM). */
+bool vm_page_zero(const struct vm *vm, uint64_t pfn);
+
 /* Folds the VM's whole RAM, in address order, into h with fn, straight from memory (no
  * copies: it runs while a migrating VM is paused). */
 uint64_t vm_mem_fold(const struct vm *vm, uint64_t h,
@@ -77,5 +81,9 @@ uint64_t vm_mem_fold(const struct vm *vm, uint64_t h,
 
 /* The scheduler: runs VMs round robin, a slice each, between services of the loop. */
 void sched_run_once(void);
+/* While some work of tern's own is waiting on the network with a guest's time at stake
+ * (a migration: every message waits for the loop to come round), slices shrink from
+ * 10 ms to 1 ms so the loop comes round sooner. Calls nest: on and off in pairs. */
+void sched_hurry(bool on);
 
 #endif

@@ -25,7 +25,7 @@ void announce_encode(const struct announce *a, uint8_t out[ANNOUNCE_LEN])
 	out[4] = ANNOUNCE_VERSION;
 	put(out + 6, a->port, 2);
 	put(out + 8, a->ip, 4);
-	out[12] = a->load;
+	put(out + 12, a->load, 2);
 	put(out + 14, a->vms, 2);
 	put(out + 16, a->free_mib, 4);
 	put(out + 20, a->seq, 4);
@@ -34,16 +34,17 @@ void announce_encode(const struct announce *a, uint8_t out[ANNOUNCE_LEN])
 bool announce_decode(const uint8_t *buf, size_t len, uint32_t src_ip, struct announce *a)
 {
 	if (len != ANNOUNCE_LEN || memcmp(buf, magic, 4) != 0 || buf[4] != ANNOUNCE_VERSION ||
-	    buf[5] || buf[13])
+	    buf[5])
 		return false;
 	a->port = (uint16_t)get(buf + 6, 2);
 	a->ip = get(buf + 8, 4);
-	a->load = buf[12];
+	a->load = (uint16_t)get(buf + 12, 2);
 	a->vms = (uint16_t)get(buf + 14, 2);
 	a->free_mib = get(buf + 16, 4);
 	a->seq = get(buf + 20, 4);
 	/* a host speaks for itself only */
-	return a->port && a->load <= 100 && a->ip == src_ip && a->ip && a->ip != 0xffffffffu;
+	return a->port && a->load <= ANNOUNCE_LOAD_MAX && a->ip == src_ip && a->ip &&
+	       a->ip != 0xffffffffu;
 }
 
 struct peer *peers_find(struct peer *t, uint32_t ip)

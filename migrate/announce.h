@@ -1,7 +1,9 @@
 /* Host discovery: every host broadcasts who it is and how loaded it is, and keeps a
  * table of the others. The announcement, 24 bytes, little-endian:
- *   "TRNH" | version u8 | reserved u8 | migration port u16 | ip u32 | load % u8 |
- *   reserved u8 | VMs u16 | free MiB u32 | sequence u32
+ *   "TRNH" | version u8 | reserved u8 | migration port u16 | ip u32 | load % u16 |
+ *   VMs u16 | free MiB u32 | sequence u32
+ * Version 2: the load is runnable vCPUs in % of one CPU (hv/load.h), so it passes 100;
+ * version 1 had a one-byte load of at most 100 and is refused.
  * The codec is pure and tested hosted; a malformed announcement is counted, not used. */
 #ifndef TERN_MIGRATE_ANNOUNCE_H
 #define TERN_MIGRATE_ANNOUNCE_H
@@ -10,7 +12,8 @@
 
 #define ANNOUNCE_PORT 4445
 #define ANNOUNCE_LEN 24
-#define ANNOUNCE_VERSION 1
+#define ANNOUNCE_VERSION 2
+#define ANNOUNCE_LOAD_MAX 10000 /* 100 vCPUs always runnable: more is not believed */
 #define ANNOUNCE_PERIOD_MS 2000
 #define ANNOUNCE_TIMEOUT_MS 10000 /* five periods unheard: the peer is gone */
 #define PEERS_MAX 16
@@ -18,7 +21,7 @@
 struct announce {
 	uint32_t ip;         /* host order */
 	uint16_t port;       /* where it takes migrations */
-	uint8_t load;        /* percent */
+	uint16_t load;       /* percent of one CPU, runnable vCPUs (hv/load.h) */
 	uint16_t vms;
 	uint32_t free_mib;
 	uint32_t seq;
@@ -32,7 +35,10 @@ struct peer {
 	struct announce a;
 	uint64_t heard_ms;
 	uint64_t link_bps;  /* last measured transfer speed to it, bytes/s; 0: not yet */
-	uint32_t rtt_ms;    /* last measured round trip; 0: not yet */
+	uint32_t rtt_us;    /* last measured round trip; 0: not yet */
+	/* the ICMP echo that measures rtt_us (migrate/discovery.c) */
+	uint16_t probe_seq; /* of the echo in flight; 0: none */
+	uint64_t probe_sent_us, next_probe_ms;
 	bool used;
 };
 

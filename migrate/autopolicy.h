@@ -11,6 +11,9 @@
 void autopolicy_tick(void);
 /* The model's prediction for moving VM vm_id to ip, for printing beside the result. */
 bool autopolicy_predict(int vm_id, uint32_t ip, struct precopy_out *out);
+/* A migration to ip completed: pages sent (zero of them as markers) in ms from its
+ * first round. Notes the link's speed in the model's unit. */
+void autopolicy_migrated(uint32_t ip, uint64_t pages, uint64_t zero, uint64_t ms);
 /* A VM arrived on this host (its cooldown starts). */
 void autopolicy_arrived(int vm_id);
 

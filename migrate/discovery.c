@@ -2,24 +2,38 @@
 #include "hv/console.h"
 #include "hv/error.h"
 #include "hv/lib/fmt.h"
+#include "hv/lib/string.h"
 #include "hv/load.h"
 #include "hv/pmm.h"
 #include "hv/time.h"
 #include "hv/vm.h"
+#include "lwip/inet_chksum.h"
 #include "lwip/ip_addr.h"
 #include "lwip/netif.h"
+#include "lwip/prot/icmp.h"
+#include "lwip/prot/ip4.h"
+#include "lwip/raw.h"
 #include "lwip/udp.h"
 #include "migrate/announce.h"
 #include "migrate/discovery.h"
 #include "net/net.h"
 
 #define LOAD_WINDOW_S 10
+/* Round trips: an ICMP echo to each peer when it is first heard (again every
+ * announcement period until one is answered), then every RTT_EVERY_MS: a 60-byte packet
+ * each way, a peer, every 10 s. The reply is timed with tern's TSC, so the figure
+ * includes the wait for tern's loop at both ends (up to a guest slice each): the latency
+ * tern's own messages see, which is what the pre-copy model needs. */
+#define RTT_ID 0x7e28 /* not ping's 0x7e27: both PCBs see every echo reply */
+#define RTT_EVERY_MS 10000
+#define RTT_DATA 32
 
 static struct udp_pcb *pcb;
+static struct raw_pcb *echo_pcb;
 static struct peer peers[PEERS_MAX];
-static uint64_t next_ms, malformed, received;
+static uint64_t next_ms, malformed, received, probes, answers, stray;
 static uint32_t seq;
-static uint16_t mig_port;
+static uint16_t mig_port, echo_seq;
 
 static uint32_t own_ip(void)
 {
@@ -46,9 +60,68 @@ static void on_recv(void *arg, struct udp_pcb *upcb, struct pbuf *p, const ip_ad
 	pbuf_free(p);
 }
 
+/* An echo reply with our id, checked like any network input: it must answer the probe
+ * in flight to the peer it came from, else it is counted as stray and ignored. Returns
+ * 1 (eaten) only for replies with our id; anything else goes on to ping and lwIP. */
+static u8_t on_echo(void *arg, struct raw_pcb *rpcb, struct pbuf *p, const ip_addr_t *from)
+{
+	struct icmp_echo_hdr h;
+	struct peer *peer;
+	uint8_t vhl;
+	u16_t hlen;
+
+	if (pbuf_copy_partial(p, &vhl, 1, 0) != 1)
+		return 0;
+	hlen = (vhl & 0xf) * 4;
+	if (hlen < IP_HLEN || p->tot_len < hlen + sizeof(h) ||
+	    pbuf_copy_partial(p, &h, sizeof(h), hlen) != sizeof(h) || h.type != ICMP_ER ||
+	    h.id != lwip_htons(RTT_ID))
+		return 0;
+	peer = peers_find(peers, lwip_ntohl(ip4_addr_get_u32(ip_2_ip4(from))));
+	if (peer && peer->probe_seq && h.seqno == lwip_htons(peer->probe_seq)) {
+		uint64_t us = time_now_us() - peer->probe_sent_us;
+
+		peer->rtt_us = us == 0 ? 1 : (uint32_t)MIN(us, UINT32_MAX);
+		peer->probe_seq = 0;
+		answers++;
+	} else {
+		stray++; /* late (a newer probe is in flight), duplicated, or forged */
+	}
+	pbuf_free(p);
+	return 1;
+}
+
+static void probe(struct peer *peer, uint64_t now)
+{
+	struct pbuf *p = pbuf_alloc(PBUF_IP, sizeof(struct icmp_echo_hdr) + RTT_DATA, PBUF_RAM);
+	struct icmp_echo_hdr *h;
+	ip4_addr_t to;
+
+	peer->next_probe_ms = now + (peer->rtt_us ? RTT_EVERY_MS : ANNOUNCE_PERIOD_MS);
+	if (!p)
+		return;
+	if (!++echo_seq)
+		echo_seq = 1; /* 0 means none in flight */
+	h = p->payload;
+	memset(h, 0, p->len);
+	h->type = ICMP_ECHO;
+	h->id = lwip_htons(RTT_ID);
+	h->seqno = lwip_htons(echo_seq);
+	h->chksum = inet_chksum(h, p->len);
+	ip4_addr_set_u32(&to, lwip_htonl(peer->a.ip));
+	peer->probe_seq = echo_seq;
+	peer->probe_sent_us = time_now_us();
+	if (raw_sendto(echo_pcb, p, (ip_addr_t *)&to) == ERR_OK)
+		probes++;
+	pbuf_free(p);
+}
+
 void discovery_init(uint16_t migrate_port)
 {
 	mig_port = migrate_port;
+	echo_pcb = raw_new(IP_PROTO_ICMP);
+	if (echo_pcb)
+		raw_recv(echo_pcb, on_echo, NULL);
 	pcb = udp_new();
 	if (!pcb)
 		return;
@@ -65,7 +138,8 @@ static void announce(void)
 	struct announce a = {
 		.ip = own_ip(),
 		.port = mig_port,
-		.load = (uint8_t)load_percent(LOAD_WINDOW_S),
+		.load = (uint16_t)MIN(load_percent(time_now_us(), LOAD_WINDOW_S),
+				      ANNOUNCE_LOAD_MAX),
 		.vms = (uint16_t)vm_count(),
 		.free_mib = (uint32_t)(pmm_stats().free / MIB),
 		.seq = ++seq,
@@ -91,6 +165,9 @@ void discovery_poll(void)
 	next_ms = now + ANNOUNCE_PERIOD_MS;
 	announce();
 	peers_expire(peers, now);
+	for (int i = 0; echo_pcb && i < PEERS_MAX; i++)
+		if (peers[i].used && now >= peers[i].next_probe_ms)
+			probe(&peers[i], now);
 }
 
 void discovery_note_link(uint32_t ip, uint64_t bytes_per_s, uint32_t rtt_ms)
@@ -100,7 +177,7 @@ void discovery_note_link(uint32_t ip, uint64_t bytes_per_s, uint32_t rtt_ms)
 	if (p) {
 		p->link_bps = bytes_per_s;
 		if (rtt_ms)
-			p->rtt_ms = rtt_ms;
+			p->rtt_us = rtt_ms * 1000;
 	}
 }
 
@@ -118,7 +195,7 @@ int cmd_info_hosts(int argc, char **argv)
 	for (int i = 0; i < PEERS_MAX; i++) {
 		const struct peer *p = &peers[i];
 		uint32_t ip = p->a.ip;
-		char addr[16], link[16], rtt[12];
+		char addr[16], link[16], rtt[16];
 		if (!p->used)
 			continue;
 		fmt_snprintf(addr, sizeof(addr), "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff,
@@ -129,14 +206,18 @@ int cmd_info_hosts(int argc, char **argv)
 				     (unsigned long long)(p->link_bps / 10000 % 100));
 		else
 			fmt_snprintf(link, sizeof(link), "-");
-		if (p->rtt_ms)
-			fmt_snprintf(rtt, sizeof(rtt), "%u", p->rtt_ms);
+		if (p->rtt_us)
+			fmt_snprintf(rtt, sizeof(rtt), "%u.%u", p->rtt_us / 1000,
+				     p->rtt_us / 100 % 10);
 		else
 			fmt_snprintf(rtt, sizeof(rtt), "-");
 		kprintf("%-15s %6u %8u %4u %9s %6s %5llu\n", addr, p->a.load, p->a.free_mib, p->a.vms,
 			link, rtt, (unsigned long long)((now - p->heard_ms) / 1000));
 	}
 	kprintf("announcements: %llu\nmalformed: %llu\nload: %u\n", (unsigned long long)received,
-		(unsigned long long)malformed, load_percent(LOAD_WINDOW_S));
+		(unsigned long long)malformed, load_percent(time_now_us(), LOAD_WINDOW_S));
+	kprintf("rtt-probes: %llu\nrtt-answers: %llu\nrtt-stray: %llu\n",
+		(unsigned long long)probes, (unsigned long long)answers,
+		(unsigned long long)stray);
 	return 0;
 }

@@ -45,6 +45,16 @@ static void peer_str(char *buf, size_t n)
 		     ip & 0xff);
 }
 
+static bool hurrying;
+
+/* The loop comes round sooner while a VM is on its way in (hv/vm.h). */
+static void hurry(bool on)
+{
+	if (hurrying != on)
+		sched_hurry(on);
+	hurrying = on;
+}
+
 static void free_books(void)
 {
 	if (in.have)
@@ -57,6 +67,7 @@ static void free_books(void)
 static void release(void)
 {
 	free_books();
+	hurry(false);
 	if (in.vm && in.vm->state == VM_INCOMING)
 		vm_discard(in.vm);
 	in.vm = NULL;
@@ -217,6 +228,7 @@ static void activate(void)
 	autopolicy_arrived(in.vm->id);
 	in.stage = MIG_DONE;
 	free_books();
+	hurry(false);
 	in.vm = NULL;
 }
 
@@ -250,6 +262,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 	memset(&in, 0, sizeof(in));
 	mstream_accept(&stream, pcb);
 	in.stage = MIG_RESERVE;
+	hurry(true);
 	return ERR_OK;
 }
 

@@ -29,6 +29,15 @@ static uint8_t page[WIRE_PAGE];
 /* The memory digest as pages go out: each page's term as last sent, and their sum. */
 static uint64_t *terms, terms_pages, mem_sum;
 
+static bool hurrying;
+
+static void hurry(bool on)
+{
+	if (hurrying != on)
+		sched_hurry(on);
+	hurrying = on;
+}
+
 static void terms_free(void)
 {
 	if (terms)
@@ -77,6 +86,7 @@ static void fail(const char *fmt, ...)
 	}
 	mstream_close(&stream);
 	terms_free();
+	hurry(false);
 	if (vm && mig_out.stage < MIG_ACTIVATE) {
 		dirty_stop(vm);
 		if (mig_out.paused_by_us)
@@ -147,6 +157,7 @@ int mig_send_start(const char *name, uint32_t ip, uint16_t port, char *err, size
 	mig_out.port = port;
 	mig_out.start_ms = time_now_ms();
 	mig_out.stage = MIG_INIT;
+	hurry(true);
 	mig_out.predicted = autopolicy_predict(vm->id, ip, &mig_out.prediction);
 	if (mstream_connect(&stream, ip, port)) {
 		fail("cannot open a connection");
@@ -286,8 +297,11 @@ static bool should_stop(uint64_t pending)
 	uint64_t bw = mig_out.bandwidth = bandwidth();
 	bool shrinking = pending < mig_out.last_pending || mig_out.round < 3;
 
-	/* No acknowledgement yet means no bandwidth known: only an empty round is cheap. */
-	mig_out.expected_downtime_ms = bw ? pending * WIRE_PAGE * 1000 / bw : pending ? UINT64_MAX : 0;
+	/* The pause also waits for what is still in lwIP's buffers: a round ends when its
+	 * pages are queued, and a round of zero-page markers queues at once. No
+	 * acknowledgement yet means no bandwidth known: only an empty pipe is cheap. */
+	uint64_t bytes = pending * WIRE_PAGE + (stream.sent - stream.acked);
+	mig_out.expected_downtime_ms = bw ? bytes * 1000 / bw : bytes ? UINT64_MAX : 0;
 	mig_out.remaining = pending;
 	if (!shrinking)
 		mig_out.not_shrinking++;
@@ -370,9 +384,11 @@ static void complete(struct vm *vm, uint32_t new_id)
 	mig_out.bandwidth = bandwidth();
 	mig_out.target_vm_id = new_id;
 	mig_out.stage = MIG_DONE;
-	discovery_note_link(mig_out.ip, mig_out.bandwidth, 0);
+	autopolicy_migrated(mig_out.ip, mig_out.pages_sent, mig_out.zero_pages,
+			    now - mig_out.iterate_start_ms);
 	mstream_close(&stream);
 	terms_free();
+	hurry(false);
 	mon_event("migration vm%d -> %s: completed, downtime %llu ms, total %llu ms, %llu pages "
 		  "in %u rounds", mig_out.vm_id, ip, (unsigned long long)mig_out.downtime_ms,
 		  (unsigned long long)mig_out.total_ms, (unsigned long long)mig_out.pages_sent,

@@ -12,7 +12,7 @@
 #define LWIP_IPV6 0
 #define LWIP_ARP 1
 #define LWIP_ICMP 1
-#define LWIP_RAW 1 /* ping's ICMP echo */
+#define LWIP_RAW 1 /* ICMP echo: ping's, and discovery's round-trip probes */
 #define LWIP_UDP 1 /* DHCP */
 #define LWIP_TCP 1
 #define LWIP_DHCP 1

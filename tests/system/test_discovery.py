@@ -19,7 +19,8 @@ def peers(host):
     for line in host.cmd("info hosts").splitlines():
         f = line.split()
         if len(f) == 7 and re.match(r"\d+\.\d+\.\d+\.\d+$", f[0]):
-            rows[f[0]] = {"load": int(f[1]), "free": int(f[2]), "vms": int(f[3])}
+            rows[f[0]] = {"load": int(f[1]), "free": int(f[2]), "vms": int(f[3]),
+                          "rtt": f[5]}
     return rows
 
 
@@ -35,10 +36,11 @@ def udp_broadcast_frame(src_ip, payload, port=4445):
     return b"\xff" * 6 + bytes([0x52, 0x54, 0, 0, 0, 9]) + b"\x08\x00" + hdr + udp
 
 
-def announcement(ip, load=10, port=4444, version=1, magic=b"TRNH"):
+def announcement(ip, load=10, port=4444, version=2, magic=b"TRNH"):
+    """Version 2 (migrate/announce.h): the load is a u16, percent of one CPU."""
     return magic + bytes([version, 0]) + struct.pack("<H", port) + \
         struct.pack("<I", struct.unpack("!I", socket.inet_aton(ip))[0]) + \
-        bytes([load, 0]) + struct.pack("<HII", 1, 100, 1)
+        struct.pack("<H", load) + struct.pack("<HII", 1, 100, 1)
 
 
 @pytest.fixture
@@ -61,6 +63,12 @@ def test_hosts_find_each_other_and_forget_the_silent(pair):
     assert wait_for(lambda: "10.0.0.2" in peers(a) and "10.0.0.1" in peers(b))
     row = peers(a)["10.0.0.2"]
     assert row["load"] == 0 and row["free"] > 100 and row["vms"] == 0, row
+    # the round trip, from an ICMP echo to each peer: a number of ms, not '-'
+    assert wait_for(lambda: re.match(r"\d+\.\d$", peers(a)["10.0.0.2"]["rtt"]) and
+                    re.match(r"\d+\.\d$", peers(b)["10.0.0.1"]["rtt"]), 20), \
+        (a.cmd("info hosts"), b.cmd("info hosts"))
+    info = a.info("hosts")
+    assert int(info["rtt-answers"]) >= 1 and int(info["rtt-stray"]) == 0, info
     b.poweroff()
     assert wait_for(lambda: "10.0.0.2" not in peers(a), timeout=30), "a silent peer stays"
 
@@ -70,7 +78,8 @@ def test_junk_announcements_counted_and_ignored(pair):
     assert wait_for(lambda: "10.0.0.2" in peers(a))
     before = int(a.info("hosts")["malformed"])
     junk = [b"x" * 24, announcement("10.0.0.9", magic=b"XXXX"),
-            announcement("10.0.0.9", version=7), announcement("10.0.0.9", load=250),
+            announcement("10.0.0.9", version=7), announcement("10.0.0.9", version=1),
+            announcement("10.0.0.9", load=10001),  # over ANNOUNCE_LOAD_MAX
             announcement("10.0.0.8"),            # speaks for another host
             announcement("10.0.0.9", port=0), announcement("10.0.0.9") + b"!"]
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -83,6 +92,7 @@ def test_junk_announcements_counted_and_ignored(pair):
     assert wait_for(lambda: int(a.info("hosts")["malformed"]) - before >= len(junk))
     assert set(peers(a)) == {"10.0.0.2"}
     # a well-formed one is taken
-    s.sendto(udp_broadcast_frame("10.0.0.9", announcement("10.0.0.9", load=42)),
+    # a well-formed one is taken, with a load past 100% (runnable vCPUs)
+    s.sendto(udp_broadcast_frame("10.0.0.9", announcement("10.0.0.9", load=342)),
              (lan_tool.MCAST_GROUP, lan_tool.qemu_port(a.lan)))
-    assert wait_for(lambda: peers(a).get("10.0.0.9", {}).get("load") == 42, timeout=10)
+    assert wait_for(lambda: peers(a).get("10.0.0.9", {}).get("load") == 342, timeout=10)

@@ -2,7 +2,8 @@
 #include "migrate/announce.h"
 #include "tests/unit/stubs.h"
 
-static const struct announce sample = { 0x0a000002, 4444, 37, 3, 420, 9 };
+/* 370%: the load counts runnable vCPUs, so it passes 100 (hv/load.h) */
+static const struct announce sample = { 0x0a000002, 4444, 370, 3, 420, 9 };
 
 static void test_round_trip(void **state)
 {
@@ -35,8 +36,15 @@ static void test_malformed(void **state)
 		assert_false(announce_decode(c, ANNOUNCE_LEN, 0x0a000002, &a));
 	}
 	x = sample;
-	x.load = 101;
+	x.load = ANNOUNCE_LOAD_MAX;
 	announce_encode(&x, c);
+	assert_true(announce_decode(c, ANNOUNCE_LEN, 0x0a000002, &a));
+	assert_int_equal(a.load, ANNOUNCE_LOAD_MAX);
+	x.load = ANNOUNCE_LOAD_MAX + 1;
+	announce_encode(&x, c);
+	assert_false(announce_decode(c, ANNOUNCE_LEN, 0x0a000002, &a));
+	memcpy(c, b, ANNOUNCE_LEN); /* version 1, whose load was one byte */
+	c[4] = 1;
 	assert_false(announce_decode(c, ANNOUNCE_LEN, 0x0a000002, &a));
 	x = sample;
 	x.port = 0;
