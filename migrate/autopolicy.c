@@ -46,6 +46,16 @@ static struct {
 static uint64_t next_tick_ms, high_since_ms, last_said_ms, decisions;
 static uint64_t sent_ms[PEERS_MAX]; /* per peer slot: when it last received a VM from us */
 static uint32_t sent_ip[PEERS_MAX];
+/* The migration the policy started, so that a refusal can be answered by trying the
+ * next candidate: the refusing peer is left out for a window, and the overload keeps
+ * the time it had been high. */
+static struct {
+	int vm_id;
+	uint32_t ip;
+	uint64_t high_since_ms, sent_before;
+} started;
+static uint32_t refused_ip[PEERS_MAX];
+static uint64_t refused_until_ms[PEERS_MAX];
 static char last_decision[200] = "none";
 
 static struct vm_figures *fig(const struct vm *vm)
@@ -162,13 +172,66 @@ static uint32_t ms_up(uint32_t us)
 	return us / 1000 + (us % 1000 != 0);
 }
 
+static bool refused_now(uint32_t ip, uint64_t now)
+{
+	for (int i = 0; i < PEERS_MAX; i++)
+		if (refused_ip[i] == ip && refused_until_ms[i] > now)
+			return true;
+	return false;
+}
+
+static void note_refusal(uint32_t ip, uint64_t until)
+{
+	int slot = 0;
+
+	for (int i = 0; i < PEERS_MAX; i++) {
+		if (refused_ip[i] == ip) {
+			slot = i;
+			break;
+		}
+		if (refused_until_ms[i] < refused_until_ms[slot])
+			slot = i; /* else the oldest */
+	}
+	refused_ip[slot] = ip;
+	refused_until_ms[slot] = until;
+}
+
+/* How the policy's last migration ended: a failure (the target refused, or anything
+ * else) leaves that peer out for a load window and lets the next decision come at
+ * once, with the next candidate. */
+static void follow_up(uint64_t now)
+{
+	char ip[20];
+
+	if (!started.vm_id)
+		return;
+	if (mig_out.vm_id != started.vm_id) { /* another migration came after it */
+		started.vm_id = 0;
+		return;
+	}
+	if (mig_out.stage != MIG_FAILED && mig_out.stage != MIG_DONE)
+		return;
+	if (mig_out.stage == MIG_FAILED) {
+		fmt_snprintf(ip, sizeof(ip), "%u.%u.%u.%u", started.ip >> 24,
+			     (started.ip >> 16) & 0xff, (started.ip >> 8) & 0xff, started.ip & 0xff);
+		note_refusal(started.ip, now + params.load_window_s * 1000ull);
+		*peer_sent(started.ip) = started.sent_before; /* it did not receive the VM */
+		if (high_since_ms == 0)
+			high_since_ms = started.high_since_ms;
+		mon_event("policy: vm%d did not move to %s (%s); trying the other candidates, "
+			  "without %s for %u s", started.vm_id, ip, mig_out.error, ip,
+			  params.load_window_s);
+	}
+	started.vm_id = 0;
+}
+
 static size_t gather_peers(struct policy_peer *out, uint64_t now)
 {
 	const struct peer *t = discovery_peers();
 	size_t n = 0;
 
 	for (int i = 0; i < PEERS_MAX; i++) {
-		if (!t[i].used)
+		if (!t[i].used || refused_now(t[i].a.ip, now))
 			continue;
 		uint64_t sent = *peer_sent(t[i].a.ip);
 		out[n++] = (struct policy_peer){
@@ -248,9 +311,17 @@ static void decide(uint64_t now)
 	mon_event("policy: %s", d.text);
 	decisions++;
 	fmt_snprintf(last_decision, sizeof(last_decision), "%s", d.text);
-	if (mig_send_start(vm_find_id((int)d.vm_id)->name, d.peer_ip, (uint16_t)MIGRATE_PORT, err,
-			   sizeof(err)) == 0) {
+	struct policy_vm *moving = NULL;
+	for (size_t i = 0; i < h.nvms; i++)
+		if (vms[i].id == d.vm_id)
+			moving = &vms[i];
+	if (mig_send_start(vm_find_id((int)d.vm_id)->name, d.peer_ip, (uint16_t)MIGRATE_PORT,
+			   moving ? moving->load_pct : 1, err, sizeof(err)) == 0) {
+		started.sent_before = *peer_sent(d.peer_ip);
 		*peer_sent(d.peer_ip) = now;
+		started.vm_id = (int)d.vm_id;
+		started.ip = d.peer_ip;
+		started.high_since_ms = high_since_ms;
 		high_since_ms = 0; /* the window starts again once the load has moved */
 	} else {
 		mon_event("policy: cannot start: %s", err);
@@ -264,9 +335,21 @@ void autopolicy_tick(void)
 	if (now < next_tick_ms)
 		return;
 	next_tick_ms = now + 1000;
+	follow_up(now);
 	measure(now);
 	if (on && !(mig_out.stage > MIG_NONE && mig_out.stage < MIG_DONE) && !sampling.vm_id)
 		decide(now);
+}
+
+bool autopolicy_would_overload(uint32_t add_pct, char *why, size_t why_size)
+{
+	uint32_t mine = load_percent(time_now_us(), params.load_window_s);
+
+	if (mine + add_pct <= params.load_high)
+		return false;
+	fmt_snprintf(why, why_size, "this host would be overloaded: load %u%% + %u%% > %u%%",
+		     mine, add_pct, params.load_high);
+	return true;
 }
 
 bool autopolicy_predict(int vm_id, uint32_t ip, struct precopy_out *out)

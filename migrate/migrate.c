@@ -108,7 +108,7 @@ int cmd_migrate(int argc, char **argv)
 	}
 	if (!net_ready())
 		return -E_IO;
-	if (mig_send_start(argv[0], ip, (uint16_t)port, err, sizeof(err))) {
+	if (mig_send_start(argv[0], ip, (uint16_t)port, 0, err, sizeof(err))) {
 		kprintf("error: %s\n", err);
 		return -E_INVAL;
 	}

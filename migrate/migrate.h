@@ -32,7 +32,10 @@ void migrate_init(const char *cmdline);
 void migrate_poll(void);
 
 /* The source side (migrate/send.c). */
-int mig_send_start(const char *vm, uint32_t ip, uint16_t port, char *err, size_t err_size);
+/* load_check: the VM's load (% of a CPU) for a policy's migration, which the target
+ * refuses if it would overload it; 0 for an operator's. */
+int mig_send_start(const char *vm, uint32_t ip, uint16_t port, uint32_t load_check, char *err,
+		   size_t err_size);
 void mig_send_poll(void);
 int mig_send_cancel(const char *vm, char *err, size_t err_size);
 /* The target side (migrate/recv.c). */

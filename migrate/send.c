@@ -120,7 +120,8 @@ static bool enter(enum mig_stage s)
 	return true;
 }
 
-int mig_send_start(const char *name, uint32_t ip, uint16_t port, char *err, size_t err_size)
+int mig_send_start(const char *name, uint32_t ip, uint16_t port, uint32_t load_check,
+		   char *err, size_t err_size)
 {
 	struct vm *vm = vm_find(name);
 
@@ -155,6 +156,7 @@ int mig_send_start(const char *name, uint32_t ip, uint16_t port, char *err, size
 	strlcpy(mig_out.vm_name, vm->name, sizeof(mig_out.vm_name));
 	mig_out.ip = ip;
 	mig_out.port = port;
+	mig_out.load_check = MIN(MAX(load_check, load_check ? 1u : 0u), (uint32_t)WIRE_MAX_LOAD);
 	mig_out.start_ms = time_now_ms();
 	mig_out.stage = MIG_INIT;
 	hurry(true);
@@ -175,7 +177,9 @@ static void send_hello(struct vm *vm)
 	m.u.hello.page_size = WIRE_PAGE;
 	m.u.hello.vcpus = 1;
 	m.u.hello.features = FEAT_EPT | FEAT_UNRESTRICTED |
-			     (mig_params.full_digest ? FEAT_FULL_DIGEST : 0);
+			     (mig_params.full_digest ? FEAT_FULL_DIGEST : 0) |
+			     (mig_out.load_check ? FEAT_LOAD_CHECK : 0);
+	m.u.hello.load = mig_out.load_check;
 	m.u.hello.devices = DEV_UART | DEV_EXIT_PORT;
 	strlcpy(m.u.hello.name, vm->name, sizeof(m.u.hello.name));
 	strlcpy(m.u.hello.image, vm->image, sizeof(m.u.hello.image));

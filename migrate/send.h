@@ -24,6 +24,7 @@ struct mig_out {
 	uint32_t ip;
 	uint16_t port;
 	bool paused_by_us;
+	uint32_t load_check;       /* see mig_send_start() */
 	uint32_t round;
 	const uint32_t *list;      /* rounds after the first: the staged pages */
 	uint64_t next, round_total, round_sent, final_pages;

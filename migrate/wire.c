@@ -210,6 +210,7 @@ size_t wire_encode(const struct msg *m, uint8_t *out)
 		put(&p, m->u.hello.vcpus, 4);
 		put(&p, m->u.hello.features, 4);
 		put(&p, m->u.hello.devices, 4);
+		put(&p, m->u.hello.load, 4);
 		put_str(&p, m->u.hello.name, WIRE_NAME);
 		put_str(&p, m->u.hello.image, WIRE_NAME);
 		break;
@@ -262,7 +263,7 @@ static size_t expected_len(enum wire_type t)
 {
 	switch (t) {
 	case MSG_HELLO:
-		return 8 + 4 * 4 + 2 * WIRE_NAME;
+		return 8 + 5 * 4 + 2 * WIRE_NAME;
 	case MSG_RESERVED:
 	case MSG_COMMIT:
 		return 8 + WIRE_REASON;
@@ -291,6 +292,7 @@ static int decode_payload(const uint8_t *p, uint32_t len, uint64_t mem_size, str
 		m->u.hello.vcpus = (uint32_t)get(&p, 4);
 		m->u.hello.features = (uint32_t)get(&p, 4);
 		m->u.hello.devices = (uint32_t)get(&p, 4);
+		m->u.hello.load = (uint32_t)get(&p, 4);
 		if (!get_str(&p, m->u.hello.name, WIRE_NAME) ||
 		    !get_str(&p, m->u.hello.image, WIRE_NAME))
 			return bad(err, err_size, "hello: a name is not text");
@@ -299,6 +301,8 @@ static int decode_payload(const uint8_t *p, uint32_t len, uint64_t mem_size, str
 			return bad(err, err_size, "hello: memory size not a multiple of 2 MiB in range");
 		if (m->u.hello.page_size != WIRE_PAGE || m->u.hello.vcpus != 1)
 			return bad(err, err_size, "hello: unsupported page size or vCPU count");
+		if (m->u.hello.load > WIRE_MAX_LOAD)
+			return bad(err, err_size, "hello: load out of range");
 		return 0;
 	case MSG_RESERVED:
 	case MSG_COMMIT:

@@ -33,7 +33,11 @@ enum wire_type {
 #define FEAT_EPT (1u << 0)
 #define FEAT_UNRESTRICTED (1u << 1)
 #define FEAT_FULL_DIGEST (1u << 2) /* both fold the whole RAM into the digest at the pause */
-#define FEAT_ALL (FEAT_EPT | FEAT_UNRESTRICTED | FEAT_FULL_DIGEST)
+/* A policy's migration: the target refuses it when the VM's load (hello.load) would
+ * take its own load past its load-high. An operator's migrations do not ask. */
+#define FEAT_LOAD_CHECK (1u << 3)
+#define FEAT_ALL (FEAT_EPT | FEAT_UNRESTRICTED | FEAT_FULL_DIGEST | FEAT_LOAD_CHECK)
+#define WIRE_MAX_LOAD 10000 /* % of one CPU, as hosts announce it */
 #define DEV_UART (1u << 0)
 #define DEV_EXIT_PORT (1u << 1)
 
@@ -51,6 +55,7 @@ struct msg {
 		struct {
 			uint64_t mem_size;
 			uint32_t page_size, vcpus, features, devices;
+			uint32_t load; /* % of a CPU the VM kept runnable at the source */
 			char name[WIRE_NAME], image[WIRE_NAME];
 		} hello;
 		struct {

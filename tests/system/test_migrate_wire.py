@@ -30,8 +30,8 @@ def frame(kind, payload=b"", version=VERSION, length=None):
     return MAGIC + struct.pack("<HHII", version, kind, n, fnv1a(payload)) + payload
 
 
-def hello(mem=2 << 20, features=3, devices=3, name=b"wire", image=b"memtouch"):
-    return frame(HELLO, struct.pack("<QIIII", mem, PAGE_SIZE, 1, features, devices) +
+def hello(mem=2 << 20, features=3, devices=3, load=0, name=b"wire", image=b"memtouch"):
+    return frame(HELLO, struct.pack("<QIIIII", mem, PAGE_SIZE, 1, features, devices, load) +
                  name.ljust(32, b"\0") + image.ljust(32, b"\0"))
 
 
@@ -126,6 +126,7 @@ BEFORE_RESERVING = [
     ("activate first", frame(ACTIVATE), "reservation", "message 7 out of order"),
     ("odd memory size", hello(mem=(2 << 20) + 4096), "reservation", "multiple of 2 MiB"),
     ("name not text", hello(name=b"\x1b[2Jx"), "reservation", "name is not text"),
+    ("load past 10000%", hello(load=10001), "reservation", "load out of range"),
 ]
 
 
@@ -146,6 +147,9 @@ def test_malformed_before_reserving(host, what, data, stage, why):
     ("too big", hello(mem=48 << 30), "not enough memory"),
     ("unknown features", hello(features=3 | 1 << 7), "unknown features 0x80"),
     ("unknown devices", hello(devices=1 << 5), "unknown devices 0x20"),
+    # a policy's migration (feature bit 3) says its VM's load: past load-high (85%) here
+    ("would overload", hello(features=3 | 1 << 3, load=90),
+     "this host would be overloaded: load 0% + 90% > 85%"),
 ], ids=lambda v: v if isinstance(v, str) and " " in v else None)
 def test_refused_requests(host, what, msg, why):
     base = free_kib(host)
@@ -221,7 +225,7 @@ def fake_target(host, vm, answer):
             f = read_frame(s)
             assert f and f[0] == HELLO, f
             mem, = struct.unpack("<Q", f[1][:8])
-            assert mem == 4 << 20 and f[1][24:24 + 5] == b"liver"
+            assert mem == 4 << 20 and f[1][28:28 + 5] == b"liver"
             answer(s)
             host.expect(re.compile(rf"migration vm{vm} -> {re.escape(GATEWAY)}: failed at "
                                    rf"[^\r\n]*\r\n".encode()), timeout=60)

@@ -74,6 +74,7 @@ static struct msg hello(void)
 	m.u.hello.vcpus = 1;
 	m.u.hello.features = FEAT_EPT | FEAT_UNRESTRICTED;
 	m.u.hello.devices = DEV_UART | DEV_EXIT_PORT;
+	m.u.hello.load = 97;
 	strcpy(m.u.hello.name, "memtouch");
 	strcpy(m.u.hello.image, "memtouch.elf");
 	return m;
@@ -134,6 +135,7 @@ static void check_round_trip(const struct msg *in, size_t want_len)
 		assert_int_equal(out.u.hello.vcpus, in->u.hello.vcpus);
 		assert_int_equal(out.u.hello.features, in->u.hello.features);
 		assert_int_equal(out.u.hello.devices, in->u.hello.devices);
+		assert_int_equal(out.u.hello.load, in->u.hello.load);
 		assert_string_equal(out.u.hello.name, in->u.hello.name);
 		assert_string_equal(out.u.hello.image, in->u.hello.image);
 		break;
@@ -179,7 +181,7 @@ static void test_round_trip(void **unused)
 	struct msg m = hello();
 	char reason[WIRE_REASON];
 
-	check_round_trip(&m, WIRE_HDR + 88);
+	check_round_trip(&m, WIRE_HDR + 92);
 
 	memset(reason, 'r', sizeof(reason) - 1); /* the longest reason that fits */
 	reason[sizeof(reason) - 1] = 0;
@@ -373,8 +375,8 @@ static void test_strings(void **unused)
 		size_t at, field;
 		const char *why;
 	} fields[] = {
-		{ MSG_HELLO, 24, WIRE_NAME, "name is not text" },
-		{ MSG_HELLO, 24 + WIRE_NAME, WIRE_NAME, "name is not text" },
+		{ MSG_HELLO, 28, WIRE_NAME, "name is not text" },
+		{ MSG_HELLO, 28 + WIRE_NAME, WIRE_NAME, "name is not text" },
 		{ MSG_RESERVED, 8, WIRE_REASON, "reply: bad fields" },
 		{ MSG_COMMIT, 8, WIRE_REASON, "reply: bad fields" },
 		{ MSG_ABORT, 0, WIRE_REASON, "reason is not text" },
@@ -438,6 +440,13 @@ static void test_hello(void **unused)
 		m.u.hello.vcpus = bad_vcpus[i];
 		refused(encode(&m), 0, "vCPU count");
 	}
+	m = hello();
+	m.u.hello.load = WIRE_MAX_LOAD;
+	decode_ok(encode(&m), 0);
+	m.u.hello.load = WIRE_MAX_LOAD + 1;
+	refused(encode(&m), 0, "load");
+	m.u.hello.load = 0xffffffffu;
+	refused(encode(&m), 0, "load");
 	/* ok is a boolean in replies. */
 	m = (struct msg){ .type = MSG_RESERVED, .u.reserved = { .ok = 2 } };
 	n = encode(&m);
