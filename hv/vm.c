@@ -421,11 +421,14 @@ const char *vm_state_name(const struct vm *vm)
 
 static unsigned hurry;
 
-void sched_hurry(bool on)
+void sched_hurry(bool *held, bool on)
 {
+	if (*held == on)
+		return;
+	*held = on;
 	if (on)
 		hurry++;
-	else if (hurry)
+	else
 		hurry--;
 }
 

@@ -83,7 +83,8 @@ uint64_t vm_mem_fold(const struct vm *vm, uint64_t h,
 void sched_run_once(void);
 /* While some work of tern's own is waiting on the network with a guest's time at stake
  * (a migration: every message waits for the loop to come round), slices shrink from
- * 10 ms to 1 ms so the loop comes round sooner. Calls nest: on and off in pairs. */
-void sched_hurry(bool on);
+ * 10 ms to 1 ms so the loop comes round sooner. Each caller keeps its own flag in
+ * *held, so that asking twice counts once; slices stay short while any flag is set. */
+void sched_hurry(bool *held, bool on);
 
 #endif

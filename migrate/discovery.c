@@ -17,6 +17,7 @@
 #include "migrate/announce.h"
 #include "migrate/discovery.h"
 #include "net/net.h"
+#include "net/ping.h"
 
 #define LOAD_WINDOW_S 10
 /* Round trips: an ICMP echo to each peer when it is first heard (again every
@@ -67,15 +68,8 @@ static u8_t on_echo(void *arg, struct raw_pcb *rpcb, struct pbuf *p, const ip_ad
 {
 	struct icmp_echo_hdr h;
 	struct peer *peer;
-	uint8_t vhl;
-	u16_t hlen;
 
-	if (pbuf_copy_partial(p, &vhl, 1, 0) != 1)
-		return 0;
-	hlen = (vhl & 0xf) * 4;
-	if (hlen < IP_HLEN || p->tot_len < hlen + sizeof(h) ||
-	    pbuf_copy_partial(p, &h, sizeof(h), hlen) != sizeof(h) || h.type != ICMP_ER ||
-	    h.id != lwip_htons(RTT_ID))
+	if (!net_echo_reply(p, RTT_ID, &h))
 		return 0;
 	peer = peers_find(peers, lwip_ntohl(ip4_addr_get_u32(ip_2_ip4(from))));
 	if (peer && peer->probe_seq && h.seqno == lwip_htons(peer->probe_seq)) {

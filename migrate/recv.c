@@ -45,15 +45,7 @@ static void peer_str(char *buf, size_t n)
 		     ip & 0xff);
 }
 
-static bool hurrying;
-
-/* The loop comes round sooner while a VM is on its way in (hv/vm.h). */
-static void hurry(bool on)
-{
-	if (hurrying != on)
-		sched_hurry(on);
-	hurrying = on;
-}
+static bool hurrying; /* sched_hurry() while a VM is on its way in */
 
 static void free_books(void)
 {
@@ -67,7 +59,7 @@ static void free_books(void)
 static void release(void)
 {
 	free_books();
-	hurry(false);
+	sched_hurry(&hurrying, false);
 	if (in.vm && in.vm->state == VM_INCOMING)
 		vm_discard(in.vm);
 	in.vm = NULL;
@@ -231,7 +223,7 @@ static void activate(void)
 	autopolicy_arrived(in.vm->id);
 	in.stage = MIG_DONE;
 	free_books();
-	hurry(false);
+	sched_hurry(&hurrying, false);
 	in.vm = NULL;
 }
 
@@ -265,7 +257,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 	memset(&in, 0, sizeof(in));
 	mstream_accept(&stream, pcb);
 	in.stage = MIG_RESERVE;
-	hurry(true);
+	sched_hurry(&hurrying, true);
 	return ERR_OK;
 }
 

@@ -29,14 +29,7 @@ static uint8_t page[WIRE_PAGE];
 /* The memory digest as pages go out: each page's term as last sent, and their sum. */
 static uint64_t *terms, terms_pages, mem_sum;
 
-static bool hurrying;
-
-static void hurry(bool on)
-{
-	if (hurrying != on)
-		sched_hurry(on);
-	hurrying = on;
-}
+static bool hurrying; /* sched_hurry() while a migration is under way */
 
 static void terms_free(void)
 {
@@ -86,7 +79,7 @@ static void fail(const char *fmt, ...)
 	}
 	mstream_close(&stream);
 	terms_free();
-	hurry(false);
+	sched_hurry(&hurrying, false);
 	if (vm && mig_out.stage < MIG_ACTIVATE) {
 		dirty_stop(vm);
 		if (mig_out.paused_by_us)
@@ -159,7 +152,7 @@ int mig_send_start(const char *name, uint32_t ip, uint16_t port, uint32_t load_c
 	mig_out.load_check = MIN(MAX(load_check, load_check ? 1u : 0u), (uint32_t)WIRE_MAX_LOAD);
 	mig_out.start_ms = time_now_ms();
 	mig_out.stage = MIG_INIT;
-	hurry(true);
+	sched_hurry(&hurrying, true);
 	mig_out.predicted = autopolicy_predict(vm->id, ip, &mig_out.prediction);
 	if (mstream_connect(&stream, ip, port)) {
 		fail("cannot open a connection");
@@ -392,7 +385,7 @@ static void complete(struct vm *vm, uint32_t new_id)
 			    now - mig_out.iterate_start_ms);
 	mstream_close(&stream);
 	terms_free();
-	hurry(false);
+	sched_hurry(&hurrying, false);
 	mon_event("migration vm%d -> %s: completed, downtime %llu ms, total %llu ms, %llu pages "
 		  "in %u rounds", mig_out.vm_id, ip, (unsigned long long)mig_out.downtime_ms,
 		  (unsigned long long)mig_out.total_ms, (unsigned long long)mig_out.pages_sent,

@@ -9,6 +9,7 @@
 #include "lwip/raw.h"
 #include "net/addr.h"
 #include "net/net.h"
+#include "net/ping.h"
 
 #define PING_ID 0x7e27
 #define PING_DATA 56
@@ -23,24 +24,26 @@ struct ping {
 	ip4_addr_t peer;
 };
 
-/* lwIP hands a raw PCB the whole IPv4 packet after checking its IP header, but before
- * anything looked at the ICMP part: the echo header is read with bounds checks and
- * must match our id, sequence and peer. Returns 1 (eaten) only for our replies. */
-static u8_t on_recv(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip_addr_t *from)
+bool net_echo_reply(const struct pbuf *p, u16_t id, struct icmp_echo_hdr *h)
 {
-	struct ping *pg = arg;
-	struct icmp_echo_hdr h;
 	uint8_t vhl;
 	u16_t hlen;
 
 	if (pbuf_copy_partial(p, &vhl, 1, 0) != 1)
-		return 0;
+		return false;
 	hlen = (vhl & 0xf) * 4;
-	if (hlen < IP_HLEN || p->tot_len < hlen + sizeof(h) ||
-	    pbuf_copy_partial(p, &h, sizeof(h), hlen) != sizeof(h))
-		return 0;
-	if (h.type != ICMP_ER || h.id != lwip_htons(PING_ID) ||
-	    !ip4_addr_cmp(ip_2_ip4(from), &pg->peer))
+	return hlen >= IP_HLEN && p->tot_len >= hlen + sizeof(*h) &&
+	       pbuf_copy_partial(p, h, sizeof(*h), hlen) == sizeof(*h) && h->type == ICMP_ER &&
+	       h->id == lwip_htons(id);
+}
+
+/* A reply must match our id, sequence and peer. Returns 1 (eaten) only for ours. */
+static u8_t on_recv(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip_addr_t *from)
+{
+	struct ping *pg = arg;
+	struct icmp_echo_hdr h;
+
+	if (!net_echo_reply(p, PING_ID, &h) || !ip4_addr_cmp(ip_2_ip4(from), &pg->peer))
 		return 0;
 	if (h.seqno == lwip_htons(pg->seq) && !pg->replied) {
 		pg->replied = true;
