@@ -305,6 +305,8 @@ void mig_recv_poll(void)
 		fail(true, "bad message: %s", err);
 	else if (stream.closed)
 		fail(false, "%s", stream.error[0] ? stream.error : "connection closed");
-	else if (time_now_ms() - stream.last_progress_ms > MIGRATE_STALL_MS)
-		fail(true, "no progress for %d s", MIGRATE_STALL_MS / 1000);
+	else if (time_now_ms() - stream.last_progress_ms > MIGRATE_STALL_MS) {
+		mstream_abort(&stream, "no progress"); /* as the source does (send.c) */
+		fail(false, "no progress for %d s", MIGRATE_STALL_MS / 1000);
+	}
 }

@@ -468,6 +468,9 @@ void mig_send_poll(void)
 		return;
 	}
 	if (time_now_ms() - stream.last_progress_ms > MIGRATE_STALL_MS) {
+		/* a silent peer gets no goodbye: closing would keep our queue alive,
+		 * retransmitting for minutes, in lwIP's shared segment pool */
+		mstream_abort(&stream, "no progress");
 		fail("no progress for %d s", MIGRATE_STALL_MS / 1000);
 		return;
 	}

@@ -41,7 +41,10 @@
 #define TCP_WND (44 * TCP_MSS)
 #define TCP_SND_BUF (44 * TCP_MSS)
 #define TCP_SND_QUEUELEN (4 * TCP_SND_BUF / TCP_MSS)
-#define MEMP_NUM_TCP_SEG TCP_SND_QUEUELEN
+/* Segments come from one pool for every connection: room for three full queues, so a
+ * connection to a peer that vanished, retransmitting for minutes, cannot starve the
+ * next one. */
+#define MEMP_NUM_TCP_SEG (3 * TCP_SND_QUEUELEN)
 #define TCP_OVERSIZE TCP_MSS
 #define TCP_QUEUE_OOSEQ 1
 #define LWIP_TCP_SACK_OUT 0
