@@ -316,7 +316,7 @@ static void decide(uint64_t now)
 		if (vms[i].id == d.vm_id)
 			moving = &vms[i];
 	if (mig_send_start(vm_find_id((int)d.vm_id)->name, d.peer_ip, (uint16_t)MIGRATE_PORT,
-			   moving ? moving->load_pct : 1, err, sizeof(err)) == 0) {
+			   MAX(moving ? moving->load_pct : 0, 1u), err, sizeof(err)) == 0) {
 		started.sent_before = *peer_sent(d.peer_ip);
 		*peer_sent(d.peer_ip) = now;
 		started.vm_id = (int)d.vm_id;

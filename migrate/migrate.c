@@ -214,7 +214,7 @@ int cmd_info_migrate(int argc, char **argv)
 		kprintf("expected-downtime: %llu\n", (unsigned long long)o->expected_downtime_ms);
 	kprintf("downtime-limit: %llu\n", (unsigned long long)mig_params.downtime_limit_ms);
 	kprintf("max-bandwidth: %llu\n", (unsigned long long)mig_params.max_bandwidth_mbs);
-	kprintf("full-digest: %s\n", mig_params.full_digest ? "on" : "off");
+	kprintf("full-digest: %s\n", mig_out.full_digest ? "on" : "off");
 	if (o->stage == MIG_DONE) {
 		kprintf("downtime: %llu\n", (unsigned long long)o->downtime_ms);
 		/* the pause, split: last pages and state out; the target's check; activation */

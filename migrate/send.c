@@ -149,7 +149,8 @@ int mig_send_start(const char *name, uint32_t ip, uint16_t port, uint32_t load_c
 	strlcpy(mig_out.vm_name, vm->name, sizeof(mig_out.vm_name));
 	mig_out.ip = ip;
 	mig_out.port = port;
-	mig_out.load_check = MIN(MAX(load_check, load_check ? 1u : 0u), (uint32_t)WIRE_MAX_LOAD);
+	mig_out.load_check = MIN(load_check, (uint32_t)WIRE_MAX_LOAD);
+	mig_out.full_digest = mig_params.full_digest;
 	mig_out.start_ms = time_now_ms();
 	mig_out.stage = MIG_INIT;
 	sched_hurry(&hurrying, true);
@@ -170,7 +171,7 @@ static void send_hello(struct vm *vm)
 	m.u.hello.page_size = WIRE_PAGE;
 	m.u.hello.vcpus = 1;
 	m.u.hello.features = FEAT_EPT | FEAT_UNRESTRICTED |
-			     (mig_params.full_digest ? FEAT_FULL_DIGEST : 0) |
+			     (mig_out.full_digest ? FEAT_FULL_DIGEST : 0) |
 			     (mig_out.load_check ? FEAT_LOAD_CHECK : 0);
 	m.u.hello.load = mig_out.load_check;
 	m.u.hello.devices = DEV_UART | DEV_EXIT_PORT;
@@ -325,16 +326,17 @@ static bool send_state(struct vm *vm)
 	static struct msg m;
 	uint64_t h = mem_sum;
 
+	/* room first: the state is built once, when it can go (a full digest reads all RAM) */
+	if (!mstream_room(&stream, WIRE_HDR + WIRE_MAX_PAYLOAD))
+		return false;
 	memset(&m, 0, sizeof(m));
 	m.type = MSG_STATE;
 	vmx_vcpu_get_state(vm, &m.u.state.cpu);
 	m.u.state.cpu.activity = vm->halted ? 1 : 0;
 	mig_uart_save(&vm->uart, &m.u.state.uart);
-	if (mig_params.full_digest)
+	if (mig_out.full_digest)
 		h = vm_mem_fold(vm, h, wire_digest_mem);
 	m.u.state.digest = wire_digest_state(h, &m);
-	if (!mstream_room(&stream, WIRE_HDR + WIRE_MAX_PAYLOAD))
-		return false;
 	if (mstream_send(&stream, &m))
 		return false;
 	mig_out.state_ms = time_now_ms();

@@ -25,6 +25,8 @@ struct mig_out {
 	uint16_t port;
 	bool paused_by_us;
 	uint32_t load_check;       /* see mig_send_start() */
+	bool full_digest;          /* as the HELLO told the target, whatever the parameter
+				    * says by the time of the pause */
 	uint32_t round;
 	const uint32_t *list;      /* rounds after the first: the staged pages */
 	uint64_t next, round_total, round_sent, final_pages;
