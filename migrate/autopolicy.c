@@ -12,6 +12,7 @@
 #include "migrate/autopolicy.h"
 #include "migrate/discovery.h"
 #include "migrate/send.h"
+#include "net/addr.h"
 #include "net/net.h"
 #include "vmx/vmx.h"
 
@@ -212,8 +213,7 @@ static void follow_up(uint64_t now)
 	if (mig_out.stage != MIG_FAILED && mig_out.stage != MIG_DONE)
 		return;
 	if (mig_out.stage == MIG_FAILED) {
-		fmt_snprintf(ip, sizeof(ip), "%u.%u.%u.%u", started.ip >> 24,
-			     (started.ip >> 16) & 0xff, (started.ip >> 8) & 0xff, started.ip & 0xff);
+		net_format_ip4(ip, sizeof(ip), started.ip);
 		note_refusal(started.ip, now + params.load_window_s * 1000ull);
 		*peer_sent(started.ip) = started.sent_before; /* it did not receive the VM */
 		if (high_since_ms == 0)

@@ -16,6 +16,7 @@
 #include "lwip/udp.h"
 #include "migrate/announce.h"
 #include "migrate/discovery.h"
+#include "net/addr.h"
 #include "net/net.h"
 #include "net/ping.h"
 
@@ -192,8 +193,7 @@ int cmd_info_hosts(int argc, char **argv)
 		char addr[16], link[16], rtt[16];
 		if (!p->used)
 			continue;
-		fmt_snprintf(addr, sizeof(addr), "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff,
-			     (ip >> 8) & 0xff, ip & 0xff);
+		net_format_ip4(addr, sizeof(addr), ip);
 		if (p->link_bps)
 			fmt_snprintf(link, sizeof(link), "%llu.%02llu",
 				     (unsigned long long)(p->link_bps / 1000000),

@@ -20,6 +20,7 @@
 #include "hv/lib/fmt.h"
 #include "hv/lib/string.h"
 #include "migrate/policy.h"
+#include "net/addr.h"
 
 #define US 1000000ULL
 
@@ -194,12 +195,6 @@ static bool worthier(const struct policy_vm *a, uint64_t a_ms, const struct poli
 	return x != y ? x > y : a->id < b->id;
 }
 
-static void ip_str(char *buf, size_t n, uint32_t ip)
-{
-	fmt_snprintf(buf, n, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff,
-		     ip & 0xff);
-}
-
 static enum policy_why refuse(const struct policy_params *p, const struct policy_host *h,
 			      const struct search *s, struct policy_decision *d)
 {
@@ -284,7 +279,7 @@ enum policy_why policy_choose(const struct policy_params *p, const struct policy
 	d->peer_ip = t->ip;
 	d->target_load_pct = t->load_pct + v->load_pct;
 	d->target_free_mib = t->free_mib - v->mem_mib;
-	ip_str(ip, sizeof(ip), t->ip);
+	net_format_ip4(ip, sizeof(ip), t->ip);
 	fmt_snprintf(d->text, sizeof(d->text), "migrating vm%u to %s: load %u%% > %u%% for "
 		     "%llu s; predicted downtime %llu ms, total %llu ms; target load %u%%, "
 		     "free %u MiB", v->id, ip, h->load_pct, p->load_high,

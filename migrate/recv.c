@@ -15,6 +15,7 @@
 #include "migrate/migrate.h"
 #include "migrate/send.h"
 #include "migrate/stream.h"
+#include "net/addr.h"
 #include "vmx/vmx.h"
 
 #define MEM_RESERVE_MIB 8 /* what a target keeps for itself beyond a VM's RAM */
@@ -36,14 +37,6 @@ static struct {
 static struct mstream stream;
 static struct tcp_pcb *listener;
 static uint8_t page[WIRE_PAGE];
-
-static void peer_str(char *buf, size_t n)
-{
-	uint32_t ip = stream.peer_ip;
-
-	fmt_snprintf(buf, n, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff,
-		     ip & 0xff);
-}
 
 static bool hurrying; /* sched_hurry() while a VM is on its way in */
 
@@ -73,7 +66,7 @@ static void fail(bool tell, const char *fmt, ...)
 	va_start(ap, fmt);
 	fmt_vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	peer_str(ip, sizeof(ip));
+	net_format_ip4(ip, sizeof(ip), stream.peer_ip);
 	if (tell && stream.pcb) {
 		struct msg m = { .type = MSG_ABORT };
 		strlcpy(m.u.abort.reason, why, sizeof(m.u.abort.reason));
@@ -218,7 +211,7 @@ static void activate(void)
 	vm_activate(in.vm);
 	m.u.activated.vm_id = (uint32_t)in.vm->id;
 	mstream_send(&stream, &m);
-	peer_str(ip, sizeof(ip));
+	net_format_ip4(ip, sizeof(ip), stream.peer_ip);
 	mon_event("vm%d arrived from %s", in.vm->id, ip);
 	autopolicy_arrived(in.vm->id);
 	in.stage = MIG_DONE;

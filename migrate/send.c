@@ -19,6 +19,7 @@
 #include "migrate/migrate.h"
 #include "migrate/send.h"
 #include "migrate/stream.h"
+#include "net/addr.h"
 #include "vmx/vmx.h"
 
 struct mig_params mig_params = { .downtime_limit_ms = MIGRATE_DOWNTIME_MS };
@@ -36,12 +37,6 @@ static void terms_free(void)
 	if (terms)
 		pmm_free((uintptr_t)terms, terms_pages);
 	terms = NULL;
-}
-
-static void ip_str(char *buf, size_t n, uint32_t ip)
-{
-	fmt_snprintf(buf, n, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff,
-		     ip & 0xff);
 }
 
 bool mig_cut_due(enum mig_stage s)
@@ -71,7 +66,7 @@ static void fail(const char *fmt, ...)
 	va_start(ap, fmt);
 	fmt_vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	ip_str(ip, sizeof(ip), mig_out.ip);
+	net_format_ip4(ip, sizeof(ip), mig_out.ip);
 	if (stream.pcb && mig_out.stage < MIG_ACTIVATE) {
 		struct msg m = { .type = MSG_ABORT };
 		strlcpy(m.u.abort.reason, why, sizeof(m.u.abort.reason));
@@ -377,7 +372,7 @@ static void complete(struct vm *vm, uint32_t new_id)
 	char ip[20];
 	uint64_t now = time_now_ms();
 
-	ip_str(ip, sizeof(ip), mig_out.ip);
+	net_format_ip4(ip, sizeof(ip), mig_out.ip);
 	mig_out.downtime_ms = now - mig_out.pause_ms;
 	mig_out.total_ms = now - mig_out.start_ms;
 	mig_out.bandwidth = bandwidth();

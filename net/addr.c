@@ -1,3 +1,4 @@
+#include "hv/lib/fmt.h"
 #include "net/addr.h"
 
 static bool parse_dec(const char **p, unsigned max, unsigned *out)
@@ -85,4 +86,10 @@ bool net_parse_mac(const char *s, uint8_t mac[6])
 uint32_t net_prefix_mask(unsigned prefix)
 {
 	return prefix == 0 ? 0 : prefix >= 32 ? 0xffffffffu : ~((1u << (32 - prefix)) - 1);
+}
+
+void net_format_ip4(char *buf, size_t n, uint32_t ip)
+{
+	fmt_snprintf(buf, n, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff,
+		     ip & 0xff);
 }

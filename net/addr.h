@@ -12,5 +12,7 @@ bool net_parse_cidr(const char *s, uint32_t *ip, unsigned *prefix);
 /* "aa:bb:cc:dd:ee:ff", hex digits, unicast (bit 0 of the first byte clear). */
 bool net_parse_mac(const char *s, uint8_t mac[6]);
 uint32_t net_prefix_mask(unsigned prefix);
+/* "A.B.C.D" into buf (16 bytes hold any). */
+void net_format_ip4(char *buf, size_t n, uint32_t ip);
 
 #endif

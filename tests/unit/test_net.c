@@ -144,6 +144,12 @@ static void test_parse_ip(void **state)
 	assert_true(net_parse_ip4("255.255.255.255", &ip));
 	assert_int_equal(ip, 0xffffffff);
 	assert_true(net_parse_ip4("0.0.0.0", &ip));
+	/* and back to text */
+	char text[16];
+	net_format_ip4(text, sizeof(text), 0xffffffff);
+	assert_string_equal(text, "255.255.255.255");
+	net_format_ip4(text, sizeof(text), 0x0a000102);
+	assert_string_equal(text, "10.0.1.2");
 	const char *bad[] = { "", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4 ", "01.2.3.4",
 			      "1..2.3", "a.b.c.d", "1.2.3.-4", "1.2.3.4/24", "1234.1.1.1" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
