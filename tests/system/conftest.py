@@ -3,7 +3,7 @@ the tests that only talk to its monitor (booting Bochs + OVMF takes 10-20 s), an
 fresh hosts for tests that end or kill theirs. `make test` builds first."""
 import pytest
 
-from ternhost import TernHost, why_no_kvm_vmx
+from ternhost import TernHost, close_all, why_no_kvm_vmx
 
 NO_KVM = why_no_kvm_vmx()
 
@@ -51,13 +51,7 @@ def hosts(request):
         made.append(h)
         return h
     yield make
-    errors = []
-    for h in made:
-        try:
-            h.close()
-        except AssertionError as e:
-            errors.append(str(e))
-    assert not errors, "; ".join(errors)
+    close_all(made)
 
 
 @pytest.fixture

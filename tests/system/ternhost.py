@@ -4,6 +4,7 @@ The launcher bridges the host's COM1 to its stdin/stdout; we talk to it through
 pipes (pexpect's PopenSpawn), so the launcher passes bytes through untouched.
 Console output is logged to build/test-logs/<name>.log.
 """
+import contextlib
 import os
 import re
 import signal
@@ -219,3 +220,35 @@ class TernHost:
         for pid in left:                # don't let one failure leak into later tests
             os.kill(pid, signal.SIGKILL)
         assert not left, f"{self.platform}: emulator processes left behind: {left}"
+
+
+@contextlib.contextmanager
+def lan_hosts(platform, tag, mems=(512, 512), timeout=BOOT_TIMEOUT):
+    """Hosts 1, 2, ... (one per entry of mems: its RAM in MiB), named <tag>-a, <tag>-b,
+    ..., on one emulated LAN of their own (<tag>-<pid>, also as each host's .lan).
+    Yields them at their prompts; closes them all after, each checked for leftover
+    emulators."""
+    lan = f"{tag}-{os.getpid()}"
+    hosts = []
+    try:
+        for i, mem in enumerate(mems):
+            h = TernHost(platform, name=f"{tag}-{chr(ord('a') + i)}", mem=mem,
+                         extra=["--host", str(i + 1), "--lan", lan])
+            h.lan = lan
+            hosts.append(h)
+        for h in hosts:
+            h.wait_prompt(timeout=timeout)
+        yield hosts
+    finally:
+        close_all(hosts)
+
+
+def close_all(hosts):
+    """Closes every host, then fails with what any of them left behind."""
+    errors = []
+    for h in hosts:
+        try:
+            h.close()
+        except AssertionError as e:
+            errors.append(str(e))
+    assert not errors, "; ".join(errors)

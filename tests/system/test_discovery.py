@@ -1,7 +1,6 @@
 """Host discovery: each host announces itself on the LAN (UDP broadcast, port 4445)
 and lists the others in `info hosts`; a silent peer goes; junk announcements are
 counted and ignored. QEMU (TCG: discovery needs no VT-x, and QEMU boots fast)."""
-import os
 import re
 import socket
 import struct
@@ -9,7 +8,7 @@ import time
 
 import pytest
 
-from ternhost import TernHost, launch, wait_for
+from ternhost import lan_hosts, launch, wait_for
 
 lan_tool = launch.lan
 
@@ -45,17 +44,8 @@ def announcement(ip, load=10, port=4444, version=2, magic=b"TRNH"):
 
 @pytest.fixture
 def pair():
-    lan = f"disc-{os.getpid()}"
-    a = TernHost("qemu-uefi", name="discovery-a", extra=["--host", "1", "--lan", lan])
-    b = TernHost("qemu-uefi", name="discovery-b", extra=["--host", "2", "--lan", lan])
-    a.lan = lan
-    try:
-        a.wait_prompt()
-        b.wait_prompt()
-        yield a, b
-    finally:
-        a.close()
-        b.close()
+    with lan_hosts("qemu-uefi", "discovery") as hosts:
+        yield hosts
 
 
 def test_hosts_find_each_other_and_forget_the_silent(pair):

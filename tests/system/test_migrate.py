@@ -4,38 +4,23 @@ goes on without a gap or a repeat; a dirty rate too high to converge still ends;
 every failure (refusal, no target, cancel, a target that dies, the connection cut at
 each stage) leaves the VM running on exactly one host, with nothing leaked on either.
 Malformed streams fed to a live host: test_migrate_wire.py."""
-import os
 import re
 import time
 
 import pytest
 
-from ternhost import TernHost, why_no_kvm_vmx
+from ternhost import TernHost, lan_hosts, why_no_kvm_vmx
 
 A_IP, B_IP = "10.0.0.1", "10.0.0.2"
 
 
-def lan_name(tag):
-    return f"mig-{tag}-{os.getpid()}"
-
-
 @pytest.fixture(scope="module")
 def pair():
-    lan = lan_name("pair")
-    a = TernHost("bochs-uefi", name="migrate-a", extra=["--host", "1", "--lan", lan])
     # B has less RAM, so a big VM from A is one B must refuse
-    b = TernHost("bochs-uefi", name="migrate-b", mem=256,
-                 extra=["--host", "2", "--lan", lan])
-    try:
-        a.wait_prompt(timeout=240)
-        b.wait_prompt(timeout=240)
+    with lan_hosts("bochs-uefi", "migrate", mems=(512, 256), timeout=240) as (a, b):
         for h in (a, b):
             assert "migrate: listening on port 4444" in h.boot_text, h.boot_text[-500:]
-        a.lan = b.lan = lan
         yield a, b
-    finally:
-        a.close()
-        b.close()
 
 
 def free_kib(host):
@@ -247,12 +232,7 @@ def test_bad_requests(pair):
                     reason=f"QEMU/KVM with nested VT-x: {why_no_kvm_vmx()}")
 def test_kvm_there_and_back():
     """The same journey on QEMU/KVM with nested VT-x, where the machine offers it."""
-    lan = lan_name("kvm")
-    a = TernHost("kvm-uefi", name="migrate-kvm-a", extra=["--host", "1", "--lan", lan])
-    b = TernHost("kvm-uefi", name="migrate-kvm-b", extra=["--host", "2", "--lan", lan])
-    try:
-        a.wait_prompt()
-        b.wait_prompt()
+    with lan_hosts("kvm-uefi", "migrate-kvm") as (a, b):
         vm = a.vm_start("memtouch mem=16 name=kvm -- mib=8 rate=256")
         a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=60)
         line, on_b = migrate(a, vm, B_IP, timeout=120)
@@ -263,6 +243,3 @@ def test_kvm_there_and_back():
         a.expect(rf"\[vm{back}\] seq=\d+ check=ok\r\n".encode(), timeout=60)
         first, middle, last = heartbeats(a, vm), heartbeats(b, on_b), heartbeats(a, back)
         assert middle[0] == first[-1] + 1 and last[0] == middle[-1] + 1
-    finally:
-        a.close()
-        b.close()

@@ -5,14 +5,13 @@ refused it, a VM at 100% being more than its own load-high of 60% allowed), the 
 lives on there, host 1's load falls to 200%, and nothing moves back within the cooldown
 even with host 2's policy on too. Each host measures its round trip to the other, and a host that
 powers off leaves the other's list."""
-import os
 import re
 import socket
 import time
 
 import pytest
 
-from ternhost import TernHost, launch, wait_for
+from ternhost import lan_hosts, launch, wait_for
 from test_discovery import announcement, udp_broadcast_frame
 
 
@@ -39,17 +38,8 @@ def peer_load(host, ip):
 
 @pytest.fixture(scope="module")
 def pair():
-    lan = f"pol-{os.getpid()}"
-    a = TernHost("bochs-uefi", name="policy-a", extra=["--host", "1", "--lan", lan])
-    a.lan = lan
-    b = TernHost("bochs-uefi", name="policy-b", extra=["--host", "2", "--lan", lan])
-    try:
-        a.wait_prompt(timeout=240)
-        b.wait_prompt(timeout=240)
-        yield a, b
-    finally:
-        a.close()
-        b.close()
+    with lan_hosts("bochs-uefi", "policy", timeout=240) as hosts:
+        yield hosts
 
 
 def test_policy_keys(pair):
