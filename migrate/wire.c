@@ -109,22 +109,28 @@ struct field {
 };
 
 #define F(f) { offsetof(struct vcpu_state, f), sizeof(((struct vcpu_state *)0)->f) }
-#define SEG(i) F(seg[i].sel), F(seg[i].limit), F(seg[i].ar), F(seg[i].base)
+#define SEG(i) F(seg[i].sel), F(seg[i].limit), F(seg[i].attr), F(seg[i].base)
 
 static const struct field cpu_fields[] = {
 	F(rax), F(rbx), F(rcx), F(rdx), F(rsi), F(rdi), F(rbp), F(rsp),
 	F(r8), F(r9), F(r10), F(r11), F(r12), F(r13), F(r14), F(r15),
-	F(rip), F(rflags), F(cr0), F(cr2), F(cr3), F(cr4), F(efer), F(pat), F(dr7),
+	F(rip), F(rflags), F(cr0), F(cr2), F(cr3), F(cr4), F(xcr0),
+	F(dr0), F(dr1), F(dr2), F(dr3), F(dr6), F(dr7), F(efer),
 	SEG(0), SEG(1), SEG(2), SEG(3), SEG(4), SEG(5), SEG(6), SEG(7),
-	F(gdtr_base), F(idtr_base), F(gdtr_limit), F(idtr_limit),
+	F(gdtr.base), F(idtr.base), F(gdtr.limit), F(idtr.limit),
 	F(sysenter_cs), F(sysenter_esp), F(sysenter_eip),
-	F(star), F(lstar), F(cstar), F(sfmask), F(kernel_gs_base),
-	F(interruptibility), F(activity),
+	F(star), F(lstar), F(cstar), F(sfmask), F(kernel_gs_base), F(tsc_aux),
+	F(pat), F(misc_enable), F(mtrr_def_type),
+	F(mtrr_fixed[0]), F(mtrr_fixed[1]), F(mtrr_fixed[2]), F(mtrr_fixed[3]), F(mtrr_fixed[4]), F(mtrr_fixed[5]), F(mtrr_fixed[6]), F(mtrr_fixed[7]), F(mtrr_fixed[8]), F(mtrr_fixed[9]), F(mtrr_fixed[10]),
+	F(mtrr_var[0]), F(mtrr_var[1]), F(mtrr_var[2]), F(mtrr_var[3]), F(mtrr_var[4]), F(mtrr_var[5]), F(mtrr_var[6]), F(mtrr_var[7]), F(mtrr_var[8]), F(mtrr_var[9]), F(mtrr_var[10]), F(mtrr_var[11]), F(mtrr_var[12]), F(mtrr_var[13]), F(mtrr_var[14]), F(mtrr_var[15]),
+	F(tsc), F(interruptibility), F(activity), F(nmi_pending),
+	F(event.valid), F(event.type), F(event.vector), F(event.has_error), F(event.error),
+	F(event.insn_len),
 };
 
 #define NR_CPU_FIELDS (sizeof(cpu_fields) / sizeof(cpu_fields[0]))
 #define UART_BYTES (6 + 2 + 160 + 2 + 256)
-#define STATE_BYTES (NR_CPU_FIELDS * 8 + UART_BYTES + 8)
+#define STATE_BYTES (NR_CPU_FIELDS * 8 + XSAVE_BYTES + UART_BYTES + 8)
 
 static void put_cpu(uint8_t **p, const struct vcpu_state *s)
 {
@@ -133,6 +139,7 @@ static void put_cpu(uint8_t **p, const struct vcpu_state *s)
 		memcpy(&v, (const uint8_t *)s + cpu_fields[i].off, cpu_fields[i].size);
 		put(p, v, 8);
 	}
+	put_bytes(p, s->xsave, XSAVE_BYTES);
 }
 
 static bool get_cpu(const uint8_t **p, struct vcpu_state *s)
@@ -144,6 +151,7 @@ static bool get_cpu(const uint8_t **p, struct vcpu_state *s)
 			return false;
 		memcpy((uint8_t *)s + cpu_fields[i].off, &v, cpu_fields[i].size);
 	}
+	get_bytes(p, s->xsave, XSAVE_BYTES);
 	return true;
 }
 

@@ -9,7 +9,7 @@
 #include "hv/types.h"
 #include "hv/vcpu_state.h"
 
-#define WIRE_VERSION 2 /* 2: the memory digest is a sum of per-page terms */
+#define WIRE_VERSION 3 /* 2: the memory digest is a sum of per-page terms; 3: whole vCPU */
 #define WIRE_HDR 16
 #define WIRE_NAME 32
 #define WIRE_REASON 120

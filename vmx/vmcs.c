@@ -275,11 +275,23 @@ void vmx_vcpu_destroy(struct vm *vm)
 
 /* Field encodings of the eight segments are consecutive, 2 apart (SDM B.1.2, B.3.3,
  * B.4.3), in the order of enum SEG_*. */
+/* VMX keeps a segment's attributes as the descriptor's bits 40-55 in place (bits 8-11
+ * reserved) with bit 16 for "unusable" (SDM 25.4.1); the neutral form packs them. */
+static uint32_t attr_to_ar(uint16_t a)
+{
+	return (a & 0xff) | ((uint32_t)(a & 0xf00) << 4) | (a & SEG_UNUSABLE ? 1u << 16 : 0);
+}
+
+static uint16_t ar_to_attr(uint32_t ar)
+{
+	return (uint16_t)((ar & 0xff) | ((ar >> 4) & 0xf00) | (ar & (1u << 16) ? SEG_UNUSABLE : 0));
+}
+
 static void set_seg(int idx, const struct seg_state *s)
 {
 	vmcs_write(GUEST_ES_SEL + 2 * idx, s->sel);
 	vmcs_write(GUEST_ES_LIMIT + 2 * idx, s->limit);
-	vmcs_write(GUEST_ES_AR + 2 * idx, s->ar);
+	vmcs_write(GUEST_ES_AR + 2 * idx, attr_to_ar(s->attr));
 	vmcs_write(GUEST_ES_BASE + 2 * idx, s->base);
 }
 
@@ -287,7 +299,7 @@ static void get_seg(int idx, struct seg_state *s)
 {
 	s->sel = (uint16_t)vmcs_read(GUEST_ES_SEL + 2 * idx);
 	s->limit = (uint32_t)vmcs_read(GUEST_ES_LIMIT + 2 * idx);
-	s->ar = (uint32_t)vmcs_read(GUEST_ES_AR + 2 * idx);
+	s->attr = ar_to_attr((uint32_t)vmcs_read(GUEST_ES_AR + 2 * idx));
 	s->base = vmcs_read(GUEST_ES_BASE + 2 * idx);
 }
 
@@ -314,10 +326,10 @@ void vmx_vcpu_set_state(struct vm *vm, const struct vcpu_state *s)
 	vmcs_write(GUEST_DR7, s->dr7);
 	for (int i = 0; i < SEG_COUNT; i++)
 		set_seg(i, &s->seg[i]);
-	vmcs_write(GUEST_GDTR_BASE, s->gdtr_base);
-	vmcs_write(GUEST_GDTR_LIMIT, s->gdtr_limit);
-	vmcs_write(GUEST_IDTR_BASE, s->idtr_base);
-	vmcs_write(GUEST_IDTR_LIMIT, s->idtr_limit);
+	vmcs_write(GUEST_GDTR_BASE, s->gdtr.base);
+	vmcs_write(GUEST_GDTR_LIMIT, s->gdtr.limit);
+	vmcs_write(GUEST_IDTR_BASE, s->idtr.base);
+	vmcs_write(GUEST_IDTR_LIMIT, s->idtr.limit);
 	vmcs_write(GUEST_SYSENTER_CS, s->sysenter_cs);
 	vmcs_write(GUEST_SYSENTER_ESP, s->sysenter_esp);
 	vmcs_write(GUEST_SYSENTER_EIP, s->sysenter_eip);
@@ -355,10 +367,10 @@ void vmx_vcpu_get_state(struct vm *vm, struct vcpu_state *s)
 	s->dr7 = vmcs_read(GUEST_DR7);
 	for (int i = 0; i < SEG_COUNT; i++)
 		get_seg(i, &s->seg[i]);
-	s->gdtr_base = vmcs_read(GUEST_GDTR_BASE);
-	s->gdtr_limit = (uint32_t)vmcs_read(GUEST_GDTR_LIMIT);
-	s->idtr_base = vmcs_read(GUEST_IDTR_BASE);
-	s->idtr_limit = (uint32_t)vmcs_read(GUEST_IDTR_LIMIT);
+	s->gdtr.base = vmcs_read(GUEST_GDTR_BASE);
+	s->gdtr.limit = (uint16_t)vmcs_read(GUEST_GDTR_LIMIT);
+	s->idtr.base = vmcs_read(GUEST_IDTR_BASE);
+	s->idtr.limit = (uint16_t)vmcs_read(GUEST_IDTR_LIMIT);
 	s->sysenter_cs = vmcs_read(GUEST_SYSENTER_CS);
 	s->sysenter_esp = vmcs_read(GUEST_SYSENTER_ESP);
 	s->sysenter_eip = vmcs_read(GUEST_SYSENTER_EIP);
@@ -374,8 +386,8 @@ void vmx_vcpu_get_state(struct vm *vm, struct vcpu_state *s)
 void vmx_vcpu_reset_multiboot(struct vm *vm, uint32_t entry, uint32_t mbi)
 {
 	/* Multiboot 0.6.96, 3.2: flat 32-bit segments, CR0.PE on, paging off, IF off. */
-	const struct seg_state code = { 0x08, 0xffffffff, 0xc09b, 0 };
-	const struct seg_state data = { 0x10, 0xffffffff, 0xc093, 0 };
+	const struct seg_state code = { .sel = 0x08, .limit = 0xffffffff, .attr = 0xc9b };
+	const struct seg_state data = { .sel = 0x10, .limit = 0xffffffff, .attr = 0xc93 };
 	struct vcpu_state s = {
 		.rax = 0x2badb002,
 		.rbx = mbi,
@@ -389,8 +401,8 @@ void vmx_vcpu_reset_multiboot(struct vm *vm, uint32_t entry, uint32_t mbi)
 	for (int i = 0; i < SEG_COUNT; i++)
 		s.seg[i] = data;
 	s.seg[SEG_CS] = code;
-	s.seg[SEG_LDTR] = (struct seg_state){ 0, 0, 0x10000, 0 };     /* unusable */
-	s.seg[SEG_TR] = (struct seg_state){ 0, 0x67, 0x8b, 0 };        /* busy 32-bit TSS */
+	s.seg[SEG_LDTR] = (struct seg_state){ .attr = SEG_UNUSABLE };
+	s.seg[SEG_TR] = (struct seg_state){ .limit = 0x67, .attr = 0x8b }; /* busy 32-bit TSS */
 	vmx_vcpu_set_state(vm, &s);
 }
 

@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 	ms[nm].u.state.cpu.cr0 = 0x80000011;
 	ms[nm].u.state.cpu.seg[SEG_CS].sel = 0x8;
 	ms[nm].u.state.cpu.seg[SEG_CS].limit = 0xffffffff;
-	ms[nm].u.state.cpu.seg[SEG_CS].ar = 0xc09b;
+	ms[nm].u.state.cpu.seg[SEG_CS].attr = 0xc9b;
 	ms[nm].u.state.uart.len = 5;
 	memcpy(ms[nm].u.state.uart.line, "hello", 5);
 	ms[nm].u.state.uart.rx_len = 2;

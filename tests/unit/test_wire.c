@@ -6,10 +6,10 @@
 #define MEM (64 * MIB)
 
 /* STATE payload layout: 71 vCPU fields of 8 bytes, then the UART, then the digest. */
-#define ST_SEL0 (25 * 8)       /* seg[ES].sel: after 16 GPRs, rip..dr7 (9) */
+#define ST_SEL0 (30 * 8)       /* seg[ES].sel: after 16 GPRs, rip..efer (14) */
 #define ST_LIMIT0 (ST_SEL0 + 8)
-#define ST_INTR (69 * 8)       /* interruptibility */
-#define ST_UART (71 * 8)
+#define ST_INTR (106 * 8)      /* interruptibility */
+#define ST_UART (115 * 8 + XSAVE_BYTES)
 #define ST_ULEN (ST_UART + 6)
 #define ST_LINE (ST_ULEN + 2)
 #define ST_RXLEN (ST_LINE + 160)
@@ -90,16 +90,20 @@ static struct msg state(void)
 	m.type = MSG_STATE;
 	/* Each field full to its width, and different from its neighbours. */
 	uint64_t *gpr = &c->rax;
-	for (int i = 0; i < 25; i++) /* rax .. dr7 */
+	for (int i = 0; i < 30; i++) /* rax .. dr7 */
 		gpr[i] = 0x8070605040302010ull + (uint64_t)i * 0x0101010101010101ull;
+	for (int i = 0; i < XSAVE_BYTES; i++)
+		c->xsave[i] = (uint8_t)(i * 7 + 1);
+	c->tsc = 0x123456789abcdefull, c->nmi_pending = 1, c->event.valid = 1;
+	c->event.vector = 0xfe, c->event.error = 0xfffffffeu, c->event.insn_len = 15;
 	for (int i = 0; i < SEG_COUNT; i++) {
 		c->seg[i].sel = (uint16_t)(0xf000 + i);
 		c->seg[i].limit = 0xfffff000u + (uint32_t)i;
-		c->seg[i].ar = 0x1c09bu + (uint32_t)i;
+		c->seg[i].attr = (uint16_t)(0x1c9b + i);
 		c->seg[i].base = 0xffff800000000000ull + (uint64_t)i;
 	}
-	c->gdtr_base = 0xffffffff81000000ull, c->idtr_base = 0xffffffff82000000ull;
-	c->gdtr_limit = 0xffffffffu, c->idtr_limit = 0xfff;
+	c->gdtr.base = 0xffffffff81000000ull, c->idtr.base = 0xffffffff82000000ull;
+	c->gdtr.limit = 0xffff, c->idtr.limit = 0xfff;
 	c->sysenter_cs = 0x10, c->sysenter_esp = ~0ull, c->sysenter_eip = ~1ull;
 	c->star = 0x0023001000000000ull, c->lstar = 0xffffffff81800000ull;
 	c->cstar = 3, c->sfmask = 0x47700, c->kernel_gs_base = 0xffff888000000000ull;
@@ -590,8 +594,13 @@ static void test_digest_state(void **unused)
 	struct msg m = state();
 	uint64_t base = wire_digest_state(wire_digest_init(), &m);
 
-	/* Every byte of every field counts; only seg_state's padding (2 + 4 bytes) does not. */
-	assert_int_equal(flip_each(&m, &m.u.state.cpu, sizeof(m.u.state.cpu), base), SEG_COUNT * 6);
+	/* Every byte of every field counts; only the padding does not: 6 bytes after each
+	 * descriptor-table limit, 3 after the NMI flag, what aligns the XSAVE area. */
+	size_t pad = 2 * 6 + 3 +
+		     offsetof(struct vcpu_state, xsave) - offsetof(struct vcpu_state, event) -
+		     sizeof(struct vcpu_event) +
+		     sizeof(struct vcpu_state) - offsetof(struct vcpu_state, xsave) - XSAVE_BYTES;
+	assert_int_equal(flip_each(&m, &m.u.state.cpu, sizeof(m.u.state.cpu), base), pad);
 	assert_int_equal(flip_each(&m, &m.u.state.uart, sizeof(m.u.state.uart), base), 0);
 	/* The digest field itself is left out: it carries the result. */
 	m.u.state.digest ^= 1;
