@@ -21,12 +21,13 @@ EFICFLAGS := $(KCFLAGS) -fshort-wchar -DGNU_EFI_USE_MS_ABI -I/usr/include/efi \
 HV_SRCS := hv/main.c hv/bootinfo.c hv/console.c hv/cmdline.c hv/gdt.c hv/trap.c \
 	hv/trap_entry.S hv/panic.c hv/pmm.c hv/paging.c hv/time.c hv/acpi.c \
 	hv/lineedit.c hv/monitor.c hv/mon_cmds.c hv/pci.c hv/mbload.c \
-	hv/vm.c hv/vm_args.c hv/vuart.c hv/vdev.c hv/cpuid.c hv/mon_vm.c \
+	hv/vm.c hv/vm_args.c hv/vuart.c hv/vdev.c hv/cpuid.c hv/mon_vm.c hv/vcpu.c hv/msr.c \
+	hv/backend.c hv/apic_host.c hv/idle.c \
 	hv/shadow.c hv/dirty.c hv/bitmap.c hv/mon_dirty.c hv/load.c \
 	hv/vmstate.c hv/dev/dev.c hv/cpu_model.c \
 	hv/lib/string.c hv/lib/strlcpy.c hv/lib/fmt.c hv/lib/error.c
-VMX_SRCS := vmx/cap.c vmx/vmxon.c vmx/vmcs.c vmx/entry.S vmx/exit.c vmx/msr.c vmx/names.c \
-	vmx/ept.c vmx/dirty.c
+VMX_SRCS := vmx/backend.c vmx/cap.c vmx/vmxon.c vmx/vmcs.c vmx/vcpu.c vmx/state.c vmx/entry.S \
+	vmx/exit.c vmx/event.c vmx/names.c vmx/ept.c vmx/s2.c vmx/dirty.c
 NET_SRCS := net/addr.c net/sys_arch.c net/pci.c net/e1000_ring.c net/e1000.c net/net.c net/ping.c \
 	net/netperf.c
 MIGRATE_SRCS := migrate/wire.c migrate/stream.c migrate/send.c migrate/recv.c migrate/migrate.c \
@@ -179,9 +180,14 @@ UNIT_SRCS := hv/lib/fmt.c hv/cmdline.c hv/lineedit.c hv/monitor.c hv/pmm.c hv/bo
 	net/e1000_ring.c net/addr.c migrate/wire.c migrate/announce.c migrate/policy.c hv/load.c \
 	hv/vmstate.c hv/dev/dev.c hv/cpu_model.c
 
-$(BUILD)/unit/%: tests/unit/%.c $(UNIT_SRCS) $(wildcard hv/*.h hv/lib/*.h hv/dev/*.h boot/efi/*.h net/*.h migrate/*.h tests/unit/*.h) | $(BUILD)/.deps
+# The code under test is compiled once, hosted, and linked into every test.
+UNIT_OBJS := $(patsubst %.c,$(BUILD)/unit/obj/%.o,$(UNIT_SRCS))
+$(BUILD)/unit/obj/%.o: %.c | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
-	@echo "  CC      $@"; $(CC) $(UNIT_CFLAGS) $< $(UNIT_SRCS) -lcmocka -o $@
+	@echo "  CC      $@"; $(CC) $(UNIT_CFLAGS) -MMD -c $< -o $@
+$(BUILD)/unit/%: tests/unit/%.c $(UNIT_OBJS) | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  CC      $@"; $(CC) $(UNIT_CFLAGS) -MMD $< $(UNIT_OBJS) -lcmocka -o $@
 
 unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
@@ -220,4 +226,4 @@ bench: all
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/unit -name '*.d' 2>/dev/null)

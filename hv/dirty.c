@@ -5,7 +5,7 @@
 #include "hv/lib/string.h"
 #include "hv/time.h"
 #include "hv/vm.h"
-#include "vmx/vmx.h"
+#include "hv/backend.h"
 
 /* The layout of a VM's shadow extent, page aligned parts:
  *   bitmap[0] bitmap[1] | log[0] log[1] | PML buffer | staging (a page per guest page) */
@@ -76,7 +76,8 @@ static int start(struct vm *vm, enum dirty_mode mode, bool sample, char *err, si
 			     vm->id, dirty_mode_name(d->mode));
 		return -E_BUSY;
 	}
-	if ((mode == DIRTY_PML && !vmx_caps()->pml) || (mode == DIRTY_AD && !vmx_caps()->ept_ad)) {
+	if ((mode == DIRTY_PML && !hv_caps()->dirty_log) ||
+	    (mode == DIRTY_AD && !hv_caps()->dirty_flags)) {
 		fmt_snprintf(err, err_size, "this CPU offers no %s",
 			     mode == DIRTY_PML ? "page-modification logging" : "EPT dirty flags");
 		return -E_NOSUP;
@@ -98,7 +99,7 @@ static int start(struct vm *vm, enum dirty_mode mode, bool sample, char *err, si
 	d->mode = mode;
 	d->rounds = d->last_pages = d->last_round_us = d->exits = 0;
 	d->round_start_us = time_now_us();
-	e = vmx_dirty_arm(vm);
+	e = hv_backend()->dirty_arm(vm);
 	if (e) {
 		d->mode = DIRTY_OFF;
 		d->sample = false;
@@ -124,7 +125,7 @@ void dirty_stop(struct vm *vm)
 
 	if (d->mode == DIRTY_OFF)
 		return;
-	vmx_dirty_disarm(vm);
+	hv_backend()->dirty_disarm(vm);
 	d->mode = DIRTY_OFF;
 	d->sample = false;
 	shadow_free(&d->ext);
@@ -143,9 +144,9 @@ uint64_t dirty_sync(struct vm *vm)
 
 	if (d->mode == DIRTY_OFF)
 		return 0;
-	vmx_dirty_collect(vm);
+	hv_backend()->dirty_collect(vm);
 	n = d->log_len[c];
-	vmx_dirty_rearm(vm, d->log[c], n);
+	hv_backend()->dirty_rearm(vm, d->log[c], n);
 	for (uint64_t i = 0; i < d->log_len[o]; i++)
 		bitmap_clear(d->bitmap[o], d->log[o][i]);
 	d->log_len[o] = 0;
@@ -164,7 +165,7 @@ uint64_t dirty_pending(struct vm *vm)
 
 	if (d->mode == DIRTY_OFF)
 		return 0;
-	vmx_dirty_collect(vm);
+	hv_backend()->dirty_collect(vm);
 	return d->log_len[d->cur];
 }
 

@@ -4,6 +4,7 @@
 #include "hv/console.h"
 #include "hv/cpu.h"
 #include "hv/hv.h"
+#include "hv/idle.h"
 #include "hv/monitor.h"
 #include "migrate/migrate.h"
 #include "hv/paging.h"
@@ -14,7 +15,7 @@
 #include "hv/vm.h"
 #include "hv/x86.h"
 #include "net/net.h"
-#include "vmx/vmx.h"
+#include "hv/backend.h"
 
 static const struct boot_info *boot;
 
@@ -25,7 +26,7 @@ const struct boot_info *hv_boot_info(void)
 
 static void report_vmx(void)
 {
-	const struct vmx_caps *c = vmx_caps();
+	const struct hv_caps *c = hv_caps();
 
 	if (!c->usable) {
 		kprintf("vmx: unavailable \xe2\x80\x94 guests cannot run on this host (%s)\n", c->why);
@@ -33,9 +34,9 @@ static void report_vmx(void)
 	}
 	kprintf("vmx: available: ept %s, vpid %s, unrestricted-guest %s, pml %s, ept-ad %s, "
 		"preemption-timer %s\n",
-		c->ept ? "yes" : "no", c->vpid ? "yes" : "no", c->unrestricted ? "yes" : "no",
-		c->pml ? "yes" : "no", c->ept_ad ? "yes" : "no",
-		c->preemption_timer ? "yes" : "no");
+		c->stage2 ? "yes" : "no", c->tagged_tlb ? "yes" : "no",
+		c->unrestricted ? "yes" : "no", c->dirty_log ? "yes" : "no",
+		c->dirty_flags ? "yes" : "no", c->preemption_timer ? "yes" : "no");
 }
 
 __noreturn void hv_main(const struct boot_info *bi)
@@ -55,6 +56,9 @@ __noreturn void hv_main(const struct boot_info *bi)
 		kprintf("cmdline: %s\n", bi->cmdline);
 	/* FXSAVE/FXRSTOR of guest FPU state need it; GRUB leaves it clear. */
 	write_cr4(read_cr4() | CR4_OSFXSR);
+	/* XSAVE switches the guests' AVX state (vmx/vcpu.c), where the CPU has it. */
+	if (cpuid(1, 0).ecx & (1u << 26))
+		write_cr4(read_cr4() | CR4_OSXSAVE);
 	gdt_init();
 	idt_init();
 	if (pmm_init(bi) < 0)
@@ -63,11 +67,12 @@ __noreturn void hv_main(const struct boot_info *bi)
 		panic("out of memory building tern's page tables");
 	pmm_reclaim(bi); /* firmware page tables and stacks are no longer in use */
 	time_init();
+	idle_init();
 	if (acpi_init(bi->rsdp) < 0)
 		kprintf("acpi: no tables found; poweroff falls back to the chipset's PM registers\n");
-	vmx_probe();
+	hv_backend_init();
 	report_vmx();
-	if (vmx_caps()->usable && vmx_enable(&why) < 0)
+	if (hv_caps()->usable && hv_enable(&why) < 0)
 		kprintf("vmx: cannot enter VMX operation: %s; guests cannot run\n", why);
 	if (!shadow_init(bi->cmdline))
 		kprintf("shadow: no memory for the shadow region; dirty tracking is off\n");
@@ -84,6 +89,7 @@ __noreturn void hv_main(const struct boot_info *bi)
 		net_poll();
 		migrate_poll();
 		monitor_poll();
-		sched_run_once();
+		if (!sched_run_once() && !net_active())
+			sched_idle();
 	}
 }

@@ -15,7 +15,7 @@
 #include "migrate/migrate.h"
 #include "net/net.h"
 #include "net/pci.h"
-#include "vmx/vmx.h"
+#include "hv/backend.h"
 
 static int cmd_help(int argc, char **argv);
 
@@ -58,7 +58,7 @@ static void cpu_brand(char out[49])
 
 static int cmd_info_cpu(int argc, char **argv)
 {
-	const struct vmx_caps *c = vmx_caps();
+	const struct hv_caps *c = hv_caps();
 	struct cpuid_regs r = cpuid(0, 0), f = cpuid(1, 0);
 	char vendor[13], brand[49], *b = brand;
 	uint32_t family = (f.eax >> 8) & 0xf, model = (f.eax >> 4) & 0xf;
@@ -83,11 +83,11 @@ static int cmd_info_cpu(int argc, char **argv)
 	kprintf("vmx: %s\n", yes_no(c->usable));
 	if (!c->usable)
 		kprintf("vmx-reason: %s\n", c->why);
-	kprintf("ept: %s\n", yes_no(c->ept));
-	kprintf("vpid: %s\n", yes_no(c->vpid));
+	kprintf("ept: %s\n", yes_no(c->stage2));
+	kprintf("vpid: %s\n", yes_no(c->tagged_tlb));
 	kprintf("unrestricted-guest: %s\n", yes_no(c->unrestricted));
-	kprintf("pml: %s\n", yes_no(c->pml));
-	kprintf("ept-ad: %s\n", yes_no(c->ept_ad));
+	kprintf("pml: %s\n", yes_no(c->dirty_log));
+	kprintf("ept-ad: %s\n", yes_no(c->dirty_flags));
 	kprintf("preemption-timer: %s\n", yes_no(c->preemption_timer));
 	return 0;
 }

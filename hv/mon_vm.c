@@ -5,6 +5,7 @@
 #include "hv/mbload.h"
 #include "hv/lib/string.h"
 #include "hv/mon_vm.h"
+#include "hv/vcpu.h"
 #include "hv/vm.h"
 #include "hv/vm_args.h"
 
@@ -141,6 +142,6 @@ int cmd_vm_send(int argc, char **argv)
 		return -E_BUSY;
 	}
 	/* A guest halted waiting for input has nothing else to wake it yet. */
-	vm->halted = false;
+	vm->vcpu->halted = false;
 	return 0;
 }

@@ -9,9 +9,11 @@ struct idt_gate {
 	uint32_t off_hi, zero;
 } __packed;
 
-extern char trap_stubs[];
+extern char trap_stubs[], irq_stub[];
 
-static struct idt_gate idt[32] __attribute__((aligned(16)));
+/* 0-31: exceptions, fatal to tern; the rest: interrupts, of which tern takes only its
+ * idle timer's (hv/apic_host.c); any other one is acknowledged and ignored. */
+static struct idt_gate idt[256] __attribute__((aligned(16)));
 
 static const char *const names[32] = {
 	"#DE divide error", "#DB debug", "NMI", "#BP breakpoint", "#OF overflow",
@@ -45,12 +47,12 @@ void idt_init(void)
 		uint64_t base;
 	} __packed d = { sizeof(idt) - 1, (uintptr_t)idt };
 
-	for (int i = 0; i < 32; i++) {
-		uint64_t a = (uintptr_t)trap_stubs + 16 * (uint64_t)i;
+	for (int i = 0; i < 256; i++) {
+		uint64_t a = i < 32 ? (uintptr_t)trap_stubs + 16 * (uint64_t)i : (uintptr_t)irq_stub;
 		idt[i] = (struct idt_gate){
 			.off_lo = (uint16_t)a,
 			.sel = SEL_CODE,
-			.ist = ist_for(i),
+			.ist = i < 32 ? ist_for(i) : 0,
 			.type = 0x8e, /* present, DPL 0, 64-bit interrupt gate */
 			.off_mid = (uint16_t)(a >> 16),
 			.off_hi = (uint32_t)(a >> 32),

@@ -44,4 +44,32 @@ trap_common:
 	hlt
 	jmp 1b
 
+/* Host interrupts (vectors 32-255): the caller-saved registers around a C call that
+ * acknowledges the interrupt. The CPU aligned RSP to 16 before pushing its 5 words;
+ * 9 more make it aligned again for the call. */
+	.globl irq_stub
+	.align 16
+irq_stub:
+	pushq %rax
+	pushq %rcx
+	pushq %rdx
+	pushq %rsi
+	pushq %rdi
+	pushq %r8
+	pushq %r9
+	pushq %r10
+	pushq %r11
+	cld
+	call apic_host_irq
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rdi
+	popq %rsi
+	popq %rdx
+	popq %rcx
+	popq %rax
+	iretq
+
 	.section .note.GNU-stack, "", @progbits

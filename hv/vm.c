@@ -1,8 +1,10 @@
 #include <stdarg.h>
 #include "hv/boot.h"
 #include "hv/cmdline.h"
+#include "hv/cpuid.h"
 #include "hv/error.h"
 #include "hv/hv.h"
+#include "hv/idle.h"
 #include "hv/lib/fmt.h"
 #include "hv/lib/string.h"
 #include "hv/load.h"
@@ -12,7 +14,9 @@
 #include "hv/time.h"
 #include "hv/vm.h"
 #include "hv/x86.h"
-#include "vmx/vmx.h"
+#include "hv/backend.h"
+#include "hv/vcpu.h"
+#include "hv/vcpu_state.h"
 
 static struct vm vms[VM_MAX];
 static bool used[VM_MAX];
@@ -95,34 +99,15 @@ static void loader_zero(void *ctx, uint64_t g, uint64_t len)
 	}
 }
 
-/* --- EPT tables come from the page allocator; tern's memory is identity mapped --- */
-
-static uint64_t ept_alloc(void)
-{
-	return pmm_alloc(1);
-}
-
-static void ept_free(uint64_t hpa)
-{
-	pmm_free(hpa, 1);
-}
-
-static void *ept_virt(uint64_t hpa)
-{
-	return (void *)(uintptr_t)hpa;
-}
-
-static const struct ept_ops ept_ops = { ept_alloc, ept_free, ept_virt };
-
 /* --- lifetime --- */
 
 static void release(struct vm *vm)
 {
 	if (vm->vcpu)
 		dirty_stop(vm);
-	vmx_vcpu_destroy(vm);
-	if (vm->ept.root)
-		ept_destroy(&vm->ept);
+	vcpu_destroy(vm->vcpu);
+	vm->vcpu = NULL;
+	hv_backend()->s2_destroy(vm);
 	for (uint64_t i = 0; vm->chunks && i < vm->nr_chunks; i++)
 		if (vm->chunks[i])
 			pmm_free(vm->chunks[i], VM_CHUNK / PAGE_SIZE);
@@ -182,13 +167,40 @@ static int alloc_ram(struct vm *vm, uint64_t mib)
 		if (!vm->chunks[i])
 			return -E_NOMEM;
 	}
-	if (ept_init(&vm->ept, &ept_ops))
+	if (hv_backend()->s2_init(vm))
 		return -E_NOMEM;
 	for (uint64_t i = 0; i < vm->nr_chunks; i++)
-		if (ept_map(&vm->ept, gpa(i * VM_CHUNK), hpa(vm->chunks[i]), EPT_PAGE_2M, EPT_RWX))
+		if (hv_backend()->s2_map(vm, gpa(i * VM_CHUNK), hpa(vm->chunks[i]), VM_CHUNK, S2_RWX))
 			return -E_NOMEM;
 	vm->ports_logged = (uint8_t *)(uintptr_t)pmm_alloc(2);
 	return vm->ports_logged ? 0 : -E_NOMEM;
+}
+
+/* Multiboot 0.6.96, 3.2: flat 32-bit segments, CR0.PE on, paging off, IF off. */
+static void multiboot_state(struct vm *vm, uint32_t entry, uint32_t mbi)
+{
+	static struct vcpu_state s;
+	const struct seg_state code = { .sel = 0x08, .limit = 0xffffffff, .attr = 0xc9b };
+	const struct seg_state data = { .sel = 0x10, .limit = 0xffffffff, .attr = 0xc93 };
+
+	memset(&s, 0, sizeof(s));
+	s.rax = 0x2badb002;
+	s.rbx = mbi;
+	s.rip = entry;
+	s.rflags = 2;
+	s.cr0 = CR0_PE | (1u << 4); /* ET */
+	s.pat = 0x0007040600070406ull;
+	s.dr7 = 0x400;
+	s.xcr0 = XCR0_X87;
+	for (int i = 0; i < SEG_COUNT; i++)
+		s.seg[i] = data;
+	s.seg[SEG_CS] = code;
+	s.seg[SEG_LDTR] = (struct seg_state){ .attr = SEG_UNUSABLE };
+	s.seg[SEG_TR] = (struct seg_state){ .limit = 0x67, .attr = 0x8b }; /* busy 32-bit TSS */
+	s.gdtr.limit = s.idtr.limit = 0xffff;
+	*(uint16_t *)&s.xsave[0] = 0x37f; /* FNINIT's control word, the reset MXCSR */
+	*(uint32_t *)&s.xsave[24] = 0x1f80;
+	vcpu_set_state(vm->vcpu, &s);
 }
 
 static int load_image(struct vm *vm, const struct vm_start_args *a,
@@ -216,7 +228,7 @@ static int load_image(struct vm *vm, const struct vm_start_args *a,
 	err_code = mb_load(&mem, &kernel, mods, a->nr_mods, &boot, err, err_size);
 	if (err_code)
 		return err_code;
-	vmx_vcpu_reset_multiboot(vm, boot.entry, boot.mbi);
+	multiboot_state(vm, boot.entry, boot.mbi);
 	return 0;
 }
 
@@ -236,7 +248,7 @@ static int create(uint64_t mem_mib, const char *name, const char *image, struct 
 	struct vm *vm;
 	int e;
 
-	if (vmx_enable(&why)) {
+	if (hv_enable(&why)) {
 		fmt_snprintf(err, err_size, "guests cannot run on this host: %s", why);
 		return -E_NOSUP;
 	}
@@ -254,13 +266,14 @@ static int create(uint64_t mem_mib, const char *name, const char *image, struct 
 		strlcpy(vm->name, name, sizeof(vm->name));
 	else
 		fmt_snprintf(vm->name, sizeof(vm->name), "%.24s-%d", name ? name : image, vm->id);
+	cpu_model_build(&vm->cpu, cpuid_host, time_tsc_hz());
 	e = alloc_ram(vm, mem_mib);
 	if (e) {
 		fmt_snprintf(err, err_size, "not enough host memory for %llu MiB (%llu MiB free)",
 			     (unsigned long long)mem_mib,
 			     (unsigned long long)(pmm_stats().free / MIB));
 	} else {
-		e = vmx_vcpu_create(vm);
+		e = vcpu_create(vm, &vm->vcpu);
 		if (e)
 			fmt_snprintf(err, err_size, "cannot create the vCPU: %s", error_str(e));
 	}
@@ -418,6 +431,7 @@ const char *vm_state_name(const struct vm *vm)
 
 #define SLICE_MS 10
 #define HURRY_SLICE_MS 1
+#define IDLE_POLL_US 1000 /* the NIC, lwIP's timers and the console, when all VMs sleep */
 
 static unsigned hurry;
 
@@ -443,7 +457,7 @@ static void reap(void)
 
 static bool runnable(const struct vm *vm)
 {
-	return vm->state == VM_RUNNING && !vm->halted;
+	return vm->state == VM_RUNNING && !vm->vcpu->halted;
 }
 
 /* Charges the time since the last call to the VMs runnable now and to the host's load,
@@ -466,20 +480,45 @@ static void account_runnable(void)
 	last_us = now;
 }
 
-void sched_run_once(void)
+/* Halted vCPUs whose event came due run again; returns the host TSC of the earliest
+ * event any other halted one waits for. */
+static uint64_t wake_halted(uint64_t until)
+{
+	for (int i = 0; i < VM_MAX; i++) {
+		struct vcpu *v = vms[i].vcpu;
+		if (!used[i] || vms[i].state != VM_RUNNING || !v || !v->halted)
+			continue;
+		if (!vcpu_wake(v))
+			until = MIN(until, vcpu_deadline_tsc(v));
+	}
+	return until;
+}
+
+static uint64_t next_wake;
+
+bool sched_run_once(void)
 {
 	static int last = -1;
 	uint64_t slice = time_tsc_hz() / 1000 * (hurry ? HURRY_SLICE_MS : SLICE_MS);
 
 	account_runnable();
+	next_wake = wake_halted(rdtsc() + time_tsc_hz() / 1000000 * IDLE_POLL_US);
 	for (int n = 1; n <= VM_MAX; n++) {
 		int i = (last + n) % VM_MAX;
 		struct vm *vm = &vms[i];
 		if (!used[i] || !runnable(vm))
 			continue;
 		last = i;
-		vmx_vcpu_run(vm, rdtsc() + slice);
-		break;
+		hv_backend()->vcpu_run(vm->vcpu, rdtsc() + slice);
+		reap();
+		return true;
 	}
 	reap();
+	return false;
+}
+
+void sched_idle(void)
+{
+	if (!hurry)
+		idle_until(next_wake);
 }

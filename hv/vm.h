@@ -2,10 +2,10 @@
 #ifndef TERN_VM_H
 #define TERN_VM_H
 
+#include "hv/cpu_model.h"
 #include "hv/dirty.h"
 #include "hv/types.h"
 #include "hv/vuart.h"
-#include "vmx/ept.h"
 
 /* INCOMING: a shell being filled by an incoming migration; never scheduled. */
 enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED, VM_KILLED, VM_INCOMING };
@@ -14,19 +14,19 @@ enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED, VM_KILLED, VM_INCOMING };
 #define VM_CHUNK (2 * MIB) /* guest RAM is allocated and mapped in 2 MiB chunks */
 #define VM_NAME_MAX 32
 
-struct vmx_vcpu;
+struct vcpu;
 
 struct vm {
 	int id;                 /* 1, 2, ...; never reused */
 	char name[VM_NAME_MAX];
 	char image[VM_NAME_MAX];
 	enum vm_state state;
-	bool halted;            /* HLT with nothing pending: not scheduled until an event */
 	uint64_t mem_size;      /* bytes of RAM from guest-physical 0 */
+	struct cpu_model cpu;   /* the CPU the guest sees, for life (also after a migration) */
 	uint64_t *chunks;       /* host-physical address of each 2 MiB chunk */
 	uint64_t nr_chunks;
-	struct ept ept;
-	struct vmx_vcpu *vcpu;  /* the backend's state; hv/ never looks inside */
+	void *s2;               /* the backend's stage-2 tables (EPT) */
+	struct vcpu *vcpu;      /* one per VM today */
 	uint64_t exits;
 	uint64_t run_tsc;       /* TSC ticks spent running the guest */
 	uint64_t runnable_us;   /* time it was runnable (running, not halted): hv/load.h */
@@ -79,8 +79,12 @@ bool vm_page_zero(const struct vm *vm, uint64_t pfn);
 uint64_t vm_mem_fold(const struct vm *vm, uint64_t h,
 		     uint64_t (*fn)(uint64_t h, const uint8_t *p, size_t n));
 
-/* The scheduler: runs VMs round robin, a slice each, between services of the loop. */
-void sched_run_once(void);
+/* The scheduler: runs VMs round robin, a slice each, between services of the loop.
+ * Returns false when no VM had anything to run. */
+bool sched_run_once(void);
+/* Nothing to do: sleeps until the next device event of a halted VM, or the next time
+ * the loop must poll the NIC and the console (1 ms); not while sched_hurry() holds. */
+void sched_idle(void);
 /* While some work of tern's own is waiting on the network with a guest's time at stake
  * (a migration: every message waits for the loop to come round), slices shrink from
  * 10 ms to 1 ms so the loop comes round sooner. Each caller keeps its own flag in

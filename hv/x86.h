@@ -14,6 +14,7 @@
 #define CR4_PGE (1ULL << 7)
 #define CR4_OSFXSR (1ULL << 9)
 #define CR4_VMXE (1ULL << 13)
+#define CR4_OSXSAVE (1ULL << 18)
 
 #define RFLAGS_IF (1ULL << 9)
 

@@ -14,7 +14,8 @@
 #include "migrate/send.h"
 #include "net/addr.h"
 #include "net/net.h"
-#include "vmx/vmx.h"
+#include "hv/backend.h"
+#include "hv/vcpu.h"
 
 #define SAMPLE_MS 1000 /* a VM's dirty rate is sampled over a window this long (ad mode:
 			* no exits), every sample-every seconds (default 15; 0: never) */
@@ -79,7 +80,7 @@ static struct vm_figures *fig(const struct vm *vm)
 /* The cheapest mode the CPU offers: EPT dirty flags cost no exits at all. */
 static enum dirty_mode sample_mode(void)
 {
-	return vmx_caps()->ept_ad ? DIRTY_AD : vmx_caps()->pml ? DIRTY_PML : DIRTY_WP;
+	return hv_caps()->dirty_flags ? DIRTY_AD : hv_caps()->dirty_log ? DIRTY_PML : DIRTY_WP;
 }
 
 /* The all-zero pages of vm, estimated from ZERO_PROBES pages evenly spread over its

@@ -16,7 +16,8 @@
 #include "migrate/send.h"
 #include "migrate/stream.h"
 #include "net/addr.h"
-#include "vmx/vmx.h"
+#include "hv/backend.h"
+#include "hv/vcpu.h"
 
 #define MEM_RESERVE_MIB 8 /* what a target keeps for itself beyond a VM's RAM */
 
@@ -101,7 +102,7 @@ static void reply(enum wire_type type, bool ok, uint32_t id, const char *reason)
 
 static void reserve(const struct msg *m)
 {
-	const struct vmx_caps *c = vmx_caps();
+	const struct hv_caps *c = hv_caps();
 	uint64_t need = m->u.hello.mem_size + MEM_RESERVE_MIB * MIB, free = pmm_stats().free;
 	char err[160];
 
@@ -116,7 +117,7 @@ static void reserve(const struct msg *m)
 	} else if (m->u.hello.devices & ~(DEV_UART | DEV_EXIT_PORT)) {
 		fmt_snprintf(err, sizeof(err), "unknown devices 0x%x",
 			     m->u.hello.devices & ~(DEV_UART | DEV_EXIT_PORT));
-	} else if (!c->usable || !c->ept || !c->unrestricted) {
+	} else if (!c->usable || !c->stage2 || !c->unrestricted) {
 		fmt_snprintf(err, sizeof(err), "this host cannot run guests (%s)",
 			     c->usable ? "no EPT or unrestricted guest" : c->why);
 	} else if (need > free) {
@@ -191,8 +192,7 @@ static void commit(const struct msg *m)
 		fmt_snprintf(err, sizeof(err), "digest mismatch: the copy differs from the source");
 		goto refuse;
 	}
-	vmx_vcpu_set_state(in.vm, &m->u.state.cpu);
-	in.vm->halted = m->u.state.cpu.activity == 1;
+	vcpu_set_state(in.vm->vcpu, &m->u.state.cpu);
 	mig_uart_load(&in.vm->uart, &m->u.state.uart);
 	if (cut(MIG_COMMIT))
 		return; /* before the answer: the source must resume the VM */

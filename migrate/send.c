@@ -20,7 +20,8 @@
 #include "migrate/send.h"
 #include "migrate/stream.h"
 #include "net/addr.h"
-#include "vmx/vmx.h"
+#include "hv/backend.h"
+#include "hv/vcpu.h"
 
 struct mig_params mig_params = { .downtime_limit_ms = MIGRATE_DOWNTIME_MS };
 struct mig_out mig_out;
@@ -326,8 +327,7 @@ static bool send_state(struct vm *vm)
 		return false;
 	memset(&m, 0, sizeof(m));
 	m.type = MSG_STATE;
-	vmx_vcpu_get_state(vm, &m.u.state.cpu);
-	m.u.state.cpu.activity = vm->halted ? 1 : 0;
+	vcpu_get_state(vm->vcpu, &m.u.state.cpu);
 	mig_uart_save(&vm->uart, &m.u.state.uart);
 	if (mig_out.full_digest)
 		h = vm_mem_fold(vm, h, wire_digest_mem);
@@ -411,7 +411,7 @@ static void handle(struct vm *vm, const struct msg *m)
 			fail("the target refused: %s", m->u.reserved.reason);
 			return;
 		}
-		if (dirty_start(vm, vmx_caps()->pml ? DIRTY_PML : DIRTY_WP, err, sizeof(err))) {
+		if (dirty_start(vm, hv_caps()->dirty_log ? DIRTY_PML : DIRTY_WP, err, sizeof(err))) {
 			fail("%s", err);
 			return;
 		}

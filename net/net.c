@@ -172,16 +172,25 @@ void net_init(const char *cmdline)
 	next_link_check = time_now_ms() + LINK_CHECK_MS;
 }
 
+#define ACTIVE_MS 10
+static uint64_t last_rx_ms;
+
 void net_poll(void)
 {
 	if (!have_nic)
 		return;
-	nic.ops->poll(&nic, rx, RX_BUDGET);
+	if (nic.ops->poll(&nic, rx, RX_BUDGET))
+		last_rx_ms = time_now_ms();
 	if (time_now_ms() >= next_link_check) {
 		check_link();
 		next_link_check = time_now_ms() + LINK_CHECK_MS;
 	}
 	sys_check_timeouts();
+}
+
+bool net_active(void)
+{
+	return have_nic && time_now_ms() - last_rx_ms < ACTIVE_MS;
 }
 
 bool net_has_nic(void)

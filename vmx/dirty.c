@@ -7,6 +7,7 @@
  * All three need 4 KiB EPT leaves, so arming splits the VM's 2 MiB pages. */
 #include "hv/dirty.h"
 #include "hv/vm.h"
+#include "vmx/ept.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
@@ -23,36 +24,36 @@ static void set_proc2(uint32_t bits, bool on)
 int vmx_dirty_arm(struct vm *vm)
 {
 	struct dirty *d = &vm->dirty;
-	int e = ept_split_all(&vm->ept);
+	int e = ept_split_all(vmx_ept(vm));
 
 	if (e)
 		return e;
-	vmcs_load(vm->vcpu);
+	vmcs_load(vm->vcpu->priv);
 	if (d->mode == DIRTY_WP) {
-		ept_set_write_all(&vm->ept, false);
+		ept_set_write_all(vmx_ept(vm), false);
 	} else {
-		ept_clear_dirty_all(&vm->ept);
-		vmcs_write(EPT_POINTER, ept_pointer(&vm->ept, true));
+		ept_clear_dirty_all(vmx_ept(vm));
+		vmcs_write(EPT_POINTER, ept_pointer(vmx_ept(vm), true));
 	}
 	if (d->mode == DIRTY_PML) {
 		vmcs_write(PML_ADDRESS, d->pml);
 		vmcs_write(GUEST_PML_INDEX, PML_ENTRIES - 1);
 		set_proc2(PROC2_PML, true);
 	}
-	vmx_flush_ept(vm);
+	vmx_invept(vm);
 	return 0;
 }
 
 void vmx_dirty_disarm(struct vm *vm)
 {
-	vmcs_load(vm->vcpu);
+	vmcs_load(vm->vcpu->priv);
 	if (vm->dirty.mode == DIRTY_WP) {
-		ept_set_write_all(&vm->ept, true);
+		ept_set_write_all(vmx_ept(vm), true);
 	} else {
 		set_proc2(PROC2_PML, false);
-		vmcs_write(EPT_POINTER, ept_pointer(&vm->ept, false));
+		vmcs_write(EPT_POINTER, ept_pointer(vmx_ept(vm), false));
 	}
-	vmx_flush_ept(vm);
+	vmx_invept(vm);
 }
 
 /* Moves the PML buffer's entries into the dirty bitmap and empties it. The index
@@ -76,11 +77,11 @@ static void mark(void *ctx, uint64_t pfn)
 
 void vmx_dirty_collect(struct vm *vm)
 {
-	vmcs_load(vm->vcpu);
+	vmcs_load(vm->vcpu->priv);
 	if (vm->dirty.mode == DIRTY_PML)
 		pml_drain(vm);
 	else if (vm->dirty.mode == DIRTY_AD)
-		ept_collect_dirty(&vm->ept, mark, &vm->dirty);
+		ept_collect_dirty(vmx_ept(vm), mark, &vm->dirty);
 }
 
 void vmx_dirty_rearm(struct vm *vm, const uint32_t *pfns, uint64_t n)
@@ -88,17 +89,17 @@ void vmx_dirty_rearm(struct vm *vm, const uint32_t *pfns, uint64_t n)
 	for (uint64_t i = 0; i < n; i++) {
 		gpa_t g = gpa((uint64_t)pfns[i] << 12);
 		if (vm->dirty.mode == DIRTY_WP)
-			ept_set_write(&vm->ept, g, false);
+			ept_set_write(vmx_ept(vm), g, false);
 		else if (vm->dirty.mode == DIRTY_PML)
-			ept_test_clear_dirty(&vm->ept, g);
+			ept_test_clear_dirty(vmx_ept(vm), g);
 	}
 	/* Rights taken away and flags cleared must reach the TLBs (SDM 29.4.3.1). */
-	vmx_flush_ept(vm);
+	vmx_invept(vm);
 }
 
 bool vmx_dirty_write_fault(struct vm *vm, uint64_t g)
 {
-	if (vm->dirty.mode != DIRTY_WP || ept_set_write(&vm->ept, gpa(g & ~0xfffull), true))
+	if (vm->dirty.mode != DIRTY_WP || ept_set_write(vmx_ept(vm), gpa(g & ~0xfffull), true))
 		return false;
 	dirty_mark(&vm->dirty, g >> 12);
 	vm->dirty.exits++;

@@ -1,22 +1,23 @@
 /* Entering a guest and coming back (SDM 27, 28). The host's callee-saved registers and
- * the guest_regs pointer sit on the stack whose top is HOST_RSP; vmx_exit_entry (HOST_RIP)
- * finds them there. */
+ * the register array's address sit on the stack whose top is HOST_RSP; vmx_exit_entry
+ * (HOST_RIP) finds them there. The array is struct vcpu's gpr[], in ModR/M order; its
+ * RSP slot is the core's copy of the VMCS's guest RSP, not touched here. */
 #define HOST_RSP 0x6c14
 #define R_RAX 0
-#define R_RBX 8
-#define R_RCX 16
-#define R_RDX 24
-#define R_RSI 32
-#define R_RDI 40
-#define R_RBP 48
-#define R_R8 56
-#define R_R9 64
-#define R_R10 72
-#define R_R11 80
-#define R_R12 88
-#define R_R13 96
-#define R_R14 104
-#define R_R15 112
+#define R_RCX 8
+#define R_RDX 16
+#define R_RBX 24
+#define R_RBP 40
+#define R_RSI 48
+#define R_RDI 56
+#define R_R8 64
+#define R_R9 72
+#define R_R10 80
+#define R_R11 88
+#define R_R12 96
+#define R_R13 104
+#define R_R14 112
+#define R_R15 120
 
 	.text
 	.code64
@@ -71,7 +72,7 @@ fail_before_entry:
 
 	.globl vmx_exit_entry
 vmx_exit_entry:
-	pushq %rdi			/* guest rdi; the guest_regs pointer is above it */
+	pushq %rdi			/* guest rdi; the array's address is above it */
 	movq 8(%rsp), %rdi
 	movq %rax, R_RAX(%rdi)
 	movq %rbx, R_RBX(%rdi)

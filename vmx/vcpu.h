@@ -3,12 +3,9 @@
 #define TERN_VMX_VCPU_H
 
 #include "hv/types.h"
-
-/* General registers the VMCS does not hold; layout known to vmx/entry.S. */
-struct guest_regs {
-	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp;
-	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
-};
+#include "hv/backend.h"
+#include "hv/vcpu.h"
+#include "hv/vcpu_state.h"
 
 /* MSRs the VMCS does not switch; tern loads them around the guest it runs. */
 struct guest_msrs {
@@ -16,10 +13,13 @@ struct guest_msrs {
 };
 
 struct vm;
+struct ept;
 
 struct vmx_vcpu {
-	struct guest_regs regs;   /* first: entry.S takes its address */
-	uint8_t fxsave[512] __attribute__((aligned(16)));
+	/* x87/SSE/AVX registers in XSAVE's standard format (FXSAVE's for the first 512
+	 * bytes, all a CPU without XSAVE keeps) while another vCPU's are in the CPU */
+	uint8_t xsave[XSAVE_BYTES] __attribute__((aligned(64)));
+	uint64_t xcr0;
 	struct guest_msrs msrs;
 	uint64_t cr2;
 	uint64_t vmcs;            /* host-physical */
@@ -27,20 +27,67 @@ struct vmx_vcpu {
 	uint64_t msr_bitmap;
 	uint16_t vpid;
 	bool launched;
-	struct vm *vm;
+	bool virtual_nmis;        /* the CPU tracks the guest's NMI blocking */
+	uint64_t slice_end;       /* TSC: the scheduler's deadline for this run */
+	uint32_t reinject;        /* an interrupted delivery, as interruption information */
+	uint32_t reinject_error, reinject_len;
+	struct vcpu *v;
 };
 
-/* vmx/entry.S: loads regs, enters the guest (VMLAUNCH when !launched, else VMRESUME),
- * and returns 0 after a VM exit with regs saved, 1 on VMfailInvalid, 2 on VMfailValid. */
-int vmx_enter(struct guest_regs *regs, int launched);
+static inline struct vmx_vcpu *to_vmx(const struct vcpu *v)
+{
+	return v->priv;
+}
+
+/* vmx/entry.S: loads the general registers from gpr (struct vcpu's, ModR/M order, RSP
+ * skipped: the VMCS holds it), enters the guest (VMLAUNCH when !launched, else
+ * VMRESUME), and returns 0 after a VM exit with them saved, 1 on VMfailInvalid, 2 on
+ * VMfailValid. */
+int vmx_enter(uint64_t *gpr, int launched);
 void vmx_exit_entry(void);
 
-/* vmx/exit.c: handles the exit that just happened; false stops the current slice. */
-bool vmx_handle_exit(struct vmx_vcpu *v);
-/* vmx/msr.c */
-bool vmx_msr_read(struct vmx_vcpu *v, uint32_t msr, uint64_t *val);
-bool vmx_msr_write(struct vmx_vcpu *v, uint32_t msr, uint64_t val);
+/* vmx/vcpu.c */
+int vmx_vcpu_create(struct vcpu *v);
+void vmx_vcpu_destroy(struct vcpu *v);
+void vmx_vcpu_run(struct vcpu *v, uint64_t deadline_tsc);
+void vmx_evict(struct vmx_vcpu *x);
+void vmx_set_xcr0(struct vmx_vcpu *x, uint64_t v);
+
+/* vmx/event.c */
+void vmx_save_vectoring(struct vmx_vcpu *x);
+void vmx_inject_events(struct vmx_vcpu *x);
+void vmx_pending_event(struct vmx_vcpu *x, struct vcpu_event *e);
+void vmx_set_pending_event(struct vmx_vcpu *x, const struct vcpu_event *e);
+
+/* vmx/exit.c: handles the exit that just happened; false ends the current slice. */
+bool vmx_handle_exit(struct vmx_vcpu *x);
+/* vmx/vmcs.c */
+int vmcs_setup(struct vmx_vcpu *x, struct vm *vm);
+void vmx_invept(struct vm *vm);
+void vmx_invvpid(struct vmx_vcpu *x);
+void vmx_clear(struct vmx_vcpu *x);
+uint64_t vmx_cr0_fixed_mask(void);
+uint64_t vmx_cr4_fixed0(void);
 void vmx_msr_bitmap_init(uint8_t *bitmap);
+/* vmx/state.c */
+void vmx_get_state(struct vcpu *v, struct vcpu_state *s);
+void vmx_set_state(struct vcpu *v, const struct vcpu_state *s);
+uint64_t vmx_get_sreg(struct vcpu *v, enum vcpu_sreg r);
+void vmx_set_sreg(struct vcpu *v, enum vcpu_sreg r, uint64_t val);
+/* vmx/dirty.c */
+int vmx_dirty_arm(struct vm *vm);
+void vmx_dirty_disarm(struct vm *vm);
+void vmx_dirty_collect(struct vm *vm);
+void vmx_dirty_rearm(struct vm *vm, const uint32_t *pfns, uint64_t n);
+bool vmx_dirty_write_fault(struct vm *vm, uint64_t gpa);
+bool vmx_dirty_pml_full(struct vm *vm);
+/* vmx/s2.c: the VM's EPT */
+struct ept *vmx_ept(const struct vm *vm);
+int vmx_s2_init(struct vm *vm);
+void vmx_s2_destroy(struct vm *vm);
+int vmx_s2_map(struct vm *vm, gpa_t g, hpa_t h, uint64_t size, unsigned perm);
+/* vmx/exit.c */
+void vmx_inject_exception(struct vcpu *v, unsigned vector, bool has_error, uint32_t error);
 
 /* Names for the operator. */
 const char *vmx_exit_name(uint32_t reason);

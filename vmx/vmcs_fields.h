@@ -144,11 +144,15 @@ enum vmcs_field {
 /* Pin-based controls (SDM 25.6.1) */
 #define PIN_EXT_INTR_EXIT (1u << 0)
 #define PIN_NMI_EXIT (1u << 3)
+#define PIN_VIRTUAL_NMI (1u << 5)
 #define PIN_PREEMPTION_TIMER (1u << 6)
 /* Primary processor-based controls (SDM 25.6.2) */
+#define PROC_INTR_WINDOW (1u << 2)
+#define PROC_TSC_OFFSET (1u << 3)
 #define PROC_HLT_EXIT (1u << 7)
 #define PROC_CR3_LOAD_EXIT (1u << 15)
 #define PROC_CR3_STORE_EXIT (1u << 16)
+#define PROC_NMI_WINDOW (1u << 22)
 #define PROC_USE_IO_BITMAPS (1u << 25)
 #define PROC_USE_MSR_BITMAPS (1u << 28)
 #define PROC_SECONDARY (1u << 31)

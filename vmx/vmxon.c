@@ -21,7 +21,7 @@ static bool cr_fits(uint64_t cr, uint32_t fixed0_msr, uint32_t fixed1_msr)
 
 int vmx_enable(const char **why)
 {
-	const struct vmx_caps *c = vmx_caps();
+	const struct hv_caps *c = hv_caps();
 	uint64_t region;
 	uint8_t fail;
 
@@ -31,12 +31,8 @@ int vmx_enable(const char **why)
 		*why = c->why;
 		return -E_NOSUP;
 	}
-	if (!c->ept || !c->unrestricted) {
-		*why = "the CPU lacks EPT or unrestricted guest, which tern requires";
-		return -E_NOSUP;
-	}
-	if (!c->preemption_timer) {
-		*why = "the CPU lacks the VMX-preemption timer, which tern schedules with";
+	if (!c->stage2 || !c->unrestricted || !c->preemption_timer) {
+		*why = c->why;
 		return -E_NOSUP;
 	}
 	write_cr4(read_cr4() | CR4_VMXE);
@@ -51,7 +47,7 @@ int vmx_enable(const char **why)
 		*why = "out of memory for the VMXON region";
 		return -E_NOMEM;
 	}
-	*(uint32_t *)(uintptr_t)region = c->revision;
+	*(uint32_t *)(uintptr_t)region = vmx_caps()->revision;
 	asm volatile("vmxon %1; setna %0" : "=qm"(fail) : "m"(region) : "cc", "memory");
 	if (fail) {
 		pmm_free(region, 1);

@@ -1,0 +1,36 @@
+#include "hv/apic_host.h"
+#include "hv/console.h"
+#include "hv/idle.h"
+#include "hv/time.h"
+#include "hv/x86.h"
+
+static bool can_sleep;
+static uint64_t idle_tsc;
+
+void idle_init(void)
+{
+	can_sleep = apic_host_init();
+	if (!can_sleep)
+		kprintf("idle: no local APIC timer; tern polls when it has nothing to run\n");
+}
+
+/* STI's one-instruction shadow covers HLT, so an interrupt that is already pending is
+ * taken after HLT begins and wakes it: none is lost between the check and the halt. */
+void idle_until(uint64_t tsc)
+{
+	uint64_t t0 = rdtsc();
+
+	if (!can_sleep || tsc <= t0)
+		return;
+	apic_host_arm(tsc);
+	asm volatile("sti; hlt; cli" ::: "memory");
+	apic_host_disarm();
+	idle_tsc += rdtsc() - t0;
+}
+
+uint64_t idle_us(void)
+{
+	uint64_t hz = time_tsc_hz();
+
+	return idle_tsc / hz * 1000000 + idle_tsc % hz * 1000000 / hz;
+}

@@ -1,0 +1,14 @@
+/* When no vCPU has work, tern halts until the earliest thing it waits for, with its own
+ * timer interrupt to wake it, and counts the time it slept. */
+#ifndef TERN_IDLE_H
+#define TERN_IDLE_H
+
+#include "hv/types.h"
+
+void idle_init(void);
+/* Halts until host TSC value tsc at the latest (sooner for any other interrupt). */
+void idle_until(uint64_t tsc);
+/* Microseconds tern spent halted since boot. */
+uint64_t idle_us(void);
+
+#endif

@@ -1,0 +1,74 @@
+/* A vCPU as the core sees it, and the handlers a backend calls for the exits whose
+ * meaning is architectural (port I/O, MSRs, CPUID, HLT, control registers, XSETBV,
+ * device memory). The backend decodes its exit, calls the handler, and acts on the
+ * returned action; the handler knows nothing of VMCS or VMCB. */
+#ifndef TERN_VCPU_H
+#define TERN_VCPU_H
+
+#include "hv/types.h"
+#include "hv/vcpu_state.h"
+
+struct vm;
+
+/* General registers in ModR/M order (SDM Vol. 2, Table 2-1). */
+enum { GPR_RAX, GPR_RCX, GPR_RDX, GPR_RBX, GPR_RSP, GPR_RBP, GPR_RSI, GPR_RDI, GPR_R8,
+       GPR_R9, GPR_R10, GPR_R11, GPR_R12, GPR_R13, GPR_R14, GPR_R15, GPR_COUNT };
+
+struct vcpu {
+	/* Kept current by the backend around every exit: it loads them before entry and
+	 * saves them after, so handlers read and write them directly. */
+	uint64_t gpr[GPR_COUNT];
+	uint64_t rip, rflags;
+	struct vm *vm;
+	void *priv;             /* the backend's own state */
+	bool halted;            /* in HLT: runs again when an event is due */
+	int64_t tsc_offset;     /* guest TSC = host TSC + tsc_offset */
+	bool nmi_pending;
+};
+
+/* What a handler asks of the backend (bits). */
+#define VA_SKIP (1u << 0) /* the instruction is done: advance RIP past it */
+#define VA_STOP (1u << 1) /* end the slice (the VM halted, ended or must wait) */
+#define VA_RESUME 0u      /* re-enter as is (an exception was injected, or the handler
+			   * moved RIP itself) */
+
+#define VEC_DE 0
+#define VEC_UD 6
+#define VEC_GP 13
+#define VEC_PF 14
+
+unsigned vcpu_io(struct vcpu *v, uint16_t port, unsigned size, bool in);
+unsigned vcpu_rdmsr(struct vcpu *v);
+unsigned vcpu_wrmsr(struct vcpu *v);
+unsigned vcpu_cpuid(struct vcpu *v);
+unsigned vcpu_hlt(struct vcpu *v);
+/* MOV to CR0/CR3/CR4/CR8 and LMSW: checked by the architecture's rules, applied by the
+ * backend's set_sreg, #GP otherwise. */
+unsigned vcpu_write_cr(struct vcpu *v, unsigned cr, uint64_t val);
+uint64_t vcpu_read_cr(struct vcpu *v, unsigned cr);
+unsigned vcpu_xsetbv(struct vcpu *v);
+/* An access to guest-physical g outside RAM (device memory, or nothing). */
+unsigned vcpu_mmio(struct vcpu *v, uint64_t g, bool write, bool fetch);
+/* Ends the VM with "killed: <what> at rip 0x..."; returns VA_STOP. */
+unsigned vcpu_kill(struct vcpu *v, const char *what);
+
+/* Events, for the backend before each entry: the device timers due now run; then an
+ * NMI or an external interrupt may be waiting. vcpu_intr_ack() is the interrupt
+ * acknowledge cycle: it returns the vector and marks it in service. */
+void vcpu_tick(struct vcpu *v);
+uint64_t vcpu_deadline_tsc(struct vcpu *v); /* host TSC of the next device event */
+bool vcpu_nmi_ready(struct vcpu *v);
+void vcpu_nmi_taken(struct vcpu *v);
+bool vcpu_intr_ready(struct vcpu *v);
+uint8_t vcpu_intr_ack(struct vcpu *v);
+/* For the scheduler: runs a halted vCPU's due timers; true when it has an event to take
+ * now (it is no longer halted). */
+bool vcpu_wake(struct vcpu *v);
+
+/* For the core: create and destroy through the backend. */
+int vcpu_create(struct vm *vm, struct vcpu **out);
+void vcpu_destroy(struct vcpu *v);
+void vcpu_get_state(struct vcpu *v, struct vcpu_state *s);
+void vcpu_set_state(struct vcpu *v, const struct vcpu_state *s);
+
+#endif

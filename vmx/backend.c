@@ -1,0 +1,29 @@
+#include "vmx/vcpu.h"
+#include "vmx/vmx.h"
+
+static void flush(struct vcpu *v)
+{
+	vmx_invept(v->vm);
+}
+
+const struct hv_backend vmx_backend = {
+	.name = "vmx",
+	.probe = vmx_probe,
+	.enable = vmx_enable,
+	.s2_init = vmx_s2_init,
+	.s2_destroy = vmx_s2_destroy,
+	.s2_map = vmx_s2_map,
+	.vcpu_create = vmx_vcpu_create,
+	.vcpu_destroy = vmx_vcpu_destroy,
+	.vcpu_run = vmx_vcpu_run,
+	.get_state = vmx_get_state,
+	.set_state = vmx_set_state,
+	.get_sreg = vmx_get_sreg,
+	.set_sreg = vmx_set_sreg,
+	.inject_exception = vmx_inject_exception,
+	.flush = flush,
+	.dirty_arm = vmx_dirty_arm,
+	.dirty_disarm = vmx_dirty_disarm,
+	.dirty_collect = vmx_dirty_collect,
+	.dirty_rearm = vmx_dirty_rearm,
+};

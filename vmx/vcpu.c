@@ -1,0 +1,220 @@
+/* A VT-x vCPU's life: its VMCS and bitmaps, and the loop that runs it. */
+#include "hv/error.h"
+#include "hv/lib/string.h"
+#include "hv/pmm.h"
+#include "hv/vm.h"
+#include "hv/x86.h"
+#include "vmx/vcpu.h"
+#include "vmx/vmcs.h"
+#include "vmx/vmx.h"
+
+static struct vmx_vcpu *resident; /* whose MSRs and FPU state are in the CPU */
+
+static void free_pages(struct vmx_vcpu *x)
+{
+	if (x->vmcs)
+		pmm_free(x->vmcs, 1);
+	if (x->io_bitmaps)
+		pmm_free(x->io_bitmaps, 2);
+	if (x->msr_bitmap)
+		pmm_free(x->msr_bitmap, 1);
+	pmm_free((uintptr_t)x, ALIGN_UP(sizeof(*x), PAGE_SIZE) / PAGE_SIZE);
+}
+
+int vmx_vcpu_create(struct vcpu *v)
+{
+	uint64_t npages = ALIGN_UP(sizeof(struct vmx_vcpu), PAGE_SIZE) / PAGE_SIZE;
+	struct vmx_vcpu *x = (void *)(uintptr_t)pmm_alloc(npages);
+	int err;
+
+	if (!x)
+		return -E_NOMEM;
+	x->v = v;
+	x->vpid = (uint16_t)v->vm->id;
+	x->vmcs = pmm_alloc(1);
+	x->io_bitmaps = pmm_alloc(2);
+	x->msr_bitmap = pmm_alloc(1);
+	if (!x->vmcs || !x->io_bitmaps || !x->msr_bitmap) {
+		free_pages(x);
+		return -E_NOMEM;
+	}
+	memset((void *)(uintptr_t)x->io_bitmaps, 0xff, 2 * PAGE_SIZE); /* every port exits */
+	vmx_msr_bitmap_init((void *)(uintptr_t)x->msr_bitmap);
+	*(uint32_t *)(uintptr_t)x->vmcs = vmx_caps()->revision;
+	/* A clean FPU/SSE image: what FNINIT and the reset MXCSR give. */
+	*(uint16_t *)&x->xsave[0] = 0x37f;
+	*(uint32_t *)&x->xsave[24] = 0x1f80;
+	x->xcr0 = XCR0_X87;
+	v->priv = x;
+	err = vmcs_setup(x, v->vm);
+	if (err) {
+		vmx_clear(x);
+		free_pages(x);
+		v->priv = NULL;
+		return err;
+	}
+	vmx_invvpid(x);
+	vmx_invept(v->vm);
+	return 0;
+}
+
+void vmx_vcpu_destroy(struct vcpu *v)
+{
+	struct vmx_vcpu *x = v->priv;
+
+	if (!x)
+		return;
+	vmx_clear(x);
+	if (resident == x)
+		resident = NULL;
+	vmx_invvpid(x);
+	free_pages(x);
+	v->priv = NULL;
+}
+
+/* The extended states tern switches: what the CPU has of x87, SSE and AVX (0 without
+ * XSAVE: FXSAVE then switches x87 and SSE). tern itself uses none of them. */
+static uint64_t xmask(void)
+{
+	static uint64_t mask = ~0ull;
+
+	if (mask == ~0ull) {
+		struct cpuid_regs d = cpuid(0xd, 0);
+		mask = (cpuid(1, 0).ecx & (1u << 26)) ? (d.eax & (XCR0_X87 | XCR0_SSE | XCR0_AVX)) : 0;
+	}
+	return mask;
+}
+
+static void xsetbv(uint64_t v)
+{
+	asm volatile("xsetbv" : : "c"(0), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
+}
+
+/* Saving and loading with every component tern switches, under an XCR0 that enables
+ * them all: a guest's own XCR0 may leave SSE out of XSAVE's reach. */
+static void save_fpu(struct vmx_vcpu *x)
+{
+	uint64_t m = xmask();
+
+	if (!m) {
+		asm volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[512])x->xsave));
+		return;
+	}
+	xsetbv(m);
+	asm volatile("xsave64 %0" : "=m"(*(uint8_t(*)[XSAVE_BYTES])x->xsave)
+		     : "a"((uint32_t)m), "d"((uint32_t)(m >> 32)) : "memory");
+}
+
+static void load_fpu(struct vmx_vcpu *x)
+{
+	uint64_t m = xmask();
+
+	if (!m) {
+		asm volatile("fxrstor64 %0" : : "m"(*(const uint8_t(*)[512])x->xsave));
+		return;
+	}
+	xsetbv(m);
+	asm volatile("xrstor64 %0" : : "m"(*(const uint8_t(*)[XSAVE_BYTES])x->xsave),
+		     "a"((uint32_t)m), "d"((uint32_t)(m >> 32)) : "memory");
+	xsetbv(x->xcr0);
+}
+
+static void save_msrs(struct vmx_vcpu *x)
+{
+	x->msrs = (struct guest_msrs){ rdmsr(0xc0000081), rdmsr(0xc0000082), rdmsr(0xc0000083),
+				       rdmsr(0xc0000084), rdmsr(0xc0000102) };
+}
+
+/* The guest's MSRs and FPU state go into the CPU only when another guest's were there. */
+static void make_resident(struct vmx_vcpu *x)
+{
+	if (resident == x)
+		return;
+	if (resident) {
+		save_fpu(resident);
+		save_msrs(resident);
+	}
+	load_fpu(x);
+	wrmsr(0xc0000081, x->msrs.star);
+	wrmsr(0xc0000082, x->msrs.lstar);
+	wrmsr(0xc0000083, x->msrs.cstar);
+	wrmsr(0xc0000084, x->msrs.sfmask);
+	wrmsr(0xc0000102, x->msrs.kernel_gs_base);
+	resident = x;
+}
+
+/* The state's FPU registers and switched MSRs live in the CPU while the vCPU is
+ * resident: bring them back to memory before they are read or replaced. */
+void vmx_evict(struct vmx_vcpu *x)
+{
+	if (resident != x)
+		return;
+	save_fpu(x);
+	save_msrs(x);
+	resident = NULL;
+}
+
+/* The guest's XSETBV, checked by the core: into the CPU at once when it is resident. */
+void vmx_set_xcr0(struct vmx_vcpu *x, uint64_t v)
+{
+	x->xcr0 = v;
+	if (resident == x && xmask())
+		xsetbv(v);
+}
+
+static void entry_failed(struct vcpu *v, int how)
+{
+	uint32_t err = how == 2 ? (uint32_t)vmcs_read(VM_INSTRUCTION_ERROR) : 0;
+
+	vm_kill(v->vm, "VM entry failed: %s (rip 0x%llx)",
+		how == 2 ? vmx_insn_error_name(err) : "VMfailInvalid (no current VMCS)",
+		(unsigned long long)vmcs_read(GUEST_RIP));
+}
+
+void vmx_vcpu_run(struct vcpu *v, uint64_t deadline_tsc)
+{
+	struct vmx_vcpu *x = v->priv;
+	struct vm *vm = v->vm;
+	uint8_t rate = vmx_caps()->preemption_rate;
+
+	if (vmcs_load(x)) {
+		vm_kill(vm, "VMPTRLD of its VMCS failed");
+		return;
+	}
+	make_resident(x);
+	x->slice_end = deadline_tsc;
+	while (vm->state == VM_RUNNING && !v->halted) {
+		uint64_t now = rdtsc(), ticks, until;
+		int r;
+
+		if (now >= deadline_tsc)
+			break;
+		/* Device timers due now raise their lines before the guest goes in; the
+		 * preemption timer then also stops the guest at the next one. */
+		vcpu_tick(v);
+		until = MIN(deadline_tsc, vcpu_deadline_tsc(v));
+		vmx_inject_events(x);
+		ticks = until > now ? (until - now) >> rate : 0;
+		vmcs_write(GUEST_PREEMPTION_TIMER, ticks > 0xffffffff ? 0xffffffff : ticks);
+		vmcs_write(TSC_OFFSET, (uint64_t)v->tsc_offset);
+		vmcs_write(GUEST_RSP, v->gpr[GPR_RSP]);
+		vmcs_write(GUEST_RIP, v->rip);
+		vmcs_write(GUEST_RFLAGS, v->rflags);
+		write_cr2(x->cr2);
+		r = vmx_enter(v->gpr, x->launched);
+		x->cr2 = read_cr2();
+		vm->run_tsc += rdtsc() - now;
+		if (r) {
+			entry_failed(v, r);
+			break;
+		}
+		x->launched = true;
+		vm->exits++;
+		v->gpr[GPR_RSP] = vmcs_read(GUEST_RSP);
+		v->rip = vmcs_read(GUEST_RIP);
+		v->rflags = vmcs_read(GUEST_RFLAGS);
+		vmx_save_vectoring(x);
+		if (!vmx_handle_exit(x))
+			break;
+	}
+}
