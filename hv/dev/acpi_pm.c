@@ -169,7 +169,8 @@ void acpi_pm_write(struct acpi_pm *pm, uint16_t port, unsigned size, uint32_t va
 	} else if (off < TMR) {
 		cnt_write(pm, v, m);
 	} else {
-		dev_warn(pm->log, W_TIMER_WRITE, "acpi_pm: write to the read-only PM timer ignored");
+		dev_warn(pm->log, W_TIMER_WRITE,
+			 "acpi_pm: write to the read-only PM timer ignored");
 	}
 	sci_drive(pm, false);
 }

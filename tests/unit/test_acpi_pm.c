@@ -353,7 +353,8 @@ static void test_record_bad_fields(void **state)
 {
 	struct acpi_pm_state ok = { PM1_WAK, PM1_RTC, 7u << 10, 1000 };
 
-	refused((struct acpi_pm_state){ .sts = 0x8000 | PM1_GBL }, "acpi_pm: sts = 0x8020 has bits");
+	refused((struct acpi_pm_state){ .sts = 0x8000 | PM1_GBL },
+		"acpi_pm: sts = 0x8020 has bits");
 	refused((struct acpi_pm_state){ .en = 0x0002 }, "acpi_pm: en = 0x2 has bits");
 	refused((struct acpi_pm_state){ .cnt = PM1_CNT_SCI_EN }, "acpi_pm: cnt = 0x1 has bits");
 	refused((struct acpi_pm_state){ .cnt = 0xffff }, "acpi_pm: cnt = 0xffff, above its max");

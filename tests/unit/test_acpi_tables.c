@@ -355,8 +355,9 @@ static void resources(struct dec *d, size_t i, size_t end)
 			assert_int_equal(g16(p + i + 6), 0); /* granularity */
 			assert_int_equal(g16(p + i + 12), 0); /* translation */
 			assert_int_equal(g16(p + i + 14), g16(p + i + 10) - g16(p + i + 8) + 1);
-			say(d, "Word%s(%#x-%#x,%#x)", p[i + 3] == 2 ? "Bus" : p[i + 3] == 1 ? "IO" : "?",
-			    g16(p + i + 8), g16(p + i + 10), p[i + 5]);
+			say(d, "Word%s(%#x-%#x,%#x)",
+			    p[i + 3] == 2 ? "Bus" : p[i + 3] == 1 ? "IO" : "?", g16(p + i + 8),
+			    g16(p + i + 10), p[i + 5]);
 			i += 16;
 			break;
 		case 0x87: /* DWord address space */
