@@ -18,14 +18,22 @@ KCFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
 EFICFLAGS := $(KCFLAGS) -fshort-wchar -DGNU_EFI_USE_MS_ABI -I/usr/include/efi \
 	-I/usr/include/efi/x86_64
 
+# The guest platform's device models: pure, so they are also in the unit tests.
+DEV_SRCS := \
+	hv/dev/dev.c \
+	hv/dev/acpi_tables.c \
+	hv/dev/acpi_pm.c \
+	hv/dev/kbc.c \
+	hv/dev/pci_host.c \
+
 HV_SRCS := hv/main.c hv/bootinfo.c hv/console.c hv/cmdline.c hv/gdt.c hv/trap.c \
 	hv/trap_entry.S hv/panic.c hv/pmm.c hv/paging.c hv/time.c hv/acpi.c \
 	hv/lineedit.c hv/monitor.c hv/mon_cmds.c hv/pci.c hv/mbload.c \
 	hv/vm.c hv/vm_args.c hv/vuart.c hv/vdev.c hv/cpuid.c hv/mon_vm.c hv/vcpu.c hv/msr.c \
 	hv/backend.c hv/apic_host.c hv/idle.c \
 	hv/shadow.c hv/dirty.c hv/bitmap.c hv/mon_dirty.c hv/load.c \
-	hv/vmstate.c hv/dev/dev.c hv/cpu_model.c hv/x86_rules.c hv/x86_state.c hv/x86_reset.c \
-	hv/lib/string.c hv/lib/strlcpy.c hv/lib/fmt.c hv/lib/error.c
+	hv/vmstate.c hv/cpu_model.c hv/x86_rules.c hv/x86_state.c hv/x86_reset.c \
+	hv/lib/string.c hv/lib/strlcpy.c hv/lib/fmt.c hv/lib/error.c $(DEV_SRCS)
 VMX_SRCS := vmx/backend.c vmx/cap.c vmx/vmxon.c vmx/vmcs.c vmx/vcpu.c vmx/state.c vmx/entry.S \
 	vmx/exit.c vmx/event.c vmx/names.c vmx/ept.c vmx/s2.c vmx/dirty.c
 NET_SRCS := net/addr.c net/sys_arch.c net/pci.c net/e1000_ring.c net/e1000.c net/net.c net/ping.c \
@@ -178,7 +186,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/te
 UNIT_SRCS := hv/lib/fmt.c hv/cmdline.c hv/lineedit.c hv/monitor.c hv/pmm.c hv/bootinfo.c \
 	hv/acpi.c hv/pci.c hv/mbload.c hv/vm_args.c vmx/ept.c hv/vuart.c hv/bitmap.c hv/lib/error.c hv/lib/strlcpy.c boot/efi/config.c tests/unit/stubs.c \
 	net/e1000_ring.c net/addr.c migrate/wire.c migrate/announce.c migrate/policy.c hv/load.c \
-	hv/vmstate.c hv/dev/dev.c hv/cpu_model.c hv/x86_rules.c hv/x86_state.c hv/x86_reset.c
+	hv/vmstate.c hv/cpu_model.c hv/x86_rules.c hv/x86_state.c hv/x86_reset.c $(DEV_SRCS)
 
 # The code under test is compiled once, hosted, and linked into every test.
 UNIT_OBJS := $(patsubst %.c,$(BUILD)/unit/obj/%.o,$(UNIT_SRCS))

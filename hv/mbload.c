@@ -11,11 +11,13 @@ typedef unsigned long long ull; /* for fmt's %ll */
 
 /* The guest's RAM as a PC lays it out (and as the memory map tells the guest):
  *
- *   0          0x9FC00     0xA0000      0xF0000     0x100000          ram
- *   | available | EBDA (res) | (hole: VGA) | BIOS (res) | available ... |
+ *   0          0x9FC00     0xA0000             0xE0000           0x100000          ram
+ *   | available | EBDA (res) | (hole: VGA, ROMs) | firmware (res)  | available ... |
  *
- * Nothing is loaded or placed in [LOW_TOP, HIGH_BASE), nor on page 0. */
+ * The firmware area holds the ACPI tables (hv/dev/acpi_tables.h). Nothing is loaded or
+ * placed in [LOW_TOP, HIGH_BASE), nor on page 0. */
 #define LOW_TOP 0x9FC00ULL
+#define FIRMWARE_BASE 0xE0000ULL
 #define HIGH_BASE 0x100000ULL
 #define TOP32 0xFFFFFFFFULL /* the guest starts in 32-bit mode: all of it below 4 GiB */
 #define LOADER_NAME "tern"
@@ -474,7 +476,7 @@ static unsigned build_mmap(uint64_t ram, struct multiboot_mmap_entry *e)
 	} pc[] = {
 		{ 0, LOW_TOP, MB_MMAP_AVAILABLE },
 		{ LOW_TOP, 0xA0000 - LOW_TOP, MB_MMAP_RESERVED },
-		{ 0xF0000, HIGH_BASE - 0xF0000, MB_MMAP_RESERVED },
+		{ FIRMWARE_BASE, HIGH_BASE - FIRMWARE_BASE, MB_MMAP_RESERVED },
 		{ HIGH_BASE, UINT64_MAX - HIGH_BASE, MB_MMAP_AVAILABLE },
 	};
 	unsigned n = 0;

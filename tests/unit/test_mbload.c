@@ -1,5 +1,6 @@
 #include <stdlib.h>
 #include <string.h>
+#include "hv/dev/acpi_tables.h"
 #include "hv/error.h"
 #include "hv/mbload.h"
 #include "tests/unit/stubs.h"
@@ -267,7 +268,7 @@ static void check_info(const struct ram *r, const struct mb_boot *b, const char 
 	static const struct multiboot_mmap_entry want[4] = {
 		{ 20, 0, 0x9FC00, MB_MMAP_AVAILABLE },
 		{ 20, 0x9FC00, 0x400, MB_MMAP_RESERVED },
-		{ 20, 0xF0000, 0x10000, MB_MMAP_RESERVED },
+		{ 20, 0xE0000, 0x20000, MB_MMAP_RESERVED },
 		{ 20, 0x100000, 15 * MIB, MB_MMAP_AVAILABLE },
 	};
 
@@ -445,6 +446,59 @@ static void test_small_guest_memory_map(void **state)
 	assert_int_equal(last.base_addr, 0x100000);
 	assert_int_equal(last.length, MIB);
 	free(r.buf);
+}
+
+/* The map agrees with the platform: every range it reserves (the EBDA, the firmware area
+ * with the ACPI tables, the APIC pages) is marked reserved where RAM reaches it, and no
+ * available range overlaps one. */
+static void test_memory_map_keeps_platform_ranges(void **state)
+{
+	static const uint64_t sizes[] = { 2 * MIB, 16 * MIB, 48 * MIB + 4 * KIB };
+	unsigned nr_res;
+	const struct acpi_range *res = acpi_reserved_ranges(&nr_res);
+
+	for (unsigned s = 0; s < ARRAY_SIZE(sizes); s++) {
+		struct kspec spec = good_spec(false);
+		static struct img im;
+		struct ram r;
+		struct mb_guest_mem mem = ram_new(&r, sizes[s], true);
+		struct multiboot_info mbi;
+		struct multiboot_mmap_entry e[8];
+		struct mb_boot b;
+		unsigned n;
+
+		build(&im, &spec);
+		assert_int_equal(load(&mem, &im, NULL, NULL, 0, &b), 0);
+		memcpy(&mbi, r.buf + b.mbi, sizeof(mbi));
+		n = mbi.mmap_length / sizeof(e[0]);
+		assert_true(n > 0 && n <= ARRAY_SIZE(e));
+		memcpy(e, r.buf + mbi.mmap_addr, n * sizeof(e[0]));
+		for (unsigned i = 0; i < n; i++) {
+			assert_true(e[i].base_addr + e[i].length <= sizes[s]);
+			if (i)
+				assert_true(e[i].base_addr >= e[i - 1].base_addr + e[i - 1].length);
+		}
+		assert_int_equal(e[n - 1].type, MB_MMAP_AVAILABLE);
+		assert_int_equal(e[n - 1].base_addr + e[n - 1].length, sizes[s]);
+		for (unsigned k = 0; k < nr_res; k++) {
+			uint64_t lo = res[k].base, hi = MIN(res[k].base + res[k].len, sizes[s]);
+			uint64_t covered = 0;
+
+			if (lo >= sizes[s])
+				continue;
+			for (unsigned i = 0; i < n; i++) {
+				uint64_t a = MAX(lo, e[i].base_addr);
+				uint64_t z = MIN(hi, e[i].base_addr + e[i].length);
+
+				if (a >= z)
+					continue;
+				assert_int_equal(e[i].type, MB_MMAP_RESERVED);
+				covered += z - a;
+			}
+			assert_int_equal(covered, hi - lo);
+		}
+		free(r.buf);
+	}
 }
 
 static void test_header_at_the_edge_of_8k(void **state)
@@ -797,6 +851,7 @@ int main(void)
 		cmocka_unit_test(test_aout_kludge_loads),
 		cmocka_unit_test(test_modules_skip_legacy_area),
 		cmocka_unit_test(test_small_guest_memory_map),
+		cmocka_unit_test(test_memory_map_keeps_platform_ranges),
 		cmocka_unit_test(test_header_at_the_edge_of_8k),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_refusals),
