@@ -37,6 +37,11 @@ void time_delay_us(uint64_t us)
 	(void)us;
 }
 
+uint64_t time_now_us(void)
+{
+	return 0;
+}
+
 void mon_guest_line(int vm_id, const char *text)
 {
 	kprintf("[vm%d] %s\n", vm_id, text);
