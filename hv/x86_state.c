@@ -564,9 +564,12 @@ static bool check_xsave(struct chk *k)
 	memcpy(&xcomp_bv, x + XSAVE_HDR + 8, sizeof(xcomp_bv));
 	if (mxcsr & ~MXCSR_MASK)
 		return bad(k, "xsave: MXCSR 0x%x sets reserved bits", mxcsr);
-	if (xstate_bv & ~k->s->xcr0)
-		return bad(k, "xsave: XSTATE_BV 0x%llx outside XCR0 0x%llx", ULL(xstate_bv),
-			   ULL(k->s->xcr0));
+	/* tern saves every component the model offers whatever the guest's XCR0 (a guest
+	 * with XCR0 = 1 still has SSE registers), and restores them under an XCR0 that
+	 * enables them all: XSTATE_BV may name any of them. */
+	if (xstate_bv & ~cpu_xcr0_mask(k->m))
+		return bad(k, "xsave: XSTATE_BV 0x%llx outside the model's components 0x%llx",
+			   ULL(xstate_bv), ULL(cpu_xcr0_mask(k->m)));
 	if (xcomp_bv)
 		return bad(k, "xsave: XCOMP_BV 0x%llx: only the standard format", ULL(xcomp_bv));
 	for (int i = 16; i < 64; i++)

@@ -736,10 +736,10 @@ enum base { B_POWER, B_MB, B_LINUX };
 	X(ev_nmi_blocked, B_LINUX, "event: an NMI while NMIs are blocked",                        \
 	  s->interruptibility = INTR_NMI; EVENT(EV_NMI, 2, 0, 0, 0))                              \
 	X(nmi_pending, B_LINUX, "nmi_pending 2 is not 0 or 1", s->nmi_pending = 2)                \
-	X(xstate_bv, B_LINUX, "xsave: XSTATE_BV 0x7 outside XCR0 0x3",                            \
-	  s->xcr0 = XCR0_X87 | XCR0_SSE)                                                          \
-	X(xstate_bv_mb, B_MB, "xsave: XSTATE_BV 0x3 outside XCR0 0x1",                            \
-	  put64(s->xsave + XSAVE_HDR, 3))                                                         \
+	X(xstate_bv, B_LINUX, "xsave: XSTATE_BV 0xf outside the model's components 0x7",          \
+	  put64(s->xsave + XSAVE_HDR, 0xf))                                                       \
+	X(xstate_bv_mb, B_MB, "xsave: XSTATE_BV 0x8000000000000003 outside the model's components 0x7", \
+	  put64(s->xsave + XSAVE_HDR, 0x8000000000000003ull))                                     \
 	X(xcomp_bv, B_LINUX, "xsave: XCOMP_BV 0x8000000000000007: only the standard format",     \
 	  put64(s->xsave + XSAVE_HDR + 8, 0x8000000000000007ull))                                 \
 	X(xsave_hdr, B_LINUX, "xsave: header byte 20 is not zero", s->xsave[XSAVE_HDR + 20] = 1)  \
