@@ -36,7 +36,7 @@ struct hv_caps {
 #define S2_RWX (S2_R | S2_W | S2_X)
 
 /* Control registers and MSRs the backend keeps in its own structures. */
-enum vcpu_sreg { SREG_CR0, SREG_CR3, SREG_CR4, SREG_EFER, SREG_PAT, SREG_XCR0 };
+enum vcpu_sreg { SREG_CR0, SREG_CR3, SREG_CR4, SREG_EFER, SREG_PAT, SREG_XCR0, SREG_CS_ATTR };
 
 struct hv_backend {
 	const char *name;
@@ -69,6 +69,9 @@ struct hv_backend {
 	void (*inject_exception)(struct vcpu *v, unsigned vector, bool has_error, uint32_t error);
 	/* Drops cached stage-2 translations of the VM (after its tables changed). */
 	void (*flush)(struct vcpu *v);
+	/* Drops the guest's own cached linear translations (after tern emulated a write
+	 * to CR0, CR3 or CR4 that changes them). */
+	void (*flush_guest_tlb)(struct vcpu *v);
 
 	/* dirty tracking, in the mode vm->dirty.mode names */
 	int (*dirty_arm)(struct vm *vm);

@@ -1,15 +1,40 @@
+/* Guest MSR accesses that exit: emulated here, checked by the architecture's rules
+ * (hv/x86_rules.h), or #GP as on a CPU that lacks them. */
 #include "hv/backend.h"
 #include "hv/msr.h"
 #include "hv/vcpu.h"
+#include "hv/vm.h"
 #include "hv/x86.h"
+#include "hv/x86_rules.h"
 
 #define APIC_BASE_DEFAULT 0xfee00900ull /* enabled, bootstrap processor */
-#define EFER_SCE (1ull << 0)
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
+
+/* Where a variable or fixed-range MTRR lives in struct vcpu; NULL for other MSRs. */
+static uint64_t *mtrr_slot(struct vcpu *v, uint32_t msr)
+{
+	if (msr >= MSR_IA32_MTRR_PHYSBASE0 && msr < MSR_IA32_MTRR_PHYSBASE0 + 2 * MTRR_VAR)
+		return &v->mtrr_var[msr - MSR_IA32_MTRR_PHYSBASE0];
+	if (msr == MSR_IA32_MTRR_FIX64K_00000)
+		return &v->mtrr_fixed[0];
+	if (msr == MSR_IA32_MTRR_FIX16K_80000 || msr == MSR_IA32_MTRR_FIX16K_A0000)
+		return &v->mtrr_fixed[1 + msr - MSR_IA32_MTRR_FIX16K_80000];
+	if (msr >= MSR_IA32_MTRR_FIX4K_C0000 && msr < MSR_IA32_MTRR_FIX4K_C0000 + 8)
+		return &v->mtrr_fixed[3 + msr - MSR_IA32_MTRR_FIX4K_C0000];
+	if (msr == MSR_IA32_MTRR_DEF_TYPE)
+		return &v->mtrr_def_type;
+	if (msr == MSR_IA32_MISC_ENABLE)
+		return &v->misc_enable;
+	return NULL;
+}
 
 bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
+	uint64_t *slot = mtrr_slot(v, msr);
+
+	if (slot) {
+		*val = *slot;
+		return true;
+	}
 	switch (msr) {
 	case MSR_EFER:
 		*val = hv_backend()->get_sreg(v, SREG_EFER);
@@ -26,12 +51,10 @@ bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 	case MSR_FEATURE_CONTROL:
 		*val = 1; /* locked, VMX off: what a CPU without VT-x shows */
 		return true;
-	case MSR_MISC_ENABLE:
-		*val = 1; /* fast strings */
+	case MSR_MTRRCAP:
+		*val = X86_MTRRCAP;
 		return true;
 	case MSR_BIOS_SIGN_ID:
-	case MSR_MTRRCAP:
-	case MSR_MTRR_DEF_TYPE:
 		*val = 0;
 		return true;
 	default:
@@ -39,50 +62,32 @@ bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 	}
 }
 
-static bool pat_valid(uint64_t pat)
-{
-	for (int i = 0; i < 8; i++) {
-		uint8_t t = (pat >> (8 * i)) & 0xff;
-		if (t == 2 || t == 3 || t > 7)
-			return false;
-	}
-	return true;
-}
-
-static bool write_efer(struct vcpu *v, uint64_t val)
-{
-	const struct hv_backend *b = hv_backend();
-	uint64_t old = b->get_sreg(v, SREG_EFER), allowed = EFER_SCE | EFER_LME | EFER_LMA;
-
-	if (rdmsr(MSR_IA32_EFER) & EFER_NXE)
-		allowed |= EFER_NXE;
-	/* Reserved bits, or LME changed while paging is on (SDM 2.2.1, 10.8.5): #GP. */
-	if ((val & ~allowed) ||
-	    (((val ^ old) & EFER_LME) && (b->get_sreg(v, SREG_CR0) & CR0_PG)))
-		return false;
-	b->set_sreg(v, SREG_EFER, (val & ~EFER_LMA) | (old & EFER_LMA));
-	return true;
-}
-
 bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 {
+	struct x86_ctl c = vcpu_ctl(v);
+	uint64_t *slot = mtrr_slot(v, msr);
+
+	if (slot) {
+		if (!x86_msr_ok(&v->vm->cpu, &c, msr, val))
+			return false;
+		*slot = val;
+		return true;
+	}
 	switch (msr) {
 	case MSR_EFER:
-		return write_efer(v, val);
+		return vcpu_write_ctl(v, CTL_EFER, val);
 	case MSR_PAT:
-		if (!pat_valid(val))
+		if (!x86_msr_ok(&v->vm->cpu, &c, msr, val))
 			return false;
 		hv_backend()->set_sreg(v, SREG_PAT, val);
 		return true;
-	case MSR_APIC_BASE:
-		return val == APIC_BASE_DEFAULT;
 	case MSR_TSC:
 		v->tsc_offset = (int64_t)(val - rdtsc());
 		return true;
-	case MSR_MISC_ENABLE:
+	case MSR_APIC_BASE:
+		return val == APIC_BASE_DEFAULT;
 	case MSR_BIOS_SIGN_ID:
-	case MSR_MTRR_DEF_TYPE:
-		return true; /* accepted and ignored: no effect a guest could observe here */
+		return true; /* a microcode update's signature: nothing to load */
 	default:
 		return false;
 	}

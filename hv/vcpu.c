@@ -3,15 +3,14 @@
 #include "hv/backend.h"
 #include "hv/cpuid.h"
 #include "hv/error.h"
+#include "hv/lib/string.h"
 #include "hv/msr.h"
 #include "hv/pmm.h"
 #include "hv/vcpu.h"
 #include "hv/vdev.h"
 #include "hv/vm.h"
 #include "hv/x86.h"
-
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
+#include "hv/x86_rules.h"
 
 static const struct hv_backend *be(void)
 {
@@ -138,45 +137,45 @@ uint64_t vcpu_read_cr(struct vcpu *v, unsigned cr)
 	}
 }
 
-/* SDM 2.5 and 10.8.5: the checks a CPU makes on MOV to CR0 and CR4. */
-static bool cr0_ok(struct vcpu *v, uint64_t val)
+struct x86_ctl vcpu_ctl(struct vcpu *v)
 {
-	uint64_t old = be()->get_sreg(v, SREG_CR0), efer = be()->get_sreg(v, SREG_EFER);
-
-	if ((val >> 32) || ((val & CR0_PG) && !(val & CR0_PE)))
-		return false;
-	/* Turning paging on with EFER.LME set enters long mode, which needs CR4.PAE. */
-	return !((val & CR0_PG) && !(old & CR0_PG) && (efer & EFER_LME) &&
-		 !(be()->get_sreg(v, SREG_CR4) & CR4_PAE));
+	return (struct x86_ctl){
+		be()->get_sreg(v, SREG_CR0), be()->get_sreg(v, SREG_CR3),
+		be()->get_sreg(v, SREG_CR4), be()->get_sreg(v, SREG_EFER),
+		!!(be()->get_sreg(v, SREG_CS_ATTR) & SEG_L),
+	};
 }
 
-static bool cr4_ok(struct vcpu *v, uint64_t val)
+/* A write the architecture's rules accepted, with its effects: EFER.LMA when paging
+ * toggled with LME set, and the guest's translations dropped when they changed. */
+bool vcpu_write_ctl(struct vcpu *v, enum x86_ctl_reg reg, uint64_t val)
 {
-	/* VMXE (bit 13) and SMXE (bit 14) are never the guest's; clearing PAE in long mode
-	 * faults (SDM 4.1.1). */
-	if (val & (CR4_VMXE | (1ull << 14) | ~0x3fffffull))
+	struct x86_ctl c = vcpu_ctl(v);
+	struct x86_ctl_effects fx;
+	static const enum vcpu_sreg sreg[] = { SREG_CR0, SREG_CR3, SREG_CR4, SREG_EFER };
+	const uint64_t *after = &fx.ctl.cr0;
+
+	if (!x86_ctl_write(&v->vm->cpu, &c, reg, val, &fx))
 		return false;
-	return (val & CR4_PAE) || !(be()->get_sreg(v, SREG_EFER) & EFER_LMA);
+	if (reg != CTL_EFER && fx.ctl.efer != c.efer)
+		be()->set_sreg(v, SREG_EFER, fx.ctl.efer);
+	be()->set_sreg(v, sreg[reg], after[reg]);
+	if (fx.flush)
+		be()->flush_guest_tlb(v);
+	return true;
 }
 
 unsigned vcpu_write_cr(struct vcpu *v, unsigned cr, uint64_t val)
 {
 	switch (cr) {
 	case 0:
-		if (!cr0_ok(v, val))
-			return fault_gp(v);
-		be()->set_sreg(v, SREG_CR0, val);
-		return VA_SKIP;
 	case 3:
-		be()->set_sreg(v, SREG_CR3, val);
-		return VA_SKIP;
 	case 4:
-		if (!cr4_ok(v, val))
+		if (!vcpu_write_ctl(v, cr == 0 ? CTL_CR0 : cr == 3 ? CTL_CR3 : CTL_CR4, val))
 			return fault_gp(v);
-		be()->set_sreg(v, SREG_CR4, val);
 		return VA_SKIP;
 	case 8:
-		if (val >> 4)
+		if (!x86_cr8_ok(val))
 			return fault_gp(v);
 		return VA_SKIP; /* no virtual APIC yet: the TPR is ignored */
 	default:
@@ -190,8 +189,7 @@ unsigned vcpu_xsetbv(struct vcpu *v)
 {
 	uint64_t val = (v->gpr[GPR_RDX] << 32) | (uint32_t)v->gpr[GPR_RAX];
 
-	if ((uint32_t)v->gpr[GPR_RCX] != 0 || !(val & XCR0_X87) ||
-	    ((val & XCR0_AVX) && !(val & XCR0_SSE)) || (val & ~cpu_xcr0_mask(&v->vm->cpu)))
+	if ((uint32_t)v->gpr[GPR_RCX] != 0 || !x86_xcr0_ok(&v->vm->cpu, val))
 		return fault_gp(v);
 	be()->set_sreg(v, SREG_XCR0, val);
 	return VA_SKIP;
@@ -239,6 +237,10 @@ void vcpu_get_state(struct vcpu *v, struct vcpu_state *s)
 	be()->get_state(v, s);
 	s->tsc = rdtsc() + (uint64_t)v->tsc_offset;
 	s->nmi_pending = v->nmi_pending;
+	s->misc_enable = v->misc_enable;
+	s->mtrr_def_type = v->mtrr_def_type;
+	memcpy(s->mtrr_fixed, v->mtrr_fixed, sizeof(s->mtrr_fixed));
+	memcpy(s->mtrr_var, v->mtrr_var, sizeof(s->mtrr_var));
 }
 
 /* The guest's TSC goes on from the state's value: a migrated guest sees no jump back. */
@@ -247,4 +249,8 @@ void vcpu_set_state(struct vcpu *v, const struct vcpu_state *s)
 	be()->set_state(v, s);
 	v->tsc_offset = (int64_t)(s->tsc - rdtsc());
 	v->nmi_pending = s->nmi_pending;
+	v->misc_enable = s->misc_enable;
+	v->mtrr_def_type = s->mtrr_def_type;
+	memcpy(v->mtrr_fixed, s->mtrr_fixed, sizeof(v->mtrr_fixed));
+	memcpy(v->mtrr_var, s->mtrr_var, sizeof(v->mtrr_var));
 }

@@ -7,6 +7,7 @@
 
 #include "hv/types.h"
 #include "hv/vcpu_state.h"
+#include "hv/x86_rules.h"
 
 struct vm;
 
@@ -24,6 +25,10 @@ struct vcpu {
 	bool halted;            /* in HLT: runs again when an event is due */
 	int64_t tsc_offset;     /* guest TSC = host TSC + tsc_offset */
 	bool nmi_pending;
+	/* MSRs the core emulates (hv/msr.c), as the guest wrote them */
+	uint64_t misc_enable, mtrr_def_type;
+	uint64_t mtrr_fixed[MTRR_FIXED];
+	uint64_t mtrr_var[2 * MTRR_VAR];
 };
 
 /* What a handler asks of the backend (bits). */
@@ -47,6 +52,9 @@ unsigned vcpu_hlt(struct vcpu *v);
 unsigned vcpu_write_cr(struct vcpu *v, unsigned cr, uint64_t val);
 uint64_t vcpu_read_cr(struct vcpu *v, unsigned cr);
 unsigned vcpu_xsetbv(struct vcpu *v);
+/* The control registers as the rules see them, and a write they checked and applied. */
+struct x86_ctl vcpu_ctl(struct vcpu *v);
+bool vcpu_write_ctl(struct vcpu *v, enum x86_ctl_reg reg, uint64_t val);
 /* An access to guest-physical g outside RAM (device memory, or nothing). */
 unsigned vcpu_mmio(struct vcpu *v, uint64_t g, bool write, bool fetch);
 /* Ends the VM with "killed: <what> at rip 0x..."; returns VA_STOP. */

@@ -17,6 +17,7 @@
 #include "hv/backend.h"
 #include "hv/vcpu.h"
 #include "hv/vcpu_state.h"
+#include "hv/x86_rules.h"
 
 static struct vm vms[VM_MAX];
 static bool used[VM_MAX];
@@ -176,33 +177,6 @@ static int alloc_ram(struct vm *vm, uint64_t mib)
 	return vm->ports_logged ? 0 : -E_NOMEM;
 }
 
-/* Multiboot 0.6.96, 3.2: flat 32-bit segments, CR0.PE on, paging off, IF off. */
-static void multiboot_state(struct vm *vm, uint32_t entry, uint32_t mbi)
-{
-	static struct vcpu_state s;
-	const struct seg_state code = { .sel = 0x08, .limit = 0xffffffff, .attr = 0xc9b };
-	const struct seg_state data = { .sel = 0x10, .limit = 0xffffffff, .attr = 0xc93 };
-
-	memset(&s, 0, sizeof(s));
-	s.rax = 0x2badb002;
-	s.rbx = mbi;
-	s.rip = entry;
-	s.rflags = 2;
-	s.cr0 = CR0_PE | (1u << 4); /* ET */
-	s.pat = 0x0007040600070406ull;
-	s.dr7 = 0x400;
-	s.xcr0 = XCR0_X87;
-	for (int i = 0; i < SEG_COUNT; i++)
-		s.seg[i] = data;
-	s.seg[SEG_CS] = code;
-	s.seg[SEG_LDTR] = (struct seg_state){ .attr = SEG_UNUSABLE };
-	s.seg[SEG_TR] = (struct seg_state){ .limit = 0x67, .attr = 0x8b }; /* busy 32-bit TSS */
-	s.gdtr.limit = s.idtr.limit = 0xffff;
-	*(uint16_t *)&s.xsave[0] = 0x37f; /* FNINIT's control word, the reset MXCSR */
-	*(uint32_t *)&s.xsave[24] = 0x1f80;
-	vcpu_set_state(vm->vcpu, &s);
-}
-
 static int load_image(struct vm *vm, const struct vm_start_args *a,
 		      const struct boot_module *image, char *err, size_t err_size)
 {
@@ -228,7 +202,11 @@ static int load_image(struct vm *vm, const struct vm_start_args *a,
 	err_code = mb_load(&mem, &kernel, mods, a->nr_mods, &boot, err, err_size);
 	if (err_code)
 		return err_code;
-	multiboot_state(vm, boot.entry, boot.mbi);
+	{
+		static struct vcpu_state st;
+		x86_reset_multiboot(&vm->cpu, &st, boot.entry, boot.mbi);
+		vcpu_set_state(vm->vcpu, &st);
+	}
 	return 0;
 }
 

@@ -62,6 +62,17 @@ void x86_reset_power_on(const struct cpu_model *m, struct vcpu_state *s)
 	put64(s->xsave + XSAVE_HDR, XCR0_X87); /* the x87 state is in the area */
 }
 
+/* The MTRRs as a PC BIOS leaves them for the OS it loads: write-back by default with
+ * the fixed ranges on, the legacy video window A0000-BFFFF uncached. */
+void x86_firmware_mtrrs(struct vcpu_state *s)
+{
+	s->mtrr_def_type = (1u << 11) | (1u << 10) | 6; /* E, FE, WB */
+	for (int i = 0; i < MTRR_FIXED; i++)
+		s->mtrr_fixed[i] = 0x0606060606060606ull;
+	s->mtrr_fixed[2] = 0; /* FIX16K_A0000: UC */
+	memset(s->mtrr_var, 0, sizeof(s->mtrr_var));
+}
+
 /* Multiboot 0.6.96, 3.2 "Machine state": EAX the magic, EBX the information structure,
  * CS a flat 32-bit code segment, DS ES FS GS SS flat 32-bit data, protected mode with
  * paging off, IF and VM clear. The rest stays as after RESET, but for the caches, which
@@ -84,4 +95,5 @@ void x86_reset_multiboot(const struct cpu_model *m, struct vcpu_state *s, uint32
 	s->seg[SEG_CS] = code;
 	s->seg[SEG_LDTR] = (struct seg_state){ .attr = SEG_UNUSABLE };
 	s->seg[SEG_TR] = (struct seg_state){ .limit = 0x67, .attr = ATTR_TSS32_BUSY };
+	x86_firmware_mtrrs(s);
 }

@@ -109,6 +109,16 @@ static bool cr4_offered(const struct cpu_model *m, uint64_t v, struct x86_why *w
 	return true;
 }
 
+uint64_t x86_cr4_offered(const struct cpu_model *m)
+{
+	uint64_t allowed = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cr4_bits); i++)
+		if (offered(m, cr4_bits[i].feature))
+			allowed |= 1ull << cr4_bits[i].bit;
+	return allowed;
+}
+
 /* What CR4 can hold given EFER (SDM Vol. 3A 2.5, 5.10.1; MOV to CR4 in Vol. 2B). */
 bool x86_cr4_valid(const struct cpu_model *m, uint64_t v, uint64_t efer, struct x86_why *w)
 {

@@ -96,6 +96,9 @@ enum x86_paging x86_paging_mode(const struct x86_ctl *c);
  * low 32 bits of the register, and so does this. */
 bool x86_ctl_write(const struct cpu_model *m, const struct x86_ctl *c, enum x86_ctl_reg reg,
 		   uint64_t val, struct x86_ctl_effects *fx);
+/* The CR4 bits a guest of this model may set: a backend intercepts writes of the
+ * others, which hardware might accept. */
+uint64_t x86_cr4_offered(const struct cpu_model *m);
 /* A PAE page-directory-pointer-table entry: false when a reserved bit is set. */
 bool x86_pdpte_ok(const struct cpu_model *m, uint64_t pdpte);
 /* MOV to CR8 (the TPR): false when a bit above 3 is set. */
@@ -124,7 +127,10 @@ int x86_state_check(const struct cpu_model *m, const struct vcpu_state *s, char 
 
 /* The state after RESET (SDM Vol. 3A Table 10-1). */
 void x86_reset_power_on(const struct cpu_model *m, struct vcpu_state *s);
-/* The state a Multiboot loader hands its kernel (Multiboot 0.6.96, 3.2). */
+/* The MTRRs a PC BIOS leaves: write-back, legacy video uncached. */
+void x86_firmware_mtrrs(struct vcpu_state *s);
+/* The state a Multiboot loader hands its kernel (Multiboot 0.6.96, 3.2), with the
+ * MTRRs a BIOS would have set. */
 void x86_reset_multiboot(const struct cpu_model *m, struct vcpu_state *s, uint32_t entry,
 			 uint32_t mbi);
 

@@ -18,6 +18,7 @@
 #include "net/addr.h"
 #include "hv/backend.h"
 #include "hv/vcpu.h"
+#include "hv/x86_rules.h"
 
 #define MEM_RESERVE_MIB 8 /* what a target keeps for itself beyond a VM's RAM */
 
@@ -191,6 +192,15 @@ static void commit(const struct msg *m)
 	if (h != m->u.state.digest) {
 		fmt_snprintf(err, sizeof(err), "digest mismatch: the copy differs from the source");
 		goto refuse;
+	}
+	/* Every field as a CPU would take it, before any reaches this CPU: a value that
+	 * would fault tern (a non-canonical LSTAR) or fail VM entry ends the migration. */
+	if (x86_state_check(&in.vm->cpu, &m->u.state.cpu, err, sizeof(err))) {
+		char why[160];
+		fmt_snprintf(why, sizeof(why), "the vCPU state is not one a CPU could hold: %s", err);
+		reply(MSG_COMMIT, false, 0, why);
+		fail(false, "%s", why);
+		return;
 	}
 	vcpu_set_state(in.vm->vcpu, &m->u.state.cpu);
 	mig_uart_load(&in.vm->uart, &m->u.state.uart);

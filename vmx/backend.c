@@ -6,6 +6,11 @@ static void flush(struct vcpu *v)
 	vmx_invept(v->vm);
 }
 
+static void flush_guest_tlb(struct vcpu *v)
+{
+	vmx_invvpid(v->priv);
+}
+
 const struct hv_backend vmx_backend = {
 	.name = "vmx",
 	.probe = vmx_probe,
@@ -22,6 +27,7 @@ const struct hv_backend vmx_backend = {
 	.set_sreg = vmx_set_sreg,
 	.inject_exception = vmx_inject_exception,
 	.flush = flush,
+	.flush_guest_tlb = flush_guest_tlb,
 	.dirty_arm = vmx_dirty_arm,
 	.dirty_disarm = vmx_dirty_disarm,
 	.dirty_collect = vmx_dirty_collect,

@@ -78,23 +78,18 @@ uint64_t vmx_get_sreg(struct vcpu *v, enum vcpu_sreg r)
 	case SREG_EFER: return vmcs_read(GUEST_IA32_EFER);
 	case SREG_PAT: return vmcs_read(GUEST_IA32_PAT);
 	case SREG_XCR0: return to_vmx(v)->xcr0;
+	case SREG_CS_ATTR: return ar_to_attr((uint32_t)vmcs_read(GUEST_CS_AR));
 	default: return 0;
 	}
 }
 
-/* CR0 with EFER.LME set: turning paging on or off switches IA-32e mode (SDM 10.8.5). */
+/* The core applied the architecture's rules, EFER.LMA included (it sets EFER first
+ * when paging toggles IA-32e mode): here only VMX's own bookkeeping. */
 static void set_cr0(struct vcpu *v, uint64_t val)
 {
-	uint64_t old = guest_cr0(), efer = vmcs_read(GUEST_IA32_EFER);
-
-	if (((val ^ old) & CR0_PG) && (efer & EFER_LME)) {
-		efer = (val & CR0_PG) ? efer | EFER_LMA : efer & ~EFER_LMA;
-		vmcs_write(GUEST_IA32_EFER, efer);
-		set_ia32e(val & CR0_PG);
-	}
 	vmcs_write(CR0_READ_SHADOW, val);
 	vmcs_write(GUEST_CR0, val | vmx_cr0_fixed_mask());
-	load_pdptes(v, val, vmcs_read(CR4_READ_SHADOW), efer);
+	load_pdptes(v, val, vmcs_read(CR4_READ_SHADOW), vmcs_read(GUEST_IA32_EFER));
 }
 
 void vmx_set_sreg(struct vcpu *v, enum vcpu_sreg r, uint64_t val)
@@ -116,6 +111,7 @@ void vmx_set_sreg(struct vcpu *v, enum vcpu_sreg r, uint64_t val)
 		break;
 	case SREG_EFER:
 		vmcs_write(GUEST_IA32_EFER, val);
+		set_ia32e(val & EFER_LMA);
 		break;
 	case SREG_PAT:
 		vmcs_write(GUEST_IA32_PAT, val);
@@ -165,7 +161,8 @@ void vmx_set_state(struct vcpu *v, const struct vcpu_state *s)
 	vmcs_write(GUEST_ACTIVITY_STATE, 0);
 	vmcs_write(GUEST_PENDING_DBG, 0);
 	v->halted = s->activity == ACT_HLT;
-	x->msrs = (struct guest_msrs){ s->star, s->lstar, s->cstar, s->sfmask, s->kernel_gs_base };
+	x->msrs = (struct guest_msrs){ s->star, s->lstar, s->cstar, s->sfmask, s->kernel_gs_base,
+				       { s->dr0, s->dr1, s->dr2, s->dr3 }, s->dr6 };
 	memcpy(x->xsave, s->xsave, XSAVE_BYTES);
 	x->xcr0 = s->xcr0;
 	vmx_set_pending_event(x, &s->event);
@@ -195,7 +192,8 @@ void vmx_get_state(struct vcpu *v, struct vcpu_state *s)
 	s->efer = vmcs_read(GUEST_IA32_EFER);
 	s->pat = vmcs_read(GUEST_IA32_PAT);
 	s->dr7 = vmcs_read(GUEST_DR7);
-	s->dr6 = 0xffff0ff0;
+	s->dr0 = x->msrs.dr[0], s->dr1 = x->msrs.dr[1], s->dr2 = x->msrs.dr[2];
+	s->dr3 = x->msrs.dr[3], s->dr6 = x->msrs.dr6;
 	for (int i = 0; i < SEG_COUNT; i++)
 		get_seg(i, &s->seg[i]);
 	s->gdtr.base = vmcs_read(GUEST_GDTR_BASE);

@@ -45,6 +45,7 @@ int vmx_vcpu_create(struct vcpu *v)
 	*(uint16_t *)&x->xsave[0] = 0x37f;
 	*(uint32_t *)&x->xsave[24] = 0x1f80;
 	x->xcr0 = XCR0_X87;
+	x->msrs.dr6 = 0xffff0ff0;
 	v->priv = x;
 	err = vmcs_setup(x, v->vm);
 	if (err) {
@@ -119,10 +120,39 @@ static void load_fpu(struct vmx_vcpu *x)
 	xsetbv(x->xcr0);
 }
 
+#define GET_DR(n, v) asm volatile("mov %%db" #n ", %0" : "=r"(v))
+#define SET_DR(n, v) asm volatile("mov %0, %%db" #n : : "r"(v))
+
 static void save_msrs(struct vmx_vcpu *x)
 {
-	x->msrs = (struct guest_msrs){ rdmsr(0xc0000081), rdmsr(0xc0000082), rdmsr(0xc0000083),
-				       rdmsr(0xc0000084), rdmsr(0xc0000102) };
+	struct guest_msrs *m = &x->msrs;
+
+	m->star = rdmsr(0xc0000081), m->lstar = rdmsr(0xc0000082);
+	m->cstar = rdmsr(0xc0000083), m->sfmask = rdmsr(0xc0000084);
+	m->kernel_gs_base = rdmsr(0xc0000102);
+	GET_DR(0, m->dr[0]);
+	GET_DR(1, m->dr[1]);
+	GET_DR(2, m->dr[2]);
+	GET_DR(3, m->dr[3]);
+	GET_DR(6, m->dr6);
+}
+
+/* Values that passed the core's checks (x86_state_check): WRMSR and MOV to DR cannot
+ * fault here. */
+static void load_msrs(const struct vmx_vcpu *x)
+{
+	const struct guest_msrs *m = &x->msrs;
+
+	wrmsr(0xc0000081, m->star);
+	wrmsr(0xc0000082, m->lstar);
+	wrmsr(0xc0000083, m->cstar);
+	wrmsr(0xc0000084, m->sfmask);
+	wrmsr(0xc0000102, m->kernel_gs_base);
+	SET_DR(0, m->dr[0]);
+	SET_DR(1, m->dr[1]);
+	SET_DR(2, m->dr[2]);
+	SET_DR(3, m->dr[3]);
+	SET_DR(6, m->dr6);
 }
 
 /* The guest's MSRs and FPU state go into the CPU only when another guest's were there. */
@@ -135,11 +165,7 @@ static void make_resident(struct vmx_vcpu *x)
 		save_msrs(resident);
 	}
 	load_fpu(x);
-	wrmsr(0xc0000081, x->msrs.star);
-	wrmsr(0xc0000082, x->msrs.lstar);
-	wrmsr(0xc0000083, x->msrs.cstar);
-	wrmsr(0xc0000084, x->msrs.sfmask);
-	wrmsr(0xc0000102, x->msrs.kernel_gs_base);
+	load_msrs(x);
 	resident = x;
 }
 

@@ -10,6 +10,7 @@
 /* MSRs the VMCS does not switch; tern loads them around the guest it runs. */
 struct guest_msrs {
 	uint64_t star, lstar, cstar, sfmask, kernel_gs_base;
+	uint64_t dr[4], dr6; /* the guest reaches them without exits (MOV-DR exiting off) */
 };
 
 struct vm;

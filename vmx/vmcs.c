@@ -6,6 +6,7 @@
 #include "hv/pmm.h"
 #include "hv/vm.h"
 #include "hv/msr.h"
+#include "hv/x86_rules.h"
 #include "hv/x86.h"
 #include "vmx/ept.h"
 #include "vmx/vcpu.h"
@@ -169,8 +170,11 @@ static int setup_controls(struct vmx_vcpu *v, struct vm *vm)
 	/* The guest owns CR0 and CR4 except the bits VMX fixes and the ones it may not
 	 * set (VMXE: VT-x is hidden from guests). */
 	ok &= vmcs_write(CR0_GUEST_HOST_MASK, vmx_cr0_fixed_mask());
-	ok &= vmcs_write(CR4_GUEST_HOST_MASK,
-			 rdmsr(MSR_VMX_CR4_FIXED0) | ~rdmsr(MSR_VMX_CR4_FIXED1));
+	/* ... and CR4 bits the VM's CPU model does not offer, which this CPU might take:
+	 * writing them exits, and the core's rules give #GP. */
+	ok &= vmcs_write(CR4_GUEST_HOST_MASK, rdmsr(MSR_VMX_CR4_FIXED0) |
+						      ~rdmsr(MSR_VMX_CR4_FIXED1) |
+						      ~x86_cr4_offered(&vm->cpu));
 	return ok ? 0 : -E_IO;
 }
 

@@ -11,10 +11,10 @@ import pytest
 
 from ternhost import TernHost
 
-MAGIC, VERSION = b"TRNM", 2
+MAGIC, VERSION = b"TRNM", 3
 HELLO, RESERVED, PAGE, ROUND, STATE, COMMIT, ACTIVATE, ACTIVATED, ABORT = range(1, 10)
 PAGE_SIZE = 4096
-STATE_LEN = 71 * 8 + (6 + 2 + 160 + 2 + 256) + 8    # vCPU fields, UART, digest
+STATE_LEN = 115 * 8 + 832 + (6 + 2 + 160 + 2 + 256) + 8  # vCPU fields, XSAVE, UART, digest
 GATEWAY = "10.0.2.2"                                 # this machine, seen from the host
 
 
@@ -180,7 +180,7 @@ def zero_pages(skip=()):
      "iterative copy", "bad kind or length"),
     ("hello twice", hello(), "iterative copy", "message 1 out of order"),
     # field 25 is CS's 16-bit selector
-    ("bad register", frame(STATE, b"\0" * 8 * 25 + b"\xff" * 8 + b"\0" * (STATE_LEN - 208)),
+    ("bad register", frame(STATE, b"\0" * 8 * 30 + b"\xff" * 8 + b"\0" * (STATE_LEN - 248)),
      "iterative copy", "register value out of range"),
     ("missing page", zero_pages(skip={7}) + frame(STATE, b"\0" * STATE_LEN),
      "commitment", "page 0x7000 never arrived"),
