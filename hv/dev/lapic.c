@@ -566,9 +566,10 @@ static void w_icr_hi(struct lapic *a, uint32_t off, uint32_t v, uint64_t now)
 static void w_lvt(struct lapic *a, uint32_t off, uint32_t v, uint64_t now)
 {
 	uint32_t lvt = lvt_value(a, off, v);
-	unsigned pin = (off - APIC_LVT_LINT0) / 16;
 
 	if (off == APIC_LVT_LINT0 || off == APIC_LVT_LINT1) {
+		unsigned pin = (off - APIC_LVT_LINT0) / 16;
+
 		if (lvt_mode(lvt) != APIC_DM_FIXED || !(lvt & LVT_LEVEL)) {
 			a->s.lint_rirr[pin] = 0; /* remote IRR is a fixed-level notion */
 			lvt &= ~LVT_REMOTE_IRR;
@@ -1050,7 +1051,8 @@ static bool check_lvts(const struct lapic_state *s, char *err, size_t n)
 	}
 	for (unsigned pin = 0; pin < 2; pin++)
 		if (!!(r->lvt[3 + pin] & LVT_REMOTE_IRR) != s->lint_rirr[pin])
-			return bad(err, n, "lint_rirr[%u] disagrees with regs.lvt[%u]", pin, 3 + pin);
+			return bad(err, n, "lint_rirr[%u] disagrees with regs.lvt[%u]", pin,
+				   3 + pin);
 	return true;
 }
 
@@ -1093,7 +1095,8 @@ static bool lapic_check(const void *rec, char *err, size_t n)
 	if (r->icr_lo & ~ICR_LO_WMASK)
 		return bad(err, n, "regs.icr_lo = 0x%x has reserved bits", r->icr_lo);
 	if (is_x2 && r->ldr != x2apic_ldr(r->id))
-		return bad(err, n, "regs.ldr = 0x%x is not derived from regs.id 0x%x", r->ldr, r->id);
+		return bad(err, n, "regs.ldr = 0x%x is not derived from regs.id 0x%x", r->ldr,
+			   r->id);
 	if (!is_x2 && ((r->id | r->ldr) & ~XAPIC_ID_MASK))
 		return bad(err, n, "regs.id/ldr have bits below 24 in xAPIC mode");
 	if (!is_x2 && (r->dfr | 0xf0000000) != 0xffffffff)

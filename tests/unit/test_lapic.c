@@ -250,6 +250,25 @@ static void test_one_shot_each_divider(void **state)
 	}
 }
 
+static void test_periodic_each_divider(void **state)
+{
+	for (unsigned i = 0; i < ARRAY_SIZE(dividers); i++) {
+		uint64_t t0 = 777, div = dividers[i].div;
+
+		fresh(0, false);
+		wr(APIC_TDCR, dividers[i].tdcr, 0);
+		wr(APIC_LVT_TIMER, 1u << 17 | 0x40, 0);
+		wr(APIC_TMICT, 10, t0);
+		assert_int_equal(lapic_next_event(&A), t0 + 10 * div);
+		lapic_run(&A, t0 + 10 * div);
+		assert_true(vec_in(APIC_IRR, 0x40));
+		assert_int_equal(lapic_next_event(&A), t0 + 20 * div);
+		assert_int_equal(rd(APIC_TMCCT, t0 + 10 * div), 10); /* reloaded */
+		assert_int_equal(rd(APIC_TMCCT, t0 + 13 * div), 7);
+		assert_int_equal(rd(APIC_TMCCT, t0 + 20 * div - 1), 1);
+	}
+}
+
 static void take_timer(uint8_t v)
 {
 	lapic_accept(&A, v);
@@ -623,6 +642,11 @@ static void test_logical_match(void **state)
 	assert_true(vec_in(APIC_IRR, 0x60));
 	assert_int_equal(nipi, 1);
 	assert_true(ipi.logical);
+	wr(APIC_LDR, 0x02000000, 0); /* logical 2 is not APIC ID 2: others may have it */
+	wr(APIC_ICR_HI, 0x02000000, 0);
+	wr(APIC_ICR_LO, 0x861, 0);
+	assert_true(vec_in(APIC_IRR, 0x61));
+	assert_int_equal(nipi, 2);
 	wr(APIC_DFR, 0x0fffffff, 0); /* cluster model */
 	assert_int_equal(rd(APIC_DFR, 0), 0x0fffffff);
 	wr(APIC_LDR, 0x32000000, 0); /* cluster 3, bit 1 */
@@ -663,6 +687,12 @@ static void test_lint_pins(void **state)
 	lapic_set_lint(&A, 1, false);
 	assert_true(vec_in(APIC_IRR, 0x33));
 	assert_false(vec_in(APIC_TMR, 0x33));
+	/* LINT1 cannot be level-triggered: an edge input, and said once */
+	wr(APIC_LVT_LINT1, 1u << 15 | 0x34, 0);
+	lapic_set_lint(&A, 1, true);
+	assert_true(vec_in(APIC_IRR, 0x34));
+	assert_false(vec_in(APIC_TMR, 0x34));
+	assert_non_null(strstr(last_log, "LINT1 cannot be level-triggered"));
 	/* an ExtINT message (through the I/O APIC) until the CPU takes it from the PIC */
 	struct apic_msg ext = { .mode = APIC_DM_EXTINT };
 	lapic_deliver(&A, &ext);
@@ -696,6 +726,14 @@ static void test_lint0_level(void **state)
 	wr(APIC_EOI, 0, 0);
 	assert_false(vec_in(APIC_IRR, 0x44));
 	assert_false(rd(APIC_LVT_LINT0, 0) & 1u << 14);
+	/* made an edge input while its remote IRR is set: the remote IRR goes */
+	irq_set(&line, true);
+	assert_true(rd(APIC_LVT_LINT0, 0) & 1u << 14);
+	lapic_accept(&A, 0x44);
+	wr(APIC_LVT_LINT0, 0x44, 0);
+	assert_false(rd(APIC_LVT_LINT0, 0) & 1u << 14);
+	wr(APIC_LVT_LINT0, 1u << 15 | 0x44, 0); /* level again, still asserted */
+	assert_true(vec_in(APIC_IRR, 0x44));
 }
 
 static void test_records(void **state)
@@ -788,6 +826,11 @@ static void fix_x2_ldr(struct lapic_state *s)
 	s->apic_base |= APIC_BASE_EXTD;
 }
 
+static void fix_dfr(struct lapic_state *s)
+{
+	s->regs.dfr = 0xf0000000;
+}
+
 static void fix_tscdl(struct lapic_state *s)
 {
 	s->regs.lvt[0] = 2u << 17;
@@ -804,6 +847,7 @@ static void test_records_refused(void **state)
 	refused(fix_svr, "lapic: regs.lvt[4] unmasked while software-disabled");
 	refused(fix_irr, "lapic: regs.isr/tmr/irr hold a vector below 16");
 	refused(fix_tscdl, "lapic: timer_mode 2 without TSC-deadline offered");
+	refused(fix_dfr, "lapic: regs.dfr = 0xf0000000: bits 27:0 must be ones");
 	refused(fix_x2_ldr, "lapic: regs.ldr = 0x0 is not derived from regs.id 0x0");
 }
 
@@ -816,6 +860,7 @@ int main(void)
 		cmocka_unit_test(test_level_eoi_broadcast),
 		cmocka_unit_test(test_cpu_wrote_page),
 		cmocka_unit_test(test_one_shot_each_divider),
+		cmocka_unit_test(test_periodic_each_divider),
 		cmocka_unit_test(test_periodic_coalesces),
 		cmocka_unit_test(test_divider_change_mid_count),
 		cmocka_unit_test(test_tsc_deadline),
