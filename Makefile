@@ -27,6 +27,8 @@ DEV_SRCS := \
 	hv/dev/pci_host.c \
 	hv/dev/rtc.c \
 	hv/dev/uart.c \
+	hv/dev/lapic.c \
+	hv/dev/ioapic.c \
 
 HV_SRCS := hv/main.c hv/bootinfo.c hv/console.c hv/cmdline.c hv/gdt.c hv/trap.c \
 	hv/trap_entry.S hv/panic.c hv/pmm.c hv/paging.c hv/time.c hv/acpi.c \
