@@ -42,13 +42,6 @@ struct cs_args {
 #define MSR_KERNEL_GS_BASE 0xC0000102
 #define EFER_SCE (1u << 0)
 
-#define CR0_MP (1u << 1)
-#define CR0_EM (1u << 2)
-#define CR0_TS (1u << 3)
-#define CR0_NE (1u << 5)
-#define CR4_OSFXSR (1u << 9)
-#define CR4_OSXMMEXCPT (1u << 10)
-#define CR4_OSXSAVE (1u << 18)
 #define XCR0_X87_SSE_AVX 0x7
 
 #define RFLAGS_FIXED (1u << 1)

@@ -16,6 +16,14 @@
 #define CPUID1_EDX_FXSR (1u << 24)
 #define CPUID1_EDX_SSE (1u << 25)
 
+#define CR0_MP (1u << 1)
+#define CR0_EM (1u << 2)
+#define CR0_TS (1u << 3)
+#define CR0_NE (1u << 5)
+#define CR4_OSFXSR (1u << 9)
+#define CR4_OSXMMEXCPT (1u << 10)
+#define CR4_OSXSAVE (1u << 18)
+
 #define CPUID_HV_BASE 0x40000000u /* hypervisor leaves; EBX:ECX:EDX = signature */
 #define CPUID_HV_TIMING 0x40000010u /* EAX = TSC kHz, EBX = LAPIC timer kHz */
 
