@@ -57,8 +57,8 @@ static uint32_t pit_count(void)
 /* TSC cycles over PIT clocks between two samples about CAL_COUNT clocks apart: the
  * error is the samples' width, not how late the vCPU saw the end (on a busy host QEMU
  * TCG's can be late by many milliseconds). A run in which the count went past zero
- * (OUT2 rose: the vCPU was away so long that the count may have wrapped) is void.
- * 0 if the PIT does not count. */
+ * (OUT2 rose: the vCPU was away so long that the count may have wrapped) is void, as
+ * is one whose count did not go down as far as polled: 0 for those. */
 static uint32_t measure(void)
 {
 	uint64_t t0 = 0, t1 = 0;
@@ -70,9 +70,9 @@ static uint32_t measure(void)
 		if (++polls == MAX_POLLS)
 			return 0;
 	tsc_sample(pit_count, &t1, &c1);
-	if (pit_ch2_out())
+	if (pit_ch2_out() || (uint16_t)(c0 - c1) < CAL_COUNT)
 		return 0;
-	return (t1 - t0) * PIT_HZ / (c0 - c1) / 1000;
+	return (t1 - t0) * PIT_HZ / (uint16_t)(c0 - c1) / 1000;
 }
 
 /* The median of a few good measurements, in case a sample was still wide */
