@@ -29,6 +29,8 @@ DEV_SRCS := \
 	hv/dev/uart.c \
 	hv/dev/lapic.c \
 	hv/dev/ioapic.c \
+	hv/dev/pic.c \
+	hv/dev/pit.c \
 
 HV_SRCS := hv/main.c hv/bootinfo.c hv/console.c hv/cmdline.c hv/gdt.c hv/trap.c \
 	hv/trap_entry.S hv/panic.c hv/pmm.c hv/paging.c hv/time.c hv/acpi.c \
