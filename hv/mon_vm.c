@@ -5,6 +5,7 @@
 #include "hv/mbload.h"
 #include "hv/lib/string.h"
 #include "hv/mon_vm.h"
+#include "hv/pc.h"
 #include "hv/vcpu.h"
 #include "hv/vm.h"
 #include "hv/vm_args.h"
@@ -112,7 +113,7 @@ int cmd_kill(int argc, char **argv)
 
 int cmd_vm_send(int argc, char **argv)
 {
-	char text[VUART_RX_SIZE];
+	char text[UART_QUEUE_SIZE];
 	unsigned len = 0;
 	struct vm *vm;
 
@@ -137,11 +138,9 @@ int cmd_vm_send(int argc, char **argv)
 		len += (unsigned)n;
 		text[len++] = i + 1 < argc ? ' ' : '\n';
 	}
-	if (vuart_input(&vm->uart, text, len) < len) {
+	if (pc_console_input(vm, (const uint8_t *)text, len) < len) {
 		kprintf("error: vm%d's input buffer is full (the guest is not reading)\n", vm->id);
 		return -E_BUSY;
 	}
-	/* A guest halted waiting for input has nothing else to wake it yet. */
-	vm->vcpu->halted = false;
 	return 0;
 }

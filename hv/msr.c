@@ -2,12 +2,11 @@
  * (hv/x86_rules.h), or #GP as on a CPU that lacks them. */
 #include "hv/backend.h"
 #include "hv/msr.h"
+#include "hv/pc.h"
 #include "hv/vcpu.h"
 #include "hv/vm.h"
 #include "hv/x86.h"
 #include "hv/x86_rules.h"
-
-#define APIC_BASE_DEFAULT 0xfee00900ull /* enabled, bootstrap processor */
 
 /* Where a variable or fixed-range MTRR lives in struct vcpu; NULL for other MSRs. */
 static uint64_t *mtrr_slot(struct vcpu *v, uint32_t msr)
@@ -30,7 +29,10 @@ static uint64_t *mtrr_slot(struct vcpu *v, uint32_t msr)
 bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
 	uint64_t *slot = mtrr_slot(v, msr);
+	int r = pc_msr(v->vm, msr, false, val);
 
+	if (r >= 0)
+		return r;
 	if (slot) {
 		*val = *slot;
 		return true;
@@ -44,9 +46,6 @@ bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 		return true;
 	case MSR_TSC:
 		*val = rdtsc() + (uint64_t)v->tsc_offset;
-		return true;
-	case MSR_APIC_BASE:
-		*val = APIC_BASE_DEFAULT;
 		return true;
 	case MSR_FEATURE_CONTROL:
 		*val = 1; /* locked, VMX off: what a CPU without VT-x shows */
@@ -66,7 +65,10 @@ bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 {
 	struct x86_ctl c = vcpu_ctl(v);
 	uint64_t *slot = mtrr_slot(v, msr);
+	int r = pc_msr(v->vm, msr, true, &val);
 
+	if (r >= 0)
+		return r;
 	if (slot) {
 		if (!x86_msr_ok(&v->vm->cpu, &c, msr, val))
 			return false;
@@ -84,8 +86,6 @@ bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 	case MSR_TSC:
 		v->tsc_offset = (int64_t)(val - rdtsc());
 		return true;
-	case MSR_APIC_BASE:
-		return val == APIC_BASE_DEFAULT;
 	case MSR_BIOS_SIGN_ID:
 		return true; /* a microcode update's signature: nothing to load */
 	default:

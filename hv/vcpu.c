@@ -7,7 +7,7 @@
 #include "hv/msr.h"
 #include "hv/pmm.h"
 #include "hv/vcpu.h"
-#include "hv/vdev.h"
+#include "hv/pc.h"
 #include "hv/vm.h"
 #include "hv/x86.h"
 #include "hv/x86_rules.h"
@@ -34,7 +34,7 @@ unsigned vcpu_io(struct vcpu *v, uint16_t port, unsigned size, bool in)
 	uint32_t val = (uint32_t)v->gpr[GPR_RAX];
 	uint64_t mask = size == 4 ? 0xffffffffull : (1ull << (8 * size)) - 1;
 
-	if (!vdev_io(v->vm, port, size, in, &val))
+	if (!pc_io(v->vm, port, size, in, &val))
 		return VA_SKIP | VA_STOP;
 	if (in) /* a 32-bit IN zero-extends into RAX; 8- and 16-bit ones keep the rest */
 		v->gpr[GPR_RAX] = size == 4 ? val : (v->gpr[GPR_RAX] & ~mask) | (val & mask);
@@ -65,7 +65,7 @@ unsigned vcpu_cpuid(struct vcpu *v)
 {
 	struct cpuid_dyn d = {
 		.osxsave = be()->get_sreg(v, SREG_CR4) & CR4_OSXSAVE,
-		.apic_on = true,
+		.apic_on = pc_apic_enabled(v->vm),
 		.xcr0 = be()->get_sreg(v, SREG_XCR0),
 		.apic_id = 0,
 	};
@@ -92,6 +92,9 @@ unsigned vcpu_hlt(struct vcpu *v)
 
 void vcpu_tick(struct vcpu *v)
 {
+	pc_tick(v->vm);
+	if (pc_take_nmi(v->vm))
+		v->nmi_pending = true;
 }
 
 bool vcpu_wake(struct vcpu *v)
@@ -104,7 +107,9 @@ bool vcpu_wake(struct vcpu *v)
 
 uint64_t vcpu_deadline_tsc(struct vcpu *v)
 {
-	return UINT64_MAX;
+	uint64_t ns = pc_next_event(v->vm);
+
+	return ns == DEV_NEVER ? UINT64_MAX : vm_ns_to_host_tsc(v->vm, ns);
 }
 
 bool vcpu_nmi_ready(struct vcpu *v)
@@ -119,12 +124,12 @@ void vcpu_nmi_taken(struct vcpu *v)
 
 bool vcpu_intr_ready(struct vcpu *v)
 {
-	return false;
+	return pc_intr_ready(v->vm);
 }
 
 uint8_t vcpu_intr_ack(struct vcpu *v)
 {
-	return 0;
+	return pc_intr_ack(v->vm);
 }
 
 uint64_t vcpu_read_cr(struct vcpu *v, unsigned cr)

@@ -10,6 +10,7 @@
 #include "hv/load.h"
 #include "hv/mbload.h"
 #include "hv/monitor.h"
+#include "hv/pc.h"
 #include "hv/pmm.h"
 #include "hv/time.h"
 #include "hv/vm.h"
@@ -100,6 +101,20 @@ static void loader_zero(void *ctx, uint64_t g, uint64_t len)
 	}
 }
 
+/* --- the VM's clock --- */
+
+uint64_t vm_now_ns(const struct vm *vm)
+{
+	return dev_muldiv(rdtsc() + (uint64_t)vm->vcpu->tsc_offset, NS_PER_S, vm->cpu.tsc_hz);
+}
+
+uint64_t vm_ns_to_host_tsc(const struct vm *vm, uint64_t ns)
+{
+	uint64_t guest = dev_muldiv(ns, vm->cpu.tsc_hz, NS_PER_S);
+
+	return guest == UINT64_MAX ? UINT64_MAX : guest - (uint64_t)vm->vcpu->tsc_offset;
+}
+
 /* --- lifetime --- */
 
 static void release(struct vm *vm)
@@ -114,10 +129,8 @@ static void release(struct vm *vm)
 			pmm_free(vm->chunks[i], VM_CHUNK / PAGE_SIZE);
 	if (vm->chunks)
 		pmm_free((uintptr_t)vm->chunks, 1);
-	if (vm->ports_logged)
-		pmm_free((uintptr_t)vm->ports_logged, 2);
+	pc_destroy(vm);
 	vm->chunks = NULL;
-	vm->ports_logged = NULL;
 	vm->nr_chunks = 0;
 }
 
@@ -173,33 +186,41 @@ static int alloc_ram(struct vm *vm, uint64_t mib)
 	for (uint64_t i = 0; i < vm->nr_chunks; i++)
 		if (hv_backend()->s2_map(vm, gpa(i * VM_CHUNK), hpa(vm->chunks[i]), VM_CHUNK, S2_RWX))
 			return -E_NOMEM;
-	vm->ports_logged = (uint8_t *)(uintptr_t)pmm_alloc(2);
-	return vm->ports_logged ? 0 : -E_NOMEM;
+	return 0;
 }
 
-static int load_image(struct vm *vm, const struct vm_start_args *a,
-		      const struct boot_module *image, char *err, size_t err_size)
+/* Loads the VM's image as it was started (vm->image, args, mods), with the firmware
+ * tables, and puts the vCPU in the state the image's boot protocol gives it. */
+static int load_image(struct vm *vm, char *err, size_t err_size)
 {
 	struct mb_guest_mem mem = { vm->mem_size, vm, loader_write, loader_zero };
-	char cmdline[BOOT_CMDLINE_MAX], modlines[8][BOOT_CMDLINE_MAX / 4];
+	static char cmdline[BOOT_CMDLINE_MAX], modlines[8][BOOT_CMDLINE_MAX / 4];
+	const struct boot_module *image = find_module(vm->image);
 	struct mb_blob kernel, mods[8];
 	struct mb_boot boot;
 	int err_code;
 
+	if (!image) {
+		fmt_snprintf(err, err_size, "no image '%s' on this host (see info modules)",
+			     vm->image);
+		return -E_NOENT;
+	}
 	fmt_snprintf(cmdline, sizeof(cmdline), "%s %s", image->name,
-		     a->cmdline ? a->cmdline : image->args);
+		     vm->has_args ? vm->args : image->args);
 	kernel = (struct mb_blob){ (const uint8_t *)(uintptr_t)image->base, image->size, cmdline };
-	for (unsigned i = 0; i < a->nr_mods; i++) {
-		const struct boot_module *m = find_module(a->mods[i]);
+	for (unsigned i = 0; i < vm->nr_mods; i++) {
+		const struct boot_module *m = find_module(vm->mods[i]);
 		if (!m) {
-			fmt_snprintf(err, err_size, "no module '%s' (see info modules)", a->mods[i]);
+			fmt_snprintf(err, err_size, "no module '%s' (see info modules)", vm->mods[i]);
 			return -E_NOENT;
 		}
 		fmt_snprintf(modlines[i], sizeof(modlines[i]), "%s %s", m->name, m->args);
 		mods[i] = (struct mb_blob){ (const uint8_t *)(uintptr_t)m->base, m->size,
 					    modlines[i] };
 	}
-	err_code = mb_load(&mem, &kernel, mods, a->nr_mods, &boot, err, err_size);
+	err_code = mb_load(&mem, &kernel, mods, vm->nr_mods, &boot, err, err_size);
+	if (!err_code)
+		err_code = pc_load_firmware(vm, err, err_size);
 	if (err_code)
 		return err_code;
 	{
@@ -254,6 +275,8 @@ static int create(uint64_t mem_mib, const char *name, const char *image, struct 
 		e = vcpu_create(vm, &vm->vcpu);
 		if (e)
 			fmt_snprintf(err, err_size, "cannot create the vCPU: %s", error_str(e));
+		else if ((e = pc_create(vm)))
+			fmt_snprintf(err, err_size, "no memory for the VM's devices");
 	}
 	if (e) {
 		vm_discard(vm);
@@ -280,7 +303,13 @@ int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t e
 	e = create(a->mem_mib, a->name ? a->name : image->name, image->name, &vm, err, err_size);
 	if (e)
 		return e;
-	e = load_image(vm, a, image, err, err_size);
+	if (a->cmdline) {
+		strlcpy(vm->args, a->cmdline, sizeof(vm->args));
+		vm->has_args = true;
+	}
+	for (unsigned i = 0; i < a->nr_mods; i++)
+		strlcpy(vm->mods[vm->nr_mods++], a->mods[i], sizeof(vm->mods[0]));
+	e = load_image(vm, err, err_size);
 	if (e) {
 		vm_discard(vm);
 		return e;
@@ -372,7 +401,7 @@ static void end(struct vm *vm, enum vm_state state, const char *msg)
 {
 	if (dead(vm))
 		return;
-	vuart_flush(&vm->uart, vm->id);
+	pc_console_flush(vm);
 	vm->state = state;
 	mon_event("vm%d %s", vm->id, msg);
 }
@@ -403,6 +432,38 @@ const char *vm_state_name(const struct vm *vm)
 					     "incoming" };
 
 	return names[vm->state];
+}
+
+/* A reset (the keyboard controller's pulse, 0xCF9): the VM starts again from its
+ * image, its devices at power-on, as a PC after a reset finds its firmware again. A
+ * migration tracking it sees every page as written. */
+static void reset(struct vm *vm)
+{
+	char err[160];
+
+	pc_console_flush(vm);
+	pc_reset(vm);
+	if (load_image(vm, err, sizeof(err))) {
+		vm_kill(vm, "cannot start again after a reset: %s", err);
+		return;
+	}
+	if (vm->dirty.mode != DIRTY_OFF)
+		for (uint64_t pfn = 0; pfn < vm->mem_size / PAGE_SIZE; pfn++)
+			dirty_mark(&vm->dirty, pfn);
+	vm->vcpu->halted = false;
+	mon_event("vm%d reset", vm->id);
+}
+
+/* What the platform asked for during the VM's last run. */
+static void platform_request(struct vm *vm)
+{
+	enum pc_request r = vm->pc->request;
+
+	vm->pc->request = PC_RUN;
+	if (r == PC_RESET && vm->state == VM_RUNNING)
+		reset(vm);
+	else if (r == PC_POWEROFF)
+		end(vm, VM_EXITED, "powered off");
 }
 
 /* --- scheduling --- */
@@ -488,6 +549,8 @@ bool sched_run_once(void)
 			continue;
 		last = i;
 		hv_backend()->vcpu_run(vm->vcpu, rdtsc() + slice);
+		if (vm->pc->request)
+			platform_request(vm);
 		reap();
 		return true;
 	}

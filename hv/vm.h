@@ -3,9 +3,9 @@
 #define TERN_VM_H
 
 #include "hv/cpu_model.h"
+#include "hv/boot.h"
 #include "hv/dirty.h"
 #include "hv/types.h"
-#include "hv/vuart.h"
 
 /* INCOMING: a shell being filled by an incoming migration; never scheduled. */
 enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED, VM_KILLED, VM_INCOMING };
@@ -15,6 +15,7 @@ enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED, VM_KILLED, VM_INCOMING };
 #define VM_NAME_MAX 32
 
 struct vcpu;
+struct pc;
 
 struct vm {
 	int id;                 /* 1, 2, ...; never reused */
@@ -30,8 +31,12 @@ struct vm {
 	uint64_t exits;
 	uint64_t run_tsc;       /* TSC ticks spent running the guest */
 	uint64_t runnable_us;   /* time it was runnable (running, not halted): hv/load.h */
-	struct vuart uart;
-	uint8_t *ports_logged;  /* a bit per I/O port: already reported as unhandled */
+	struct pc *pc;          /* its PC platform: devices, interrupts, firmware tables */
+	/* how it was started, to start it again from its image on a reset */
+	char args[BOOT_CMDLINE_MAX];
+	bool has_args;          /* args replace the module's own arguments */
+	char mods[8][VM_NAME_MAX];
+	unsigned nr_mods;
 	struct dirty dirty;
 };
 
@@ -66,6 +71,11 @@ void vm_kill(struct vm *vm, const char *fmt, ...) __printf(2, 3);
 /* The guest wrote the exit port. */
 void vm_exit_status(struct vm *vm, uint32_t status);
 const char *vm_state_name(const struct vm *vm);
+
+/* The VM's clock (hv/dev/dev.h): nanoseconds of its TSC at the rate its CPU model
+ * states; and a moment of it as a host TSC value, for tern's timers. */
+uint64_t vm_now_ns(const struct vm *vm);
+uint64_t vm_ns_to_host_tsc(const struct vm *vm, uint64_t ns);
 
 /* Guest memory by guest-physical address; false when [g, g+len) is not all RAM. */
 bool gpa_read(const struct vm *vm, gpa_t g, void *dst, uint64_t len);

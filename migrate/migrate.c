@@ -58,29 +58,6 @@ void migrate_poll(void)
 	mig_recv_poll();
 }
 
-void mig_uart_save(const struct vuart *u, struct wire_uart *w)
-{
-	memset(w, 0, sizeof(*w));
-	w->ier = u->ier, w->lcr = u->lcr, w->mcr = u->mcr, w->scr = u->scr;
-	w->dll = u->dll, w->dlm = u->dlm;
-	w->len = (uint16_t)u->len;
-	memcpy(w->line, u->line, u->len);
-	for (unsigned i = 0; i < u->rx_len; i++)
-		w->rx[i] = u->rx[(u->rx_head + i) % VUART_RX_SIZE];
-	w->rx_len = (uint16_t)u->rx_len;
-}
-
-void mig_uart_load(struct vuart *u, const struct wire_uart *w)
-{
-	memset(u, 0, sizeof(*u));
-	u->ier = w->ier, u->lcr = w->lcr, u->mcr = w->mcr, u->scr = w->scr;
-	u->dll = w->dll, u->dlm = w->dlm;
-	u->len = w->len;
-	memcpy(u->line, w->line, w->len);
-	memcpy(u->rx, w->rx, w->rx_len);
-	u->rx_len = w->rx_len;
-}
-
 /* --- monitor --- */
 
 int cmd_migrate(int argc, char **argv)

@@ -203,7 +203,6 @@ static void commit(const struct msg *m)
 		return;
 	}
 	vcpu_set_state(in.vm->vcpu, &m->u.state.cpu);
-	mig_uart_load(&in.vm->uart, &m->u.state.uart);
 	if (cut(MIG_COMMIT))
 		return; /* before the answer: the source must resume the VM */
 	reply(MSG_COMMIT, true, (uint32_t)in.vm->id, "");

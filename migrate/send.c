@@ -328,7 +328,6 @@ static bool send_state(struct vm *vm)
 	memset(&m, 0, sizeof(m));
 	m.type = MSG_STATE;
 	vcpu_get_state(vm->vcpu, &m.u.state.cpu);
-	mig_uart_save(&vm->uart, &m.u.state.uart);
 	if (mig_out.full_digest)
 		h = vm_mem_fold(vm, h, wire_digest_mem);
 	m.u.state.digest = wire_digest_state(h, &m);

@@ -2,7 +2,6 @@
 #ifndef TERN_MIGRATE_SEND_H
 #define TERN_MIGRATE_SEND_H
 
-#include "hv/vuart.h"
 #include "migrate/migrate.h"
 #include "migrate/policy.h"
 #include "migrate/wire.h"
@@ -52,7 +51,5 @@ bool mig_cut_due(enum mig_stage s);
 uint64_t mig_send_bandwidth(void);
 extern struct mig_out mig_out;
 
-void mig_uart_save(const struct vuart *u, struct wire_uart *w);
-void mig_uart_load(struct vuart *u, const struct wire_uart *w);
 
 #endif

@@ -1,0 +1,442 @@
+#include "hv/console.h"
+#include "hv/dev/acpi_tables.h"
+#include "hv/error.h"
+#include "hv/lib/fmt.h"
+#include "hv/lib/string.h"
+#include "hv/monitor.h"
+#include "hv/pc.h"
+#include "hv/pmm.h"
+#include "hv/vcpu.h"
+#include "hv/vm.h"
+#include "hv/wallclock.h"
+
+/* However close a guest programs its timers (a local APIC timer every nanosecond),
+ * tern stops it for them at most this often: the rest coalesce, as interrupts a CPU
+ * was too busy to take do. */
+#define MIN_EVENT_NS 10000
+
+/* A device's warning, naming the VM (dev_warn() says each kind once per device). */
+static void emit(void *ctx, const char *line)
+{
+	struct pc *pc = ctx;
+
+	mon_event("vm%d: %s", pc->vm->id, line);
+}
+
+/* --- wiring: ISA interrupt requests to both interrupt controllers --- */
+
+/* ISA IRQ n reaches the 8259 pin n and I/O APIC pin n, but IRQ0 reaches pin 2 (the
+ * MADT's interrupt source override, as on every PC with an I/O APIC). */
+static void isa_irq(void *ctx, unsigned irq, bool level)
+{
+	struct pc *pc = ctx;
+
+	pic_set_irq(&pc->pic, irq, level);
+	ioapic_set_irq(&pc->ioapic, irq == 0 ? 2 : irq, level);
+}
+
+static bool ioapic_deliver(void *ctx, const struct apic_msg *m)
+{
+	struct pc *pc = ctx;
+
+	if (m->shorthand == APIC_SH_NONE && !lapic_match(&pc->lapic, m->dest, m->logical))
+		return false;
+	lapic_deliver(&pc->lapic, m);
+	return true;
+}
+
+static void lapic_eoi(void *ctx, uint8_t vector)
+{
+	struct pc *pc = ctx;
+
+	ioapic_eoi(&pc->ioapic, vector);
+}
+
+static void request(struct pc *pc, enum pc_request r)
+{
+	if (!pc->request)
+		pc->request = r;
+}
+
+static void reset_line(void *ctx)
+{
+	request(ctx, PC_RESET);
+}
+
+static void poweroff_line(void *ctx)
+{
+	request(ctx, PC_POWEROFF);
+}
+
+/* --- the guest's console --- */
+
+void pc_console_flush(struct vm *vm)
+{
+	if (vm->pc)
+		vcon_flush(&vm->pc->con, vm->id);
+}
+
+/* An attached operator gets the bytes as they are: it chose to talk to the guest. */
+static void uart_tx(void *ctx, uint8_t c)
+{
+	struct pc *pc = ctx;
+
+	if (pc->attached)
+		console_write((const char *)&c, 1);
+	else
+		vcon_put(&pc->con, c, pc->vm->id);
+}
+
+unsigned pc_console_input(struct vm *vm, const uint8_t *bytes, unsigned n)
+{
+	unsigned took = uart_input(&vm->pc->uart, bytes, n);
+
+	vm->pc->next_event = 0;
+	return took;
+}
+
+void pc_console_attach(struct vm *vm, bool on)
+{
+	if (on)
+		pc_console_flush(vm);
+	vm->pc->attached = on;
+}
+
+/* --- life --- */
+
+static void init_devices(struct pc *pc)
+{
+	struct vm *vm = pc->vm;
+	uint64_t now = vm_now_ns(vm);
+	const struct cpuid_entry *e1 = cpu_model_find(&vm->cpu, 1, 0);
+
+	for (int i = 0; i < PC_NR_LOGS; i++)
+		pc->log[i] = (struct dev_log){ emit, pc, 0 };
+	pc->lapic_ops = (struct lapic_ops){ lapic_eoi, NULL, pc, &pc->log[LOG_LAPIC] };
+	pc->ioapic_ops = (struct ioapic_ops){ ioapic_deliver, pc };
+	memset(pc->apic_page, 0, PAGE_SIZE);
+	lapic_init(&pc->lapic, pc->apic_page, 0, vm->cpu.tsc_hz,
+		   e1 && (e1->ecx & (1u << 24)), &pc->lapic_ops, now);
+	lapic_set_phys_bits(&pc->lapic, cpu_maxphyaddr(&vm->cpu));
+	ioapic_init(&pc->ioapic, &pc->ioapic_ops, &pc->log[LOG_IOAPIC]);
+	/* Pins 16-23 are PCI lines, pulled up when idle: high, so a guest that programs
+	 * them active-low (as PCI wants) sees them deasserted. */
+	for (unsigned pin = 16; pin < IOAPIC_PINS; pin++)
+		ioapic_set_irq(&pc->ioapic, pin, true);
+	pic_init(&pc->pic, &pc->log[LOG_PIC]);
+	pc->pic.intr = (struct irq_line){ lapic_lint_line, &pc->lapic, 0 };
+	pit_init(&pc->pit, (struct irq_line){ isa_irq, pc, 0 }, &pc->log[LOG_PIT], now);
+	rtc_init(&pc->rtc, (struct irq_line){ isa_irq, pc, 8 }, &pc->log[LOG_RTC],
+		 wallclock_now(), vm->mem_size, now);
+	uart_init(&pc->uart, (struct irq_line){ isa_irq, pc, 4 }, &pc->log[LOG_UART], uart_tx, pc);
+	acpi_pm_init(&pc->pm, (struct irq_line){ isa_irq, pc, ACPI_SCI_IRQ }, &pc->log[LOG_PM],
+		     poweroff_line, pc, now);
+	kbc_init(&pc->kbc, &pc->log[LOG_KBC], reset_line, pc);
+	pci_host_init(&pc->pci, &pc->log[LOG_PCI], reset_line, pc);
+	pc->next_event = 0;
+	pc->request = PC_RUN;
+}
+
+int pc_create(struct vm *vm)
+{
+	uint64_t npages = ALIGN_UP(sizeof(struct pc), PAGE_SIZE) / PAGE_SIZE;
+	struct pc *pc = (void *)(uintptr_t)pmm_alloc(npages);
+
+	if (!pc)
+		return -E_NOMEM;
+	pc->vm = vm;
+	pc->apic_page = (uint32_t *)(uintptr_t)pmm_alloc(1);
+	if (!pc->apic_page) {
+		pmm_free((uintptr_t)pc, npages);
+		return -E_NOMEM;
+	}
+	vm->pc = pc;
+	init_devices(pc);
+	return 0;
+}
+
+void pc_destroy(struct vm *vm)
+{
+	struct pc *pc = vm->pc;
+
+	if (!pc)
+		return;
+	pmm_free((uintptr_t)pc->apic_page, 1);
+	pmm_free((uintptr_t)pc, ALIGN_UP(sizeof(struct pc), PAGE_SIZE) / PAGE_SIZE);
+	vm->pc = NULL;
+}
+
+void pc_reset(struct vm *vm)
+{
+	struct pc *pc = vm->pc;
+
+	pc->attached = false;
+	init_devices(pc);
+}
+
+int pc_load_firmware(struct vm *vm, char *err, size_t err_size)
+{
+	static uint8_t buf[16 * KIB];
+	struct acpi_config c = { .ram_bytes = vm->mem_size, .nr_cpus = 1, .apic_ids = { 0 } };
+	struct acpi_layout l;
+	int e = acpi_build(&c, ACPI_AREA_BASE, buf, sizeof(buf), &l);
+
+	if (e) {
+		fmt_snprintf(err, err_size, "cannot build the ACPI tables for %llu MiB: %s",
+			     (unsigned long long)(vm->mem_size / MIB), error_str(e));
+		return e;
+	}
+	if (!gpa_write(vm, gpa(ACPI_AREA_BASE), buf, l.used)) {
+		fmt_snprintf(err, err_size, "the VM's RAM does not reach the firmware area");
+		return -E_RANGE;
+	}
+	return 0;
+}
+
+/* --- port I/O --- */
+
+static void log_unhandled(struct pc *pc, uint16_t port, bool in)
+{
+	uint8_t bit = (uint8_t)(1u << (port % 8));
+
+	if (pc->ports_logged[port / 8] & bit)
+		return;
+	pc->ports_logged[port / 8] |= bit;
+	mon_event("vm%d: %s of unhandled I/O port 0x%x (%s; reported once)", pc->vm->id,
+		  in ? "read" : "write", port, in ? "reads as all ones" : "write dropped");
+}
+
+/* Byte-wide devices: a wider access is a byte access at each port in turn, as the ISA
+ * bus splits it. */
+static uint8_t byte_in(struct pc *pc, uint16_t port, uint64_t now)
+{
+	if (port == 0x20 || port == 0x21 || port == 0xa0 || port == 0xa1 || port == 0x4d0 ||
+	    port == 0x4d1)
+		return pic_read(&pc->pic, port);
+	if ((port >= 0x40 && port <= 0x43) || port == 0x61)
+		return pit_read(&pc->pit, port, now);
+	if (port == 0x70 || port == 0x71)
+		return rtc_read(&pc->rtc, port, now);
+	if (port >= UART_COM1_BASE && port < UART_COM1_BASE + 8)
+		return uart_read(&pc->uart, port - UART_COM1_BASE);
+	return 0xff;
+}
+
+static bool byte_port(uint16_t p)
+{
+	return p == 0x20 || p == 0x21 || p == 0xa0 || p == 0xa1 || p == 0x4d0 || p == 0x4d1 ||
+	       (p >= 0x40 && p <= 0x43) || p == 0x61 || p == 0x70 || p == 0x71 ||
+	       (p >= UART_COM1_BASE && p < UART_COM1_BASE + 8);
+}
+
+static void byte_out(struct pc *pc, uint16_t port, uint8_t v, uint64_t now)
+{
+	if (port == 0x20 || port == 0x21 || port == 0xa0 || port == 0xa1 || port == 0x4d0 ||
+	    port == 0x4d1)
+		pic_write(&pc->pic, port, v);
+	else if ((port >= 0x40 && port <= 0x43) || port == 0x61)
+		pit_write(&pc->pit, port, v, now);
+	else if (port == 0x70 || port == 0x71)
+		rtc_write(&pc->rtc, port, v, now);
+	else if (port >= UART_COM1_BASE && port < UART_COM1_BASE + 8)
+		uart_write(&pc->uart, port - UART_COM1_BASE, v);
+}
+
+static bool in_range(uint16_t p, uint16_t lo, uint16_t n)
+{
+	return p >= lo && p < lo + n;
+}
+
+bool pc_io(struct vm *vm, uint16_t port, unsigned size, bool in, uint32_t *val)
+{
+	struct pc *pc = vm->pc;
+	uint64_t now = vm_now_ns(vm);
+
+	pc->next_event = 0; /* a device may have moved its deadline */
+	if (byte_port(port)) {
+		uint32_t v = 0;
+		for (unsigned i = 0; i < size; i++) {
+			uint16_t p = (uint16_t)(port + i);
+			if (in)
+				v |= (uint32_t)(byte_port(p) ? byte_in(pc, p, now) : 0xff) << (8 * i);
+			else if (byte_port(p))
+				byte_out(pc, p, (uint8_t)(*val >> (8 * i)), now);
+		}
+		if (in)
+			*val = v;
+	} else if (port == 0x60 || port == 0x64 || port == 0x92) {
+		if (in)
+			kbc_read(&pc->kbc, port, size, val);
+		else
+			kbc_write(&pc->kbc, port, size, *val);
+	} else if (in_range(port, ACPI_PM1A_EVT, 12)) {
+		if (in)
+			acpi_pm_read(&pc->pm, port, size, val, now);
+		else
+			acpi_pm_write(&pc->pm, port, size, *val, now);
+	} else if (in_range(port, 0xcf8, 8)) {
+		if (in)
+			pci_host_read(&pc->pci, port, size, val);
+		else
+			pci_host_write(&pc->pci, port, size, *val);
+	} else if (port == PC_EXIT_PORT) {
+		if (in) {
+			*val = 0xffffffffu;
+			return true;
+		}
+		vm_exit_status(vm, size == 4 ? *val : *val & ((1u << (8 * size)) - 1));
+		return false;
+	} else if (port == 0x80 || port == 0xed) {
+		/* POST codes and the I/O delay port kernels write to wait a little */
+		if (in)
+			*val = 0xffffffffu;
+	} else {
+		log_unhandled(pc, port, in);
+		if (in)
+			*val = 0xffffffffu;
+	}
+	return pc->request == PC_RUN;
+}
+
+/* --- device memory --- */
+
+bool pc_mmio(struct vm *vm, uint64_t g, unsigned size, bool write, uint64_t *val)
+{
+	struct pc *pc = vm->pc;
+	struct lapic *a = &pc->lapic;
+	uint64_t now = vm_now_ns(vm), base = lapic_mmio_base(a);
+
+	pc->next_event = 0;
+	if (lapic_enabled(a) && !lapic_x2apic(a) && g >= base && g < base + LAPIC_PAGE_SIZE) {
+		if (write)
+			lapic_mmio_write(a, (uint32_t)(g - base), size, *val, now);
+		else
+			*val = lapic_mmio_read(a, (uint32_t)(g - base), size, now);
+		return true;
+	}
+	if (g >= IOAPIC_BASE && g < IOAPIC_BASE + IOAPIC_SIZE) {
+		if (write)
+			ioapic_write(&pc->ioapic, (uint32_t)(g - IOAPIC_BASE), size, (uint32_t)*val);
+		else
+			*val = ioapic_read(&pc->ioapic, (uint32_t)(g - IOAPIC_BASE), size);
+		return true;
+	}
+	return false;
+}
+
+int pc_msr(struct vm *vm, uint32_t msr, bool write, uint64_t *val)
+{
+	struct lapic *a = &vm->pc->lapic;
+	uint64_t now = vm_now_ns(vm);
+
+	if (msr != MSR_IA32_APIC_BASE && msr != MSR_IA32_TSC_DEADLINE &&
+	    (msr < MSR_X2APIC_FIRST || msr > MSR_X2APIC_LAST))
+		return -1;
+	vm->pc->next_event = 0;
+	return write ? lapic_msr_write(a, msr, *val, now) : lapic_msr_read(a, msr, val, now);
+}
+
+/* --- timers and interrupts --- */
+
+static uint64_t earliest(const struct pc *pc)
+{
+	uint64_t t = pit_next_event(&pc->pit);
+
+	t = MIN(t, rtc_next_event(&pc->rtc));
+	t = MIN(t, lapic_next_event(&pc->lapic));
+	return MIN(t, acpi_pm_next_event(&pc->pm));
+}
+
+void pc_tick(struct vm *vm)
+{
+	struct pc *pc = vm->pc;
+	uint64_t now = vm_now_ns(vm), next;
+
+	if (now < pc->next_event)
+		return;
+	pit_run(&pc->pit, now);
+	rtc_run(&pc->rtc, now);
+	lapic_run(&pc->lapic, now);
+	acpi_pm_run(&pc->pm, now);
+	next = earliest(pc);
+	pc->next_event = next == DEV_NEVER ? DEV_NEVER : MAX(next, now + MIN_EVENT_NS);
+}
+
+uint64_t pc_next_event(const struct vm *vm)
+{
+	return vm->pc->next_event;
+}
+
+/* The PIC reaches the CPU through LINT0 as ExtINT (or directly with the local APIC
+ * off), and is asked first, as the interrupt acknowledge cycle would. */
+static bool extint(struct pc *pc)
+{
+	return pic_intr(&pc->pic) && lapic_extint(&pc->lapic);
+}
+
+bool pc_intr_ready(struct vm *vm)
+{
+	struct pc *pc = vm->pc;
+
+	return extint(pc) || lapic_pending(&pc->lapic) >= 0;
+}
+
+uint8_t pc_intr_ack(struct vm *vm)
+{
+	struct pc *pc = vm->pc;
+	int v;
+
+	if (extint(pc)) {
+		uint8_t vec = pic_intack(&pc->pic);
+		lapic_extint_taken(&pc->lapic);
+		return vec;
+	}
+	v = lapic_pending(&pc->lapic);
+	lapic_accept(&pc->lapic, (uint8_t)v);
+	return (uint8_t)v;
+}
+
+bool pc_take_nmi(struct vm *vm)
+{
+	return lapic_take_nmi(&vm->pc->lapic);
+}
+
+bool pc_apic_enabled(const struct vm *vm)
+{
+	return lapic_enabled(&vm->pc->lapic);
+}
+
+/* --- state records --- */
+
+unsigned pc_records(struct vm *vm, struct pc_record *out)
+{
+	struct pc *pc = vm->pc;
+	unsigned n = 0;
+
+	lapic_save(&pc->lapic);
+	out[n++] = (struct pc_record){ &pic_vms, &pc->pic.s };
+	out[n++] = (struct pc_record){ &pit_vms, &pc->pit.s };
+	out[n++] = (struct pc_record){ &rtc_vms, &pc->rtc.s };
+	out[n++] = (struct pc_record){ &uart_vms, &pc->uart.s };
+	out[n++] = (struct pc_record){ &lapic_vms, &pc->lapic.s };
+	out[n++] = (struct pc_record){ &ioapic_vms, &pc->ioapic.s };
+	out[n++] = (struct pc_record){ &acpi_pm_vms, &pc->pm.s };
+	out[n++] = (struct pc_record){ &kbc_vms, &pc->kbc.s };
+	out[n++] = (struct pc_record){ &pci_host_vms, &pc->pci.s };
+	return n;
+}
+
+void pc_restored(struct vm *vm)
+{
+	struct pc *pc = vm->pc;
+	uint64_t now = vm_now_ns(vm);
+
+	pic_restore(&pc->pic);
+	pit_restore(&pc->pit, now);
+	rtc_restore(&pc->rtc, now);
+	uart_restore(&pc->uart);
+	lapic_restore(&pc->lapic, now);
+	ioapic_restore(&pc->ioapic);
+	acpi_pm_restore(&pc->pm, now);
+	pc->next_event = 0;
+}
