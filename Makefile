@@ -23,7 +23,7 @@ HV_SRCS := hv/main.c hv/bootinfo.c hv/console.c hv/cmdline.c hv/gdt.c hv/trap.c 
 	hv/lineedit.c hv/monitor.c hv/mon_cmds.c hv/pci.c hv/mbload.c \
 	hv/vm.c hv/vm_args.c hv/vuart.c hv/vdev.c hv/cpuid.c hv/mon_vm.c \
 	hv/shadow.c hv/dirty.c hv/bitmap.c hv/mon_dirty.c hv/load.c \
-	hv/vmstate.c hv/dev/dev.c hv/cpu_model.c hv/gpt.c hv/insn.c hv/insn_emul.c \
+	hv/vmstate.c hv/dev/dev.c hv/cpu_model.c hv/gpt.c hv/insn.c hv/insn_emul.c hv/strio.c \
 	hv/lib/string.c hv/lib/strlcpy.c hv/lib/fmt.c hv/lib/error.c
 VMX_SRCS := vmx/cap.c vmx/vmxon.c vmx/vmcs.c vmx/entry.S vmx/exit.c vmx/msr.c vmx/names.c \
 	vmx/ept.c vmx/dirty.c
@@ -177,7 +177,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/te
 UNIT_SRCS := hv/lib/fmt.c hv/cmdline.c hv/lineedit.c hv/monitor.c hv/pmm.c hv/bootinfo.c \
 	hv/acpi.c hv/pci.c hv/mbload.c hv/vm_args.c vmx/ept.c hv/vuart.c hv/bitmap.c hv/lib/error.c hv/lib/strlcpy.c boot/efi/config.c tests/unit/stubs.c \
 	net/e1000_ring.c net/addr.c migrate/wire.c migrate/announce.c migrate/policy.c hv/load.c \
-	hv/vmstate.c hv/dev/dev.c hv/cpu_model.c hv/gpt.c hv/insn.c hv/insn_emul.c
+	hv/vmstate.c hv/dev/dev.c hv/cpu_model.c hv/gpt.c hv/insn.c hv/insn_emul.c hv/strio.c
 
 $(BUILD)/unit/%: tests/unit/%.c $(UNIT_SRCS) $(wildcard hv/*.h hv/lib/*.h hv/dev/*.h boot/efi/*.h net/*.h migrate/*.h tests/unit/*.h) | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
