@@ -14,8 +14,6 @@
 #define VEC_UD 6
 #define VEC_GP 13
 
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
 #define CR4_PAE_BIT (1ull << 5)
 
 static uint64_t rip(void)

@@ -30,8 +30,6 @@ enum {
 
 #define APIC_BASE_DEFAULT 0xfee00900ull /* enabled, bootstrap processor */
 #define EFER_SCE (1ull << 0)
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
 
 static void pass(uint8_t *bitmap, uint32_t msr)
 {
