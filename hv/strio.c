@@ -4,6 +4,7 @@
 #include "hv/strio.h"
 #include "hv/error.h"
 #include "hv/gpt.h"
+#include "hv/vcpu_state.h"
 #include "hv/x86.h"
 
 /* An element's memory: one piece, or two when it crosses a page boundary. */
@@ -57,7 +58,7 @@ static int locate(const struct strio *s, const struct strio_ops *ops, struct tlb
 {
 	unsigned access = s->in ? GPT_WRITE : 0;
 	unsigned first = MIN(s->size, PAGE_SIZE - (lin & (PAGE_SIZE - 1)));
-	uint64_t next = (lin + first) & (s->long_mode ? ~0ull : 0xffffffffu);
+	uint64_t next = (lin + first) & (s->mode == 8 ? ~0ull : 0xffffffffu);
 	int err;
 
 	if ((err = translate(ops, t, lin, access, &p[0].gpa, f)))
@@ -76,7 +77,7 @@ static bool mem_read(const struct strio_ops *ops, const struct piece *p, int n,
 		     unsigned size, uint32_t *val)
 {
 	uint64_t v = 0, b;
-	unsigned shift = 0;
+	unsigned shift = 0, j;
 	int i;
 
 	if (n == 1) {
@@ -86,7 +87,7 @@ static bool mem_read(const struct strio_ops *ops, const struct piece *p, int n,
 		return true;
 	}
 	for (i = 0; i < n; i++) {
-		for (unsigned j = 0; j < p[i].len; j++, shift += 8) {
+		for (j = 0; j < p[i].len; j++, shift += 8) {
 			b = 0;
 			if (!ops->mem_read(ops->ctx, p[i].gpa + j, &b, 1))
 				return false;
@@ -100,25 +101,36 @@ static bool mem_read(const struct strio_ops *ops, const struct piece *p, int n,
 static bool mem_write(const struct strio_ops *ops, const struct piece *p, int n,
 		      unsigned size, uint32_t val)
 {
+	unsigned j;
 	int i;
 
 	if (n == 1)
 		return ops->mem_write(ops->ctx, p[0].gpa, val, size);
 	for (i = 0; i < n; i++) {
-		for (unsigned j = 0; j < p[i].len; j++, val >>= 8)
+		for (j = 0; j < p[i].len; j++, val >>= 8)
 			if (!ops->mem_write(ops->ctx, p[i].gpa + j, val & 0xff, 1))
 				return false;
 	}
 	return true;
 }
 
-/* one element between the port and the memory rSI or rDI points at */
-static int element(const struct strio *s, struct insn_regs *r, const struct strio_ops *ops,
-		   struct tlb *t, struct strio_fault *f)
+/* where rSI or rDI points: in 64-bit code only FS and GS have a base (SDM 3.2.4) */
+static uint64_t linear(const struct strio *s, const struct insn_regs *r,
+		       const uint64_t seg_base[6])
 {
-	unsigned reg = s->in ? GPR_RDI : GPR_RSI;
-	uint64_t off = r->gpr[reg] & mask(s->adsize);
-	uint64_t lin = (s->seg_base + off) & (s->long_mode ? ~0ull : 0xffffffffu);
+	unsigned seg = s->in ? SEG_ES : s->seg;
+	uint64_t off = r->gpr[s->in ? GPR_RDI : GPR_RSI] & mask(s->adsize);
+
+	if (s->mode == 8)
+		return off + (seg == SEG_FS || seg == SEG_GS ? seg_base[seg] : 0);
+	return (seg_base[seg] + off) & 0xffffffffu;
+}
+
+/* one element between the port and the memory rSI or rDI points at */
+static int element(const struct strio *s, struct insn_regs *r, const uint64_t seg_base[6],
+		   const struct strio_ops *ops, struct tlb *t, struct strio_fault *f)
+{
+	uint64_t lin = linear(s, r, seg_base);
 	struct piece p[2];
 	uint32_t v = 0;
 	int n = locate(s, ops, t, lin, p, f);
@@ -135,8 +147,8 @@ static int element(const struct strio *s, struct insn_regs *r, const struct stri
 	return ops->port_out(ops->ctx, s->port, s->size, v) ? 0 : -E_IO;
 }
 
-int strio_run(const struct strio *s, struct insn_regs *r, const struct strio_ops *ops,
-	      unsigned max, struct strio_fault *f)
+int strio_run(const struct strio *s, struct insn_regs *r, const uint64_t seg_base[6],
+	      const struct strio_ops *ops, unsigned max, struct strio_fault *f)
 {
 	unsigned reg = s->in ? GPR_RDI : GPR_RSI;
 	uint64_t delta = (r->rflags & RFLAGS_DF) ? -(uint64_t)s->size : s->size;
@@ -145,7 +157,7 @@ int strio_run(const struct strio *s, struct insn_regs *r, const struct strio_ops
 	int err;
 
 	for (; count && max; max--) {
-		if ((err = element(s, r, ops, &t, f)))
+		if ((err = element(s, r, seg_base, ops, &t, f)))
 			return err;
 		set_addr_reg(r, reg, s->adsize, r->gpr[reg] + delta);
 		count--;

@@ -9,13 +9,12 @@
 /* The exit's facts (VMX: exit qualification and VM-exit instruction information). */
 struct strio {
 	uint16_t port;
-	uint8_t size;      /* 1, 2 or 4 */
-	uint8_t in;        /* INS: port to ES:rDI; else OUTS: seg:rSI to port */
+	uint8_t size;   /* 1, 2 or 4 */
+	uint8_t in;     /* INS: port to ES:rDI; else OUTS: seg:rSI to port */
 	uint8_t rep;
-	uint8_t adsize;    /* address size: 2, 4 or 8 */
-	uint8_t long_mode; /* 64-bit code: linear addresses do not wrap at 4 GiB */
-	uint64_t seg_base; /* ES's for INS; DS's or the override's for OUTS (in 64-bit
-			    * code 0 but for FS and GS) */
+	uint8_t adsize; /* address size: 2, 4 or 8 */
+	uint8_t mode;   /* code size as insn_code_size() gives it: 8 in 64-bit code */
+	uint8_t seg;    /* OUTS: SEG_DS or the override (hv/vcpu_state.h); INS uses ES */
 };
 
 struct strio_ops {
@@ -37,7 +36,8 @@ struct strio_fault {
 };
 
 /* Moves up to max (>= 1) elements, updating rSI or rDI (by DF) and, under REP, rCX, by
- * the address size's rules (hv/insn.h). An element's memory is translated before its
+ * the address size's rules (hv/insn.h). seg_base: the bases of ES, CS, SS, DS, FS, GS
+ * (in 64-bit code only FS's and GS's count). Segment limits are not checked. An element's memory is translated before its
  * port is touched, so nothing is half-done: an element is moved whole or not at all.
  * Returns
  *   INSN_DONE  the instruction completed (rCX reached 0, or no REP): advance RIP
@@ -48,7 +48,7 @@ struct strio_fault {
  *   -E_RANGE   the buffer or a page table is outside the guest's RAM
  *   -E_IO      a port callback failed
  *   -E_INVAL, -E_NOSUP  as gpt_walk() returns them (non-canonical, unsupported paging) */
-int strio_run(const struct strio *s, struct insn_regs *r, const struct strio_ops *ops,
-	      unsigned max, struct strio_fault *f);
+int strio_run(const struct strio *s, struct insn_regs *r, const uint64_t seg_base[6],
+	      const struct strio_ops *ops, unsigned max, struct strio_fault *f);
 
 #endif

@@ -4,6 +4,7 @@
 #include "hv/error.h"
 #include "hv/gpt.h"
 #include "hv/strio.h"
+#include "hv/vcpu_state.h"
 #include "hv/x86.h"
 #include "tests/unit/stubs.h"
 
@@ -69,6 +70,8 @@ static bool port_out(void *ctx, uint16_t port, unsigned size, uint32_t val)
 	return true;
 }
 
+static const uint64_t no_bases[6];
+
 static const struct strio_ops ops = { NULL, translate, ram_read, ram_write, port_in, port_out };
 
 /* 32-bit paging: the page directory at 0x1000, one page table at 0x2000 for 0-4 MiB;
@@ -104,12 +107,13 @@ static void setup(void)
  * straddling them; then REP OUTSL with a dword split 2 + 2. */
 static void test_outs_across_pages(void **state)
 {
-	struct strio s = { .port = PORT, .size = 2, .rep = 1, .adsize = 4 };
+	struct strio s = { .port = PORT, .size = 2, .rep = 1, .adsize = 4, .mode = 4,
+			   .seg = SEG_DS };
 	struct insn_regs r = { .gpr[GPR_RSI] = 0x7ffb, .gpr[GPR_RCX] = 4 };
 	struct strio_fault f;
 
 	setup();
-	assert_int_equal(strio_run(&s, &r, &ops, 100, &f), INSN_DONE);
+	assert_int_equal(strio_run(&s, &r, no_bases, &ops, 100, &f), INSN_DONE);
 	assert_int_equal(port_writes, 4);
 	assert_int_equal(out_log[0], 0xfcfb);
 	assert_int_equal(out_log[1], 0xfefd);
@@ -120,7 +124,7 @@ static void test_outs_across_pages(void **state)
 	s.size = 4;
 	r.gpr[GPR_RSI] = 0x7ffe;
 	r.gpr[GPR_RCX] = 1;
-	assert_int_equal(strio_run(&s, &r, &ops, 100, &f), INSN_DONE);
+	assert_int_equal(strio_run(&s, &r, no_bases, &ops, 100, &f), INSN_DONE);
 	assert_int_equal(out_log[4], 0x8180fffe);
 	assert_int_equal(r.gpr[GPR_RSI], 0x8002);
 }
@@ -128,18 +132,20 @@ static void test_outs_across_pages(void **state)
 /* REP INSB in chunks: the caller re-enters the guest between them */
 static void test_ins_chunks(void **state)
 {
-	struct strio s = { .port = PORT, .size = 1, .in = 1, .rep = 1, .adsize = 4,
-			   .seg_base = 0x7000 };
+	/* INS writes ES:rDI, whatever segment the caller names */
+	struct strio s = { .port = PORT, .size = 1, .in = 1, .rep = 1, .adsize = 4, .mode = 4,
+			   .seg = SEG_FS };
+	uint64_t bases[6] = { [SEG_ES] = 0x7000, [SEG_FS] = 0x9000 };
 	struct insn_regs r = { .gpr[GPR_RDI] = 0x10, .gpr[GPR_RCX] = 10 };
 	struct strio_fault f;
 
 	setup();
-	assert_int_equal(strio_run(&s, &r, &ops, 4, &f), INSN_MORE);
+	assert_int_equal(strio_run(&s, &r, bases, &ops, 4, &f), INSN_MORE);
 	assert_int_equal(r.gpr[GPR_RCX], 6);
 	assert_int_equal(r.gpr[GPR_RDI], 0x14);
 	assert_int_equal(walks, 1); /* one walk for the page */
-	assert_int_equal(strio_run(&s, &r, &ops, 4, &f), INSN_MORE);
-	assert_int_equal(strio_run(&s, &r, &ops, 4, &f), INSN_DONE);
+	assert_int_equal(strio_run(&s, &r, bases, &ops, 4, &f), INSN_MORE);
+	assert_int_equal(strio_run(&s, &r, bases, &ops, 4, &f), INSN_DONE);
 	assert_int_equal(r.gpr[GPR_RCX], 0);
 	assert_int_equal(r.gpr[GPR_RDI], 0x1a);
 	assert_int_equal(port_reads, 10);
@@ -147,11 +153,11 @@ static void test_ins_chunks(void **state)
 	assert_int_equal(ram[0x21019], 0x1a);
 	assert_int_equal(ram[0x2101a], 0x1a); /* untouched: the page's own pattern */
 	/* REP with rCX = 0 does nothing; without REP, one element and rCX is kept */
-	assert_int_equal(strio_run(&s, &r, &ops, 4, &f), INSN_DONE);
+	assert_int_equal(strio_run(&s, &r, bases, &ops, 4, &f), INSN_DONE);
 	assert_int_equal(port_reads, 10);
 	s.rep = 0;
 	r.gpr[GPR_RCX] = 0x55;
-	assert_int_equal(strio_run(&s, &r, &ops, 4, &f), INSN_DONE);
+	assert_int_equal(strio_run(&s, &r, bases, &ops, 4, &f), INSN_DONE);
 	assert_int_equal(port_reads, 11);
 	assert_int_equal(r.gpr[GPR_RCX], 0x55);
 	assert_int_equal(r.gpr[GPR_RDI], 0x1b);
@@ -161,12 +167,13 @@ static void test_ins_chunks(void **state)
  * stored and counted, the one at the page is not even read from the port. */
 static void test_fault_midway(void **state)
 {
-	struct strio s = { .port = PORT, .size = 2, .in = 1, .rep = 1, .adsize = 4 };
+	struct strio s = { .port = PORT, .size = 2, .in = 1, .rep = 1, .adsize = 4, .mode = 4,
+			   .seg = SEG_DS };
 	struct insn_regs r = { .gpr[GPR_RDI] = 0x9ffa, .gpr[GPR_RCX] = 8 };
 	struct strio_fault f = { 0, 0 };
 
 	setup();
-	assert_int_equal(strio_run(&s, &r, &ops, 100, &f), -E_FAULT);
+	assert_int_equal(strio_run(&s, &r, no_bases, &ops, 100, &f), -E_FAULT);
 	assert_int_equal(f.cr2, 0xa000);
 	assert_int_equal(f.error, PFEC_W); /* not present, a write, supervisor */
 	assert_int_equal(port_reads, 3);
@@ -177,36 +184,39 @@ static void test_fault_midway(void **state)
 	/* a dword straddling into the absent page: nothing of it happens */
 	s.size = 4;
 	r.gpr[GPR_RDI] = 0x9ffe;
-	assert_int_equal(strio_run(&s, &r, &ops, 100, &f), -E_FAULT);
+	assert_int_equal(strio_run(&s, &r, no_bases, &ops, 100, &f), -E_FAULT);
 	assert_int_equal(f.cr2, 0xa000);
 	assert_int_equal(port_reads, 3);
 	assert_int_equal(r.gpr[GPR_RDI], 0x9ffe);
 	assert_int_equal(r.gpr[GPR_RCX], 5);
 	/* a read-only page: a protection fault for INS, none for OUTS */
 	r.gpr[GPR_RDI] = 0xb000;
-	assert_int_equal(strio_run(&s, &r, &ops, 100, &f), -E_FAULT);
+	assert_int_equal(strio_run(&s, &r, no_bases, &ops, 100, &f), -E_FAULT);
 	assert_int_equal(f.error, PFEC_P | PFEC_W);
 	assert_int_equal(f.cr2, 0xb000);
 	s.in = 0;
 	s.rep = 0;
 	r.gpr[GPR_RSI] = 0xb000;
-	assert_int_equal(strio_run(&s, &r, &ops, 100, &f), INSN_DONE);
+	assert_int_equal(strio_run(&s, &r, no_bases, &ops, 100, &f), INSN_DONE);
 	assert_int_equal(port_writes, 1);
 	/* a page mapped outside RAM ends the VM, it does not fault */
 	r.gpr[GPR_RSI] = 0xc000;
-	assert_int_equal(strio_run(&s, &r, &ops, 100, &f), -E_RANGE);
+	assert_int_equal(strio_run(&s, &r, no_bases, &ops, 100, &f), -E_RANGE);
 	assert_int_equal(port_writes, 1);
 	/* a port that fails */
 	port_fail = true;
 	r.gpr[GPR_RSI] = 0x9000;
-	assert_int_equal(strio_run(&s, &r, &ops, 100, &f), -E_IO);
+	assert_int_equal(strio_run(&s, &r, no_bases, &ops, 100, &f), -E_IO);
 	assert_int_equal(r.gpr[GPR_RSI], 0x9000);
 }
 
 /* DF = 1 walks down; 16-bit address registers wrap and keep their upper half */
 static void test_backwards_16bit(void **state)
 {
-	struct strio s = { .port = PORT, .size = 1, .rep = 1, .adsize = 2, .seg_base = 0x7000 };
+	/* OUTSB with a GS override in 16-bit code */
+	struct strio s = { .port = PORT, .size = 1, .rep = 1, .adsize = 2, .mode = 2,
+			   .seg = SEG_GS };
+	uint64_t bases[6] = { [SEG_DS] = 0x1000, [SEG_GS] = 0x7000 };
 	struct insn_regs r = { .gpr[GPR_RSI] = 0xabcd0001, .gpr[GPR_RCX] = 0x70003,
 			       .rflags = RFLAGS_DF };
 	struct strio_fault f;
@@ -216,7 +226,7 @@ static void test_backwards_16bit(void **state)
 	ram[0x7001] = 0xa1;
 	ram[0x7000] = 0xa0;
 	ram[0x16fff] = 0x9f;
-	assert_int_equal(strio_run(&s, &r, &ops, 100, &f), INSN_DONE);
+	assert_int_equal(strio_run(&s, &r, bases, &ops, 100, &f), INSN_DONE);
 	assert_int_equal(port_writes, 3);
 	assert_int_equal(out_log[0], 0xa1);
 	assert_int_equal(out_log[1], 0xa0);
@@ -225,30 +235,34 @@ static void test_backwards_16bit(void **state)
 	assert_int_equal(r.gpr[GPR_RCX], 0x70000);
 }
 
-/* 32-bit addresses in 64-bit code: the registers zero-extend; FS's base counts */
+/* 32-bit addresses in 64-bit code: the registers zero-extend; only FS's and GS's bases
+ * count */
 static void test_long_mode_addr32(void **state)
 {
-	struct strio s = { .port = PORT, .size = 4, .in = 1, .rep = 1, .adsize = 4,
-			   .long_mode = 1, .seg_base = 0 };
+	struct strio s = { .port = PORT, .size = 4, .in = 1, .rep = 1, .adsize = 4, .mode = 8,
+			   .seg = SEG_DS };
+	uint64_t bases[6] = { [SEG_ES] = 0x1000, [SEG_DS] = 0x1000, [SEG_FS] = 0x10000 };
 	struct insn_regs r = { .gpr[GPR_RDI] = 0xffffffff00030000ull,
 			       .gpr[GPR_RCX] = 0x1234567800000002ull };
 	struct strio_fault f;
 
 	setup();
 	identity = true;
-	assert_int_equal(strio_run(&s, &r, &ops, 100, &f), INSN_DONE);
+	assert_int_equal(strio_run(&s, &r, bases, &ops, 100, &f), INSN_DONE);
 	assert_int_equal(r.gpr[GPR_RDI], 0x30008);
 	assert_int_equal(r.gpr[GPR_RCX], 0);
 	assert_int_equal(ram[0x30000], 0x11);
 	assert_int_equal(ram[0x30007], 0x45);
-	/* 64-bit addresses: all of RDI counts, plus the base */
-	s.adsize = 8;
-	s.seg_base = 0x10000;
-	r.gpr[GPR_RDI] = 0x20000;
-	r.gpr[GPR_RCX] = 1;
-	assert_int_equal(strio_run(&s, &r, &ops, 100, &f), INSN_DONE);
-	assert_int_equal(ram[0x30000], 0x13);
-	assert_int_equal(r.gpr[GPR_RDI], 0x20004);
+	/* OUTSD with 64-bit addresses from FS: all of RSI counts, and FS's base */
+	s = (struct strio){ .port = PORT, .size = 4, .adsize = 8, .mode = 8, .seg = SEG_FS };
+	r.gpr[GPR_RSI] = 0x20004;
+	assert_int_equal(strio_run(&s, &r, bases, &ops, 100, &f), INSN_DONE);
+	assert_int_equal(out_log[0], 0x45342312); /* what INSD stored at 0x30004 */
+	assert_int_equal(r.gpr[GPR_RSI], 0x20008);
+	s.seg = SEG_DS; /* DS's base does not count */
+	r.gpr[GPR_RSI] = 0x30000;
+	assert_int_equal(strio_run(&s, &r, bases, &ops, 100, &f), INSN_DONE);
+	assert_int_equal(out_log[1], 0x44332211);
 }
 
 int main(void)
