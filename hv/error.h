@@ -14,6 +14,7 @@ enum {
 	E_IO = 7,     /* device or hardware failure */
 	E_EXIST = 8,  /* already exists */
 	E_FORMAT = 9, /* malformed image or message */
+	E_FAULT = 10, /* the guest's access faults: the CPU would raise an exception */
 };
 
 const char *error_str(int err);

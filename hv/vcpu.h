@@ -11,9 +11,6 @@
 
 struct vm;
 
-/* General registers in ModR/M order (SDM Vol. 2, Table 2-1). */
-enum { GPR_RAX, GPR_RCX, GPR_RDX, GPR_RBX, GPR_RSP, GPR_RBP, GPR_RSI, GPR_RDI, GPR_R8,
-       GPR_R9, GPR_R10, GPR_R11, GPR_R12, GPR_R13, GPR_R14, GPR_R15, GPR_COUNT };
 
 struct vcpu {
 	/* Kept current by the backend around every exit: it loads them before entry and

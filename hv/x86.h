@@ -10,18 +10,41 @@
 #define CR0_NE (1ULL << 5)
 #define CR0_WP (1ULL << 16)
 #define CR0_PG (1ULL << 31)
+#define CR4_PSE (1ULL << 4)
 #define CR4_PAE (1ULL << 5)
 #define CR4_PGE (1ULL << 7)
 #define CR4_OSFXSR (1ULL << 9)
+#define CR4_LA57 (1ULL << 12)
 #define CR4_VMXE (1ULL << 13)
 #define CR4_OSXSAVE (1ULL << 18)
+#define CR4_SMEP (1ULL << 20)
+#define CR4_SMAP (1ULL << 21)
+#define CR4_PKE (1ULL << 22)
+#define CR4_PKS (1ULL << 24)
 
+#define RFLAGS_CF (1ULL << 0)
+#define RFLAGS_PF (1ULL << 2)
+#define RFLAGS_AF (1ULL << 4)
+#define RFLAGS_ZF (1ULL << 6)
+#define RFLAGS_SF (1ULL << 7)
 #define RFLAGS_IF (1ULL << 9)
+#define RFLAGS_DF (1ULL << 10)
+#define RFLAGS_OF (1ULL << 11)
+#define RFLAGS_VM (1ULL << 17)
+#define RFLAGS_AC (1ULL << 18)
 
 #define MSR_IA32_FEATURE_CONTROL 0x03a
 #define MSR_IA32_EFER 0xc0000080
 
+#define EFER_LME (1ULL << 8)
+#define EFER_LMA (1ULL << 10)
 #define EFER_NXE (1ULL << 11)
+
+/* General registers in ModR/M order (SDM Vol. 2, Table 2-1). */
+enum {
+	GPR_RAX, GPR_RCX, GPR_RDX, GPR_RBX, GPR_RSP, GPR_RBP, GPR_RSI, GPR_RDI,
+	GPR_R8, GPR_R9, GPR_R10, GPR_R11, GPR_R12, GPR_R13, GPR_R14, GPR_R15, GPR_COUNT
+};
 
 struct cpuid_regs {
 	uint32_t eax, ebx, ecx, edx;

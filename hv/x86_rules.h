@@ -31,8 +31,6 @@
 #define CR4_SMAP (1ULL << 21)
 #define CR3_NOFLUSH (1ULL << 63) /* with CR4.PCIDE: keep the PCID's translations */
 #define EFER_SCE (1ull << 0)
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
 #define RFLAGS_TF (1ULL << 8)
 #define RFLAGS_VM (1ULL << 17)
 #define RFLAGS_FIXED1 (1ULL << 1)

@@ -8,8 +8,6 @@
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
 
 /* VMX keeps a segment's attributes as the descriptor's bits 40-55 in place (bits 8-11
  * reserved) with bit 16 for "unusable" (SDM 25.4.1); the neutral form packs them. */

@@ -11,6 +11,7 @@ static const char *const names[] = {
 	[E_IO] = "I/O error",
 	[E_EXIST] = "already exists",
 	[E_FORMAT] = "bad format",
+	[E_FAULT] = "guest fault",
 };
 
 const char *error_str(int err)
