@@ -39,7 +39,7 @@ HV_SRCS := hv/main.c hv/bootinfo.c hv/console.c hv/cmdline.c hv/gdt.c hv/trap.c 
 	hv/backend.c hv/apic_host.c hv/idle.c \
 	hv/shadow.c hv/dirty.c hv/bitmap.c hv/mon_dirty.c hv/load.c \
 	hv/vmstate.c hv/cpu_model.c hv/x86_rules.c hv/x86_state.c hv/x86_reset.c hv/calendar.c \
-	hv/wallclock.c hv/gpt.c hv/insn.c hv/insn_emul.c hv/strio.c \
+	hv/wallclock.c hv/gpt.c hv/insn.c hv/insn_emul.c hv/strio.c hv/vcpu_emul.c \
 	hv/lib/string.c hv/lib/strlcpy.c hv/lib/fmt.c hv/lib/error.c $(DEV_SRCS)
 VMX_SRCS := vmx/backend.c vmx/cap.c vmx/vmxon.c vmx/vmcs.c vmx/vcpu.c vmx/state.c vmx/entry.S \
 	vmx/exit.c vmx/event.c vmx/names.c vmx/ept.c vmx/s2.c vmx/dirty.c

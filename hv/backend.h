@@ -11,6 +11,7 @@
 struct vm;
 struct vcpu;
 struct vcpu_state;
+struct seg_state;
 
 /* What the backend and its CPU can do, in neutral terms. */
 struct hv_caps {
@@ -36,7 +37,9 @@ struct hv_caps {
 #define S2_RWX (S2_R | S2_W | S2_X)
 
 /* Control registers and MSRs the backend keeps in its own structures. */
-enum vcpu_sreg { SREG_CR0, SREG_CR3, SREG_CR4, SREG_EFER, SREG_PAT, SREG_XCR0, SREG_CS_ATTR };
+enum vcpu_sreg {
+	SREG_CR0, SREG_CR2, SREG_CR3, SREG_CR4, SREG_EFER, SREG_PAT, SREG_XCR0, SREG_CS_ATTR
+};
 
 struct hv_backend {
 	const char *name;
@@ -65,6 +68,7 @@ struct hv_backend {
 	 * accepted, with its side effects (long-mode activation, PDPTEs). */
 	uint64_t (*get_sreg)(struct vcpu *v, enum vcpu_sreg r);
 	void (*set_sreg)(struct vcpu *v, enum vcpu_sreg r, uint64_t val);
+	void (*get_seg)(struct vcpu *v, int idx, struct seg_state *s);
 	/* Delivers a hardware exception on the next entry. */
 	void (*inject_exception)(struct vcpu *v, unsigned vector, bool has_error, uint32_t error);
 	/* Drops cached stage-2 translations of the VM (after its tables changed). */

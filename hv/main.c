@@ -13,6 +13,7 @@
 #include "hv/shadow.h"
 #include "hv/time.h"
 #include "hv/vm.h"
+#include "hv/wallclock.h"
 #include "hv/x86.h"
 #include "net/net.h"
 #include "hv/backend.h"
@@ -67,6 +68,8 @@ __noreturn void hv_main(const struct boot_info *bi)
 		panic("out of memory building tern's page tables");
 	pmm_reclaim(bi); /* firmware page tables and stacks are no longer in use */
 	time_init();
+	if (wallclock_init())
+		kprintf("wallclock: the machine's RTC did not answer; guests' clocks start in 1970\n");
 	idle_init();
 	if (acpi_init(bi->rsdp) < 0)
 		kprintf("acpi: no tables found; poweroff falls back to the chipset's PM registers\n");

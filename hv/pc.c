@@ -300,6 +300,18 @@ bool pc_io(struct vm *vm, uint16_t port, unsigned size, bool in, uint32_t *val)
 
 /* --- device memory --- */
 
+static bool at_lapic(const struct lapic *a, uint64_t g)
+{
+	uint64_t base = lapic_mmio_base(a);
+
+	return lapic_enabled(a) && !lapic_x2apic(a) && g >= base && g < base + LAPIC_PAGE_SIZE;
+}
+
+bool pc_mmio_owner(const struct vm *vm, uint64_t g)
+{
+	return at_lapic(&vm->pc->lapic, g) || (g >= IOAPIC_BASE && g < IOAPIC_BASE + IOAPIC_SIZE);
+}
+
 bool pc_mmio(struct vm *vm, uint64_t g, unsigned size, bool write, uint64_t *val)
 {
 	struct pc *pc = vm->pc;
@@ -307,7 +319,7 @@ bool pc_mmio(struct vm *vm, uint64_t g, unsigned size, bool write, uint64_t *val
 	uint64_t now = vm_now_ns(vm), base = lapic_mmio_base(a);
 
 	pc->next_event = 0;
-	if (lapic_enabled(a) && !lapic_x2apic(a) && g >= base && g < base + LAPIC_PAGE_SIZE) {
+	if (at_lapic(a, g)) {
 		if (write)
 			lapic_mmio_write(a, (uint32_t)(g - base), size, *val, now);
 		else

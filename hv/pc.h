@@ -65,6 +65,8 @@ void pc_reset(struct vm *vm);
 bool pc_io(struct vm *vm, uint16_t port, unsigned size, bool in, uint32_t *val);
 bool pc_mmio(struct vm *vm, uint64_t g, unsigned size, bool write, uint64_t *val);
 int pc_msr(struct vm *vm, uint32_t msr, bool write, uint64_t *val);
+/* Whether a device answers at guest-physical g. */
+bool pc_mmio_owner(const struct vm *vm, uint64_t g);
 
 /* Timers and interrupts, for the vCPU: pc_tick runs what is due; then an interrupt (a
  * vector the local APIC or, through ExtINT, the PIC has for the CPU) or an NMI may be

@@ -200,16 +200,6 @@ unsigned vcpu_xsetbv(struct vcpu *v)
 	return VA_SKIP;
 }
 
-unsigned vcpu_mmio(struct vcpu *v, uint64_t g, bool write, bool fetch)
-{
-	const char *what = fetch ? "instruction fetch" : write ? "write" : "read";
-
-	vm_kill(v->vm, "%s of guest-physical 0x%llx outside its %llu MiB of RAM, at rip 0x%llx",
-		what, (unsigned long long)g, (unsigned long long)(v->vm->mem_size / MIB),
-		(unsigned long long)v->rip);
-	return VA_STOP;
-}
-
 int vcpu_create(struct vm *vm, struct vcpu **out)
 {
 	uint64_t npages = ALIGN_UP(sizeof(struct vcpu), PAGE_SIZE) / PAGE_SIZE;

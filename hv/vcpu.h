@@ -52,8 +52,12 @@ unsigned vcpu_xsetbv(struct vcpu *v);
 /* The control registers as the rules see them, and a write they checked and applied. */
 struct x86_ctl vcpu_ctl(struct vcpu *v);
 bool vcpu_write_ctl(struct vcpu *v, enum x86_ctl_reg reg, uint64_t val);
-/* An access to guest-physical g outside RAM (device memory, or nothing). */
+/* An access to guest-physical g outside RAM (device memory, or nothing): the
+ * instruction is read from the guest and carried out (hv/vcpu_emul.c). */
 unsigned vcpu_mmio(struct vcpu *v, uint64_t g, bool write, bool fetch);
+/* INS/OUTS, REP or not; adsize 2, 4 or 8; seg the segment OUTS reads. */
+unsigned vcpu_string_io(struct vcpu *v, uint16_t port, unsigned size, bool in, bool rep,
+			unsigned adsize, unsigned seg);
 /* Ends the VM with "killed: <what> at rip 0x..."; returns VA_STOP. */
 unsigned vcpu_kill(struct vcpu *v, const char *what);
 

@@ -25,6 +25,7 @@ const struct hv_backend vmx_backend = {
 	.set_state = vmx_set_state,
 	.get_sreg = vmx_get_sreg,
 	.set_sreg = vmx_set_sreg,
+	.get_seg = vmx_get_seg,
 	.inject_exception = vmx_inject_exception,
 	.flush = flush,
 	.flush_guest_tlb = flush_guest_tlb,

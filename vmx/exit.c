@@ -90,10 +90,12 @@ static bool exit_io(struct vmx_vcpu *x)
 	uint64_t q = vmcs_read(EXIT_QUALIFICATION);
 	unsigned size = (q & 7) + 1, port = (q >> 16) & 0xffff;
 
+	/* INS/OUTS: the instruction information gives the address size and, for OUTS,
+	 * the segment (SDM 27.2.5, Table 27-8) */
 	if (q & 16) {
-		vm_kill(x->v->vm, "string I/O (INS/OUTS) on port 0x%x is not supported, at rip 0x%llx",
-			port, (unsigned long long)x->v->rip);
-		return false;
+		uint32_t info = (uint32_t)vmcs_read(VM_EXIT_INSTR_INFO);
+		return act(x, vcpu_string_io(x->v, (uint16_t)port, size, q & 8, q & 32,
+					     2u << ((info >> 7) & 3), (info >> 15) & 7));
 	}
 	return act(x, vcpu_io(x->v, (uint16_t)port, size, q & 8));
 }

@@ -71,6 +71,7 @@ uint64_t vmx_get_sreg(struct vcpu *v, enum vcpu_sreg r)
 	vmcs_load(v->priv);
 	switch (r) {
 	case SREG_CR0: return guest_cr0();
+	case SREG_CR2: return to_vmx(v)->cr2;
 	case SREG_CR3: return vmcs_read(GUEST_CR3);
 	case SREG_CR4: return vmcs_read(CR4_READ_SHADOW);
 	case SREG_EFER: return vmcs_read(GUEST_IA32_EFER);
@@ -97,6 +98,9 @@ void vmx_set_sreg(struct vcpu *v, enum vcpu_sreg r, uint64_t val)
 	case SREG_CR0:
 		set_cr0(v, val);
 		break;
+	case SREG_CR2:
+		to_vmx(v)->cr2 = val;
+		break;
 	case SREG_CR3:
 		vmcs_write(GUEST_CR3, val);
 		load_pdptes(v, guest_cr0(), vmcs_read(CR4_READ_SHADOW),
@@ -120,6 +124,12 @@ void vmx_set_sreg(struct vcpu *v, enum vcpu_sreg r, uint64_t val)
 	default:
 		break;
 	}
+}
+
+void vmx_get_seg(struct vcpu *v, int idx, struct seg_state *s)
+{
+	vmcs_load(v->priv);
+	get_seg(idx, s);
 }
 
 void vmx_set_state(struct vcpu *v, const struct vcpu_state *s)

@@ -75,6 +75,7 @@ void vmx_get_state(struct vcpu *v, struct vcpu_state *s);
 void vmx_set_state(struct vcpu *v, const struct vcpu_state *s);
 uint64_t vmx_get_sreg(struct vcpu *v, enum vcpu_sreg r);
 void vmx_set_sreg(struct vcpu *v, enum vcpu_sreg r, uint64_t val);
+void vmx_get_seg(struct vcpu *v, int idx, struct seg_state *s);
 /* vmx/dirty.c */
 int vmx_dirty_arm(struct vm *vm);
 void vmx_dirty_disarm(struct vm *vm);
