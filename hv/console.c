@@ -72,6 +72,12 @@ void console_putc(char c)
 	uart_put(c);
 }
 
+void console_write_raw(const uint8_t *s, size_t n)
+{
+	while (n--)
+		uart_put((char)*s++);
+}
+
 void console_write(const char *s, size_t n)
 {
 	while (n--)

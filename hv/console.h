@@ -11,6 +11,8 @@ uint16_t console_port(void);
 
 void console_putc(char c);
 void console_write(const char *s, size_t n);
+/* Bytes as they are, no \r added: a guest's console an operator is attached to. */
+void console_write_raw(const uint8_t *s, size_t n);
 /* Waits until the UART has sent everything, e.g. before powering off. */
 void console_drain(void);
 /* Returns the next received byte, or -1 when none is waiting. Never blocks. */

@@ -132,6 +132,7 @@ static const struct mon_cmd commands[] = {
 	{ "cont", "<vm>", "resume a paused VM", cmd_cont },
 	{ "kill", "<vm>", "end a VM now", cmd_kill },
 	{ "vm send", "<vm> <text>", "type a line into the VM's COM1", cmd_vm_send },
+	{ "console", "<vm>", "talk to the VM's COM1 directly; Ctrl-] comes back", cmd_console },
 	{ "dirty start", "<vm> [mode=wp|pml|ad]", "track the pages the VM writes",
 	  cmd_dirty_start },
 	{ "dirty stop", "<vm>", "stop tracking", cmd_dirty_stop },
@@ -210,12 +211,52 @@ void monitor_init(void)
 	prompt();
 }
 
+static struct {
+	void (*input)(void *ctx, uint8_t byte);
+	void (*detached)(void *ctx);
+	void *ctx;
+} attach;
+
+void mon_attach(void (*input)(void *ctx, uint8_t byte), void (*detached)(void *ctx), void *ctx)
+{
+	attach.input = input;
+	attach.detached = detached;
+	attach.ctx = ctx;
+	at_prompt = false;
+}
+
+void mon_detach(void)
+{
+	void (*detached)(void *ctx) = attach.detached;
+	void *ctx = attach.ctx;
+
+	if (!attach.input)
+		return;
+	attach.input = NULL;
+	if (detached)
+		detached(ctx);
+	kprintf("\n");
+	prompt();
+}
+
+bool mon_attached_to(const void *ctx)
+{
+	return attach.input && attach.ctx == ctx;
+}
+
 void monitor_poll(void)
 {
 	int c;
 
 	/* Bounded per call so a flood of input cannot starve the rest of the loop. */
 	for (int i = 0; i < 64 && (c = console_getc()) >= 0; i++) {
+		if (attach.input) {
+			if (c == MON_ESCAPE)
+				mon_detach();
+			else
+				attach.input(attach.ctx, (uint8_t)c);
+			continue;
+		}
 		enum le_result r = le_feed(&line, (uint8_t)c);
 		console_write(line.echo, line.echo_len);
 		if (r == LE_MORE)
@@ -229,6 +270,7 @@ void monitor_poll(void)
 		else
 			mon_exec(commands, ARRAY_SIZE(commands), line.buf);
 		line.buf[0] = 0;
-		prompt();
+		if (!attach.input) /* a command that attached the console gave it away */
+			prompt();
 	}
 }

@@ -5,6 +5,7 @@
 #include "hv/mbload.h"
 #include "hv/lib/string.h"
 #include "hv/mon_vm.h"
+#include "hv/monitor.h"
 #include "hv/pc.h"
 #include "hv/vcpu.h"
 #include "hv/vm.h"
@@ -40,6 +41,42 @@ int cmd_vm_start(int argc, char **argv)
 		return e;
 	}
 	kprintf("vm%d started\n", vm->id);
+	return 0;
+}
+
+static void console_in(void *ctx, uint8_t byte)
+{
+	struct vm *vm = ctx;
+
+	/* A guest that stopped reading: the byte is lost, as on a serial line. */
+	pc_console_input(vm, &byte, 1);
+}
+
+static void console_detached(void *ctx)
+{
+	struct vm *vm = ctx;
+
+	if (vm->pc)
+		pc_console_attach(vm, false);
+}
+
+/* The operator talks to the guest's COM1 directly: bytes both ways, raw. */
+int cmd_console(int argc, char **argv)
+{
+	struct vm *vm;
+
+	if (argc != 1) {
+		kprintf("error: usage: console <vm>\n");
+		return -E_INVAL;
+	}
+	vm = vm_find(argv[0]);
+	if (!vm || (vm->state != VM_RUNNING && vm->state != VM_PAUSED)) {
+		kprintf("error: no running VM '%s' (see info vms)\n", argv[0]);
+		return -E_NOENT;
+	}
+	kprintf("console: vm%d's COM1; Ctrl-] returns to the monitor\n", vm->id);
+	pc_console_attach(vm, true);
+	mon_attach(console_in, console_detached, vm);
 	return 0;
 }
 

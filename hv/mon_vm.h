@@ -9,6 +9,7 @@ int cmd_stop(int argc, char **argv);
 int cmd_cont(int argc, char **argv);
 int cmd_kill(int argc, char **argv);
 int cmd_vm_send(int argc, char **argv);
+int cmd_console(int argc, char **argv);
 /* hv/mon_dirty.c */
 int cmd_dirty_start(int argc, char **argv);
 int cmd_dirty_stop(int argc, char **argv);

@@ -34,4 +34,11 @@ void monitor_poll(void);
 void mon_event(const char *fmt, ...) __printf(1, 2);
 void mon_guest_line(int vm_id, const char *text);
 
+/* The operator's console goes to something else (a guest's UART) byte by byte until it
+ * types MON_ESCAPE (Ctrl-]), or until mon_detach(); then the prompt comes back. */
+#define MON_ESCAPE 0x1d
+void mon_attach(void (*input)(void *ctx, uint8_t byte), void (*detached)(void *ctx), void *ctx);
+void mon_detach(void);
+bool mon_attached_to(const void *ctx);
+
 #endif

@@ -82,7 +82,7 @@ static void uart_tx(void *ctx, uint8_t c)
 	struct pc *pc = ctx;
 
 	if (pc->attached)
-		console_write((const char *)&c, 1);
+		console_write_raw(&c, 1);
 	else
 		vcon_put(&pc->con, c, pc->vm->id);
 }
@@ -170,8 +170,7 @@ void pc_reset(struct vm *vm)
 {
 	struct pc *pc = vm->pc;
 
-	pc->attached = false;
-	init_devices(pc);
+	init_devices(pc); /* an attached operator stays: the console survives a reset */
 }
 
 int pc_load_firmware(struct vm *vm, char *err, size_t err_size)

@@ -337,6 +337,8 @@ void vm_activate(struct vm *vm)
 
 void vm_discard(struct vm *vm)
 {
+	if (mon_attached_to(vm))
+		mon_detach();
 	release(vm);
 	vm->state = VM_KILLED;
 	vm->name[0] = 0;
@@ -402,6 +404,8 @@ static void end(struct vm *vm, enum vm_state state, const char *msg)
 	if (dead(vm))
 		return;
 	pc_console_flush(vm);
+	if (mon_attached_to(vm))
+		mon_detach();
 	vm->state = state;
 	mon_event("vm%d %s", vm->id, msg);
 }
