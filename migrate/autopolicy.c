@@ -548,7 +548,11 @@ int cmd_info_policy(int argc, char **argv)
 		(unsigned long long)samples, (unsigned long long)sample_cost_us);
 	kprintf("decisions: %llu\nlast-decision: %s\n", (unsigned long long)decisions,
 		last_decision);
-	kprintf("attempts: %llu\n", (unsigned long long)attempts);
+	kprintf("attempts: %llu\nattempt-ages-ms:", (unsigned long long)attempts);
+	for (int i = 0; i < POLICY_ATTEMPTS; i++) /* the last few, oldest first */
+		if (recent.at_ms[i])
+			kprintf(" %llu", (unsigned long long)(now + 1 - recent.at_ms[i]));
+	kprintf("\n");
 	if (x_refuse)
 		kprintf("x-refuse: 1\n");
 	for (unsigned i = 0; i < VM_MAX; i++) {

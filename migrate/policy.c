@@ -195,24 +195,15 @@ static bool roomier(const struct policy_peer *a, const struct policy_peer *b)
 	return x != y ? x < y : a->ip < b->ip;
 }
 
-/* Whether peer may take vm at all, before the model: not in cooldown or backing off,
- * the move evens the load, and it has the memory. */
+/* Whether peer may take vm at all, before the model: the move evens the load, neither
+ * is in its cooldown or backing off, and the peer has the memory. */
 static bool eligible(const struct policy_params *p, const struct policy_host *h,
 		     const struct policy_vm *vm, const struct policy_peer *peer,
 		     struct search *s)
 {
 	struct policy_end src = { h->load_pct, p->load_high, p->margin_pct, p->capacity_pct };
-	uint64_t after;
+	uint64_t cooldown_ms = (uint64_t)p->cooldown_s * 1000, after;
 
-	if (peer->since_sent_ms < (uint64_t)p->cooldown_s * 1000) {
-		met(s, POLICY_COOLDOWN);
-		return false;
-	}
-	if (peer->backoff_ms) {
-		met(s, POLICY_BACKING_OFF);
-		s->backoff_ms = MIN(s->backoff_ms, peer->backoff_ms);
-		return false;
-	}
 	if (policy_judge(&src, &peer->end, vm->load_pct, NULL, 0) != POLICY_MIGRATE) {
 		met(s, POLICY_UNEVEN);
 		after = share((uint64_t)peer->end.load_pct + vm->load_pct, &peer->end);
@@ -220,6 +211,15 @@ static bool eligible(const struct policy_params *p, const struct policy_host *h,
 			s->closest = after;
 			s->closest_margin = MAX(p->margin_pct, peer->end.margin_pct);
 		}
+		return false;
+	}
+	if (vm->since_move_ms < cooldown_ms || peer->since_sent_ms < cooldown_ms) {
+		met(s, POLICY_COOLDOWN);
+		return false;
+	}
+	if (vm->backoff_ms || peer->backoff_ms) {
+		met(s, POLICY_BACKING_OFF);
+		s->backoff_ms = MIN(s->backoff_ms, MAX(vm->backoff_ms, peer->backoff_ms));
 		return false;
 	}
 	if (peer->free_mib < (uint64_t)vm->mem_mib + p->mem_reserve_mib) {
@@ -272,12 +272,12 @@ static enum policy_why refuse(const struct policy_params *p, const struct policy
 	d->why = s->furthest;
 	switch (d->why) {
 	case POLICY_COOLDOWN:
-		fmt_snprintf(d->text, sizeof(d->text), "all in cooldown: every VM or peer moved "
-			     "within %u s", p->cooldown_s);
+		fmt_snprintf(d->text, sizeof(d->text), "all in cooldown: every move that evens "
+			     "the load is of a VM or to a peer that moved within %u s", p->cooldown_s);
 		break;
 	case POLICY_BACKING_OFF:
-		fmt_snprintf(d->text, sizeof(d->text), "backing off: every VM or peer left failed "
-			     "to move lately; the next in %llu s",
+		fmt_snprintf(d->text, sizeof(d->text), "backing off: every move that evens the "
+			     "load failed lately; the next in %llu s",
 			     (unsigned long long)((s->backoff_ms + 999) / 1000));
 		break;
 	case POLICY_UNEVEN:
@@ -299,21 +299,6 @@ static enum policy_why refuse(const struct policy_params *p, const struct policy
 		break;
 	}
 	return d->why;
-}
-
-/* The VMs that may move at all: not in their cooldown, not backing off. */
-static bool movable(const struct policy_params *p, const struct policy_vm *v, struct search *s)
-{
-	if (v->since_move_ms < (uint64_t)p->cooldown_s * 1000) {
-		met(s, POLICY_COOLDOWN);
-		return false;
-	}
-	if (v->backoff_ms) {
-		met(s, POLICY_BACKING_OFF);
-		s->backoff_ms = MIN(s->backoff_ms, v->backoff_ms);
-		return false;
-	}
-	return true;
 }
 
 static enum policy_why not_yet(const struct policy_params *p, const struct policy_host *h,
@@ -350,8 +335,6 @@ enum policy_why policy_choose(const struct policy_params *p, const struct policy
 		struct precopy_out o;
 		long j;
 
-		if (!movable(p, v, &s))
-			continue;
 		j = best_peer(p, h, v, &o, &s);
 		if (j < 0)
 			continue;

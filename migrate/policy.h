@@ -101,15 +101,16 @@ struct policy_host {
 };
 
 /* Why nothing moves; with several obstacles, the one met furthest along (a VM that
- * found a peer with room but is too dirty says "too dirty", not "cooldown"). */
+ * found a peer with room but is too dirty says "too dirty", not "cooldown"). Balance is
+ * judged first: "no move evens the load" means there is none to wait for. */
 enum policy_why {
 	POLICY_MIGRATE,
 	POLICY_NOT_OVERLOADED,
 	POLICY_NOT_LONG_ENOUGH,
 	POLICY_NO_PEER,
-	POLICY_COOLDOWN,     /* every VM or every peer is in its cooldown */
-	POLICY_BACKING_OFF,  /* every VM or peer left is backing off after a failed move */
 	POLICY_UNEVEN,       /* no move would leave its target below this host by the margin */
+	POLICY_COOLDOWN,     /* every move that evens the load waits for a cooldown */
+	POLICY_BACKING_OFF,  /* ... or for a back-off after a failed move */
 	POLICY_NO_FIT,       /* no peer has the memory (or there is no VM) */
 	POLICY_TOO_DIRTY,    /* every placement would pause longer than downtime-max */
 };

@@ -17,7 +17,7 @@ SRCS = ["tests/bench/policy_sim.c", "migrate/policy.c", "hv/lib/fmt.c", "net/add
 def main():
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     subprocess.run(["gcc", "-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror",
-                    "-Wno-unused-parameter", "-I.", *SRCS, "-o", OUT], cwd=ROOT, check=True)
+                    "-Wno-unused-parameter", "-I.", *SRCS, "-lm", "-o", OUT], cwd=ROOT, check=True)
     return subprocess.run([OUT], cwd=ROOT).returncode
 
 

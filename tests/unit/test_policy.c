@@ -357,13 +357,20 @@ static void test_cooldown(void **state)
 	assert_int_equal(choose(), POLICY_MIGRATE);
 	peers[0].since_sent_ms = 0;
 	assert_int_equal(choose(), POLICY_COOLDOWN);
-	assert_string_equal(d.text, "all in cooldown: every VM or peer moved within 60 s");
+	assert_string_equal(d.text, "all in cooldown: every move that evens the load is of a VM "
+				    "or to a peer that moved within 60 s");
 	peers[1] = peers[0];
 	peers[1].ip++;
 	peers[1].end.load_pct = 80;
 	peers[1].since_sent_ms = UINT64_MAX;
 	host.npeers = 2;
-	assert_int_equal(choose(), POLICY_UNEVEN);
+	/* an even move waits: that, not the uneven one, is what is said */
+	assert_int_equal(choose(), POLICY_COOLDOWN);
+	peers[0].since_sent_ms = UINT64_MAX;
+	peers[0].end.load_pct = 80;
+	vms[0].since_move_ms = 0;
+	assert_int_equal(choose(), POLICY_UNEVEN); /* nothing to wait for */
+	vms[0].since_move_ms = UINT64_MAX;
 	peers[1].end.load_pct = 30;
 	assert_int_equal(choose(), POLICY_MIGRATE);
 	assert_int_equal(d.peer, 1);
@@ -497,7 +504,7 @@ static void test_backing_off(void **state)
 {
 	peers[0].backoff_ms = 20000;
 	assert_int_equal(choose(), POLICY_BACKING_OFF);
-	assert_string_equal(d.text, "backing off: every VM or peer left failed to move lately; "
+	assert_string_equal(d.text, "backing off: every move that evens the load failed lately; "
 				    "the next in 20 s");
 	peers[1] = peers[0];
 	peers[1].ip++;
