@@ -32,6 +32,7 @@ void announce_encode(const struct announce *a, uint8_t out[ANNOUNCE_LEN])
 	put(out + 24, a->load_high, 2);
 	put(out + 26, a->margin, 2);
 	put(out + 28, a->capacity, 2);
+	put(out + 30, a->flags, 2);
 }
 
 bool announce_decode(const uint8_t *buf, size_t len, uint32_t src_ip, struct announce *a)
@@ -48,7 +49,8 @@ bool announce_decode(const uint8_t *buf, size_t len, uint32_t src_ip, struct ann
 	a->load_high = (uint16_t)get(buf + 24, 2);
 	a->margin = (uint16_t)get(buf + 26, 2);
 	a->capacity = (uint16_t)get(buf + 28, 2);
-	if (get(buf + 30, 2) || !a->load_high || a->load_high > ANNOUNCE_LOAD_MAX ||
+	a->flags = (uint16_t)get(buf + 30, 2);
+	if ((a->flags & ~ANNOUNCE_RECEIVING) || !a->load_high || a->load_high > ANNOUNCE_LOAD_MAX ||
 	    a->margin > ANNOUNCE_LOAD_MAX || a->capacity < 100 ||
 	    a->capacity > ANNOUNCE_LOAD_MAX)
 		return false;

@@ -260,6 +260,7 @@ static size_t gather_peers(struct policy_peer *out, uint64_t now)
 			.rtt_ms = ms_up(t[i].rtt_us), .age_ms = now - t[i].heard_ms,
 			.since_sent_ms = sent ? now - sent : UINT64_MAX,
 			.backoff_ms = policy_backoff_left(backoff_of(a->ip), now),
+			.receiving = a->flags & ANNOUNCE_RECEIVING,
 		};
 	}
 	return n;

@@ -16,6 +16,7 @@
 #include "migrate/announce.h"
 #include "migrate/autopolicy.h"
 #include "migrate/discovery.h"
+#include "migrate/migrate.h"
 #include "net/addr.h"
 #include "net/net.h"
 #include "net/ping.h"
@@ -147,6 +148,7 @@ static void announce(void)
 	a.load_high = (uint16_t)MIN(e.load_high, ANNOUNCE_LOAD_MAX);
 	a.margin = (uint16_t)MIN(e.margin_pct, ANNOUNCE_LOAD_MAX);
 	a.capacity = (uint16_t)MIN(e.capacity_pct, ANNOUNCE_LOAD_MAX);
+	a.flags = mig_recv_busy() ? ANNOUNCE_RECEIVING : 0;
 
 	if (!a.ip)
 		return; /* no address yet */

@@ -102,6 +102,7 @@ static const char *const why_names[] = {
 	[POLICY_NO_PEER] = "no peer",
 	[POLICY_COOLDOWN] = "all in cooldown",
 	[POLICY_BACKING_OFF] = "backing off",
+	[POLICY_PEER_BUSY] = "peers busy",
 	[POLICY_UNEVEN] = "no move evens the load",
 	[POLICY_NO_FIT] = "no VM fits",
 	[POLICY_TOO_DIRTY] = "every VM too dirty",
@@ -196,7 +197,8 @@ static bool roomier(const struct policy_peer *a, const struct policy_peer *b)
 }
 
 /* Whether peer may take vm at all, before the model: the move evens the load, neither
- * is in its cooldown or backing off, and the peer has the memory. */
+ * is in its cooldown or backing off, the peer is not taking in another VM, and it has
+ * the memory. */
 static bool eligible(const struct policy_params *p, const struct policy_host *h,
 		     const struct policy_vm *vm, const struct policy_peer *peer,
 		     struct search *s)
@@ -220,6 +222,10 @@ static bool eligible(const struct policy_params *p, const struct policy_host *h,
 	if (vm->backoff_ms || peer->backoff_ms) {
 		met(s, POLICY_BACKING_OFF);
 		s->backoff_ms = MIN(s->backoff_ms, MAX(vm->backoff_ms, peer->backoff_ms));
+		return false;
+	}
+	if (peer->receiving) {
+		met(s, POLICY_PEER_BUSY);
 		return false;
 	}
 	if (peer->free_mib < (uint64_t)vm->mem_mib + p->mem_reserve_mib) {
@@ -273,7 +279,8 @@ static enum policy_why refuse(const struct policy_params *p, const struct policy
 	switch (d->why) {
 	case POLICY_COOLDOWN:
 		fmt_snprintf(d->text, sizeof(d->text), "all in cooldown: every move that evens "
-			     "the load is of a VM or to a peer that moved within %u s", p->cooldown_s);
+			     "the load is of a VM or to a peer that moved within %u s",
+			     p->cooldown_s);
 		break;
 	case POLICY_BACKING_OFF:
 		fmt_snprintf(d->text, sizeof(d->text), "backing off: every move that evens the "
@@ -286,6 +293,10 @@ static enum policy_why refuse(const struct policy_params *p, const struct policy
 			     (unsigned long long)s->closest, s->closest_margin,
 			     (unsigned long long)share(h->load_pct, &(struct policy_end){
 				     .capacity_pct = p->capacity_pct }));
+		break;
+	case POLICY_PEER_BUSY:
+		fmt_snprintf(d->text, sizeof(d->text), "peers busy: every peer a move would "
+			     "help is taking in another VM");
 		break;
 	case POLICY_TOO_DIRTY:
 		fmt_snprintf(d->text, sizeof(d->text), "every VM too dirty: shortest predicted "

@@ -88,6 +88,7 @@ struct policy_peer {
 	uint64_t age_ms;        /* since last heard (discovery drops the silent ones) */
 	uint64_t since_sent_ms; /* since it last received a VM from us; UINT64_MAX: never */
 	uint64_t backoff_ms;    /* left of its back-off after a failed move; 0: none */
+	bool receiving;         /* it announced a migration coming in: it takes one at a time */
 };
 
 struct policy_host {
@@ -111,6 +112,7 @@ enum policy_why {
 	POLICY_UNEVEN,       /* no move would leave its target below this host by the margin */
 	POLICY_COOLDOWN,     /* every move that evens the load waits for a cooldown */
 	POLICY_BACKING_OFF,  /* ... or for a back-off after a failed move */
+	POLICY_PEER_BUSY,    /* ... or for its peer to finish taking in another VM */
 	POLICY_NO_FIT,       /* no peer has the memory (or there is no VM) */
 	POLICY_TOO_DIRTY,    /* every placement would pause longer than downtime-max */
 };

@@ -282,6 +282,11 @@ int mig_recv_listen(uint16_t port)
 	return 0;
 }
 
+bool mig_recv_busy(void)
+{
+	return in.stage != MIG_NONE && in.stage != MIG_DONE;
+}
+
 void mig_recv_poll(void)
 {
 	struct msg m;

@@ -12,7 +12,7 @@
  *   as tern's hv/load.c does; overloaded in a second when that sum is at or above
  *   load-high. It announces the averaged load every 2 s; its discovery table holds
  *   PEERS_MAX (16) peers: on a LAN of more hosts, the ones heard last, here 16 drawn at
- *   random for each decision.
+ *   random for each decision. The announcement says whether a host is taking in a VM.
  * - a VM: one vCPU, so a share of at most 100%; 4-512 MiB (powers of two, uniform in
  *   log); it writes w pages/s (1-4096, uniform in log) spread evenly over a working
  *   set of 5-50% of its RAM, so that in t s it dirties wss x (1 - e^(-w t / wss))
@@ -81,7 +81,7 @@ struct svm {
 struct shost {
 	uint32_t hist[WINDOW], load, avg, announced, used_mib;
 	uint64_t high_ms;
-	bool sending, receiving;
+	bool sending, receiving, announced_receiving;
 	int vms[HOST_VMS], nvms;
 	struct policy_attempts attempts;
 };
@@ -350,7 +350,8 @@ static void complete(int i, uint64_t now, struct result *r)
 	r->bounces += v->prev_host == dst;
 	r->down_over += v->sim_down > defaults.downtime_max_ms;
 	r->move_ms += v->sim_total;
-	r->total_ratio[r->nratio] = (double)v->sim_total / (double)(v->pred_total ? v->pred_total : 1);
+	r->total_ratio[r->nratio] = (double)v->sim_total /
+				    (double)(v->pred_total ? v->pred_total : 1);
 	r->down_ratio[r->nratio++] = (double)(v->sim_down ? v->sim_down : 1) /
 				     (double)(v->pred_down ? v->pred_down : 1);
 	v->prev_host = src;
@@ -390,7 +391,7 @@ static void decide(int h, uint64_t now, const struct profile *pf, struct result 
 			pr->link_bps ? pr->link_bps : (uint64_t)netperf_of(pf, h, j),
 			(uint32_t)ceil(1000 * pf->rtt_idle_s), 0,
 			pr->sent_ms ? now + 1 - pr->sent_ms : NEVER,
-			policy_backoff_left(&pr->backoff, now) };
+			policy_backoff_left(&pr->backoff, now), host[j].announced_receiving };
 	}
 	if (policy_choose(&p, &ph, &d) != POLICY_MIGRATE) {
 		r->why[d.why]++;
@@ -429,8 +430,10 @@ static void tick_hosts(uint64_t sec, struct result *r)
 			sum += o->hist[k];
 		o->avg = sum / (uint32_t)(sec + 1 < WINDOW ? sec + 1 : WINDOW);
 		o->high_ms = o->avg >= p.load_high ? o->high_ms + 1000 : 0;
-		if ((sec + (uint64_t)h) % ANNOUNCE_S == 0)
+		if ((sec + (uint64_t)h) % ANNOUNCE_S == 0) {
 			o->announced = o->avg;
+			o->announced_receiving = o->receiving;
+		}
 		r->overloaded_s += o->load >= p.load_high;
 		for (int i = 0; i < o->nvms; i++)
 			policy_backoff_age(&p, &vm[o->vms[i]].backoff, sec * 1000);
@@ -507,8 +510,8 @@ int main(void)
 			build(sizes[s], 0x7465726e);
 			vms = nvm;
 			teardown();
-			printf("%-5s %5d %5d | %7llus %7llus %5.2f | %6llu %5llu %5llu %4llu %4llu | "
-			       "%7.2f | %4.2f [%4.2f-%5.2f]  %4.2f [%4.2f-%5.2f]  %5llu\n",
+			printf("%-5s %5d %5d | %7llus %7llus %5.2f | %6llu %5llu %5llu %4llu "
+			       "%4llu | %7.2f | %4.2f [%4.2f-%5.2f]  %4.2f [%4.2f-%5.2f]  %5llu\n",
 			       profiles[k].name, sizes[s], vms,
 			       (unsigned long long)off.overloaded_s,
 			       (unsigned long long)on.overloaded_s,
@@ -516,17 +519,21 @@ int main(void)
 			       (unsigned long long)on.moves, (unsigned long long)on.attempts,
 			       (unsigned long long)on.refusals, (unsigned long long)on.busy,
 			       (unsigned long long)on.bounces, on.bytes / 1e9,
-			       pct(on.total_ratio, on.nratio, 50), pct(on.total_ratio, on.nratio, 10),
-			       pct(on.total_ratio, on.nratio, 90), pct(on.down_ratio, on.nratio, 50),
-			       pct(on.down_ratio, on.nratio, 10), pct(on.down_ratio, on.nratio, 90),
+			       pct(on.total_ratio, on.nratio, 50),
+			       pct(on.total_ratio, on.nratio, 10),
+			       pct(on.total_ratio, on.nratio, 90),
+			       pct(on.down_ratio, on.nratio, 50),
+			       pct(on.down_ratio, on.nratio, 10),
+			       pct(on.down_ratio, on.nratio, 90),
 			       (unsigned long long)on.down_over);
 			printf("%24s a move takes %.0f s on average; why nothing moved "
 			       "(host-seconds): uneven %llu, cooldown %llu, backing off %llu, "
-			       "no fit %llu, too dirty %llu\n", "",
+			       "peers busy %llu, no fit %llu, too dirty %llu\n", "",
 			       on.moves ? on.move_ms / 1000.0 / on.moves : 0.0,
 			       (unsigned long long)on.why[POLICY_UNEVEN],
 			       (unsigned long long)on.why[POLICY_COOLDOWN],
 			       (unsigned long long)on.why[POLICY_BACKING_OFF],
+			       (unsigned long long)on.why[POLICY_PEER_BUSY],
 			       (unsigned long long)on.why[POLICY_NO_FIT],
 			       (unsigned long long)on.why[POLICY_TOO_DIRTY]);
 			fflush(stdout);

@@ -161,7 +161,7 @@ static int setup(void **state)
 	memset(peers, 0, sizeof(peers));
 	vms[0] = (struct policy_vm){ 1, 64, 10, 100, 30, UINT64_MAX, 0, 0 };
 	peers[0] = (struct policy_peer){ IP(10, 0, 0, 2), { 20, 85, 25, 100 }, 1024, 1, 100 * MB,
-					 1, 500, UINT64_MAX, 0 };
+					 1, 500, UINT64_MAX, 0, false };
 	host = (struct policy_host){ 95, 20000, vms, 1, peers, 1 };
 	return 0;
 }
@@ -479,7 +479,8 @@ static void test_no_cycle(void **state)
 		moved = false;
 		for (int s = 0; s < 4; s++)
 			for (int t = 0; t < 4; t++) {
-				if (s == t || !load[s] || judge(load[s], load[t], 100) != POLICY_MIGRATE)
+				if (s == t || !load[s] ||
+				    judge(load[s], load[t], 100) != POLICY_MIGRATE)
 					continue;
 				load[s] -= 100;
 				load[t] += 100;
@@ -514,6 +515,12 @@ static void test_backing_off(void **state)
 	assert_int_equal(d.peer_ip, peers[1].ip);
 	vms[0].backoff_ms = 1;
 	assert_int_equal(choose(), POLICY_BACKING_OFF);
+	/* a peer taking in another VM is not asked meanwhile */
+	vms[0].backoff_ms = 0;
+	peers[1].receiving = true;
+	assert_int_equal(choose(), POLICY_PEER_BUSY);
+	assert_string_equal(d.text, "peers busy: every peer a move would help is taking in "
+				    "another VM");
 }
 
 /* Doubling from the load window (10 s) to the cooldown (60 s); cleared by a quiet
