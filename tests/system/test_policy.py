@@ -226,7 +226,6 @@ def test_mismatched_settings_and_a_peer_that_refuses(pair):
                 h.cmd(f"kill {line.split()[0]}")
     assert b.cmd("policy set load-high 150").strip() == "load-high: 150"
     assert a.cmd("policy set x-refuse 1").strip() == "x-refuse: 1"
-    assert wait_for(lambda: load(a) == 0, SLOW), a.cmd("info policy")
     start = (mark(a), mark(b))
     busy_guests(b)
     # host 1 announces its settings, host 2 lists them
