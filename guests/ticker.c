@@ -6,6 +6,10 @@
  *   route=pic|ioapic  pit only: IRQ0 through the 8259 (default), or I/O APIC pin 2
  *   apic=xapic|x2apic|off  the LAPIC's mode (off: pit through the PIC only)
  *   hz=N (default 100), div=N (LAPIC timer divider, default 16), seconds=N (0: forever)
+ *   report=N  a line every N seconds (default 1; 0: only the summary at the end)
+ *   calibrate=pit  first measure the TSC against PIT channel 2, as kernels do, and print
+ *           "ticker: calibrate pit-khz=<latched counts> out2-khz=<OUT2 polled>
+ *           cpuid-khz=<what CPUID states> from <leaf>"
  *
  * Once per second of its own TSC it prints
  *   ticker: mode=pit apic=xapic hz=100 ticks=1234 missed=0 doubled=0 tsc-khz=100000
@@ -40,7 +44,8 @@ static struct {
 	enum mode mode;
 	bool ioapic;
 	enum lapic_mode apic;
-	uint32_t hz, div, seconds;
+	uint32_t hz, div, seconds, report;
+	bool calibrate;
 } cfg;
 
 static uint64_t period;     /* TSC cycles between ticks */
@@ -217,6 +222,12 @@ static void parse(const char *args)
 	cfg.hz = arg_u32(args, "hz", 100);
 	cfg.div = arg_u32(args, "div", 16);
 	cfg.seconds = arg_u32(args, "seconds", 0);
+	cfg.report = arg_u32(args, "report", 1);
+	if (arg_str(args, "calibrate", route, sizeof(route))) {
+		if (strcmp(route, "pit"))
+			fail("calibrate= is not pit");
+		cfg.calibrate = true;
+	}
 	if (cfg.hz == 0)
 		fail("hz=0");
 	if (cfg.div == 0 || cfg.div > 128 || (cfg.div & (cfg.div - 1)))
@@ -225,6 +236,48 @@ static void parse(const char *args)
 		fail("apic=off leaves only mode=pit route=pic");
 	if (cfg.ioapic && cfg.mode != PIT)
 		fail("route= is for mode=pit");
+}
+
+#define OUT2_COUNT 59659 /* PIT clocks: 50 ms */
+#define OUT2_RUNS 3
+#define OUT2_MAX_POLLS 10000000u
+
+/* Linux's pit_calibrate_tsc(): channel 2 counts down once in mode 0 from a known count
+ * while the TSC runs; OUT2 (port 0x61 bit 5) rises when it reaches zero. 0 if it never
+ * did. */
+static uint32_t out2_run(void)
+{
+	uint64_t t0, t1;
+	uint32_t polls = 0;
+
+	pit_ch2_start(OUT2_COUNT);
+	t0 = rdtsc();
+	while (!pit_ch2_out())
+		if (++polls == OUT2_MAX_POLLS)
+			return 0;
+	t1 = rdtsc();
+	return (t1 - t0) * PIT_HZ / OUT2_COUNT / 1000;
+}
+
+/* The median of a few runs */
+static uint32_t out2_khz(void)
+{
+	uint32_t k[OUT2_RUNS], t;
+
+	for (int i = 0; i < OUT2_RUNS; i++) {
+		k[i] = out2_run();
+		for (int j = i; j > 0 && k[j] < k[j - 1]; j--)
+			t = k[j], k[j] = k[j - 1], k[j - 1] = t;
+	}
+	return k[OUT2_RUNS / 2];
+}
+
+static void calibrate(uint32_t khz, const char *source)
+{
+	uint32_t pit = tsc_khz_pit(), out2 = out2_khz();
+
+	printf("ticker: calibrate pit-khz=%u out2-khz=%u cpuid-khz=%u from %s\n", pit, out2, khz,
+	       source);
 }
 
 static void report(uint32_t khz, uint32_t sec, uint64_t elapsed)
@@ -273,6 +326,8 @@ void guest_main(uint32_t magic, struct mb_info *mbi)
 	if (!khz)
 		fail("no TSC rate");
 	printf("ticker: tsc-khz=%u from %s\n", khz, source);
+	if (cfg.calibrate)
+		calibrate(khz, source);
 	if (!lapic_init(cfg.apic))
 		fail("CPUID does not offer that apic= mode");
 	if (cfg.mode == PIT)
@@ -300,9 +355,11 @@ void guest_main(uint32_t magic, struct mb_info *mbi)
 			continue;
 		/* seconds of guest TSC: a guest paused for a while skips lines */
 		sec = (now - start) / (khz * 1000ull);
-		irq_enable(); /* ticks keep coming on time while the line goes out */
-		report(khz, sec, now - start);
-		irq_disable();
+		if (cfg.report && sec % cfg.report == 0) {
+			irq_enable(); /* ticks keep coming on time while the line goes out */
+			report(khz, sec, now - start);
+			irq_disable();
+		}
 		if (cfg.seconds && sec >= cfg.seconds)
 			finish();
 	}
