@@ -18,8 +18,10 @@
  * doubled, the TSC went backwards, HLT returned without an interrupt, or an
  * interrupt came on a vector nobody programmed.
  *
- * The one-shot timer is re-armed in the handler (so its period is one period plus
- * the handler's latency); the TSC deadline is moved on by one period each tick. */
+ * The one-shot timer and the TSC deadline are armed in the handler for the next slot of
+ * a grid a period apart, as a tickless kernel programs its next event: the one-shot
+ * count is the time from now to that slot, so the handler's latency does not stretch
+ * the period. */
 #include "guests/lib/guest.h"
 #include "guests/lib/cpu.h"
 #include "guests/lib/ioapic.h"
@@ -49,8 +51,9 @@ static struct {
 } cfg;
 
 static uint64_t period;     /* TSC cycles between ticks */
-static uint32_t lapic_count; /* one-shot: the count re-armed */
-static uint64_t deadline;   /* TSC-deadline: the one armed */
+static uint32_t timer_khz;  /* one-shot: the LAPIC timer's input clock */
+static uint32_t tsc_rate_khz;   /* one-shot: the TSC's */
+static uint64_t deadline;   /* one-shot and TSC-deadline: the slot armed */
 
 /* Written by the tick handler */
 static volatile uint32_t ticks, missed, doubled, backwards;
@@ -64,8 +67,8 @@ static __noreturn void fail(const char *why)
 }
 
 /* Missed and doubled ticks. Each tick is matched to a slot, a time the timer was due
- * to fire. For the one-shot timer the next slot is its re-arming plus a period P, for
- * the TSC deadline the deadline; for the periodic timers (PIT, LAPIC periodic) slots
+ * to fire. For the one-shot timer and the TSC deadline the next slot is the one armed;
+ * for the periodic timers (PIT, LAPIC periodic) slots
  * are a grid P apart, placed by the ticks: the first sets it, and a tick arriving
  * before the slot it takes moves it back to itself (delivery is never early, so the
  * earliest arrivals show the timer's phase, whatever rate error there is). With
@@ -120,22 +123,31 @@ static void pic_tick(uint32_t vector)
 	pic_eoi(PIT_IRQ);
 }
 
+/* The one-shot count (divided clocks) from now until TSC value t; at least 1 */
+static uint32_t oneshot_count(uint64_t t)
+{
+	uint64_t now = rdtsc(), n;
+
+	n = t > now ? (t - now) * timer_khz / ((uint64_t)tsc_rate_khz * cfg.div) : 0;
+	return n ? (uint32_t)MIN(n, (uint64_t)UINT32_MAX) : 1;
+}
+
 static void lapic_tick(uint32_t vector)
 {
 	uint64_t now = rdtsc();
 	bool took = account(now);
 
-	if (cfg.mode == LAPIC_ONESHOT) {
-		due = rdtsc() + period;
-		lapic_write(LAPIC_TIMER_INIT, lapic_count);
-	} else if (cfg.mode == LAPIC_DEADLINE) {
+	if (cfg.mode == LAPIC_ONESHOT || cfg.mode == LAPIC_DEADLINE) {
 		/* the next slot of the grid still ahead (account() counted any that
 		 * passed as missed, as a periodic timer not serviced coalesces them) */
 		deadline += period;
 		if (deadline <= now)
 			deadline += ((now - deadline) / period + 1) * period;
 		due = deadline;
-		wrmsr(MSR_TSC_DEADLINE, deadline);
+		if (cfg.mode == LAPIC_DEADLINE)
+			wrmsr(MSR_TSC_DEADLINE, deadline);
+		else
+			lapic_write(LAPIC_TIMER_INIT, oneshot_count(deadline));
 	} else if (took) {
 		due += period; /* LAPIC periodic, or the PIT through the I/O APIC */
 	}
@@ -172,7 +184,7 @@ static void start_pit(uint32_t khz)
 static void start_lapic(uint32_t khz)
 {
 	const char *source;
-	uint32_t timer_khz, lvt = VEC_LAPIC_TIMER;
+	uint32_t lvt = VEC_LAPIC_TIMER;
 	uint64_t count;
 
 	irq_set_handler(VEC_LAPIC_TIMER, lapic_tick);
@@ -194,11 +206,12 @@ static void start_lapic(uint32_t khz)
 	count = (uint64_t)timer_khz * 1000 / cfg.div / cfg.hz;
 	if (count < 1 || count > UINT32_MAX)
 		fail("hz and div give a LAPIC timer count out of range");
-	lapic_count = count;
+	tsc_rate_khz = khz;
 	period = count * cfg.div * khz / timer_khz;
 	need_period();
 	lvt |= cfg.mode == LAPIC_PERIODIC ? LVT_TIMER_PERIODIC : LVT_TIMER_ONESHOT;
-	lapic_timer_start(cfg.div, lvt, lapic_count);
+	deadline = rdtsc() + period;
+	lapic_timer_start(cfg.div, lvt, count);
 }
 
 static void parse(const char *args)
