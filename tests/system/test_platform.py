@@ -305,7 +305,7 @@ def hostile(host):
     each saw, for the tests below."""
     con = Console(host)
     r = {}
-    tick = con.vm_start("ticker name=witness -- mode=lapic-periodic hz=100 seconds=14")
+    tick = con.vm_start("ticker name=witness -- mode=lapic-periodic hz=100 seconds=11")
     # badpc is created first and set going inside the window: creating a VM stops
     # tern for as long as it takes to clear the VM's RAM (about 12 ms a MiB under
     # Bochs), which is the operator's doing, not the guest's
@@ -316,11 +316,11 @@ def hostile(host):
     con.cmd(f"cont {bad}")
     con.expect(rb"\[vm%d\] badpc: storm\r\n" % bad, timeout=240)
     t0 = time.monotonic()
-    con.skipped = b""
+    seen = len(con.skipped)
+    # (a short answer: each byte tern prints keeps every guest waiting 87 us)
     r["storm_version"] = con.info("version").get("version")
-    r["storm_vms"] = vm_rows(con)
     r["storm_answer_s"] = time.monotonic() - t0
-    r["storm_over_before_answer"] = b"badpc: storm: count=" in con.skipped
+    r["storm_over_before_answer"] = b"badpc: storm: count=" in con.skipped[seen:]
     r["badpc"] = ended(con, bad, timeout=600)
     b = a
     while b["sec"] < a["sec"] + WINDOW_S:
@@ -339,8 +339,6 @@ def test_hostile_badpc_ends_pass(hostile):
 def test_hostile_monitor_answers_during_storm(hostile):
     assert hostile["storm_version"], hostile
     assert not hostile["storm_over_before_answer"], "the storm ended before the monitor answered"
-    states = {v["name"]: v["state"] for v in hostile["storm_vms"].values()}
-    assert states.get("witness") == "running" and states.get("badpc") == "running", states
 
 
 def test_hostile_neighbour_keeps_rate(hostile):
