@@ -343,7 +343,7 @@ void vm_activate(struct vm *vm)
 
 void vm_discard(struct vm *vm)
 {
-	pc_console_flush(vm); /* a VM that migrated away: its last words, not lost */
+	pc_console_flush(vm); /* a VM that migrated away: the line it began is not lost */
 	if (mon_attached_to(vm))
 		mon_detach();
 	release(vm);

@@ -40,7 +40,7 @@ static struct {
 	struct wire_record_id records[WIRE_MAX_RECORDS];
 	uint8_t record_index[WIRE_MAX_RECORDS];
 	unsigned nr_records, records_in;
-	bool digest_begun;    /* memory is in digest: no page may come after */
+	bool digest_begun;    /* memory is in the digest (no page may come after a record) */
 	uint64_t digest;      /* memory, then each record as it came */
 	uint64_t state_tsc;   /* the guest's TSC in STATE: activation never goes below it */
 } in;
