@@ -1,4 +1,6 @@
 #include "hv/cpu_model.h"
+#include "hv/error.h"
+#include "hv/lib/fmt.h"
 
 const struct cpuid_entry *cpu_model_find(const struct cpu_model *m, uint32_t leaf, uint32_t sub)
 {
@@ -53,4 +55,32 @@ unsigned cpu_maxphyaddr(const struct cpu_model *m)
 unsigned cpu_maxlinaddr(const struct cpu_model *m)
 {
 	return cpu_has(m, F_LA57) ? 57 : 48;
+}
+
+int cpu_model_valid(const struct cpu_model *m, char *err, size_t err_size)
+{
+	if (m->nr > CPU_MODEL_LEAVES) {
+		fmt_snprintf(err, err_size, "the CPU model has %u entries, more than %d", m->nr,
+			     CPU_MODEL_LEAVES);
+		return -E_INVAL;
+	}
+	for (uint32_t i = 0; i < m->nr; i++) {
+		const struct cpuid_entry *e = &m->e[i];
+		if (cpu_model_find(m, e->leaf, e->sub) != e) {
+			fmt_snprintf(err, err_size, "the CPU model has CPUID leaf 0x%x subleaf %u twice",
+				     e->leaf, e->sub);
+			return -E_INVAL;
+		}
+	}
+	if (!cpu_model_find(m, 0, 0)) {
+		fmt_snprintf(err, err_size, "the CPU model has no CPUID leaf 0");
+		return -E_INVAL;
+	}
+	if (m->tsc_hz < CPU_MODEL_TSC_HZ_MIN || m->tsc_hz > CPU_MODEL_TSC_HZ_MAX) {
+		fmt_snprintf(err, err_size, "the CPU model's TSC rate %llu Hz is outside %llu-%llu",
+			     (unsigned long long)m->tsc_hz, CPU_MODEL_TSC_HZ_MIN,
+			     CPU_MODEL_TSC_HZ_MAX);
+		return -E_INVAL;
+	}
+	return 0;
 }

@@ -10,6 +10,10 @@
 #include "hv/types.h"
 
 #define CPU_MODEL_LEAVES 64
+/* The guest TSC rates a model may state: emulators run theirs at some MHz, hardware at
+ * some GHz. Outside these a model is taken for garbage (and 0 would divide by zero). */
+#define CPU_MODEL_TSC_HZ_MIN 1000000ull
+#define CPU_MODEL_TSC_HZ_MAX 100000000000ull
 
 struct cpuid_entry {
 	uint32_t leaf, sub; /* sub is 0 for leaves without subleaves */
@@ -68,6 +72,11 @@ const struct cpuid_entry *cpu_model_find(const struct cpu_model *m, uint32_t lea
 bool cpu_model_set(struct cpu_model *m, uint32_t leaf, uint32_t sub, uint32_t eax, uint32_t ebx,
 		   uint32_t ecx, uint32_t edx);
 bool cpu_has(const struct cpu_model *m, uint64_t feature);
+/* 0 when m is a model tern can run a VM on: at most CPU_MODEL_LEAVES entries, none for
+ * the same (leaf, subleaf) twice, leaf 0 present (it bounds the others), tsc_hz within
+ * the limits above. Else -E_INVAL with the reason in err. For a model from elsewhere (a
+ * migration's source); whether this CPU can give its features is cpu_model_check_host. */
+int cpu_model_valid(const struct cpu_model *m, char *err, size_t err_size);
 /* The XCR0 components the model offers (leaf 0xD.0 EDX:EAX; x87 alone without XSAVE). */
 uint64_t cpu_xcr0_mask(const struct cpu_model *m);
 /* Physical-address width (leaf 0x80000008 EAX[7:0]; 36 when absent). */

@@ -149,6 +149,9 @@ static const struct {
 	{ 1, 2, "CPUID.1:ECX" }, { 1, 3, "CPUID.1:EDX" }, { 7, 1, "CPUID.7:EBX" },
 	{ 7, 2, "CPUID.7:ECX" }, { 0x80000001u, 2, "CPUID.80000001h:ECX" },
 	{ 0x80000001u, 3, "CPUID.80000001h:EDX" }, { 0xd, 0, "CPUID.0Dh:EAX (XCR0)" },
+	/* XCR0's upper half: the rules let a guest's XSETBV set what the model offers,
+	 * and tern loads XCR0 on this CPU */
+	{ 0xd, 3, "CPUID.0Dh:EDX (XCR0[63:32])" },
 };
 
 int cpu_model_check_host(const struct cpu_model *m, cpuid_fn host, char *err, size_t err_size)
@@ -169,6 +172,13 @@ int cpu_model_check_host(const struct cpu_model *m, cpuid_fn host, char *err, si
 				     "offers", checked[i].name, __builtin_ctz(want & ~have));
 			return -E_NOSUP;
 		}
+	}
+	/* Guest-physical addresses the model allows (CR3, PDPTEs, the APIC base) must be
+	 * ones this CPU's EPT and VM entry take. */
+	if (cpu_maxphyaddr(m) > cpu_maxphyaddr(&here)) {
+		fmt_snprintf(err, err_size, "this CPU has %u physical-address bits, the VM's CPU "
+			     "model %u", cpu_maxphyaddr(&here), cpu_maxphyaddr(m));
+		return -E_NOSUP;
 	}
 	return 0;
 }

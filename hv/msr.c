@@ -45,7 +45,7 @@ bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 		*val = hv_backend()->get_sreg(v, SREG_PAT);
 		return true;
 	case MSR_TSC:
-		*val = rdtsc() + (uint64_t)v->tsc_offset;
+		*val = vcpu_tsc(v);
 		return true;
 	case MSR_FEATURE_CONTROL:
 		*val = 1; /* locked, VMX off: what a CPU without VT-x shows */
@@ -84,7 +84,7 @@ bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 		hv_backend()->set_sreg(v, SREG_PAT, val);
 		return true;
 	case MSR_TSC:
-		v->tsc_offset = (int64_t)(val - rdtsc());
+		vcpu_set_tsc(v, val);
 		return true;
 	case MSR_BIOS_SIGN_ID:
 		return true; /* a microcode update's signature: nothing to load */

@@ -419,22 +419,40 @@ bool pc_apic_enabled(const struct vm *vm)
 
 /* --- state records --- */
 
+/* Each record and where its struct lives in struct pc. */
+static const struct {
+	const struct vms_desc *desc;
+	size_t off;
+} records[PC_NR_RECORDS] = {
+	{ &pic_vms, offsetof(struct pc, pic.s) },
+	{ &pit_vms, offsetof(struct pc, pit.s) },
+	{ &rtc_vms, offsetof(struct pc, rtc.s) },
+	{ &uart_vms, offsetof(struct pc, uart.s) },
+	{ &lapic_vms, offsetof(struct pc, lapic.s) },
+	{ &ioapic_vms, offsetof(struct pc, ioapic.s) },
+	{ &acpi_pm_vms, offsetof(struct pc, pm.s) },
+	{ &kbc_vms, offsetof(struct pc, kbc.s) },
+	{ &pci_host_vms, offsetof(struct pc, pci.s) },
+};
+
+unsigned pc_record_descs(const struct vms_desc **out)
+{
+	for (unsigned i = 0; i < PC_NR_RECORDS; i++)
+		out[i] = records[i].desc;
+	return PC_NR_RECORDS;
+}
+
+void *pc_record_state(struct vm *vm, unsigned i)
+{
+	return i < PC_NR_RECORDS ? (uint8_t *)vm->pc + records[i].off : NULL;
+}
+
 unsigned pc_records(struct vm *vm, struct pc_record *out)
 {
-	struct pc *pc = vm->pc;
-	unsigned n = 0;
-
-	lapic_save(&pc->lapic);
-	out[n++] = (struct pc_record){ &pic_vms, &pc->pic.s };
-	out[n++] = (struct pc_record){ &pit_vms, &pc->pit.s };
-	out[n++] = (struct pc_record){ &rtc_vms, &pc->rtc.s };
-	out[n++] = (struct pc_record){ &uart_vms, &pc->uart.s };
-	out[n++] = (struct pc_record){ &lapic_vms, &pc->lapic.s };
-	out[n++] = (struct pc_record){ &ioapic_vms, &pc->ioapic.s };
-	out[n++] = (struct pc_record){ &acpi_pm_vms, &pc->pm.s };
-	out[n++] = (struct pc_record){ &kbc_vms, &pc->kbc.s };
-	out[n++] = (struct pc_record){ &pci_host_vms, &pc->pci.s };
-	return n;
+	lapic_save(&vm->pc->lapic);
+	for (unsigned i = 0; i < PC_NR_RECORDS; i++)
+		out[i] = (struct pc_record){ records[i].desc, pc_record_state(vm, i) };
+	return PC_NR_RECORDS;
 }
 
 void pc_restored(struct vm *vm)
@@ -450,4 +468,9 @@ void pc_restored(struct vm *vm)
 	ioapic_restore(&pc->ioapic);
 	acpi_pm_restore(&pc->pm, now);
 	pc->next_event = 0;
+}
+
+void pc_clock_set(struct vm *vm)
+{
+	vm->pc->next_event = 0;
 }

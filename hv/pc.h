@@ -84,15 +84,24 @@ unsigned pc_console_input(struct vm *vm, const uint8_t *bytes, unsigned n);
 void pc_console_attach(struct vm *vm, bool on);
 void pc_console_flush(struct vm *vm);
 
-/* The platform's state records, in the order a migration sends them; pc_records
- * brings the local APIC's page into its record first. After new contents were decoded
- * into the records, pc_restored() recomputes what derives from them. */
+/* The platform's state records, in the order a migration sends them. pc_records gives
+ * each with the VM's struct it describes, bringing the local APIC's page into its record
+ * first (for saving). pc_record_descs lists the same descriptors without a VM (what a
+ * migration target checks a source's list against); pc_record_state is the struct of
+ * record i in the VM, to decode into (no page brought in: that would overwrite what was
+ * decoded). After new contents were decoded into the records, pc_restored() recomputes
+ * what derives from them. */
 struct pc_record {
 	const struct vms_desc *desc;
 	void *rec;
 };
 #define PC_NR_RECORDS 9
 unsigned pc_records(struct vm *vm, struct pc_record *out);
+unsigned pc_record_descs(const struct vms_desc **out);
+void *pc_record_state(struct vm *vm, unsigned i);
 void pc_restored(struct vm *vm);
+/* The VM's clock was set (its TSC moved): device deadlines are guest times, so the
+ * earliest is found again before the VM runs. */
+void pc_clock_set(struct vm *vm);
 
 #endif

@@ -230,7 +230,7 @@ void vcpu_destroy(struct vcpu *v)
 void vcpu_get_state(struct vcpu *v, struct vcpu_state *s)
 {
 	be()->get_state(v, s);
-	s->tsc = rdtsc() + (uint64_t)v->tsc_offset;
+	s->tsc = vcpu_tsc(v);
 	s->nmi_pending = v->nmi_pending;
 	s->misc_enable = v->misc_enable;
 	s->mtrr_def_type = v->mtrr_def_type;
@@ -242,10 +242,21 @@ void vcpu_get_state(struct vcpu *v, struct vcpu_state *s)
 void vcpu_set_state(struct vcpu *v, const struct vcpu_state *s)
 {
 	be()->set_state(v, s);
-	v->tsc_offset = (int64_t)(s->tsc - rdtsc());
+	vcpu_set_tsc(v, s->tsc);
 	v->nmi_pending = s->nmi_pending;
 	v->misc_enable = s->misc_enable;
 	v->mtrr_def_type = s->mtrr_def_type;
 	memcpy(v->mtrr_fixed, s->mtrr_fixed, sizeof(v->mtrr_fixed));
 	memcpy(v->mtrr_var, s->mtrr_var, sizeof(v->mtrr_var));
+}
+
+uint64_t vcpu_tsc(const struct vcpu *v)
+{
+	return rdtsc() + (uint64_t)v->tsc_offset;
+}
+
+void vcpu_set_tsc(struct vcpu *v, uint64_t tsc)
+{
+	v->tsc_offset = (int64_t)(tsc - rdtsc());
+	pc_clock_set(v->vm);
 }

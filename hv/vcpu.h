@@ -79,5 +79,10 @@ int vcpu_create(struct vm *vm, struct vcpu **out);
 void vcpu_destroy(struct vcpu *v);
 void vcpu_get_state(struct vcpu *v, struct vcpu_state *s);
 void vcpu_set_state(struct vcpu *v, const struct vcpu_state *s);
+/* The guest's TSC now (it counts also while the VM is paused), and setting it: the
+ * guest reads tsc now and counts on from there; device deadlines, in guest time, fall
+ * due by the new clock. */
+uint64_t vcpu_tsc(const struct vcpu *v);
+void vcpu_set_tsc(struct vcpu *v, uint64_t tsc);
 
 #endif

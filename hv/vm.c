@@ -239,9 +239,10 @@ static bool name_taken(const char *name)
 	return false;
 }
 
-/* A slot with RAM, EPT and a vCPU; err says why not. */
-static int create(uint64_t mem_mib, const char *name, const char *image, struct vm **out,
-		  char *err, size_t err_size)
+/* A slot with RAM, EPT, a vCPU and its devices, and CPU model cpu (NULL: this host's);
+ * err says why not. */
+static int create(uint64_t mem_mib, const char *name, const char *image,
+		  const struct cpu_model *cpu, struct vm **out, char *err, size_t err_size)
 {
 	const char *why = NULL;
 	struct vm *vm;
@@ -265,7 +266,11 @@ static int create(uint64_t mem_mib, const char *name, const char *image, struct 
 		strlcpy(vm->name, name, sizeof(vm->name));
 	else
 		fmt_snprintf(vm->name, sizeof(vm->name), "%.24s-%d", name ? name : image, vm->id);
-	cpu_model_build(&vm->cpu, cpuid_host, time_tsc_hz());
+	/* before the vCPU and the devices: the local APIC takes its TSC rate from it */
+	if (cpu)
+		vm->cpu = *cpu;
+	else
+		cpu_model_build(&vm->cpu, cpuid_host, time_tsc_hz());
 	e = alloc_ram(vm, mem_mib);
 	if (e) {
 		fmt_snprintf(err, err_size, "not enough host memory for %llu MiB (%llu MiB free)",
@@ -300,7 +305,8 @@ int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t e
 		fmt_snprintf(err, err_size, "a VM named '%s' exists already", a->name);
 		return -E_EXIST;
 	}
-	e = create(a->mem_mib, a->name ? a->name : image->name, image->name, &vm, err, err_size);
+	e = create(a->mem_mib, a->name ? a->name : image->name, image->name, NULL, &vm, err,
+		   err_size);
 	if (e)
 		return e;
 	if (a->cmdline) {
@@ -320,9 +326,9 @@ int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t e
 }
 
 int vm_create_incoming(uint64_t mem_size, const char *name, const char *image,
-		       struct vm **out, char *err, size_t err_size)
+		       const struct cpu_model *cpu, struct vm **out, char *err, size_t err_size)
 {
-	int e = create(mem_size / MIB, name, image, out, err, err_size);
+	int e = create(mem_size / MIB, name, image, cpu, out, err, err_size);
 
 	if (!e)
 		(*out)->state = VM_INCOMING;
@@ -337,6 +343,7 @@ void vm_activate(struct vm *vm)
 
 void vm_discard(struct vm *vm)
 {
+	pc_console_flush(vm); /* a VM that migrated away: the line it began is not lost */
 	if (mon_attached_to(vm))
 		mon_detach();
 	release(vm);

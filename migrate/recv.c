@@ -3,10 +3,12 @@
  * and frees all it reserved, nothing else. */
 #include <stdarg.h>
 #include "hv/bitmap.h"
+#include "hv/cpuid.h"
 #include "hv/error.h"
 #include "hv/lib/fmt.h"
 #include "hv/lib/string.h"
 #include "hv/monitor.h"
+#include "hv/pc.h"
 #include "hv/pmm.h"
 #include "hv/time.h"
 #include "hv/vm.h"
@@ -34,6 +36,13 @@ static struct {
 	uint64_t mem_sum;     /* their sum: the memory part of the digest */
 	bool full_digest;     /* the source asked for the whole RAM in the digest too */
 	uint32_t rounds;
+	/* the device records HELLO announced, in order, each as this host's record index */
+	struct wire_record_id records[WIRE_MAX_RECORDS];
+	uint8_t record_index[WIRE_MAX_RECORDS];
+	unsigned nr_records, records_in;
+	bool digest_begun;    /* memory is in the digest (no page may come after a record) */
+	uint64_t digest;      /* memory, then each record as it came */
+	uint64_t state_tsc;   /* the guest's TSC in STATE: activation never goes below it */
 } in;
 
 static struct mstream stream;
@@ -101,6 +110,47 @@ static void reply(enum wire_type type, bool ok, uint32_t id, const char *reason)
 	mstream_send(&stream, &m);
 }
 
+/* Each record the source will send must be one this host has, in the same version, and
+ * listed once; in.records maps it to this host's record. Else err names it. */
+static bool records_known(const struct msg *m, char *err, size_t err_size)
+{
+	const struct vms_desc *d[PC_NR_RECORDS];
+	unsigned n = pc_record_descs(d);
+
+	for (unsigned i = 0; i < m->u.hello.nr_records; i++) {
+		const struct wire_record_id *r = &m->u.hello.records[i];
+		unsigned k = 0;
+
+		for (unsigned j = 0; j < i; j++)
+			if (!strcmp(m->u.hello.records[j].name, r->name)) {
+				fmt_snprintf(err, err_size, "device state record '%s' listed twice",
+					     r->name);
+				return false;
+			}
+		while (k < n && strcmp(d[k]->name, r->name))
+			k++;
+		if (k == n || d[k]->version != r->version) {
+			int w = fmt_snprintf(err, err_size, "unknown device state record '%s' "
+					     "version %u", r->name, r->version);
+			if (k < n && w >= 0 && (size_t)w < err_size)
+				fmt_snprintf(err + w, err_size - w, " (this host has version %u)",
+					     d[k]->version);
+			return false;
+		}
+		in.records[i] = *r;
+		in.record_index[i] = (uint8_t)k;
+	}
+	in.nr_records = m->u.hello.nr_records;
+	return true;
+}
+
+/* The VM's CPU model comes with it: sane, and one this CPU can give. */
+static bool model_ok(const struct cpu_model *cpu, char *err, size_t err_size)
+{
+	return !cpu_model_valid(cpu, err, err_size) &&
+	       !cpu_model_check_host(cpu, cpuid_host, err, err_size);
+}
+
 static void reserve(const struct msg *m)
 {
 	const struct hv_caps *c = hv_caps();
@@ -115,12 +165,12 @@ static void reserve(const struct msg *m)
 	} else if (m->u.hello.features & ~FEAT_ALL) {
 		fmt_snprintf(err, sizeof(err), "unknown features 0x%x asked for",
 			     m->u.hello.features & ~FEAT_ALL);
-	} else if (m->u.hello.devices & ~(DEV_UART | DEV_EXIT_PORT)) {
-		fmt_snprintf(err, sizeof(err), "unknown devices 0x%x",
-			     m->u.hello.devices & ~(DEV_UART | DEV_EXIT_PORT));
 	} else if (!c->usable || !c->stage2 || !c->unrestricted) {
 		fmt_snprintf(err, sizeof(err), "this host cannot run guests (%s)",
 			     c->usable ? "no EPT or unrestricted guest" : c->why);
+	} else if (!records_known(m, err, sizeof(err)) ||
+		   !model_ok(&m->u.hello.cpu, err, sizeof(err))) {
+		/* err says which */
 	} else if (need > free) {
 		fmt_snprintf(err, sizeof(err), "not enough memory: %llu MiB needed, %llu MiB free",
 			     (unsigned long long)(need / MIB), (unsigned long long)(free / MIB));
@@ -137,8 +187,8 @@ static void reserve(const struct msg *m)
 		in.terms = (uint64_t *)(uintptr_t)pmm_alloc(in.terms_pages);
 		if (!in.have || !in.terms)
 			fmt_snprintf(err, sizeof(err), "out of memory");
-		else if (!vm_create_incoming(in.mem_size, m->u.hello.name, m->u.hello.image, &in.vm,
-					     err, sizeof(err))) {
+		else if (!vm_create_incoming(in.mem_size, m->u.hello.name, m->u.hello.image,
+					     &m->u.hello.cpu, &in.vm, err, sizeof(err))) {
 			in.vm_id = in.vm->id;
 			reply(MSG_RESERVED, true, (uint32_t)in.vm->id, "");
 			in.stage = MIG_ITERATE;
@@ -168,11 +218,69 @@ static void store_page(const struct msg *m)
 	bitmap_test_set(in.have, pfn);
 }
 
-/* Stage 5: the image must be complete and match the source's digest. */
+/* The digest begins with memory, once all of it is in: at the first record, or at the
+ * state when there are none (the whole RAM too when the source asked). */
+static void digest_begin(void)
+{
+	if (in.digest_begun)
+		return;
+	in.digest = in.mem_sum;
+	if (in.full_digest)
+		in.digest = vm_mem_fold(in.vm, in.digest, wire_digest_mem);
+	in.digest_begun = true;
+}
+
+/* Why a record is not the one due next: HELLO's list says the order. */
+static void record_unexpected(const struct msg *m)
+{
+	const char *name = m->u.record.name;
+
+	for (unsigned i = 0; i < in.nr_records; i++) {
+		if (strcmp(in.records[i].name, name) || in.records[i].version != m->u.record.version)
+			continue;
+		if (i < in.records_in)
+			fail(true, "device state '%s' arrived twice", name);
+		else
+			fail(true, "device state '%s' arrived before '%s'", name,
+			     in.records[in.records_in].name);
+		return;
+	}
+	fail(true, "device state record '%s' version %u was not announced", name,
+	     m->u.record.version);
+}
+
+/* Stop-and-copy: a device's record, decoded straight into the incoming VM's device,
+ * every field checked (a bad one ends the migration, naming record and field). */
+static void store_record(const struct msg *m)
+{
+	unsigned i = in.records_in;
+	const struct vms_desc *d[PC_NR_RECORDS];
+	char err[120];
+
+	if (in.stage == MIG_ITERATE)
+		in.stage = MIG_STOPCOPY; /* the source paused the VM: no page comes after this */
+	if (i >= in.nr_records || strcmp(in.records[i].name, m->u.record.name) ||
+	    in.records[i].version != m->u.record.version) {
+		record_unexpected(m);
+		return;
+	}
+	pc_record_descs(d);
+	if (vms_decode(d[in.record_index[i]], m->u.record.data, m->u.record.len,
+		       pc_record_state(in.vm, in.record_index[i]), err, sizeof(err))) {
+		fail(true, "bad device state: %s", err);
+		return;
+	}
+	digest_begin();
+	in.digest = wire_digest_record(in.digest, m);
+	in.records_in++;
+}
+
+/* Stage 5: the image must be complete, every record in, the vCPU state one a CPU could
+ * hold, and all of it match the source's digest. */
 static void commit(const struct msg *m)
 {
-	uint64_t n = in.mem_size / WIRE_PAGE, h = in.mem_sum;
-	char err[120];
+	uint64_t n = in.mem_size / WIRE_PAGE;
+	char err[120], why[160];
 
 	in.stage = MIG_COMMIT;
 	if (bitmap_count(in.have, n) != n) {
@@ -182,41 +290,49 @@ static void commit(const struct msg *m)
 				missing = i;
 				break;
 			}
-		fmt_snprintf(err, sizeof(err), "page 0x%llx never arrived",
+		fmt_snprintf(why, sizeof(why), "page 0x%llx never arrived",
 			     (unsigned long long)(missing * WIRE_PAGE));
 		goto refuse;
 	}
-	if (in.full_digest)
-		h = vm_mem_fold(in.vm, h, wire_digest_mem);
-	h = wire_digest_state(h, m);
-	if (h != m->u.state.digest) {
-		fmt_snprintf(err, sizeof(err), "digest mismatch: the copy differs from the source");
+	if (in.records_in < in.nr_records) {
+		fmt_snprintf(why, sizeof(why), "device state '%s' never arrived",
+			     in.records[in.records_in].name);
 		goto refuse;
 	}
 	/* Every field as a CPU would take it, before any reaches this CPU: a value that
-	 * would fault tern (a non-canonical LSTAR) or fail VM entry ends the migration. */
+	 * would fault tern (a non-canonical LSTAR) or fail VM entry ends the migration.
+	 * Before the digest, so such a state is named even when the digest is wrong too. */
 	if (x86_state_check(&in.vm->cpu, &m->u.state.cpu, err, sizeof(err))) {
-		char why[160];
 		fmt_snprintf(why, sizeof(why), "the vCPU state is not one a CPU could hold: %s", err);
-		reply(MSG_COMMIT, false, 0, why);
-		fail(false, "%s", why);
-		return;
+		goto refuse;
+	}
+	digest_begin();
+	if (wire_digest_state(in.digest, m) != m->u.state.digest) {
+		fmt_snprintf(why, sizeof(why), "digest mismatch: the copy differs from the source");
+		goto refuse;
 	}
 	vcpu_set_state(in.vm->vcpu, &m->u.state.cpu);
+	pc_restored(in.vm);
+	in.state_tsc = m->u.state.cpu.tsc;
 	if (cut(MIG_COMMIT))
 		return; /* before the answer: the source must resume the VM */
 	reply(MSG_COMMIT, true, (uint32_t)in.vm->id, "");
 	return;
 refuse:
-	reply(MSG_COMMIT, false, 0, err);
-	fail(false, "%s", err);
+	reply(MSG_COMMIT, false, 0, why);
+	fail(false, "%s", why);
 }
 
-static void activate(void)
+/* The guest's clock goes on from the source's TSC as it sent ACTIVATE: it lost only the
+ * message's way here, and timers due meanwhile (device deadlines are guest times) fire
+ * as the VM starts. */
+static void activate(const struct msg *a)
 {
 	struct msg m = { .type = MSG_ACTIVATED };
 	char ip[20];
 
+	vcpu_set_tsc(in.vm->vcpu, wire_activate_tsc(a->u.activate.tsc, in.state_tsc,
+						    in.vm->cpu.tsc_hz));
 	vm_activate(in.vm);
 	m.u.activated.vm_id = (uint32_t)in.vm->id;
 	mstream_send(&stream, &m);
@@ -239,10 +355,12 @@ static void handle(const struct msg *m)
 		store_page(m);
 	else if (in.stage == MIG_ITERATE && m->type == MSG_ROUND)
 		in.rounds++;
-	else if (in.stage == MIG_ITERATE && m->type == MSG_STATE)
+	else if ((in.stage == MIG_ITERATE || in.stage == MIG_STOPCOPY) && m->type == MSG_RECORD)
+		store_record(m);
+	else if ((in.stage == MIG_ITERATE || in.stage == MIG_STOPCOPY) && m->type == MSG_STATE)
 		commit(m);
 	else if (in.stage == MIG_COMMIT && m->type == MSG_ACTIVATE)
-		activate();
+		activate(m);
 	else
 		fail(true, "message %d out of order", m->type);
 }

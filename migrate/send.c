@@ -10,6 +10,7 @@
 #include "hv/lib/fmt.h"
 #include "hv/lib/string.h"
 #include "hv/monitor.h"
+#include "hv/pc.h"
 #include "hv/pmm.h"
 #include "hv/time.h"
 #include "hv/vcpu_state.h"
@@ -30,6 +31,8 @@ static struct mstream stream;
 static uint8_t page[WIRE_PAGE];
 /* The memory digest as pages go out: each page's term as last sent, and their sum. */
 static uint64_t *terms, terms_pages, mem_sum;
+/* At the pause: the digest so far, memory then each record sent (wire.h) */
+static uint64_t digest;
 
 static bool hurrying; /* sched_hurry() while a migration is under way */
 
@@ -159,10 +162,34 @@ int mig_send_start(const char *name, uint32_t ip, uint16_t port, uint32_t load_c
 	return 0;
 }
 
+/* The records the stop-and-copy will send, as HELLO names them. Every one must fit in
+ * a RECORD message: a record grown past that is tern's own bug, refused here before the
+ * VM is touched. */
+static bool list_records(struct msg *m)
+{
+	const struct vms_desc *d[PC_NR_RECORDS];
+	unsigned n = pc_record_descs(d);
+
+	for (unsigned i = 0; i < n; i++) {
+		struct wire_record_id *r = &m->u.hello.records[i];
+		if (vms_size(d[i]) > WIRE_RECORD_MAX) {
+			fail("device state record '%s' has %zu bytes, more than a message carries",
+			     d[i]->name, vms_size(d[i]));
+			return false;
+		}
+		strlcpy(r->name, d[i]->name, sizeof(r->name));
+		r->version = d[i]->version;
+	}
+	m->u.hello.nr_records = n;
+	return true;
+}
+
 static void send_hello(struct vm *vm)
 {
-	struct msg m = { .type = MSG_HELLO };
+	static struct msg m;
 
+	memset(&m, 0, sizeof(m));
+	m.type = MSG_HELLO;
 	m.u.hello.mem_size = vm->mem_size;
 	m.u.hello.page_size = WIRE_PAGE;
 	m.u.hello.vcpus = 1;
@@ -170,9 +197,11 @@ static void send_hello(struct vm *vm)
 			     (mig_out.full_digest ? FEAT_FULL_DIGEST : 0) |
 			     (mig_out.load_check ? FEAT_LOAD_CHECK : 0);
 	m.u.hello.load = mig_out.load_check;
-	m.u.hello.devices = DEV_UART | DEV_EXIT_PORT;
 	strlcpy(m.u.hello.name, vm->name, sizeof(m.u.hello.name));
 	strlcpy(m.u.hello.image, vm->image, sizeof(m.u.hello.image));
+	m.u.hello.cpu = vm->cpu; /* the VM keeps its CPU on the target */
+	if (!list_records(&m))
+		return;
 	if (mstream_send(&stream, &m) == 0)
 		enter(MIG_RESERVE);
 }
@@ -317,20 +346,48 @@ static void stop_and_copy(struct vm *vm)
 		round_begin(vm, false);
 }
 
+/* After the last pages: each device's record, in HELLO's order, as lwIP takes them.
+ * The digest begins with memory (the whole RAM too when asked: it reads all of it, so
+ * once) and folds each record as it goes out. True when all went. */
+static bool send_records(struct vm *vm)
+{
+	static uint8_t buf[WIRE_RECORD_MAX];
+	struct pc_record recs[PC_NR_RECORDS];
+	unsigned n = pc_records(vm, recs);
+
+	if (!mig_out.digest_begun) {
+		digest = mem_sum;
+		if (mig_out.full_digest)
+			digest = vm_mem_fold(vm, digest, wire_digest_mem);
+		mig_out.digest_begun = true;
+	}
+	while (mig_out.records_sent < n) {
+		const struct pc_record *r = &recs[mig_out.records_sent];
+		struct msg m = { .type = MSG_RECORD };
+
+		strlcpy(m.u.record.name, r->desc->name, sizeof(m.u.record.name));
+		m.u.record.version = r->desc->version;
+		m.u.record.len = (uint32_t)vms_encode(r->desc, r->rec, buf); /* fits: list_records */
+		m.u.record.data = buf;
+		if (mstream_send(&stream, &m))
+			return false;
+		digest = wire_digest_record(digest, &m);
+		mig_out.records_sent++;
+	}
+	return true;
+}
+
 static bool send_state(struct vm *vm)
 {
 	static struct msg m;
-	uint64_t h = mem_sum;
 
-	/* room first: the state is built once, when it can go (a full digest reads all RAM) */
+	/* room first: the state is built once, when it can go */
 	if (!mstream_room(&stream, WIRE_HDR + WIRE_MAX_PAYLOAD))
 		return false;
 	memset(&m, 0, sizeof(m));
 	m.type = MSG_STATE;
 	vcpu_get_state(vm->vcpu, &m.u.state.cpu);
-	if (mig_out.full_digest)
-		h = vm_mem_fold(vm, h, wire_digest_mem);
-	m.u.state.digest = wire_digest_state(h, &m);
+	m.u.state.digest = wire_digest_state(digest, &m);
 	if (mstream_send(&stream, &m))
 		return false;
 	mig_out.state_ms = time_now_ms();
@@ -353,7 +410,8 @@ static void iterate(struct vm *vm)
 	}
 	if (mig_out.stage == MIG_STOPCOPY) {
 		mig_out.final_pages = mig_out.round_sent;
-		send_state(vm);
+		if (send_records(vm))
+			send_state(vm);
 		return;
 	}
 	uint64_t pending = dirty_pending(vm), ms = time_now_ms() - mig_out.round_start_ms;
@@ -425,6 +483,9 @@ static void handle(struct vm *vm, const struct msg *m)
 			return;
 		}
 		mig_out.commit_ms = time_now_ms();
+		/* The paused guest's TSC ran on; the target starts it from where it is now, so
+		 * the guest's clock loses only the message's way there. */
+		a.u.activate.tsc = vcpu_tsc(vm->vcpu);
 		/* From here the target owns the VM; this host never resumes it on its own. */
 		if (mstream_send(&stream, &a) == 0)
 			enter(MIG_ACTIVATE);

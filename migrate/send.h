@@ -30,6 +30,8 @@ struct mig_out {
 	const uint32_t *list;      /* rounds after the first: the staged pages */
 	uint64_t next, round_total, round_sent, final_pages;
 	bool round_told;           /* the target heard of this round's end */
+	bool digest_begun;         /* stop-and-copy: memory is in the digest */
+	unsigned records_sent;     /* stop-and-copy: device records sent so far */
 	uint64_t pages_sent, zero_pages, remaining, last_pending, not_shrinking;
 	uint64_t dirty_rate, expected_downtime_ms;
 	uint64_t bandwidth;        /* bytes/s acknowledged, at the last round's end */

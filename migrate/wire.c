@@ -129,8 +129,7 @@ static const struct field cpu_fields[] = {
 };
 
 #define NR_CPU_FIELDS (sizeof(cpu_fields) / sizeof(cpu_fields[0]))
-#define UART_BYTES (6 + 2 + 160 + 2 + 256)
-#define STATE_BYTES (NR_CPU_FIELDS * 8 + XSAVE_BYTES + UART_BYTES + 8)
+#define STATE_BYTES (NR_CPU_FIELDS * 8 + XSAVE_BYTES + 8)
 
 static void put_cpu(uint8_t **p, const struct vcpu_state *s)
 {
@@ -155,35 +154,6 @@ static bool get_cpu(const uint8_t **p, struct vcpu_state *s)
 	return true;
 }
 
-static void put_uart(uint8_t **p, const struct wire_uart *u)
-{
-	put_bytes(p, &u->ier, 1), put_bytes(p, &u->lcr, 1), put_bytes(p, &u->mcr, 1);
-	put_bytes(p, &u->scr, 1), put_bytes(p, &u->dll, 1), put_bytes(p, &u->dlm, 1);
-	put(p, u->len, 2);
-	put_bytes(p, u->line, sizeof(u->line));
-	put(p, u->rx_len, 2);
-	put_bytes(p, u->rx, sizeof(u->rx));
-}
-
-static bool get_uart(const uint8_t **p, struct wire_uart *u)
-{
-	get_bytes(p, &u->ier, 1), get_bytes(p, &u->lcr, 1), get_bytes(p, &u->mcr, 1);
-	get_bytes(p, &u->scr, 1), get_bytes(p, &u->dll, 1), get_bytes(p, &u->dlm, 1);
-	u->len = (uint16_t)get(p, 2);
-	get_bytes(p, u->line, sizeof(u->line));
-	u->rx_len = (uint16_t)get(p, 2);
-	get_bytes(p, u->rx, sizeof(u->rx));
-	/* The vUART flushes a line when it reaches its 160 characters, so a saved line is
-	 * shorter; a full one would let the target's vUART write past its buffer. The
-	 * line reaches the operator's console: printable ASCII only, as the vUART keeps. */
-	if (u->len >= sizeof(u->line) || u->rx_len > sizeof(u->rx))
-		return false;
-	for (unsigned i = 0; i < u->len; i++)
-		if (u->line[i] < 0x20 || u->line[i] > 0x7e)
-			return false;
-	return true;
-}
-
 /* --- strings: fixed fields, NUL-terminated inside --- */
 
 static void put_str(uint8_t **p, const char *s, size_t field)
@@ -205,6 +175,87 @@ static bool get_str(const uint8_t **p, char *s, size_t field)
 	return true;
 }
 
+/* --- HELLO's CPU model and record list: fixed room, the unused part zero --- */
+
+static bool all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	while (n--)
+		if (*b++)
+			return false;
+	return true;
+}
+
+#define ENTRY_BYTES 24
+#define RECORD_ID_BYTES (VMS_NAME_MAX + 2)
+#define HELLO_BYTES (8 + 4 * 4 + 2 * WIRE_NAME + 4 + 8 + CPU_MODEL_LEAVES * ENTRY_BYTES + 4 + \
+		     WIRE_MAX_RECORDS * RECORD_ID_BYTES)
+
+static void put_model(uint8_t **p, const struct cpu_model *m)
+{
+	put(p, m->nr, 4);
+	put(p, m->tsc_hz, 8);
+	for (unsigned i = 0; i < CPU_MODEL_LEAVES; i++) {
+		const struct cpuid_entry *e = &m->e[i];
+		bool used = i < m->nr;
+		put(p, used ? e->leaf : 0, 4), put(p, used ? e->sub : 0, 4);
+		put(p, used ? e->eax : 0, 4), put(p, used ? e->ebx : 0, 4);
+		put(p, used ? e->ecx : 0, 4), put(p, used ? e->edx : 0, 4);
+	}
+}
+
+static const char *get_model(const uint8_t **p, struct cpu_model *m)
+{
+	bool unused_zero = true;
+
+	m->nr = (uint32_t)get(p, 4);
+	m->tsc_hz = get(p, 8);
+	for (unsigned i = 0; i < CPU_MODEL_LEAVES; i++) {
+		struct cpuid_entry e;
+		e.leaf = (uint32_t)get(p, 4), e.sub = (uint32_t)get(p, 4);
+		e.eax = (uint32_t)get(p, 4), e.ebx = (uint32_t)get(p, 4);
+		e.ecx = (uint32_t)get(p, 4), e.edx = (uint32_t)get(p, 4);
+		if (i < m->nr)
+			m->e[i] = e;
+		else if (e.leaf | e.sub | e.eax | e.ebx | e.ecx | e.edx)
+			unused_zero = false;
+	}
+	if (m->nr > CPU_MODEL_LEAVES)
+		return "hello: the CPU model has more entries than 64";
+	return unused_zero ? NULL : "hello: CPU model entries past its count are not zero";
+}
+
+static void put_record_ids(uint8_t **p, uint32_t n, const struct wire_record_id *r)
+{
+	put(p, n, 4);
+	for (unsigned i = 0; i < WIRE_MAX_RECORDS; i++) {
+		bool used = i < n;
+		put_str(p, used ? r[i].name : "", VMS_NAME_MAX);
+		put(p, used ? r[i].version : 0, 2);
+	}
+}
+
+static const char *get_record_ids(const uint8_t **p, uint32_t *n, struct wire_record_id *r)
+{
+	const char *why = NULL;
+
+	*n = (uint32_t)get(p, 4);
+	for (unsigned i = 0; i < WIRE_MAX_RECORDS; i++) {
+		bool text = get_str(p, r[i].name, VMS_NAME_MAX);
+		r[i].version = (uint16_t)get(p, 2);
+		if (why)
+			continue;
+		if (i < *n && (!text || !r[i].name[0]))
+			why = "hello: a state record's name is not text";
+		else if (i >= *n && (r[i].version || !all_zero(r[i].name, VMS_NAME_MAX)))
+			why = "hello: state records past their count are not zero";
+	}
+	if (*n > WIRE_MAX_RECORDS)
+		return "hello: more state records than 16";
+	return why;
+}
+
 /* --- frames --- */
 
 size_t wire_encode(const struct msg *m, uint8_t *out)
@@ -217,10 +268,11 @@ size_t wire_encode(const struct msg *m, uint8_t *out)
 		put(&p, m->u.hello.page_size, 4);
 		put(&p, m->u.hello.vcpus, 4);
 		put(&p, m->u.hello.features, 4);
-		put(&p, m->u.hello.devices, 4);
 		put(&p, m->u.hello.load, 4);
 		put_str(&p, m->u.hello.name, WIRE_NAME);
 		put_str(&p, m->u.hello.image, WIRE_NAME);
+		put_model(&p, &m->u.hello.cpu);
+		put_record_ids(&p, m->u.hello.nr_records, m->u.hello.records);
 		break;
 	case MSG_RESERVED:
 	case MSG_COMMIT:
@@ -238,9 +290,14 @@ size_t wire_encode(const struct msg *m, uint8_t *out)
 		put(&p, m->u.round.round, 4);
 		put(&p, m->u.round.pages, 4);
 		break;
+	case MSG_RECORD:
+		put_str(&p, m->u.record.name, VMS_NAME_MAX);
+		put(&p, m->u.record.version, 2);
+		put(&p, m->u.record.len, 4);
+		put_bytes(&p, m->u.record.data, m->u.record.len);
+		break;
 	case MSG_STATE:
 		put_cpu(&p, &m->u.state.cpu);
-		put_uart(&p, &m->u.state.uart);
 		put(&p, m->u.state.digest, 8);
 		break;
 	case MSG_ACTIVATED:
@@ -250,6 +307,7 @@ size_t wire_encode(const struct msg *m, uint8_t *out)
 		put_str(&p, m->u.abort.reason, WIRE_REASON);
 		break;
 	case MSG_ACTIVATE:
+		put(&p, m->u.activate.tsc, 8);
 		break;
 	}
 	put_bytes(&h, magic, 4);
@@ -266,12 +324,18 @@ static int bad(char *err, size_t size, const char *why)
 	return -E_FORMAT;
 }
 
+/* PAGE and RECORD carry data of their own length; the other types have one length. */
+static bool variable_len(uint32_t t)
+{
+	return t == MSG_PAGE || t == MSG_RECORD;
+}
+
 /* The payload length each type must have (0: see below). */
 static size_t expected_len(enum wire_type t)
 {
 	switch (t) {
 	case MSG_HELLO:
-		return 8 + 5 * 4 + 2 * WIRE_NAME;
+		return HELLO_BYTES;
 	case MSG_RESERVED:
 	case MSG_COMMIT:
 		return 8 + WIRE_REASON;
@@ -280,7 +344,7 @@ static size_t expected_len(enum wire_type t)
 	case MSG_STATE:
 		return STATE_BYTES;
 	case MSG_ACTIVATE:
-		return 0;
+		return 8;
 	case MSG_ACTIVATED:
 		return 4;
 	case MSG_ABORT:
@@ -293,17 +357,21 @@ static size_t expected_len(enum wire_type t)
 static int decode_payload(const uint8_t *p, uint32_t len, uint64_t mem_size, struct msg *m,
 			  char *err, size_t err_size)
 {
+	const char *why;
+
 	switch (m->type) {
 	case MSG_HELLO:
 		m->u.hello.mem_size = get(&p, 8);
 		m->u.hello.page_size = (uint32_t)get(&p, 4);
 		m->u.hello.vcpus = (uint32_t)get(&p, 4);
 		m->u.hello.features = (uint32_t)get(&p, 4);
-		m->u.hello.devices = (uint32_t)get(&p, 4);
 		m->u.hello.load = (uint32_t)get(&p, 4);
 		if (!get_str(&p, m->u.hello.name, WIRE_NAME) ||
 		    !get_str(&p, m->u.hello.image, WIRE_NAME))
 			return bad(err, err_size, "hello: a name is not text");
+		if ((why = get_model(&p, &m->u.hello.cpu)) ||
+		    (why = get_record_ids(&p, &m->u.hello.nr_records, m->u.hello.records)))
+			return bad(err, err_size, why);
 		if (!m->u.hello.mem_size || m->u.hello.mem_size % (2 * MIB) ||
 		    m->u.hello.mem_size > WIRE_MAX_MEM)
 			return bad(err, err_size, "hello: memory size not a multiple of 2 MiB in range");
@@ -335,11 +403,18 @@ static int decode_payload(const uint8_t *p, uint32_t len, uint64_t mem_size, str
 		m->u.round.round = (uint32_t)get(&p, 4);
 		m->u.round.pages = (uint32_t)get(&p, 4);
 		return 0;
+	case MSG_RECORD:
+		if (!get_str(&p, m->u.record.name, VMS_NAME_MAX) || !m->u.record.name[0])
+			return bad(err, err_size, "record: the name is not text");
+		m->u.record.version = (uint16_t)get(&p, 2);
+		m->u.record.len = (uint32_t)get(&p, 4);
+		if (m->u.record.len != len - WIRE_RECORD_HDR)
+			return bad(err, err_size, "record: length disagrees with the message's");
+		m->u.record.data = p;
+		return 0;
 	case MSG_STATE:
 		if (!get_cpu(&p, &m->u.state.cpu))
 			return bad(err, err_size, "state: a register value out of range");
-		if (!get_uart(&p, &m->u.state.uart))
-			return bad(err, err_size, "state: bad UART state");
 		m->u.state.digest = get(&p, 8);
 		return 0;
 	case MSG_ACTIVATED:
@@ -350,6 +425,7 @@ static int decode_payload(const uint8_t *p, uint32_t len, uint64_t mem_size, str
 			return bad(err, err_size, "abort: reason is not text");
 		return 0;
 	case MSG_ACTIVATE:
+		m->u.activate.tsc = get(&p, 8);
 		return 0;
 	}
 	return bad(err, err_size, "unknown message type");
@@ -374,7 +450,7 @@ int wire_decode(const uint8_t *buf, size_t len, uint64_t mem_size, struct msg *m
 	if (type == 0 || type > MSG_TYPE_MAX)
 		return bad(err, err_size, "unknown message type");
 	if (plen > WIRE_MAX_PAYLOAD ||
-	    (type != MSG_PAGE && plen != expected_len((enum wire_type)type)))
+	    (!variable_len(type) && plen != expected_len((enum wire_type)type)))
 		return bad(err, err_size, "message length wrong for its type");
 	if (len < WIRE_HDR + (size_t)plen)
 		return 0;
@@ -382,10 +458,20 @@ int wire_decode(const uint8_t *buf, size_t len, uint64_t mem_size, struct msg *m
 		return bad(err, err_size, "message checksum mismatch");
 	if (type == MSG_PAGE && plen < 12)
 		return bad(err, err_size, "page: too short");
+	if (type == MSG_RECORD && plen < WIRE_RECORD_HDR)
+		return bad(err, err_size, "record: too short");
 	memset(m, 0, sizeof(*m));
 	m->type = (enum wire_type)type;
 	int e = decode_payload(buf + WIRE_HDR, plen, mem_size, m, err, err_size);
 	return e ? e : (int)(WIRE_HDR + plen);
+}
+
+uint64_t wire_digest_record(uint64_t h, const struct msg *record)
+{
+	static uint8_t frame[WIRE_HDR + WIRE_MAX_PAYLOAD];
+	size_t n = wire_encode(record, frame);
+
+	return wire_digest_mem(h, frame + WIRE_HDR, n - WIRE_HDR);
 }
 
 uint64_t wire_digest_state(uint64_t h, const struct msg *state)
@@ -394,4 +480,13 @@ uint64_t wire_digest_state(uint64_t h, const struct msg *state)
 	size_t n = wire_encode(state, frame);
 
 	return wire_digest_mem(h, frame + WIRE_HDR, n - WIRE_HDR - 8);
+}
+
+uint64_t wire_activate_tsc(uint64_t sent, uint64_t state_tsc, uint64_t tsc_hz)
+{
+	uint64_t ahead = tsc_hz > UINT64_MAX / WIRE_TSC_AHEAD_S ? UINT64_MAX
+								  : tsc_hz * WIRE_TSC_AHEAD_S;
+	uint64_t latest = state_tsc > UINT64_MAX - ahead ? UINT64_MAX : state_tsc + ahead;
+
+	return sent < state_tsc ? state_tsc : sent > latest ? latest : sent;
 }

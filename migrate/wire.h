@@ -6,28 +6,36 @@
 #ifndef TERN_MIGRATE_WIRE_H
 #define TERN_MIGRATE_WIRE_H
 
+#include "hv/cpu_model.h"
 #include "hv/types.h"
 #include "hv/vcpu_state.h"
+#include "hv/vmstate.h"
 
-#define WIRE_VERSION 3 /* 2: the memory digest is a sum of per-page terms; 3: whole vCPU */
+/* 2: the memory digest is a sum of per-page terms; 3: whole vCPU; 4: the CPU model, a
+ * record per device, the guest's TSC at activation */
+#define WIRE_VERSION 4
 #define WIRE_HDR 16
 #define WIRE_NAME 32
 #define WIRE_REASON 120
 #define WIRE_PAGE 4096
 #define WIRE_MAX_PAYLOAD (WIRE_PAGE + 64)
 #define WIRE_MAX_MEM (64ull << 30)
+#define WIRE_MAX_RECORDS 16
+#define WIRE_RECORD_HDR (VMS_NAME_MAX + 2 + 4) /* name, version, length */
+#define WIRE_RECORD_MAX (WIRE_MAX_PAYLOAD - WIRE_RECORD_HDR) /* bytes of one record */
 
 enum wire_type {
 	MSG_HELLO = 1,     /* source: the VM to host */
 	MSG_RESERVED = 2,  /* target: yes (with its VM id) or no (with a reason) */
 	MSG_PAGE = 3,      /* source: one page, or a zero-page marker */
 	MSG_ROUND = 4,     /* source: a round of the iterative copy ended */
-	MSG_STATE = 5,     /* source: vCPU and device state, memory digest (VM paused) */
+	MSG_STATE = 5,     /* source: vCPU state, digest of memory, records and state */
 	MSG_COMMIT = 6,    /* target: the image is complete and checked (or not) */
-	MSG_ACTIVATE = 7,  /* source: the target owns the VM now: run it */
+	MSG_ACTIVATE = 7,  /* source: the target owns the VM now: run it (from this TSC) */
 	MSG_ACTIVATED = 8, /* target: it runs */
 	MSG_ABORT = 9,     /* either: give up, with a reason */
-	MSG_TYPE_MAX = 9,
+	MSG_RECORD = 10,   /* source: one device's state record (VM paused), before STATE */
+	MSG_TYPE_MAX = 10,
 };
 
 #define FEAT_EPT (1u << 0)
@@ -40,15 +48,15 @@ enum wire_type {
 #define FEAT_LOAD_CHECK (1u << 3)
 #define FEAT_ALL (FEAT_EPT | FEAT_UNRESTRICTED | FEAT_FULL_DIGEST | FEAT_LOAD_CHECK)
 #define WIRE_MAX_LOAD 10000 /* % of one CPU, as hosts announce it */
-#define DEV_UART (1u << 0)
-#define DEV_EXIT_PORT (1u << 1)
+/* A target sets the guest's TSC at activation to what the source sent, but never more
+ * than this after the STATE's TSC: a peer cannot fling the guest's clock into the
+ * future (a pause is seconds; minutes leave room for a slow network). */
+#define WIRE_TSC_AHEAD_S 600
 
-struct wire_uart {
-	uint8_t ier, lcr, mcr, scr, dll, dlm;
-	uint16_t len;           /* unfinished output line */
-	char line[160];
-	uint16_t rx_len;        /* typed input not yet read */
-	uint8_t rx[256];
+/* A state record named in HELLO (hv/vmstate.h: a name and a layout version). */
+struct wire_record_id {
+	char name[VMS_NAME_MAX];
+	uint16_t version;
 };
 
 struct msg {
@@ -56,9 +64,13 @@ struct msg {
 	union {
 		struct {
 			uint64_t mem_size;
-			uint32_t page_size, vcpus, features, devices;
+			uint32_t page_size, vcpus, features;
 			uint32_t load; /* % of a CPU the VM kept runnable at the source */
 			char name[WIRE_NAME], image[WIRE_NAME];
+			struct cpu_model cpu; /* entries past cpu.nr are zero */
+			/* the records STATE will be preceded by, in their order */
+			uint32_t nr_records;
+			struct wire_record_id records[WIRE_MAX_RECORDS];
 		} hello;
 		struct {
 			uint32_t ok, vm_id;
@@ -73,10 +85,18 @@ struct msg {
 			uint32_t round, pages;
 		} round;
 		struct {
+			char name[VMS_NAME_MAX];
+			uint16_t version;
+			uint32_t len;
+			const uint8_t *data; /* len bytes inside the decoded buffer */
+		} record;
+		struct {
 			struct vcpu_state cpu;
-			struct wire_uart uart;
 			uint64_t digest;
 		} state;
+		struct {
+			uint64_t tsc; /* the source's guest TSC as it sent this */
+		} activate;
 		struct {
 			uint32_t vm_id;
 		} activated;
@@ -104,7 +124,14 @@ uint32_t wire_check(const uint8_t *p, size_t n);
 uint64_t wire_page_term(uint64_t gpa, const uint8_t *page); /* page NULL: all zero */
 uint64_t wire_digest_mem(uint64_t h, const uint8_t *p, size_t n);
 uint64_t wire_digest_init(void);
-/* Folds a STATE message's contents (all but its digest field) into h. */
+/* Folds a RECORD message's contents into h: after memory, each record in its order. */
+uint64_t wire_digest_record(uint64_t h, const struct msg *record);
+/* Folds a STATE message's contents (all but its digest field) into h, last. */
 uint64_t wire_digest_state(uint64_t h, const struct msg *state);
+
+/* The guest TSC a target starts the VM from: the source's at ACTIVATE, brought within
+ * [state_tsc, state_tsc + WIRE_TSC_AHEAD_S s at tsc_hz], so the guest's clock never
+ * goes back from the state it stopped in and a peer cannot move it far ahead. */
+uint64_t wire_activate_tsc(uint64_t sent, uint64_t state_tsc, uint64_t tsc_hz);
 
 #endif

@@ -66,6 +66,15 @@ static uint64_t guest_cr0(void)
 	return (vmcs_read(GUEST_CR0) & ~mask) | (vmcs_read(CR0_READ_SHADOW) & mask);
 }
 
+/* As CR0: the guest writes the bits it owns (PAE, OSFXSR, ...) without an exit, so the
+ * read shadow holds only the masked ones (SDM 25.6.6). */
+static uint64_t guest_cr4(void)
+{
+	uint64_t mask = vmcs_read(CR4_GUEST_HOST_MASK);
+
+	return (vmcs_read(GUEST_CR4) & ~mask) | (vmcs_read(CR4_READ_SHADOW) & mask);
+}
+
 uint64_t vmx_get_sreg(struct vcpu *v, enum vcpu_sreg r)
 {
 	vmcs_load(v->priv);
@@ -73,7 +82,7 @@ uint64_t vmx_get_sreg(struct vcpu *v, enum vcpu_sreg r)
 	case SREG_CR0: return guest_cr0();
 	case SREG_CR2: return to_vmx(v)->cr2;
 	case SREG_CR3: return vmcs_read(GUEST_CR3);
-	case SREG_CR4: return vmcs_read(CR4_READ_SHADOW);
+	case SREG_CR4: return guest_cr4();
 	case SREG_EFER: return vmcs_read(GUEST_IA32_EFER);
 	case SREG_PAT: return vmcs_read(GUEST_IA32_PAT);
 	case SREG_XCR0: return to_vmx(v)->xcr0;
@@ -88,7 +97,7 @@ static void set_cr0(struct vcpu *v, uint64_t val)
 {
 	vmcs_write(CR0_READ_SHADOW, val);
 	vmcs_write(GUEST_CR0, val | vmx_cr0_fixed_mask());
-	load_pdptes(v, val, vmcs_read(CR4_READ_SHADOW), vmcs_read(GUEST_IA32_EFER));
+	load_pdptes(v, val, guest_cr4(), vmcs_read(GUEST_IA32_EFER));
 }
 
 void vmx_set_sreg(struct vcpu *v, enum vcpu_sreg r, uint64_t val)
@@ -103,8 +112,7 @@ void vmx_set_sreg(struct vcpu *v, enum vcpu_sreg r, uint64_t val)
 		break;
 	case SREG_CR3:
 		vmcs_write(GUEST_CR3, val);
-		load_pdptes(v, guest_cr0(), vmcs_read(CR4_READ_SHADOW),
-			    vmcs_read(GUEST_IA32_EFER));
+		load_pdptes(v, guest_cr0(), guest_cr4(), vmcs_read(GUEST_IA32_EFER));
 		break;
 	case SREG_CR4:
 		vmcs_write(CR4_READ_SHADOW, val);
@@ -193,7 +201,7 @@ void vmx_get_state(struct vcpu *v, struct vcpu_state *s)
 	s->rip = v->rip;
 	s->rflags = v->rflags;
 	s->cr0 = guest_cr0();
-	s->cr4 = vmcs_read(CR4_READ_SHADOW);
+	s->cr4 = guest_cr4();
 	s->cr3 = vmcs_read(GUEST_CR3);
 	s->cr2 = x->cr2;
 	s->xcr0 = x->xcr0;

@@ -44,6 +44,8 @@ static void round_trip(const struct msg *m, size_t n, uint64_t mem_size)
 	CHECK(memcmp(once, twice, n) == 0);
 	if (m->type == MSG_STATE)
 		CHECK(wire_digest_state(0, m) == wire_digest_state(0, &again));
+	if (m->type == MSG_RECORD)
+		CHECK(wire_digest_record(0, m) == wire_digest_record(0, &again));
 }
 
 static void check_accepted(const struct msg *m, const uint8_t *frame, size_t n, uint64_t mem_size)
@@ -61,10 +63,17 @@ static void check_accepted(const struct msg *m, const uint8_t *frame, size_t n, 
 	case MSG_HELLO:
 		CHECK(m->u.hello.mem_size && m->u.hello.mem_size <= WIRE_MAX_MEM);
 		CHECK(strnlen(m->u.hello.name, WIRE_NAME) < WIRE_NAME);
+		CHECK(m->u.hello.cpu.nr <= CPU_MODEL_LEAVES);
+		CHECK(m->u.hello.nr_records <= WIRE_MAX_RECORDS);
+		for (uint32_t i = 0; i < m->u.hello.nr_records; i++)
+			CHECK(is_text(m->u.hello.records[i].name, VMS_NAME_MAX));
 		break;
-	case MSG_STATE:
-		CHECK(m->u.state.uart.len < sizeof(m->u.state.uart.line));
-		CHECK(m->u.state.uart.rx_len <= sizeof(m->u.state.uart.rx));
+	case MSG_RECORD:
+		/* A name the target can print and look up; the bytes inside the frame. */
+		CHECK(is_text(m->u.record.name, VMS_NAME_MAX));
+		CHECK(m->u.record.len <= WIRE_RECORD_MAX);
+		CHECK(m->u.record.data == frame + WIRE_HDR + WIRE_RECORD_HDR &&
+		      n == WIRE_HDR + WIRE_RECORD_HDR + m->u.record.len);
 		break;
 	default:
 		break;

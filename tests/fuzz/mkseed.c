@@ -22,8 +22,8 @@ static void save(const char *dir, const char *name, const uint8_t *p, size_t n)
 
 int main(int argc, char **argv)
 {
-	static uint8_t page[WIRE_PAGE];
-	static struct msg ms[12];
+	static uint8_t page[WIRE_PAGE], rec[2][64];
+	static struct msg ms[16];
 	size_t nm = 0, stream = 0;
 	char name[32];
 
@@ -39,9 +39,20 @@ int main(int argc, char **argv)
 	ms[nm].u.hello.page_size = WIRE_PAGE;
 	ms[nm].u.hello.vcpus = 1;
 	ms[nm].u.hello.features = FEAT_EPT | FEAT_UNRESTRICTED;
-	ms[nm].u.hello.devices = DEV_UART | DEV_EXIT_PORT;
 	strcpy(ms[nm].u.hello.name, "memtouch");
-	strcpy(ms[nm++].u.hello.image, "memtouch.elf");
+	strcpy(ms[nm].u.hello.image, "memtouch.elf");
+	ms[nm].u.hello.cpu.tsc_hz = 100000000;
+	ms[nm].u.hello.cpu.nr = 3;
+	ms[nm].u.hello.cpu.e[0] = (struct cpuid_entry){ 0, 0, 0x16, 0x756e6547, 0x6c65746e,
+							0x49656e69 };
+	ms[nm].u.hello.cpu.e[1] = (struct cpuid_entry){ 1, 0, 0x506e3, 0x10800, 0x80200000,
+							0x178bfbff };
+	ms[nm].u.hello.cpu.e[2] = (struct cpuid_entry){ 0x40000010, 0, 100000, 1000000, 0, 0 };
+	ms[nm].u.hello.nr_records = 2;
+	strcpy(ms[nm].u.hello.records[0].name, "pit");
+	ms[nm].u.hello.records[0].version = 1;
+	strcpy(ms[nm].u.hello.records[1].name, "kbc");
+	ms[nm++].u.hello.records[1].version = 1;
 	ms[nm].type = MSG_RESERVED;
 	ms[nm].u.reserved.ok = 1;
 	ms[nm++].u.reserved.vm_id = 2;
@@ -56,20 +67,26 @@ int main(int argc, char **argv)
 	ms[nm].type = MSG_ROUND;
 	ms[nm].u.round.round = 1;
 	ms[nm++].u.round.pages = 512;
+	for (int r = 0; r < 2; r++) {
+		ms[nm].type = MSG_RECORD;
+		strcpy(ms[nm].u.record.name, r ? "kbc" : "pit");
+		ms[nm].u.record.version = 1;
+		ms[nm].u.record.len = r ? 38 : 64;
+		for (size_t i = 0; i < sizeof(rec[r]); i++)
+			rec[r][i] = (uint8_t)(i * 29 + r);
+		ms[nm++].u.record.data = rec[r];
+	}
 	ms[nm].type = MSG_STATE;
 	ms[nm].u.state.cpu.rip = 0x100000;
 	ms[nm].u.state.cpu.cr0 = 0x80000011;
 	ms[nm].u.state.cpu.seg[SEG_CS].sel = 0x8;
 	ms[nm].u.state.cpu.seg[SEG_CS].limit = 0xffffffff;
 	ms[nm].u.state.cpu.seg[SEG_CS].attr = 0xc9b;
-	ms[nm].u.state.uart.len = 5;
-	memcpy(ms[nm].u.state.uart.line, "hello", 5);
-	ms[nm].u.state.uart.rx_len = 2;
-	memcpy(ms[nm].u.state.uart.rx, "ls", 2);
 	ms[nm++].u.state.digest = 0x1234;
 	ms[nm].type = MSG_COMMIT;
 	ms[nm++].u.commit.ok = 1;
-	ms[nm++].type = MSG_ACTIVATE;
+	ms[nm].type = MSG_ACTIVATE;
+	ms[nm++].u.activate.tsc = 0x123456789;
 	ms[nm].type = MSG_ACTIVATED;
 	ms[nm++].u.activated.vm_id = 2;
 	ms[nm].type = MSG_ABORT;
@@ -80,8 +97,8 @@ int main(int argc, char **argv)
 		snprintf(name, sizeof(name), "%02zu-type%d", i, ms[i].type);
 		save(argv[1], name, buf, n);
 	}
-	/* What a target reads: HELLO, pages, ROUND, STATE, ACTIVATE. */
-	static const int order[] = { 0, 3, 4, 5, 6, 8 };
+	/* What a target reads: HELLO, pages, ROUND, RECORDs, STATE, ACTIVATE. */
+	static const int order[] = { 0, 3, 4, 5, 6, 7, 8, 10 };
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
 		stream += wire_encode(&ms[order[i]], buf + stream);
 	save(argv[1], "stream", buf, stream);

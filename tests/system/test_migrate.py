@@ -1,6 +1,7 @@
 """Live migration between two tern hosts under Bochs (+ OVMF: the main path), on one
 emulated LAN: memtouch moves back and forth while touching memory and its heartbeat
-goes on without a gap or a repeat; a dirty rate too high to converge still ends; and
+goes on without a gap or a repeat; two tickers and cpustate cross there and back with
+their devices' state and whole vCPU; a dirty rate too high to converge still ends; and
 every failure (refusal, no target, cancel, a target that dies, the connection cut at
 each stage) leaves the VM running on exactly one host, with nothing leaked on either.
 Malformed streams fed to a live host: test_migrate_wire.py."""
@@ -9,7 +10,7 @@ import time
 
 import pytest
 
-from ternhost import TernHost, lan_hosts, why_no_kvm_vmx
+from ternhost import TernHost, lan_hosts, wait_for, why_no_kvm_vmx
 
 A_IP, B_IP = "10.0.0.1", "10.0.0.2"
 
@@ -95,6 +96,134 @@ def test_back_and_forth(pair):
     time.sleep(1)
     assert free_kib(a) == base_a, "memory leaked on host 1"
     assert free_kib(b) == base_b, "memory leaked on host 2"
+
+
+# The platform's state: two tickers (the PIT through the 8259 into the local APIC's LINT0;
+# the TSC-deadline timer of an x2APIC) and cpustate (x87/SSE/AVX, SYSCALL MSRs, FS/GS
+# bases, the TSC), each printing a line a second of its own TSC. cpustate never halts:
+# beside it a ticker waits up to a 10 ms slice for its tick and misses some, so it
+# crosses on its own, after them.
+TICKER_SECONDS = 45
+HZ = 100
+# tern's console is a polled 115200-baud UART (Bochs times it): a line of ~100
+# characters keeps the guests out ~9 ms, so a PIT ticker at 100 Hz loses a tick to
+# each line (its own report, once a second, included), and a crossing prints four
+# (started, round, completed, model) on the source and one (arrived) on the target.
+# Measured: 6-7 ticks beyond the pause's at each crossing.
+CONSOLE_TICKS = 10
+TICKERS = {
+    "tick-pit": f"ticker mem=4 name=tick-pit -- mode=pit route=pic apic=xapic hz={HZ} "
+                f"seconds={TICKER_SECONDS}",
+    "tick-x2dl": f"ticker mem=4 name=tick-x2dl -- mode=lapic-deadline apic=x2apic hz={HZ} "
+                 f"seconds={TICKER_SECONDS}",
+}
+TICK = (rf"ticker: mode=\S+ apic=\S+ hz={HZ} ticks=(\d+) missed=(\d+) doubled=(\d+) "
+        r"tsc-khz=\d+ sec=(\d+) ")
+TICK_DONE = (r"ticker: done ticks=(\d+) missed=(\d+) doubled=(\d+) backwards=(\d+) "
+             r"wakeups=\d+ empty-wakeups=(\d+) unhandled=(\d+)")
+CPUS = r"cpustate: seq=(\d+) syscalls=\d+ tsc=([0-9a-f]+) avx=\w+ check=(\w+)"
+
+
+def guest_lines(host, vm, pattern):
+    """The groups of every line of the VM's on this host so far that match pattern."""
+    host.seen(rb"x")  # flush the log
+    text = open(host.log_path, "rb").read().decode("latin-1")
+    return re.findall(rf"\[vm{vm}\] {pattern}", text)
+
+
+def there_and_back(a, b, vms, line):
+    """Moves each of vms (name: id on a) to b, one after the other, then each back.
+    Returns per name the (host, id) of each leg and the downtime (ms) of each crossing;
+    after each crossing two of the VM's lines (the regex line) come on its new host."""
+    journey = {name: [(a, vm)] for name, vm in vms.items()}
+    downtimes = {name: [] for name in vms}
+    for src, dst, dst_ip in ((a, b, B_IP), (b, a, A_IP)):
+        for name in vms:
+            out, new = migrate(src, journey[name][-1][1], dst_ip)
+            assert "completed" in out, out
+            downtimes[name].append(int(re.search(r"downtime (\d+) ms", out).group(1)))
+            journey[name].append((dst, new))
+            for _ in range(2):
+                dst.expect(rf"\[vm{new}\] {line}".encode(), timeout=120)
+    print("downtimes (ms):", downtimes)
+    return journey, downtimes
+
+
+def crossing_gap_ok(before, after, downtime_ms):
+    """Seconds of guest time between the last line before a crossing and the first after
+    it: one line a second, plus the pause."""
+    return before < after <= before + 2 + downtime_ms // 1000
+
+
+def check_ticker(legs, downtimes, done):
+    """legs: the per-second lines (ticks, missed, doubled, sec) on each host in turn;
+    done: the final line's figures."""
+    lines = [[tuple(map(int, l)) for l in leg] for leg in legs]
+    assert all(lines), lines
+    for leg in lines:
+        assert all(d == 0 for _, _, d, _ in leg), leg          # no tick came twice
+        assert [l[3] for l in leg] == sorted(set(l[3] for l in leg)), leg
+    for i, ms in enumerate(downtimes):
+        last, first = lines[i][-1], lines[i + 1][0]
+        # the count goes on where it was, a second and the pause later
+        assert first[0] > last[0], (last, first)
+        assert crossing_gap_ok(last[3], first[3], ms), (last, first, ms)
+        # the ticks missed across it, the pause explains: a tick due as the VM stopped
+        # and one as it started, and tern's console lines (see CONSOLE_TICKS)
+        assert first[1] - last[1] <= ms * HZ // 1000 + 2 + CONSOLE_TICKS, (last, first, ms)
+    ticks, missed, doubled, backwards, empty, unhandled = map(int, done)
+    assert (doubled, backwards, empty, unhandled) == (0, 0, 0, 0), done
+    # every slot of the run took a tick or was missed: nothing lost, nothing extra
+    assert abs(ticks + missed - TICKER_SECONDS * HZ) <= HZ, done
+
+
+def test_timers_cross(pair):
+    """The PIT, 8259, local APIC (x2APIC, TSC deadline) and the TSC cross with the VM:
+    two tickers go from host 1 to host 2 and back. Their timers go on where they were:
+    no tick doubled, none missed but what the pauses explain, the TSC never back; their
+    console goes on on each host."""
+    a, b = pair
+    base_a, base_b = free_kib(a), free_kib(b)
+    vms = {name: a.vm_start(args) for name, args in TICKERS.items()}
+    for vm in vms.values():
+        a.expect(rf"\[vm{vm}\] {TICK}".encode(), timeout=120)
+    journey, downtimes = there_and_back(a, b, vms, TICK)
+
+    def verdict(name):
+        host, vm = journey[name][-1]
+        return guest_lines(host, vm, r"(PASS|FAIL.*)\r\n")
+    assert wait_for(lambda: all(verdict(n) for n in vms), timeout=TICKER_SECONDS * 4,
+                    every=5), "the tickers did not finish"
+    for name in vms:
+        host, vm = journey[name][-1]
+        done = guest_lines(host, vm, TICK_DONE)
+        legs = [guest_lines(h, v, TICK) for h, v in journey[name]]
+        print(name, "lines per host:", [len(l) for l in legs], "done:", done, verdict(name))
+        assert verdict(name) == ["PASS"] and len(done) == 1, (done, verdict(name))
+        check_ticker(legs, downtimes[name], done[0])
+    time.sleep(1)
+    assert free_kib(a) == base_a, "memory leaked on host 1"
+    assert free_kib(b) == base_b, "memory leaked on host 2"
+
+
+def test_cpu_state_crosses(pair):
+    """cpustate's registers (x87, SSE, AVX, MXCSR, XCR0, SYSCALL MSRs, FS/GS bases,
+    KERNEL_GS_BASE, CR0/CR4/EFER), checked all the time, cross to host 2 and back: every
+    line says check=ok, and its TSC never goes back."""
+    a, b = pair
+    vm = a.vm_start("cpustate mem=4 name=cpus -- seed=11")
+    a.expect(rf"\[vm{vm}\] {CPUS}".encode(), timeout=120)
+    journey, downtimes = there_and_back(a, b, {"cpus": vm}, CPUS)
+    legs = [[(int(s), int(t, 16), c) for s, t, c in guest_lines(h, v, CPUS)]
+            for h, v in journey["cpus"]]
+    assert all(legs), legs
+    for leg in legs:
+        assert all(c == "ok" for _, _, c in leg), leg
+    for i, ms in enumerate(downtimes["cpus"]):
+        last, first = legs[i][-1], legs[i + 1][0]
+        assert first[1] > last[1], (last, first)                # the TSC never went back
+        assert crossing_gap_ok(last[0], first[0], ms), (last, first, ms)
+    a.cmd(f"kill {journey['cpus'][-1][1]}")
 
 
 def test_too_dirty_to_converge_still_ends(pair):

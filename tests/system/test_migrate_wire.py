@@ -11,11 +11,34 @@ import pytest
 
 from ternhost import TernHost
 
-MAGIC, VERSION = b"TRNM", 3
-HELLO, RESERVED, PAGE, ROUND, STATE, COMMIT, ACTIVATE, ACTIVATED, ABORT = range(1, 10)
+MAGIC, VERSION = b"TRNM", 4
+HELLO, RESERVED, PAGE, ROUND, STATE, COMMIT, ACTIVATE, ACTIVATED, ABORT, RECORD = range(1, 11)
 PAGE_SIZE = 4096
-STATE_LEN = 115 * 8 + 832 + (6 + 2 + 160 + 2 + 256) + 8  # vCPU fields, XSAVE, UART, digest
 GATEWAY = "10.0.2.2"                                 # this machine, seen from the host
+
+# STATE: these vCPU fields, 8 bytes each, in migrate/wire.c's order; the XSAVE area; the
+# digest.
+SEGS = ["es", "cs", "ss", "ds", "fs", "gs", "ldtr", "tr"]
+CPU_FIELDS = (
+    "rax rbx rcx rdx rsi rdi rbp rsp r8 r9 r10 r11 r12 r13 r14 r15 rip rflags cr0 cr2 cr3 "
+    "cr4 xcr0 dr0 dr1 dr2 dr3 dr6 dr7 efer".split() +
+    [f"{s}.{f}" for s in SEGS for f in ("sel", "limit", "attr", "base")] +
+    "gdtr.base idtr.base gdtr.limit idtr.limit sysenter_cs sysenter_esp sysenter_eip star "
+    "lstar cstar sfmask kernel_gs_base tsc_aux pat misc_enable mtrr_def_type".split() +
+    [f"mtrr_fixed{i}" for i in range(11)] + [f"mtrr_var{i}" for i in range(16)] +
+    "tsc interruptibility activity nmi_pending event.valid event.type event.vector "
+    "event.has_error event.error event.insn_len".split())
+XSAVE_BYTES = 832
+STATE_LEN = len(CPU_FIELDS) * 8 + XSAVE_BYTES + 8
+assert STATE_LEN == 115 * 8 + 832 + 8
+
+# HELLO's CPU model: what every x86-64 CPU with VT-x has (x87, TSC, MSRs, PAE, MTRRs,
+# PAT, FXSR, SSE, SSE2; SYSCALL, long mode), so any tern host can give it.
+MODEL_LEAVES, MAX_RECORDS, NAME = 64, 16, 16
+LEAF1_EDX = sum(1 << b for b in (0, 4, 5, 6, 12, 16, 24, 25, 26))
+MODEL = [(0, 0, 1, 0, 0, 0), (1, 0, 0, 0, 0, LEAF1_EDX), (0x80000000, 0, 0x80000001, 0, 0, 0),
+         (0x80000001, 0, 0, 0, 0, 1 << 11 | 1 << 29)]
+TSC_HZ = 100_000_000
 
 
 def fnv1a(data):
@@ -30,9 +53,77 @@ def frame(kind, payload=b"", version=VERSION, length=None):
     return MAGIC + struct.pack("<HHII", version, kind, n, fnv1a(payload)) + payload
 
 
-def hello(mem=2 << 20, features=3, devices=3, load=0, name=b"wire", image=b"memtouch"):
-    return frame(HELLO, struct.pack("<QIIIII", mem, PAGE_SIZE, 1, features, devices, load) +
-                 name.ljust(32, b"\0") + image.ljust(32, b"\0"))
+def model(entries=MODEL, tsc_hz=TSC_HZ, nr=None):
+    body = b"".join(struct.pack("<6I", *e) for e in entries)
+    return struct.pack("<IQ", len(entries) if nr is None else nr, tsc_hz) + \
+        body.ljust(MODEL_LEAVES * 24, b"\0")
+
+
+def record_list(records):
+    body = b"".join(n.encode().ljust(NAME, b"\0") + struct.pack("<H", v) for n, v in records)
+    return struct.pack("<I", len(records)) + body.ljust(MAX_RECORDS * (NAME + 2), b"\0")
+
+
+def hello_payload(mem=2 << 20, features=3, load=0, name=b"wire", image=b"memtouch", cpu=None,
+                  records=()):
+    return (struct.pack("<QIIII", mem, PAGE_SIZE, 1, features, load) + name.ljust(32, b"\0") +
+            image.ljust(32, b"\0") + (cpu or model()) + record_list(records))
+
+
+def hello(**kw):
+    return frame(HELLO, hello_payload(**kw))
+
+
+def hello_with_count(at, count):
+    """A HELLO whose count at payload offset `at` claims more than its room."""
+    p = bytearray(hello_payload())
+    struct.pack_into("<I", p, at, count)
+    return frame(HELLO, bytes(p))
+
+
+HELLO_MODEL_AT = 24 + 2 * 32                        # the model's count
+HELLO_RECORDS_AT = HELLO_MODEL_AT + 12 + 64 * 24    # the record list's count
+
+
+def zero_pages(skip=()):
+    return b"".join(page(i * PAGE_SIZE) for i in range(512) if i not in skip)
+
+
+def record(name, version, data):
+    return frame(RECORD, name.encode().ljust(NAME, b"\0") + struct.pack("<HI", version,
+                                                                        len(data)) + data)
+
+
+def kbc(obf=0, outport=0x03):
+    """The i8042's record (hv/dev/kbc.c, version 1): RAM, output port, output buffer,
+    its full flag (0 or 1), last write's port, a command awaiting data, port 0x92."""
+    return bytes(32) + bytes([outport, 0, obf, 0, 0, 0])
+
+
+def multiboot_state(**change):
+    """A vCPU state as hv/x86_reset.c starts a Multiboot guest: 32-bit protected mode,
+    paging off, flat segments, the firmware's MTRRs; every field valid for MODEL."""
+    f = dict.fromkeys(CPU_FIELDS, 0)
+    f.update(rax=0x2badb002, rbx=0x9000, rip=0x100000, rflags=2, cr0=0x11, xcr0=1,
+             dr6=0xffff0ff0, dr7=0x400, pat=0x0007040600070406,
+             misc_enable=1 | 1 << 11 | 1 << 12, mtrr_def_type=0xc06)
+    f["gdtr.limit"] = f["idtr.limit"] = 0xffff
+    for s in SEGS[:6]:
+        f.update({f"{s}.sel": 0x10, f"{s}.limit": 0xffffffff, f"{s}.attr": 0xc93})
+    f.update({"cs.sel": 0x08, "cs.attr": 0xc9b, "ldtr.attr": 0x1000, "tr.limit": 0x67,
+              "tr.attr": 0x8b})
+    for i in range(11):
+        f[f"mtrr_fixed{i}"] = 0 if i == 2 else 0x0606060606060606
+    f.update(change)
+    xsave = bytearray(XSAVE_BYTES)
+    struct.pack_into("<H", xsave, 0, 0x37f)        # FCW as FINIT leaves it
+    struct.pack_into("<I", xsave, 24, 0x1f80)      # MXCSR at reset
+    struct.pack_into("<Q", xsave, 512, 1)          # XSTATE_BV: x87
+    return b"".join(struct.pack("<Q", f[k]) for k in CPU_FIELDS) + bytes(xsave)
+
+
+def state(digest=0, **change):
+    return frame(STATE, multiboot_state(**change) + struct.pack("<Q", digest))
 
 
 def page(gpa, data=None):
@@ -123,10 +214,17 @@ BEFORE_RESERVING = [
     ("bad checksum", hello()[:12] + b"\0\0\0\0" + hello()[16:], "reservation",
      "checksum mismatch"),
     ("page first", page(0), "reservation", "address outside the VM's memory"),
-    ("activate first", frame(ACTIVATE), "reservation", "message 7 out of order"),
+    ("activate first", frame(ACTIVATE, bytes(8)), "reservation", "message 7 out of order"),
+    ("version 3 activate", frame(ACTIVATE), "reservation", "length wrong"),
     ("odd memory size", hello(mem=(2 << 20) + 4096), "reservation", "multiple of 2 MiB"),
     ("name not text", hello(name=b"\x1b[2Jx"), "reservation", "name is not text"),
     ("load past 10000%", hello(load=10001), "reservation", "load out of range"),
+    ("model past its room", hello_with_count(HELLO_MODEL_AT, 65), "reservation",
+     "more entries than 64"),
+    ("records past their room", hello_with_count(HELLO_RECORDS_AT, 17), "reservation",
+     "more state records than 16"),
+    ("record name not text", hello(records=[("pit\n", 1)]), "reservation",
+     "state record's name is not text"),
 ]
 
 
@@ -146,7 +244,19 @@ def test_malformed_before_reserving(host, what, data, stage, why):
 @pytest.mark.parametrize("what,msg,why", [
     ("too big", hello(mem=48 << 30), "not enough memory"),
     ("unknown features", hello(features=3 | 1 << 7), "unknown features 0x80"),
-    ("unknown devices", hello(devices=1 << 5), "unknown devices 0x20"),
+    ("unknown record", hello(records=[("pit", 1), ("hpet", 1)]),
+     "unknown device state record 'hpet' version 1"),
+    ("record of another version", hello(records=[("pit", 7)]),
+     "unknown device state record 'pit' version 7 (this host has version 1)"),
+    ("record listed twice", hello(records=[("kbc", 1), ("kbc", 1)]),
+     "device state record 'kbc' listed twice"),
+    # VMX (CPUID.1:ECX bit 5) is never in a model tern gives its guests
+    ("model the CPU lacks", hello(cpu=model([MODEL[0], (1, 0, 0, 0, 1 << 5, LEAF1_EDX)])),
+     "this CPU lacks CPUID.1:ECX bit 5"),
+    ("model with a leaf twice", hello(cpu=model(MODEL + [MODEL[1]])),
+     "the CPU model has CPUID leaf 0x1 subleaf 0 twice"),
+    ("model without leaf 0", hello(cpu=model(MODEL[1:])), "the CPU model has no CPUID leaf 0"),
+    ("model with no TSC rate", hello(cpu=model(tsc_hz=0)), "the CPU model's TSC rate 0 Hz"),
     # a policy's migration (feature bit 3) says its VM's load; the target judges it by
     # the balance rule from the source's announcement, and this source announced none
     ("load check, source unheard", hello(features=3 | 1 << 3, load=90),
@@ -162,36 +272,56 @@ def test_refused_requests(host, what, msg, why):
     assert free_kib(host) == base
 
 
-def reserve(host, s):
-    s.sendall(hello())
+def reserve(host, s, **kw):
+    s.sendall(hello(**kw))
     ok, vm, text = reserved(s)
     assert ok, text
     assert vm_states(host).get(str(vm)) == "incoming"
     return vm
 
 
-def zero_pages(skip=()):
-    return b"".join(page(i * PAGE_SIZE) for i in range(512) if i not in skip)
-
-
-@pytest.mark.parametrize("what,tail,stage,why", [
-    ("page outside the VM", page(2 << 20), "iterative copy", "outside the VM's memory"),
-    ("page not aligned", page(0x10), "iterative copy", "outside the VM's memory"),
-    ("page of wrong length", frame(PAGE, struct.pack("<QI", 0, 0) + b"x" * 10),
+# Each case: the records HELLO announces, what follows, the stage and words of the reason.
+AFTER_RESERVING = [
+    ("page outside the VM", (), page(2 << 20), "iterative copy", "outside the VM's memory"),
+    ("page not aligned", (), page(0x10), "iterative copy", "outside the VM's memory"),
+    ("page of wrong length", (), frame(PAGE, struct.pack("<QI", 0, 0) + b"x" * 10),
      "iterative copy", "bad kind or length"),
-    ("hello twice", hello(), "iterative copy", "message 1 out of order"),
-    # field 25 is CS's 16-bit selector
-    ("bad register", frame(STATE, b"\0" * 8 * 30 + b"\xff" * 8 + b"\0" * (STATE_LEN - 248)),
+    ("hello twice", (), hello(), "iterative copy", "message 1 out of order"),
+    # field 30 is ES's 16-bit selector
+    ("bad register", (), frame(STATE, b"\0" * 8 * 30 + b"\xff" * 8 + b"\0" * (STATE_LEN - 248)),
      "iterative copy", "register value out of range"),
-    ("missing page", zero_pages(skip={7}) + frame(STATE, b"\0" * STATE_LEN),
+    ("record field out of range", [("kbc", 1)], record("kbc", 1, kbc(obf=2)), "stop-and-copy",
+     "bad device state: kbc: obf = 0x2, above its maximum 0x1"),
+    ("record across fields", [("kbc", 1)], record("kbc", 1, kbc(outport=0)), "stop-and-copy",
+     "bad device state: kbc: outport = 0x0 holds the CPU in reset"),
+    ("record of wrong length", [("kbc", 1)], record("kbc", 1, kbc()[:-1]), "stop-and-copy",
+     "kbc: 37 bytes where its version 1 has 38"),
+    ("record not announced", (), record("kbc", 1, kbc()), "stop-and-copy",
+     "device state record 'kbc' version 1 was not announced"),
+    ("record out of order", [("pit", 1), ("kbc", 1)], record("kbc", 1, kbc()), "stop-and-copy",
+     "device state 'kbc' arrived before 'pit'"),
+    ("record twice", [("kbc", 1)], record("kbc", 1, kbc()) * 2, "stop-and-copy",
+     "device state 'kbc' arrived twice"),
+    ("page after the records", [("kbc", 1)], record("kbc", 1, kbc()) + page(0),
+     "stop-and-copy", "message 3 out of order"),
+    ("missing page", (), zero_pages(skip={7}) + frame(STATE, b"\0" * STATE_LEN),
      "commitment", "page 0x7000 never arrived"),
-    ("wrong digest", zero_pages() + frame(STATE, b"\0" * STATE_LEN), "commitment",
-     "digest mismatch"),
-], ids=lambda v: v if isinstance(v, str) and " " in v else None)
-def test_malformed_after_reserving(host, what, tail, stage, why):
+    ("record never arrived", [("kbc", 1)], zero_pages() + state(), "commitment",
+     "device state 'kbc' never arrived"),
+    # refused by name at commitment, before the digest (also wrong) is compared
+    ("non-canonical LSTAR", (), zero_pages() + state(lstar=1 << 63), "commitment",
+     "the vCPU state is not one a CPU could hold: lstar 0x8000000000000000 is not canonical"),
+    ("wrong digest", [("kbc", 1)], zero_pages() + record("kbc", 1, kbc()) + state(),
+     "commitment", "digest mismatch"),
+]
+
+
+@pytest.mark.parametrize("what,records,tail,stage,why", AFTER_RESERVING,
+                         ids=[c[0] for c in AFTER_RESERVING])
+def test_malformed_after_reserving(host, what, records, tail, stage, why):
     base = free_kib(host)
     with connect(host) as s:
-        vm = reserve(host, s)
+        vm = reserve(host, s, records=records)
         s.sendall(tail)
         f = read_frame(s)
         assert f and f[0] in (ABORT, COMMIT), f
@@ -226,7 +356,7 @@ def fake_target(host, vm, answer):
             f = read_frame(s)
             assert f and f[0] == HELLO, f
             mem, = struct.unpack("<Q", f[1][:8])
-            assert mem == 4 << 20 and f[1][28:28 + 5] == b"liver"
+            assert mem == 4 << 20 and f[1][24:24 + 5] == b"liver"
             answer(s)
             host.expect(re.compile(rf"migration vm{vm} -> {re.escape(GATEWAY)}: failed at "
                                    rf"[^\r\n]*\r\n".encode()), timeout=60)

@@ -5,15 +5,23 @@
 
 #define MEM (64 * MIB)
 
-/* STATE payload layout: 71 vCPU fields of 8 bytes, then the UART, then the digest. */
+/* STATE payload layout: 115 vCPU fields of 8 bytes, the XSAVE area, the digest. */
 #define ST_SEL0 (30 * 8)       /* seg[ES].sel: after 16 GPRs, rip..efer (14) */
 #define ST_LIMIT0 (ST_SEL0 + 8)
 #define ST_INTR (106 * 8)      /* interruptibility */
-#define ST_UART (115 * 8 + XSAVE_BYTES)
-#define ST_ULEN (ST_UART + 6)
-#define ST_LINE (ST_ULEN + 2)
-#define ST_RXLEN (ST_LINE + 160)
-#define ST_BYTES (ST_RXLEN + 2 + 256 + 8)
+#define ST_BYTES (115 * 8 + XSAVE_BYTES + 8)
+
+/* HELLO payload layout: sizes and counts, the names, the CPU model, the record list. */
+#define HE_NAME 24
+#define HE_IMAGE (HE_NAME + WIRE_NAME)
+#define HE_MODEL (HE_IMAGE + WIRE_NAME)            /* nr u32, tsc_hz u64, 64 entries */
+#define HE_ENTRY(i) (HE_MODEL + 12 + 24 * (i))
+#define HE_RECORDS HE_ENTRY(CPU_MODEL_LEAVES)      /* nr u32, 16 x (name[16], version u16) */
+#define HE_RECORD(i) (HE_RECORDS + 4 + 18 * (i))
+#define HE_BYTES HE_RECORD(WIRE_MAX_RECORDS)
+
+/* RECORD: name[16], version u16, length u32, the bytes. */
+#define RE_HDR 22
 
 static uint8_t frame[WIRE_HDR + WIRE_MAX_PAYLOAD + 64];
 static uint8_t page[WIRE_PAGE];
@@ -63,6 +71,14 @@ static void refused(size_t n, uint64_t mem, const char *why)
 		fail_msg("reason '%s' lacks '%s'", err, why);
 }
 
+/* Replaces the string field at payload offset `at` (size `field`) and reseals. */
+static void set_str_at(size_t at, size_t field, const char *s, size_t len)
+{
+	memset(frame + WIRE_HDR + at, 0, field);
+	memcpy(frame + WIRE_HDR + at, s, len);
+	reseal(frame);
+}
+
 /* --- sample messages --- */
 
 static struct msg hello(void)
@@ -73,10 +89,55 @@ static struct msg hello(void)
 	m.u.hello.page_size = WIRE_PAGE;
 	m.u.hello.vcpus = 1;
 	m.u.hello.features = FEAT_EPT | FEAT_UNRESTRICTED;
-	m.u.hello.devices = DEV_UART | DEV_EXIT_PORT;
 	m.u.hello.load = 97;
 	strcpy(m.u.hello.name, "memtouch");
 	strcpy(m.u.hello.image, "memtouch.elf");
+	/* a model full to its room, every register different: each must arrive */
+	m.u.hello.cpu.nr = CPU_MODEL_LEAVES;
+	m.u.hello.cpu.tsc_hz = 0x0123456789abcdefull;
+	for (uint32_t i = 0; i < CPU_MODEL_LEAVES; i++)
+		m.u.hello.cpu.e[i] = (struct cpuid_entry){ 0x80000000u + i, i, 0xa0000000u + i,
+							   0xb0000000u + i, 0xc0000000u + i,
+							   0xffffffffu - i };
+	m.u.hello.nr_records = WIRE_MAX_RECORDS;
+	for (uint32_t i = 0; i < WIRE_MAX_RECORDS; i++) {
+		memset(m.u.hello.records[i].name, 'a' + i, VMS_NAME_MAX - 1); /* longest */
+		m.u.hello.records[i].version = (uint16_t)(0xfff0 + i);
+	}
+	return m;
+}
+
+/* A HELLO as tern sends one: a few entries and records, the rest of the room zero. */
+static struct msg hello_small(void)
+{
+	struct msg m = hello();
+
+	memset(&m.u.hello.cpu, 0, sizeof(m.u.hello.cpu));
+	memset(m.u.hello.records, 0, sizeof(m.u.hello.records));
+	m.u.hello.cpu.nr = 2;
+	m.u.hello.cpu.tsc_hz = 100000000;
+	m.u.hello.cpu.e[0] = (struct cpuid_entry){ 0, 0, 0x16, 1, 2, 3 };
+	m.u.hello.cpu.e[1] = (struct cpuid_entry){ 1, 0, 0x906ea, 0, 0x80000000u, 0x178bfbffu };
+	m.u.hello.nr_records = 2;
+	strcpy(m.u.hello.records[0].name, "pic");
+	m.u.hello.records[0].version = 1;
+	strcpy(m.u.hello.records[1].name, "pci_host");
+	m.u.hello.records[1].version = 3;
+	return m;
+}
+
+static uint8_t rec_bytes[WIRE_RECORD_MAX];
+
+static struct msg record(const char *name, uint16_t version, uint32_t len)
+{
+	struct msg m = { .type = MSG_RECORD };
+
+	strcpy(m.u.record.name, name);
+	m.u.record.version = version;
+	m.u.record.len = len;
+	for (uint32_t i = 0; i < len; i++)
+		rec_bytes[i] = (uint8_t)(i * 13 + version);
+	m.u.record.data = rec_bytes;
 	return m;
 }
 
@@ -84,7 +145,6 @@ static struct msg state(void)
 {
 	struct msg m;
 	struct vcpu_state *c = &m.u.state.cpu;
-	struct wire_uart *u = &m.u.state.uart;
 
 	memset(&m, 0, sizeof(m)); /* padding too: the decoder zeroes it */
 	m.type = MSG_STATE;
@@ -108,12 +168,6 @@ static struct msg state(void)
 	c->star = 0x0023001000000000ull, c->lstar = 0xffffffff81800000ull;
 	c->cstar = 3, c->sfmask = 0x47700, c->kernel_gs_base = 0xffff888000000000ull;
 	c->interruptibility = 0xffffffffu, c->activity = 1;
-	u->ier = 1, u->lcr = 3, u->mcr = 0xb, u->scr = 0x5a, u->dll = 1, u->dlm = 0xff;
-	u->len = 159;
-	memset(u->line, 'x', 159);
-	u->rx_len = 256;
-	for (int i = 0; i < 256; i++)
-		u->rx[i] = (uint8_t)(255 - i);
 	m.u.state.digest = 0x0123456789abcdefull;
 	return m;
 }
@@ -138,10 +192,14 @@ static void check_round_trip(const struct msg *in, size_t want_len)
 		assert_int_equal(out.u.hello.page_size, in->u.hello.page_size);
 		assert_int_equal(out.u.hello.vcpus, in->u.hello.vcpus);
 		assert_int_equal(out.u.hello.features, in->u.hello.features);
-		assert_int_equal(out.u.hello.devices, in->u.hello.devices);
 		assert_int_equal(out.u.hello.load, in->u.hello.load);
 		assert_string_equal(out.u.hello.name, in->u.hello.name);
 		assert_string_equal(out.u.hello.image, in->u.hello.image);
+		/* the samples are zeroed structs: the whole model and list compare */
+		assert_memory_equal(&out.u.hello.cpu, &in->u.hello.cpu, sizeof(struct cpu_model));
+		assert_int_equal(out.u.hello.nr_records, in->u.hello.nr_records);
+		assert_memory_equal(out.u.hello.records, in->u.hello.records,
+				    sizeof(in->u.hello.records));
 		break;
 	case MSG_RESERVED:
 	case MSG_COMMIT:
@@ -164,9 +222,16 @@ static void check_round_trip(const struct msg *in, size_t want_len)
 		assert_int_equal(out.u.round.round, in->u.round.round);
 		assert_int_equal(out.u.round.pages, in->u.round.pages);
 		break;
+	case MSG_RECORD:
+		assert_string_equal(out.u.record.name, in->u.record.name);
+		assert_int_equal(out.u.record.version, in->u.record.version);
+		assert_int_equal(out.u.record.len, in->u.record.len);
+		/* Like a page's, the bytes are not copied: they point into the frame. */
+		assert_ptr_equal(out.u.record.data, frame + WIRE_HDR + RE_HDR);
+		assert_memory_equal(out.u.record.data, in->u.record.data, in->u.record.len);
+		break;
 	case MSG_STATE:
 		assert_memory_equal(&out.u.state.cpu, &in->u.state.cpu, sizeof(struct vcpu_state));
-		assert_memory_equal(&out.u.state.uart, &in->u.state.uart, sizeof(struct wire_uart));
 		assert_int_equal(out.u.state.digest, in->u.state.digest);
 		break;
 	case MSG_ACTIVATED:
@@ -176,6 +241,7 @@ static void check_round_trip(const struct msg *in, size_t want_len)
 		assert_string_equal(out.u.abort.reason, in->u.abort.reason);
 		break;
 	case MSG_ACTIVATE:
+		assert_int_equal(out.u.activate.tsc, in->u.activate.tsc);
 		break;
 	}
 }
@@ -185,7 +251,13 @@ static void test_round_trip(void **unused)
 	struct msg m = hello();
 	char reason[WIRE_REASON];
 
-	check_round_trip(&m, WIRE_HDR + 92);
+	check_round_trip(&m, WIRE_HDR + HE_BYTES);
+	m = hello_small();
+	check_round_trip(&m, WIRE_HDR + HE_BYTES);
+	m.u.hello.cpu.nr = 0, m.u.hello.nr_records = 0; /* the wire takes empty lists */
+	memset(&m.u.hello.cpu.e[0], 0, 2 * sizeof(struct cpuid_entry));
+	memset(m.u.hello.records, 0, sizeof(m.u.hello.records));
+	check_round_trip(&m, WIRE_HDR + HE_BYTES);
 
 	memset(reason, 'r', sizeof(reason) - 1); /* the longest reason that fits */
 	reason[sizeof(reason) - 1] = 0;
@@ -208,11 +280,20 @@ static void test_round_trip(void **unused)
 	m = (struct msg){ .type = MSG_ROUND, .u.round = { .round = 3, .pages = 0xfffffffeu } };
 	check_round_trip(&m, WIRE_HDR + 8);
 
+	m = record("lapic", 1, 197);
+	check_round_trip(&m, WIRE_HDR + RE_HDR + 197);
+	m = record("abcdefghijklmno", 0xffff, WIRE_RECORD_MAX); /* longest name, most bytes */
+	check_round_trip(&m, WIRE_HDR + WIRE_MAX_PAYLOAD);
+	m = record("x", 0, 0);
+	check_round_trip(&m, WIRE_HDR + RE_HDR);
+
 	m = state();
 	check_round_trip(&m, WIRE_HDR + ST_BYTES);
 
+	m = (struct msg){ .type = MSG_ACTIVATE, .u.activate = { 0xfedcba9876543210ull } };
+	check_round_trip(&m, WIRE_HDR + 8);
 	m = (struct msg){ .type = MSG_ACTIVATE };
-	check_round_trip(&m, WIRE_HDR);
+	check_round_trip(&m, WIRE_HDR + 8);
 	m = (struct msg){ .type = MSG_ACTIVATED, .u.activated = { .vm_id = 2 } };
 	check_round_trip(&m, WIRE_HDR + 4);
 	m = (struct msg){ .type = MSG_ABORT };
@@ -242,6 +323,7 @@ static void test_partial(void **unused)
 		{ .type = MSG_PAGE, .u.page = { .gpa = 4096, .data = page } },
 		{ .type = MSG_PAGE, .u.page = { .gpa = 8192, .zero = true } },
 		{ .type = MSG_ROUND },
+		record("pit", 1, 186),
 		state(),
 		{ .type = MSG_COMMIT, .u.commit = { .ok = 1 } },
 		{ .type = MSG_ACTIVATE },
@@ -298,8 +380,22 @@ static void test_header(void **unused)
 	refused(n + 1, MEM, "length");
 	m = (struct msg){ .type = MSG_ACTIVATE };
 	encode(&m);
+	put_le(frame + 8, 0, 4); /* version 3's ACTIVATE had no TSC */
+	refused(WIRE_HDR, MEM, "length");
 	put_le(frame + 8, 4, 4);
 	refused(WIRE_HDR + 4, MEM, "length");
+	m = hello();
+	encode(&m);
+	put_le(frame + 8, 92, 4); /* version 3's HELLO */
+	refused(WIRE_HDR, MEM, "length");
+	m = state();
+	encode(&m);
+	put_le(frame + 8, ST_BYTES + 426, 4); /* version 3's STATE, with the old UART */
+	refused(WIRE_HDR, MEM, "length");
+	m = record("pit", 1, 10);
+	encode(&m);
+	put_le(frame + 8, WIRE_MAX_PAYLOAD + 1, 4);
+	refused(WIRE_HDR, MEM, "length");
 	m = (struct msg){ .type = MSG_PAGE, .u.page = { .gpa = 0, .data = page } };
 	encode(&m);
 	put_le(frame + 8, WIRE_MAX_PAYLOAD + 1, 4);
@@ -364,13 +460,6 @@ static void test_page(void **unused)
 	refused(WIRE_HDR, MEM, "short");
 }
 
-/* Replaces the string field at payload offset `at` (size `field`) and reseals. */
-static void set_str(size_t at, size_t field, const char *s, size_t len)
-{
-	memset(frame + WIRE_HDR + at, 0, field);
-	memcpy(frame + WIRE_HDR + at, s, len);
-	reseal(frame);
-}
 
 static void test_strings(void **unused)
 {
@@ -379,8 +468,8 @@ static void test_strings(void **unused)
 		size_t at, field;
 		const char *why;
 	} fields[] = {
-		{ MSG_HELLO, 28, WIRE_NAME, "name is not text" },
-		{ MSG_HELLO, 28 + WIRE_NAME, WIRE_NAME, "name is not text" },
+		{ MSG_HELLO, HE_NAME, WIRE_NAME, "name is not text" },
+		{ MSG_HELLO, HE_IMAGE, WIRE_NAME, "name is not text" },
 		{ MSG_RESERVED, 8, WIRE_REASON, "reply: bad fields" },
 		{ MSG_COMMIT, 8, WIRE_REASON, "reply: bad fields" },
 		{ MSG_ABORT, 0, WIRE_REASON, "reason is not text" },
@@ -395,23 +484,23 @@ static void test_strings(void **unused)
 		size_t n = encode(&m), at = fields[i].at, field = fields[i].field;
 		const char *why = fields[i].why;
 
-		set_str(at, field, "ok string ~!", 12);
+		set_str_at(at, field, "ok string ~!", 12);
 		decode_ok(n, MEM);
-		set_str(at, field, "", 0);
+		set_str_at(at, field, "", 0);
 		decode_ok(n, MEM);
-		set_str(at, field, full, field - 1); /* longest that fits */
+		set_str_at(at, field, full, field - 1); /* longest that fits */
 		decode_ok(n, MEM);
-		set_str(at, field, full, field); /* no NUL inside the field */
+		set_str_at(at, field, full, field); /* no NUL inside the field */
 		refused(n, MEM, why);
-		set_str(at, field, "bell\a", 5);
+		set_str_at(at, field, "bell\a", 5);
 		refused(n, MEM, why);
-		set_str(at, field, "\x1b[2J", 4);
+		set_str_at(at, field, "\x1b[2J", 4);
 		refused(n, MEM, why);
-		set_str(at, field, "del\x7f", 4);
+		set_str_at(at, field, "del\x7f", 4);
 		refused(n, MEM, why);
-		set_str(at, field, "caf\xc3\xa9", 5);
+		set_str_at(at, field, "caf\xc3\xa9", 5);
 		refused(n, MEM, why);
-		set_str(at, field, "nl\n", 3);
+		set_str_at(at, field, "nl\n", 3);
 		refused(n, MEM, why);
 	}
 }
@@ -460,6 +549,134 @@ static void test_hello(void **unused)
 	refused(n, MEM, "reply");
 }
 
+/* Sets `n` bytes of the payload in `frame` at `at` to v and reseals. */
+static void poke(size_t at, uint64_t v, int n)
+{
+	put_le(frame + WIRE_HDR + at, v, n);
+	reseal(frame);
+}
+
+/* The CPU model's frame: its count bounded by the room, the room past it zero. Whether
+ * the entries make sense (duplicates, the TSC rate) is the target's to judge
+ * (cpu_model_valid), naming what is wrong. */
+static void test_hello_model(void **unused)
+{
+	struct msg m = hello_small(), out;
+	size_t n = encode(&m);
+
+	/* The offsets above point where this test means. */
+	out = decode_ok(n, MEM);
+	assert_int_equal(out.u.hello.cpu.nr, 2);
+	poke(HE_ENTRY(1) + 8, 0x12345678, 4); /* entry 1's EAX */
+	out = decode_ok(n, MEM);
+	assert_int_equal(out.u.hello.cpu.e[1].eax, 0x12345678);
+	poke(HE_MODEL + 4, 0xffffffffffffffffull, 8); /* any rate passes the wire */
+	out = decode_ok(n, MEM);
+	assert_int_equal(out.u.hello.cpu.tsc_hz, ~0ull);
+
+	for (uint32_t count = CPU_MODEL_LEAVES + 1; count; count <<= 4) {
+		encode(&m);
+		poke(HE_MODEL, count, 4);
+		refused(n, MEM, "more entries than 64");
+	}
+	encode(&m);
+	poke(HE_MODEL, 0xffffffffu, 4);
+	refused(n, MEM, "more entries than 64");
+	/* An entry past the count: each of its words, at the first and the last slot. */
+	for (int slot = 2; slot < CPU_MODEL_LEAVES; slot += CPU_MODEL_LEAVES - 3)
+		for (int w = 0; w < 6; w++) {
+			encode(&m);
+			poke(HE_ENTRY(slot) + 4 * w, 1u << (w * 5), 4);
+			refused(n, MEM, "past its count are not zero");
+		}
+	/* Lowering the count strands an entry: refused; raising it takes a zero one in. */
+	encode(&m);
+	poke(HE_MODEL, 1, 4);
+	refused(n, MEM, "past its count are not zero");
+	encode(&m);
+	poke(HE_MODEL, 3, 4);
+	out = decode_ok(n, MEM);
+	assert_int_equal(out.u.hello.cpu.nr, 3);
+}
+
+static void test_hello_records(void **unused)
+{
+	struct msg m = hello_small(), out;
+	size_t n = encode(&m);
+
+	out = decode_ok(n, MEM);
+	assert_string_equal(out.u.hello.records[1].name, "pci_host");
+	poke(HE_RECORD(1) + VMS_NAME_MAX, 0xabcd, 2);
+	out = decode_ok(n, MEM);
+	assert_int_equal(out.u.hello.records[1].version, 0xabcd);
+
+	encode(&m);
+	poke(HE_RECORDS, WIRE_MAX_RECORDS + 1, 4);
+	refused(n, MEM, "more state records than 16");
+	poke(HE_RECORDS, 0x80000000u, 4);
+	refused(n, MEM, "more state records than 16");
+	/* A listed record's name: text, not empty, its NUL inside the field. */
+	static const struct {
+		const char *name;
+		size_t len;
+	} bad_names[] = {
+		{ "", 0 }, { "pit\x1b", 4 }, { "caf\xc3\xa9", 5 }, { "abcdefghijklmnop", 16 },
+		{ "\x7f", 1 },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad_names); i++) {
+		encode(&m);
+		set_str_at(HE_RECORD(0), VMS_NAME_MAX, bad_names[i].name, bad_names[i].len);
+		refused(n, MEM, "state record's name is not text");
+	}
+	/* The room past the count: name bytes, a version. */
+	encode(&m);
+	poke(HE_RECORD(2) + VMS_NAME_MAX - 1, 'x', 1);
+	refused(n, MEM, "past their count are not zero");
+	encode(&m);
+	poke(HE_RECORD(WIRE_MAX_RECORDS - 1) + VMS_NAME_MAX, 1, 2);
+	refused(n, MEM, "past their count are not zero");
+	encode(&m);
+	poke(HE_RECORDS, 1, 4); /* lowering the count strands "pci_host" */
+	refused(n, MEM, "past their count are not zero");
+	encode(&m);
+	poke(HE_RECORDS, 3, 4); /* raising it takes an empty name in */
+	refused(n, MEM, "state record's name is not text");
+}
+
+static void test_record(void **unused)
+{
+	struct msg m = record("uart", 1, 289);
+	size_t n = encode(&m);
+
+	decode_ok(n, MEM);
+	decode_ok(n, 0); /* a record names no address: nothing to check against the RAM */
+	/* Its length field must say what the frame carries. */
+	poke(VMS_NAME_MAX + 2, 288, 4);
+	refused(n, MEM, "record: length disagrees");
+	poke(VMS_NAME_MAX + 2, 290, 4);
+	refused(n, MEM, "record: length disagrees");
+	poke(VMS_NAME_MAX + 2, 0xffffffffu, 4);
+	refused(n, MEM, "record: length disagrees");
+	/* The name: text, not empty. */
+	encode(&m);
+	set_str_at(0, VMS_NAME_MAX, "", 0);
+	refused(n, MEM, "record: the name is not text");
+	set_str_at(0, VMS_NAME_MAX, "uart\n", 5);
+	refused(n, MEM, "record: the name is not text");
+	set_str_at(0, VMS_NAME_MAX, "abcdefghijklmnop", 16);
+	refused(n, MEM, "record: the name is not text");
+	set_str_at(0, VMS_NAME_MAX, "abcdefghijklmno", 15);
+	decode_ok(n, MEM);
+	/* Too short for its header. */
+	m = record("x", 0, 0);
+	encode(&m);
+	for (uint32_t len = 0; len < RE_HDR; len++) {
+		put_le(frame + 8, len, 4);
+		reseal(frame);
+		refused(WIRE_HDR + len, MEM, "record: too short");
+	}
+}
+
 /* Sets `n` bytes of the STATE payload at `at` to v, reseals, returns the frame length. */
 static size_t state_with(size_t at, uint64_t v, int n)
 {
@@ -493,20 +710,6 @@ static void test_state(void **unused)
 	refused(state_with(ST_INTR + 8, ~0ull, 8), MEM, "state: a register"); /* activity */
 	refused(state_with(60 * 8, 1ull << 32, 8), MEM, "state: a register"); /* idtr_limit */
 
-	/* UART: a saved line is under 160 characters (the vUART flushes at 160) and text;
-	 * at most 256 input bytes. */
-	m = decode_ok(state_with(ST_ULEN, 0, 2), MEM);
-	assert_int_equal(m.u.state.uart.len, 0);
-	refused(state_with(ST_ULEN, 160, 2), MEM, "UART");
-	refused(state_with(ST_ULEN, 0xffff, 2), MEM, "UART");
-	m = decode_ok(state_with(ST_RXLEN, 0, 2), MEM);
-	assert_int_equal(m.u.state.uart.rx_len, 0);
-	refused(state_with(ST_RXLEN, 257, 2), MEM, "UART");
-	refused(state_with(ST_RXLEN, 0xffff, 2), MEM, "UART");
-	refused(state_with(ST_LINE + 158, 0x1b, 1), MEM, "UART");
-	refused(state_with(ST_LINE, 0x80, 1), MEM, "UART");
-	/* Bytes past the line's length are not part of it. */
-	decode_ok(state_with(ST_LINE + 159, 0x1b, 1), MEM);
 }
 
 /* --- digest --- */
@@ -601,12 +804,70 @@ static void test_digest_state(void **unused)
 		     sizeof(struct vcpu_event) +
 		     sizeof(struct vcpu_state) - offsetof(struct vcpu_state, xsave) - XSAVE_BYTES;
 	assert_int_equal(flip_each(&m, &m.u.state.cpu, sizeof(m.u.state.cpu), base), pad);
-	assert_int_equal(flip_each(&m, &m.u.state.uart, sizeof(m.u.state.uart), base), 0);
 	/* The digest field itself is left out: it carries the result. */
 	m.u.state.digest ^= 1;
 	assert_int_equal(wire_digest_state(wire_digest_init(), &m), base);
 	/* And the memory before it counts. */
 	assert_int_not_equal(wire_digest_state(wire_digest_init() + 1, &m), base);
+}
+
+/* Every byte of a record (name, version, length, contents) reaches the digest, and the
+ * order of records counts. */
+static void test_digest_record(void **unused)
+{
+	static uint8_t bytes[64];
+	struct msg a = record("pit", 1, sizeof(bytes)), b;
+	uint64_t h0 = wire_digest_init(), base, ab, ba;
+
+	memcpy(bytes, rec_bytes, sizeof(bytes));
+	a.u.record.data = bytes;
+	base = wire_digest_record(h0, &a);
+	assert_int_not_equal(base, h0);
+	for (size_t i = 0; i < sizeof(bytes); i++) {
+		bytes[i] ^= 0x80;
+		assert_int_not_equal(wire_digest_record(h0, &a), base);
+		bytes[i] ^= 0x80;
+	}
+	for (size_t i = 0; i < strlen("pit"); i++) {
+		a.u.record.name[i] ^= 0x20;
+		assert_int_not_equal(wire_digest_record(h0, &a), base);
+		a.u.record.name[i] ^= 0x20;
+	}
+	a.u.record.version = 2;
+	assert_int_not_equal(wire_digest_record(h0, &a), base);
+	a.u.record.version = 1;
+	a.u.record.len--; /* the same bytes, but one fewer */
+	assert_int_not_equal(wire_digest_record(h0, &a), base);
+	a.u.record.len++;
+	assert_int_equal(wire_digest_record(h0, &a), base);
+
+	b = record("rtc", 1, 8);
+	ab = wire_digest_record(wire_digest_record(h0, &a), &b);
+	b = record("rtc", 1, 8);
+	ba = wire_digest_record(wire_digest_record(h0, &b), &a);
+	assert_int_not_equal(ab, ba);
+}
+
+/* The TSC a target starts the guest from: the source's, within [STATE's, STATE's + 10
+ * minutes at the model's rate]. */
+static void test_activate_tsc(void **unused)
+{
+	const uint64_t hz = 100000000, t0 = 5000000000ull, ahead = hz * WIRE_TSC_AHEAD_S;
+
+	assert_int_equal(WIRE_TSC_AHEAD_S, 600);
+	assert_int_equal(wire_activate_tsc(t0 + 12345, t0, hz), t0 + 12345);
+	assert_int_equal(wire_activate_tsc(t0, t0, hz), t0);
+	assert_int_equal(wire_activate_tsc(t0 - 1, t0, hz), t0); /* never back */
+	assert_int_equal(wire_activate_tsc(0, t0, hz), t0);
+	assert_int_equal(wire_activate_tsc(t0 + ahead, t0, hz), t0 + ahead);
+	assert_int_equal(wire_activate_tsc(t0 + ahead + 1, t0, hz), t0 + ahead);
+	assert_int_equal(wire_activate_tsc(~0ull, t0, hz), t0 + ahead);
+	assert_int_equal(wire_activate_tsc(~0ull, t0, 3 * hz), t0 + 3 * ahead);
+	/* no wrap-around near the top of the counter, or with an absurd rate */
+	assert_int_equal(wire_activate_tsc(~0ull, ~0ull - 10, hz), ~0ull);
+	assert_int_equal(wire_activate_tsc(5, ~0ull - 10, hz), ~0ull - 10);
+	assert_int_equal(wire_activate_tsc(~0ull, 7, ~0ull / 2), ~0ull);
+	assert_int_equal(wire_activate_tsc(t0 + 1, t0, 0), t0);
 }
 
 int main(void)
@@ -619,10 +880,15 @@ int main(void)
 		cmocka_unit_test(test_page),
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_hello),
+		cmocka_unit_test(test_hello_model),
+		cmocka_unit_test(test_hello_records),
+		cmocka_unit_test(test_record),
 		cmocka_unit_test(test_state),
 		cmocka_unit_test(test_digest_mem),
 		cmocka_unit_test(test_page_term),
 		cmocka_unit_test(test_digest_state),
+		cmocka_unit_test(test_digest_record),
+		cmocka_unit_test(test_activate_tsc),
 	};
 	return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
 }
