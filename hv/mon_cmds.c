@@ -6,6 +6,7 @@
 #include "hv/lib/fmt.h"
 #include "hv/lib/string.h"
 #include "hv/lineedit.h"
+#include "hv/idle.h"
 #include "hv/monitor.h"
 #include "hv/mon_vm.h"
 #include "hv/pmm.h"
@@ -81,6 +82,7 @@ static int cmd_info_cpu(int argc, char **argv)
 	kprintf("family: %u\nmodel: %u\nstepping: %u\n", family, model, f.eax & 0xf);
 	kprintf("tsc-mhz: %llu\n", (unsigned long long)(time_tsc_hz() / 1000000));
 	kprintf("uptime-ms: %llu\n", (unsigned long long)time_now_ms());
+	kprintf("idle-ms: %llu\n", (unsigned long long)(idle_us() / 1000));
 	kprintf("vmx: %s\n", yes_no(c->usable));
 	if (!c->usable)
 		kprintf("vmx-reason: %s\n", c->why);
