@@ -4,17 +4,21 @@
  * in long mode CR8, read back through the x2APIC TPR. Whichever path tern runs, the
  * guest sees the same; the system test counts the exits each path took (`info apic`).
  *
- * Arguments: apic=xapic|x2apic (default xapic), n=N (iterations, default 1000),
- *            cr8=1|0 (the long-mode part, default 1)
+ * It runs in the first mode, then switches to the other (xAPIC to x2APIC, or x2APIC
+ * through disabled to xAPIC) and runs again, then enters long mode in x2APIC mode.
  *
- * Prints
- *   apicpath: apic=<mode> tpr=<n> ipi=<n> masked=ok tpr-cycles=<c> ipi-cycles=<c>
- *   apicpath: cr8=<n> masked=ok|skipped cr8-cycles=<c>
+ * Arguments: apic=xapic|x2apic (the first mode, default xapic), n=N (iterations,
+ *            default 1000), base=ADDR (IA32_APIC_BASE moved there first; default
+ *            where it is), cr8=1|0 (the long-mode part, default 1)
+ *
+ * Prints, for each mode and then for long mode,
+ *   apicpath: apic=<mode> base=<addr> tpr=<n> ipi=<n> masked=ok tpr-cycles=<c>
+ *             ipi-cycles=<c>
+ *   apicpath: cr8=<n> masked=ok cr8-cycles=<c>
  * (cycles: guest TSC per iteration), then PASS, or FAIL and what went wrong.
  *
- * Built twice: 32-bit (xAPIC MMIO, paging off, the irq library) and 64-bit (CR8
- * exists only there; the xAPIC page is not mapped, so the held-back interrupt is
- * checked with x2APIC only). */
+ * Built twice: 32-bit (the APIC's two modes, paging off, the irq library) and 64-bit
+ * (CR8 exists only there; the xAPIC page is not mapped there, so x2APIC). */
 #include "guests/lib/guest.h"
 #include "guests/lib/cpu.h"
 
@@ -28,7 +32,7 @@
 
 /* Handed from the 32-bit half to the 64-bit one */
 struct ap_args {
-	uint32_t n, x2apic;
+	uint32_t n;
 };
 
 static void spin(void)
@@ -108,7 +112,8 @@ static __noreturn void fail(const char *why, uint64_t got)
 	exit(EXIT_FAIL);
 }
 
-/* SDM 10.8.6: CR8[3:0] is TPR[7:4]; writing CR8 clears TPR[3:0]. */
+/* SDM 10.8.6: CR8[3:0] is TPR[7:4]; writing CR8 clears TPR[3:0]. The APIC is in
+ * x2APIC mode here. */
 static uint64_t cr8_round_trips(const struct ap_args *a)
 {
 	uint64_t t0 = rdtsc(), v;
@@ -117,14 +122,12 @@ static uint64_t cr8_round_trips(const struct ap_args *a)
 		write_cr8(i & 15);
 		if ((v = read_cr8()) != (i & 15))
 			fail("CR8 reads back another value", v);
-		if (a->x2apic && (v = rdmsr(MSR_X2APIC_TPR)) != (i & 15) << 4)
+		if ((v = rdmsr(MSR_X2APIC_TPR)) != (i & 15) << 4)
 			fail("the TPR does not follow CR8", v);
 	}
-	if (a->x2apic) {
-		wrmsr(MSR_X2APIC_TPR, 0x7a);
-		if ((v = read_cr8()) != 7)
-			fail("CR8 does not follow the TPR", v);
-	}
+	wrmsr(MSR_X2APIC_TPR, 0x7a);
+	if ((v = read_cr8()) != 7)
+		fail("CR8 does not follow the TPR", v);
 	write_cr8(0);
 	return a->n ? (rdtsc() - t0) / a->n : 0;
 }
@@ -161,10 +164,8 @@ void guest_main64(void *arg)
 
 	setup_idt();
 	cycles = cr8_round_trips(&a);
-	if (a.x2apic)
-		held_by_cr8();
-	printf("apicpath: cr8=%u masked=%s cr8-cycles=%llu\n", a.n, a.x2apic ? "ok" : "skipped",
-	       (unsigned long long)cycles);
+	held_by_cr8();
+	printf("apicpath: cr8=%u masked=ok cr8-cycles=%llu\n", a.n, (unsigned long long)cycles);
 	printf("PASS\n");
 	exit(EXIT_PASS);
 }
@@ -176,6 +177,7 @@ void guest_main64(void *arg)
 #include "guests/lib/paging.h"
 #include "guests/lib/pic.h"
 
+#define MSR_APIC_BASE 0x1b
 #define LAPIC_ICR_LO 0x300
 #define LAPIC_SELF_IPI 0x3f0 /* x2APIC only: MSR 0x83f */
 #define ICR_SELF ((1u << 18) | (1u << 14)) /* shorthand self, assert; fixed, edge */
@@ -278,37 +280,57 @@ static uint64_t ipi_round_trips(uint32_t n)
 	return n ? (rdtsc() - t0) / n : 0;
 }
 
+/* The TPR, a held-back vector and self-IPIs in the APIC's current mode. */
+static void run_mode(uint32_t n)
+{
+	uint64_t tpr_cycles, ipi_cycles;
+	uint32_t esr;
+
+	tpr_cycles = tpr_round_trips(n);
+	held_by_tpr();
+	ipi_cycles = ipi_round_trips(n);
+	if ((esr = lapic_esr()))
+		fail("the ESR reports errors", esr);
+	printf("apicpath: apic=%s base=0x%x tpr=%u ipi=%u masked=ok tpr-cycles=%llu "
+	       "ipi-cycles=%llu\n", lapic_mode_name(lapic_mode),
+	       (uint32_t)rdmsr(MSR_APIC_BASE) & 0xfffff000u, n, n,
+	       (unsigned long long)tpr_cycles, (unsigned long long)ipi_cycles);
+}
+
 void guest_main(uint32_t magic, struct mb_info *mbi)
 {
 	static struct ap_args a;
 	const char *args = cmdline_args(mb_cmdline(mbi));
 	char mode[8] = "xapic";
-	enum lapic_mode m;
-	uint64_t tpr_cycles, ipi_cycles;
-	uint32_t esr;
+	enum lapic_mode first;
+	uint32_t base;
 
 	EXPECT(magic == MB_BOOT_MAGIC);
 	arg_str(args, "apic", mode, sizeof(mode));
-	if (!lapic_mode_parse(mode, &m) || m == LAPIC_OFF)
+	if (!lapic_mode_parse(mode, &first) || first == LAPIC_OFF)
 		fail("apic= is neither xapic nor x2apic", 0);
 	a.n = arg_u32(args, "n", 1000);
-	a.x2apic = m == LAPIC_X2APIC;
+	base = arg_u32(args, "base", 0);
+	if (base & 0xfff)
+		fail("base= is not page aligned", base);
 	irq_init();
 	pic_init(0x20); /* off the exception vectors, masked */
-	if (!lapic_init(m))
+	if (base) /* SDM 10.4.5: relocated before the APIC is used; kept by every switch */
+		wrmsr(MSR_APIC_BASE, (rdmsr(MSR_APIC_BASE) & 0xfff) | base);
+	/* the first mode, then the other (x2APIC to xAPIC through disabled, SDM 10.12.5) */
+	if (!lapic_init(first))
 		fail("CPUID does not offer that apic= mode", 0);
-	tpr_cycles = tpr_round_trips(a.n);
-	held_by_tpr();
-	ipi_cycles = ipi_round_trips(a.n);
-	if ((esr = lapic_esr()))
-		fail("the ESR reports errors", esr);
-	printf("apicpath: apic=%s tpr=%u ipi=%u masked=ok tpr-cycles=%llu ipi-cycles=%llu\n",
-	       lapic_mode_name(m), a.n, a.n, (unsigned long long)tpr_cycles,
-	       (unsigned long long)ipi_cycles);
+	run_mode(a.n);
+	if (!lapic_init(first == LAPIC_XAPIC ? LAPIC_X2APIC : LAPIC_XAPIC))
+		fail("CPUID does not offer x2APIC mode", 0);
+	run_mode(a.n);
 	if (!arg_u32(args, "cr8", 1)) {
 		printf("PASS\n");
 		exit(EXIT_PASS);
 	}
+	/* long mode checks CR8 against the x2APIC TPR */
+	if (lapic_mode != LAPIC_X2APIC && !lapic_init(LAPIC_X2APIC))
+		fail("CPUID does not offer x2APIC mode", 0);
 	enter_long_mode(mb_ram_top(mbi), BLOB64_BASE, &a);
 }
 

@@ -65,7 +65,7 @@ class Run:
             lines = re.findall(rb"\[vm%d\] ([^\r\n]*)" % vm, log)
             self.text[key] = b"\n".join(lines).decode(errors="replace")
             verdicts = [ln for ln in lines if ln == b"PASS" or ln.startswith(b"FAIL")]
-            end = self.host.seen(ends[key]).group(0).decode(errors="replace")
+            end = self.host.seen(ends[key]).group(1).decode(errors="replace")
             self.verdict[key] = (verdicts[-1].decode() if verdicts else "") + " / " + end
             self.apic[key] = {k: int(v) for k, v in self.host.info(f"apic {vm}").items()
                               if v.isdigit()}
