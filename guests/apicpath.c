@@ -1,7 +1,8 @@
 /* Exercises the local APIC accesses that APIC virtualization takes over, and checks
  * what they mean: TPR writes and reads, a self-IPI held back by the TPR and taken the
- * moment the TPR falls below its class, PPR and ISR while it is in service, EOI, and
- * in long mode CR8, read back through the x2APIC TPR. Whichever path tern runs, the
+ * moment the TPR falls below its class, PPR and ISR while it is in service, EOI, a
+ * level-triggered vector from the I/O APIC sent again after each EOI, and in long
+ * mode CR8, read back through the x2APIC TPR. Whichever path tern runs, the
  * guest sees the same; the system test counts the exits each path took (`info apic`).
  *
  * It runs in the first mode, then switches to the other (xAPIC to x2APIC, or x2APIC
@@ -12,8 +13,8 @@
  *            where it is), cr8=1|0 (the long-mode part, default 1)
  *
  * Prints, for each mode and then for long mode,
- *   apicpath: apic=<mode> base=<addr> tpr=<n> ipi=<n> masked=ok tpr-cycles=<c>
- *             ipi-cycles=<c>
+ *   apicpath: apic=<mode> base=<addr> tpr=<n> ipi=<n> masked=ok level=10
+ *             tpr-cycles=<c> ipi-cycles=<c>
  *   apicpath: cr8=<n> masked=ok cr8-cycles=<c>
  * (cycles: guest TSC per iteration), then PASS, or FAIL and what went wrong.
  *
@@ -172,6 +173,7 @@ void guest_main64(void *arg)
 
 #else /* the 32-bit half */
 
+#include "guests/lib/ioapic.h"
 #include "guests/lib/irq.h"
 #include "guests/lib/lapic.h"
 #include "guests/lib/paging.h"
@@ -181,8 +183,12 @@ void guest_main64(void *arg)
 #define LAPIC_ICR_LO 0x300
 #define LAPIC_SELF_IPI 0x3f0 /* x2APIC only: MSR 0x83f */
 #define ICR_SELF ((1u << 18) | (1u << 14)) /* shorthand self, assert; fixed, edge */
+#define VEC_LEVEL 0x52
+#define PCI_PIN 16     /* an idle PCI line is high: active high, it is asserted at once */
+#define LEVEL_TIMES 10
+#define LEVEL_SPINS 1000000
 
-static volatile uint32_t taken, ppr_in, isr_in;
+static volatile uint32_t taken, ppr_in, isr_in, level_taken;
 
 static __noreturn void fail(const char *why, uint32_t got)
 {
@@ -216,6 +222,34 @@ static void on_held(uint32_t vector)
 	ppr_in = lapic_read(LAPIC_PPR);
 	isr_in = vec_bit(LAPIC_ISR, vector);
 	lapic_eoi();
+}
+
+/* The line stays asserted: after each EOI the I/O APIC sends the vector again, until
+ * the handler masks the pin. */
+static void on_level(uint32_t vector)
+{
+	if (++level_taken >= LEVEL_TIMES)
+		ioapic_mask(PCI_PIN);
+	lapic_eoi();
+}
+
+/* A level-triggered vector is sent again only once its EOI cleared the I/O APIC's
+ * remote IRR (SDM 10.8.5): with virtual-interrupt delivery that EOI must exit. */
+static void level_line(void)
+{
+	uint32_t v;
+
+	level_taken = 0;
+	irq_set_handler(VEC_LEVEL, on_level);
+	irq_enable();
+	ioapic_route(PCI_PIN, VEC_LEVEL, (uint8_t)lapic_id(), IOAPIC_LEVEL);
+	for (uint32_t i = 0; i < LEVEL_SPINS && level_taken < LEVEL_TIMES; i++)
+		asm volatile("pause");
+	irq_disable();
+	if ((v = level_taken) != LEVEL_TIMES)
+		fail("a level-triggered vector came this often, not again after its EOI", v);
+	if (!vec_bit(LAPIC_TMR, VEC_LEVEL) || vec_bit(LAPIC_ISR, VEC_LEVEL))
+		fail("TMR clear or ISR still set for the level-triggered vector", 0);
 }
 
 static uint64_t tpr_round_trips(uint32_t n)
@@ -288,12 +322,13 @@ static void run_mode(uint32_t n)
 
 	tpr_cycles = tpr_round_trips(n);
 	held_by_tpr();
+	level_line();
 	ipi_cycles = ipi_round_trips(n);
 	if ((esr = lapic_esr()))
 		fail("the ESR reports errors", esr);
-	printf("apicpath: apic=%s base=0x%x tpr=%u ipi=%u masked=ok tpr-cycles=%llu "
+	printf("apicpath: apic=%s base=0x%x tpr=%u ipi=%u masked=ok level=%u tpr-cycles=%llu "
 	       "ipi-cycles=%llu\n", lapic_mode_name(lapic_mode),
-	       (uint32_t)rdmsr(MSR_APIC_BASE) & 0xfffff000u, n, n,
+	       (uint32_t)rdmsr(MSR_APIC_BASE) & 0xfffff000u, n, n, LEVEL_TIMES,
 	       (unsigned long long)tpr_cycles, (unsigned long long)ipi_cycles);
 }
 

@@ -58,6 +58,7 @@ int vmx_apicv_setup(struct vmx_vcpu *x)
 	x->vapic = NULL;
 	x->apic_mode = -1; /* nothing applied yet: the first entry does it */
 	x->apic_base = x->apic_gpa = 0;
+	x->tpr_threshold = 0;
 	memset(x->eoi_exit, 0, sizeof(x->eoi_exit));
 	if (!a->tpr_shadow)
 		return 0;
@@ -129,7 +130,11 @@ void vmx_apicv_sync(struct vmx_vcpu *x)
 	if ((int)ap.mode != x->apic_mode || ap.base != x->apic_base)
 		apply_mode(x, &ap);
 	if (!a->intr_delivery) {
-		vmcs_write(TPR_THRESHOLD, vapic_tpr_threshold(ap.page));
+		uint32_t t = vapic_tpr_threshold(ap.page);
+
+		if (t != x->tpr_threshold) /* the CPU never changes it */
+			vmcs_write(TPR_THRESHOLD, t);
+		x->tpr_threshold = t;
 		return;
 	}
 	/* RVI and SVI from IRR and ISR (VM entry then evaluates and delivers, SDM

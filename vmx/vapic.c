@@ -95,7 +95,8 @@ void vapic_x2apic_msrs(uint8_t *bitmap, bool on, bool reg_virt, bool intr_delive
 {
 	for (uint32_t msr = X2APIC_FIRST; msr <= X2APIC_LAST; msr++) {
 		unsigned off = (msr - X2APIC_FIRST) * 16;
-		bool rd = on && (off == VAPIC_TPR || (reg_virt && page_readable(off, intr_delivery)));
+		bool rd = on && (off == VAPIC_TPR ||
+				 (reg_virt && page_readable(off, intr_delivery)));
 		bool wr = on && (off == VAPIC_TPR ||
 				 (intr_delivery && (off == 0x0b0 || off == 0x3f0)));
 

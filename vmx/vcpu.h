@@ -38,6 +38,7 @@ struct vmx_vcpu {
 	uint64_t apic_base;       /* the xAPIC base applied */
 	uint64_t apic_gpa;        /* where the APIC-access page is mapped; 0: nowhere */
 	uint64_t eoi_exit[4];     /* the EOI-exit bitmap */
+	uint32_t tpr_threshold;
 	struct vcpu *v;
 };
 

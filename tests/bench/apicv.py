@@ -63,7 +63,7 @@ def bench_path(host, args):
                               for m in ("xapic", "x2apic")])
     cyc = {}
     for text, _ in paths:
-        for m in re.finditer(r"apic=(\w+) base=\S+ tpr=\d+ ipi=\d+ masked=ok "
+        for m in re.finditer(r"apic=(\w+) base=\S+ tpr=\d+ ipi=\d+ masked=ok level=\d+ "
                              r"tpr-cycles=(\d+) ipi-cycles=(\d+)", text):
             cyc.setdefault(m.group(1), (int(m.group(2)), int(m.group(3))))
         m = re.search(r"cr8=\d+ masked=ok cr8-cycles=(\d+)", text)
@@ -107,10 +107,10 @@ def main():
                           f"{inj:14.2f}")
     print(f"apicpath, guest TSC cycles per iteration ({args.n} iterations)")
     print(f"{'path':5} {'TPR w+r xAPIC':>14} {'TPR w+r x2APIC':>15} {'self-IPI+EOI xAPIC':>19} "
-          f"{'self-IPI+EOI x2APIC':>20} {'CR8 w+r':>8}")
+          f"{'self-IPI+EOI x2APIC':>20} {'CR8 w+r, TPR r':>15}")
     for path, (_, _, cyc) in results.items():
         x, x2 = cyc.get("xapic", (0, 0)), cyc.get("x2apic", (0, 0))
-        print(f"{path:5} {x[0]:14} {x2[0]:15} {x[1]:19} {x2[1]:20} {cyc.get('cr8', 0):8}")
+        print(f"{path:5} {x[0]:14} {x2[0]:15} {x[1]:19} {x2[1]:20} {cyc.get('cr8', 0):15}")
 
 
 if __name__ == "__main__":
