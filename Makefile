@@ -36,13 +36,13 @@ HV_SRCS := hv/main.c hv/bootinfo.c hv/console.c hv/cmdline.c hv/gdt.c hv/trap.c 
 	hv/trap_entry.S hv/panic.c hv/pmm.c hv/paging.c hv/time.c hv/acpi.c \
 	hv/lineedit.c hv/monitor.c hv/mon_cmds.c hv/pci.c hv/mbload.c \
 	hv/vm.c hv/vm_args.c hv/vconsole.c hv/pc.c hv/cpuid.c hv/mon_vm.c hv/vcpu.c hv/msr.c \
-	hv/backend.c hv/apic_host.c hv/idle.c \
+	hv/backend.c hv/apicv.c hv/apic_host.c hv/idle.c \
 	hv/shadow.c hv/dirty.c hv/bitmap.c hv/mon_dirty.c hv/load.c \
 	hv/vmstate.c hv/cpu_model.c hv/x86_rules.c hv/x86_state.c hv/x86_reset.c hv/calendar.c \
 	hv/wallclock.c hv/gpt.c hv/insn.c hv/insn_emul.c hv/strio.c hv/vcpu_emul.c \
 	hv/lib/string.c hv/lib/strlcpy.c hv/lib/fmt.c hv/lib/error.c $(DEV_SRCS)
 VMX_SRCS := vmx/backend.c vmx/cap.c vmx/vmxon.c vmx/vmcs.c vmx/vcpu.c vmx/state.c vmx/entry.S \
-	vmx/exit.c vmx/event.c vmx/names.c vmx/ept.c vmx/s2.c vmx/dirty.c
+	vmx/exit.c vmx/event.c vmx/names.c vmx/ept.c vmx/s2.c vmx/dirty.c vmx/apicv.c vmx/vapic.c
 NET_SRCS := net/addr.c net/sys_arch.c net/pci.c net/e1000_ring.c net/e1000.c net/net.c net/ping.c \
 	net/netperf.c
 MIGRATE_SRCS := migrate/wire.c migrate/stream.c migrate/send.c migrate/recv.c migrate/migrate.c \
@@ -67,9 +67,9 @@ MB2_OBJS := $(call obj,$(MB2_SRCS))
 
 # Test guests: ELF32 Multiboot v1 kernels with their own runtime (guests/lib) and
 # flags: no PIC (they run where they are linked), 32-bit code unless in a 64-bit part.
-GUESTS := hello spin memtouch hostile pages ticker echo cpustate badpc power
+GUESTS := hello spin memtouch hostile pages ticker echo cpustate badpc power apicpath
 GUEST_ELFS := $(patsubst %,$(BUILD)/guests/%.elf,$(GUESTS))
-GUESTS_64 := memtouch cpustate
+GUESTS_64 := memtouch cpustate apicpath
 GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
 	-ffreestanding -nostdinc -isystem $(shell $(CC) -print-file-name=include) -fno-pic \
 	-fno-stack-protector -mno-mmx -mno-sse -mno-sse2 -mno-80387 -fno-strict-aliasing \
@@ -192,7 +192,7 @@ UNIT_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I.
 	-fsanitize=address,undefined -fno-sanitize-recover=all -DTERN_VERSION='"$(VERSION)"'
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 UNIT_SRCS := hv/lib/fmt.c hv/cmdline.c hv/lineedit.c hv/monitor.c hv/pmm.c hv/bootinfo.c \
-	hv/acpi.c hv/pci.c hv/mbload.c hv/vm_args.c vmx/ept.c hv/vconsole.c hv/bitmap.c hv/lib/error.c hv/lib/strlcpy.c boot/efi/config.c tests/unit/stubs.c \
+	hv/acpi.c hv/pci.c hv/mbload.c hv/vm_args.c vmx/ept.c vmx/vapic.c hv/apicv.c hv/vconsole.c hv/bitmap.c hv/lib/error.c hv/lib/strlcpy.c boot/efi/config.c tests/unit/stubs.c \
 	net/e1000_ring.c net/addr.c migrate/wire.c migrate/announce.c migrate/policy.c hv/load.c \
 	hv/vmstate.c hv/cpu_model.c hv/cpuid.c hv/x86_rules.c hv/x86_state.c hv/x86_reset.c hv/calendar.c \
 	hv/wallclock.c hv/gpt.c hv/insn.c hv/insn_emul.c hv/strio.c $(DEV_SRCS)

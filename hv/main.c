@@ -1,4 +1,5 @@
 #include "hv/acpi.h"
+#include "hv/apicv.h"
 #include "hv/boot.h"
 #include "hv/cmdline.h"
 #include "hv/console.h"
@@ -74,6 +75,10 @@ __noreturn void hv_main(const struct boot_info *bi)
 	if (acpi_init(bi->rsdp) < 0)
 		kprintf("acpi: no tables found; poweroff falls back to the chipset's PM registers\n");
 	hv_backend_init();
+	hv_apicv_init(hv_caps(), bi->cmdline, &why);
+	if (why)
+		kprintf("warning: %s\n", why);
+	why = NULL;
 	report_vmx();
 	if (hv_caps()->usable && hv_enable(&why) < 0)
 		kprintf("vmx: cannot enter VMX operation: %s; guests cannot run\n", why);

@@ -1,4 +1,5 @@
 #include "hv/acpi.h"
+#include "hv/apicv.h"
 #include "hv/console.h"
 #include "hv/error.h"
 #include "hv/hv.h"
@@ -61,7 +62,7 @@ static int cmd_info_cpu(int argc, char **argv)
 {
 	const struct hv_caps *c = hv_caps();
 	struct cpuid_regs r = cpuid(0, 0), f = cpuid(1, 0);
-	char vendor[13], brand[49], *b = brand;
+	char vendor[13], brand[49], *b = brand, apicv[128];
 	uint32_t family = (f.eax >> 8) & 0xf, model = (f.eax >> 4) & 0xf;
 
 	(void)argc, (void)argv;
@@ -91,6 +92,8 @@ static int cmd_info_cpu(int argc, char **argv)
 	kprintf("pml: %s\n", yes_no(c->dirty_log));
 	kprintf("ept-ad: %s\n", yes_no(c->dirty_flags));
 	kprintf("preemption-timer: %s\n", yes_no(c->preemption_timer));
+	hv_apicv_describe(hv_apicv(), apicv, sizeof(apicv));
+	kprintf("apic-virtualization: %s\n", apicv);
 	return 0;
 }
 
@@ -128,6 +131,8 @@ static const struct mon_cmd commands[] = {
 	{ "info cpu", "", "the CPU and its VT-x features", cmd_info_cpu },
 	{ "info modules", "", "the guest images the loader brought", cmd_info_modules },
 	{ "info vms", "", "the VMs: id name state mem-MiB exits", cmd_info_vms },
+	{ "info apic", "<vm>", "the VM's local APIC: mode, path, exits by register, injected",
+	  cmd_info_apic },
 	{ "vm start", "<image> [mem=MiB] [name=NAME] [mod=IMAGE ...] [-- cmdline]",
 	  "create a VM from a Multiboot image and start it", cmd_vm_start },
 	{ "stop", "<vm>", "pause a VM (by id or name)", cmd_stop },

@@ -1,7 +1,9 @@
 /* Monitor commands for VMs and guest images. */
+#include "hv/apicv.h"
 #include "hv/console.h"
 #include "hv/error.h"
 #include "hv/hv.h"
+#include "hv/time.h"
 #include "hv/mbload.h"
 #include "hv/lib/string.h"
 #include "hv/mon_vm.h"
@@ -114,6 +116,36 @@ static bool alive(const struct vm *vm)
 		return true;
 	kprintf("error: vm%d has %s\n", vm->id, vm->state == VM_EXITED ? "exited" : "been killed");
 	return false;
+}
+
+/* The local APIC of a VM and what its exits cost: the figures that show the APIC
+ * virtualization at work (the CPU handles what these counters do not see). */
+int cmd_info_apic(int argc, char **argv)
+{
+	static const char *const modes[] = { "disabled", "xapic", "x2apic" };
+	struct vm *vm = target(argc, argv, "info apic");
+	const struct apic_counts *c;
+	struct vcpu_apic ap;
+	char path[128];
+
+	if (!vm)
+		return -E_INVAL;
+	c = &vm->apic_counts;
+	hv_apicv_describe(hv_apicv(), path, sizeof(path));
+	kprintf("vm: %d\n", vm->id);
+	if (vm->pc && vm->vcpu) { /* an ended VM's devices are freed: its counts stay */
+		vcpu_apic(vm->vcpu, &ap);
+		kprintf("mode: %s\nbase: 0x%llx\n", modes[ap.mode], (unsigned long long)ap.base);
+	}
+	kprintf("virtualization: %s\n", path);
+	kprintf("exits: %llu\nexit-us: %llu\n", (unsigned long long)vm->exits,
+		(unsigned long long)dev_muldiv(vm->exit_tsc, 1000000, time_tsc_hz()));
+	kprintf("exits-tpr: %llu\nexits-eoi: %llu\nexits-icr: %llu\nexits-cr8: %llu\n"
+		"exits-other: %llu\ninjected: %llu\n", (unsigned long long)c->tpr,
+		(unsigned long long)c->eoi, (unsigned long long)c->icr,
+		(unsigned long long)c->cr8, (unsigned long long)c->other,
+		(unsigned long long)c->injected);
+	return 0;
 }
 
 int cmd_stop(int argc, char **argv)

@@ -4,6 +4,7 @@
 
 int cmd_info_modules(int argc, char **argv);
 int cmd_info_vms(int argc, char **argv);
+int cmd_info_apic(int argc, char **argv);
 int cmd_vm_start(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_cont(int argc, char **argv);

@@ -297,6 +297,55 @@ bool pc_io(struct vm *vm, uint16_t port, unsigned size, bool in, uint32_t *val)
 	return pc->request == PC_RUN;
 }
 
+/* --- the local APIC's exits --- */
+
+/* Counts an exit that reached the model, by the register's xAPIC offset. */
+static void count_apic(struct pc *pc, uint32_t off)
+{
+	struct apic_counts *st = &pc->vm->apic_counts;
+
+	off &= 0xff0;
+	if (off == APIC_TPR)
+		st->tpr++;
+	else if (off == APIC_EOI)
+		st->eoi++;
+	else if (off == APIC_ICR_LO || off == APIC_ICR_HI || off == APIC_SELF_IPI)
+		st->icr++;
+	else
+		st->other++;
+}
+
+uint8_t pc_cr8(struct vm *vm)
+{
+	vm->apic_counts.cr8++;
+	return lapic_cr8(&vm->pc->lapic);
+}
+
+void pc_set_cr8(struct vm *vm, uint8_t val)
+{
+	vm->apic_counts.cr8++;
+	lapic_set_cr8(&vm->pc->lapic, val, vm_now_ns(vm));
+}
+
+/* The CPU wrote the page then exited (SDM 29.4.3.3). A write narrower than the register
+ * (the CPU lets bytes of its first 4 through) is taken as a write of the whole
+ * register as the page now holds it: the model keeps the bits that may be written. */
+void pc_apic_written(struct vm *vm, uint32_t offset)
+{
+	struct pc *pc = vm->pc;
+
+	count_apic(pc, offset);
+	pc->next_event = 0;
+	lapic_write_done(&pc->lapic, offset & 0xff0, vm_now_ns(vm));
+}
+
+void pc_apic_eoi(struct vm *vm, uint8_t vector)
+{
+	vm->apic_counts.eoi++;
+	vm->pc->next_event = 0;
+	lapic_eoi_done(&vm->pc->lapic, vector);
+}
+
 /* --- device memory --- */
 
 static bool at_lapic(const struct lapic *a, uint64_t g)
@@ -319,6 +368,7 @@ bool pc_mmio(struct vm *vm, uint64_t g, unsigned size, bool write, uint64_t *val
 
 	pc->next_event = 0;
 	if (at_lapic(a, g)) {
+		count_apic(pc, (uint32_t)(g - base));
 		if (write)
 			lapic_mmio_write(a, (uint32_t)(g - base), size, *val, now);
 		else
@@ -344,6 +394,7 @@ int pc_msr(struct vm *vm, uint32_t msr, bool write, uint64_t *val)
 	    (msr < MSR_X2APIC_FIRST || msr > MSR_X2APIC_LAST))
 		return -1;
 	vm->pc->next_event = 0;
+	count_apic(vm->pc, msr >= MSR_X2APIC_FIRST ? (msr - MSR_X2APIC_FIRST) << 4 : 0);
 	return write ? lapic_msr_write(a, msr, *val, now) : lapic_msr_read(a, msr, val, now);
 }
 
@@ -397,6 +448,7 @@ uint8_t pc_intr_ack(struct vm *vm)
 	struct pc *pc = vm->pc;
 	int v;
 
+	vm->apic_counts.injected++;
 	if (extint(pc)) {
 		uint8_t vec = pic_intack(&pc->pic);
 		lapic_extint_taken(&pc->lapic);
@@ -405,6 +457,11 @@ uint8_t pc_intr_ack(struct vm *vm)
 	v = lapic_pending(&pc->lapic);
 	lapic_accept(&pc->lapic, (uint8_t)v);
 	return (uint8_t)v;
+}
+
+bool pc_extint_ready(struct vm *vm)
+{
+	return extint(vm->pc);
 }
 
 bool pc_take_nmi(struct vm *vm)

@@ -77,6 +77,17 @@ bool pc_intr_ready(struct vm *vm);
 uint8_t pc_intr_ack(struct vm *vm);
 bool pc_take_nmi(struct vm *vm);
 bool pc_apic_enabled(const struct vm *vm);
+/* Only the PIC's vector (ExtINT) is ready: with virtual-interrupt delivery the CPU
+ * takes the local APIC's vectors from the page itself. */
+bool pc_extint_ready(struct vm *vm);
+
+/* The local APIC where the CPU virtualizes it: CR8 on the trapping path, a register the
+ * CPU wrote into the page (an APIC-write exit), an EOI it performed (an EOI-induced
+ * exit: the vector's ISR bit is already clear). */
+uint8_t pc_cr8(struct vm *vm);
+void pc_set_cr8(struct vm *vm, uint8_t val);
+void pc_apic_written(struct vm *vm, uint32_t offset);
+void pc_apic_eoi(struct vm *vm, uint8_t vector);
 
 /* The guest's console (COM1): bytes from the operator, and whether its output goes raw
  * to the operator (attached) or as "[vm<ID>] ..." lines. */

@@ -132,13 +132,46 @@ uint8_t vcpu_intr_ack(struct vcpu *v)
 	return pc_intr_ack(v->vm);
 }
 
+bool vcpu_extint_ready(struct vcpu *v)
+{
+	return pc_extint_ready(v->vm);
+}
+
+void vcpu_apic(struct vcpu *v, struct vcpu_apic *out)
+{
+	const struct lapic *a = &v->vm->pc->lapic;
+
+	out->page = v->vm->pc->apic_page;
+	out->base = lapic_mmio_base(a);
+	out->mode = !lapic_enabled(a) ? VCPU_APIC_OFF
+		    : lapic_x2apic(a) ? VCPU_APIC_X2APIC : VCPU_APIC_XAPIC;
+}
+
+static unsigned still_running(struct vcpu *v)
+{
+	return v->vm->state == VM_RUNNING && !v->vm->pc->request ? VA_RESUME : VA_STOP;
+}
+
+unsigned vcpu_apic_write(struct vcpu *v, uint32_t offset)
+{
+	pc_apic_written(v->vm, offset);
+	return still_running(v);
+}
+
+unsigned vcpu_apic_eoi(struct vcpu *v, uint8_t vector)
+{
+	pc_apic_eoi(v->vm, vector);
+	return still_running(v);
+}
+
 uint64_t vcpu_read_cr(struct vcpu *v, unsigned cr)
 {
 	switch (cr) {
 	case 0: return be()->get_sreg(v, SREG_CR0);
 	case 3: return be()->get_sreg(v, SREG_CR3);
 	case 4: return be()->get_sreg(v, SREG_CR4);
-	default: return 0; /* CR8: no virtual APIC yet, the TPR reads 0 */
+	case 8: return pc_cr8(v->vm); /* the trapping path: without a TPR shadow */
+	default: return 0;
 	}
 }
 
@@ -182,7 +215,8 @@ unsigned vcpu_write_cr(struct vcpu *v, unsigned cr, uint64_t val)
 	case 8:
 		if (!x86_cr8_ok(val))
 			return fault_gp(v);
-		return VA_SKIP; /* no virtual APIC yet: the TPR is ignored */
+		pc_set_cr8(v->vm, (uint8_t)val);
+		return VA_SKIP;
 	default:
 		return vcpu_kill(v, "unsupported control-register access");
 	}

@@ -70,6 +70,24 @@ bool vcpu_nmi_ready(struct vcpu *v);
 void vcpu_nmi_taken(struct vcpu *v);
 bool vcpu_intr_ready(struct vcpu *v);
 uint8_t vcpu_intr_ack(struct vcpu *v);
+/* With virtual-interrupt delivery only the PIC's vector (ExtINT) is left to inject:
+ * the CPU delivers the local APIC's from the virtual-APIC page. */
+bool vcpu_extint_ready(struct vcpu *v);
+
+/* The local APIC, for a backend that virtualizes it (hv/apicv.h says how far). */
+enum vcpu_apic_mode { VCPU_APIC_OFF, VCPU_APIC_XAPIC, VCPU_APIC_X2APIC };
+struct vcpu_apic {
+	uint32_t *page;            /* its registers in the xAPIC layout: the virtual-APIC
+				    * page (4 KiB, host memory tern maps one to one) */
+	uint64_t base;             /* guest-physical address of the xAPIC registers */
+	enum vcpu_apic_mode mode;
+};
+void vcpu_apic(struct vcpu *v, struct vcpu_apic *out);
+/* Exits of APIC virtualization. The instruction is done (these exits are trap-like):
+ * the handlers return VA_RESUME, or VA_STOP when the VM must stop. */
+unsigned vcpu_apic_write(struct vcpu *v, uint32_t offset); /* the CPU wrote the page */
+unsigned vcpu_apic_eoi(struct vcpu *v, uint8_t vector);    /* the CPU performed an EOI */
+
 /* For the scheduler: runs a halted vCPU's due timers; true when it has an event to take
  * now (it is no longer halted). */
 bool vcpu_wake(struct vcpu *v);

@@ -17,6 +17,15 @@ enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED, VM_KILLED, VM_INCOMING };
 struct vcpu;
 struct pc;
 
+/* Exits that reached the local APIC model, by register (TPR, EOI, ICR and self-IPI,
+ * CR8, the rest), and interrupts tern itself delivered at VM entry. With APIC
+ * virtualization the CPU handles most of these without tern (`info apic`). Kept for
+ * the VM's life and after it ended. */
+struct apic_counts {
+	uint64_t tpr, eoi, icr, cr8, other;
+	uint64_t injected;
+};
+
 struct vm {
 	int id;                 /* 1, 2, ...; never reused */
 	char name[VM_NAME_MAX];
@@ -30,6 +39,8 @@ struct vm {
 	struct vcpu *vcpu;      /* one per VM today */
 	uint64_t exits;
 	uint64_t run_tsc;       /* TSC ticks spent running the guest */
+	uint64_t exit_tsc;      /* TSC ticks tern spent between its exits and entries */
+	struct apic_counts apic_counts;
 	uint64_t runnable_us;   /* time it was runnable (running, not halted): hv/load.h */
 	struct pc *pc;          /* its PC platform: devices, interrupts, firmware tables */
 	/* how it was started, to start it again from its image on a reset */

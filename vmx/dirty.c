@@ -31,6 +31,7 @@ int vmx_dirty_arm(struct vm *vm)
 	vmcs_load(vm->vcpu->priv);
 	if (d->mode == DIRTY_WP) {
 		ept_set_write_all(vmx_ept(vm), false);
+		vmx_apicv_after_wp(vm);
 	} else {
 		ept_clear_dirty_all(vmx_ept(vm));
 		vmcs_write(EPT_POINTER, ept_pointer(vmx_ept(vm), true));

@@ -127,6 +127,17 @@ bool ept_translate(const struct ept *e, gpa_t g, hpa_t *h, unsigned *perm)
 	return true;
 }
 
+int ept_unmap_4k(struct ept *e, gpa_t g)
+{
+	int level;
+	uint64_t *ent = find_leaf(e, g.v, &level);
+
+	if (!ent || level != 0)
+		return -E_INVAL;
+	*ent = 0;
+	return 0;
+}
+
 /* Replaces a 2 MiB leaf by a table of 512 4 KiB leaves with the same rights. */
 static int split_2m(struct ept *e, uint64_t *ent)
 {

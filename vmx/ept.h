@@ -33,6 +33,9 @@ void ept_destroy(struct ept *e);
 /* Maps [g, g+size) to [h, h+size) with perm (EPT_R/W/X), write-back memory.
  * size is EPT_PAGE_4K or EPT_PAGE_2M, both addresses aligned to it. */
 int ept_map(struct ept *e, gpa_t g, hpa_t h, uint64_t size, unsigned perm);
+/* Removes the 4 KiB mapping of g (a device page mapped with ept_map); the tables
+ * above it stay. */
+int ept_unmap_4k(struct ept *e, gpa_t g);
 /* Looks a guest-physical address up: its host-physical address and permissions.
  * Returns false when nothing maps it. */
 bool ept_translate(const struct ept *e, gpa_t g, hpa_t *h, unsigned *perm);

@@ -1,6 +1,7 @@
 /* Delivering events to a VT-x guest (SDM 26.6, 27.2.4, 28.2.4): an event whose delivery
  * an exit interrupted goes in again first; then an NMI, then an external interrupt, each
  * when the guest can take it, else the window exit that says when it can. */
+#include "hv/apicv.h"
 #include "hv/vcpu.h"
 #include "hv/vm.h"
 #include "hv/x86.h"
@@ -38,6 +39,13 @@ static bool blocked(uint32_t mask)
 	return vmcs_read(GUEST_INTERRUPTIBILITY) & mask;
 }
 
+/* With virtual-interrupt delivery the CPU takes the local APIC's vectors from the
+ * virtual-APIC page itself (vmx/apicv.c sets RVI): only the PIC's are injected. */
+static bool intr_ready(struct vcpu *v)
+{
+	return hv_apicv()->intr_delivery ? vcpu_extint_ready(v) : vcpu_intr_ready(v);
+}
+
 /* Before an entry. A handler may have queued an exception itself (VM_ENTRY_INTR_INFO
  * valid): that one goes first and the rest waits. */
 void vmx_inject_events(struct vmx_vcpu *x)
@@ -59,7 +67,7 @@ void vmx_inject_events(struct vmx_vcpu *x)
 			vcpu_nmi_taken(v);
 			vmcs_write(VM_ENTRY_INTR_INFO, INFO_VALID | (EV_NMI << 8) | 2);
 		}
-	} else if (vcpu_intr_ready(v)) {
+	} else if (intr_ready(v)) {
 		if (!(v->rflags & RFLAGS_IF) || blocked(INTR_STI | INTR_MOVSS)) {
 			intr_wait = true;
 		} else {

@@ -170,6 +170,45 @@ static bool exit_window(struct vmx_vcpu *x)
 	return true;
 }
 
+/* --- APIC virtualization (SDM 29.4, 29.1.2, 29.1.4; vmx/apicv.c) --- */
+
+/* The guest lowered its TPR (MOV to CR8) below the class of an interrupt it held
+ * back: the next entry delivers it. */
+static bool exit_tpr_threshold(struct vmx_vcpu *x)
+{
+	return true;
+}
+
+/* An access to the APIC page the CPU does not virtualize (a register it does not read
+ * from the page, a narrow or straddling one): carried out through the model, as on
+ * the trapping path. The qualification gives the page offset and how (SDM Table
+ * 28-6): 0 read, 1 write, 2 fetch; others are accesses by event delivery or by page
+ * walks, which no guest makes on purpose. */
+static bool exit_apic_access(struct vmx_vcpu *x)
+{
+	uint64_t q = vmcs_read(EXIT_QUALIFICATION), base = vmx_apicv_access_gpa(x);
+	unsigned type = (q >> 12) & 0xf;
+
+	if (type > 2 || !base)
+		return act(x, vcpu_kill(x->v, "the APIC page used by event delivery or as "
+					      "paging structures"));
+	return act(x, vcpu_mmio(x->v, base + (q & 0xfff), type == 1, type == 2));
+}
+
+/* The CPU wrote a register into the page (the instruction is done): the model acts on
+ * it. The qualification is the page offset. */
+static bool exit_apic_write(struct vmx_vcpu *x)
+{
+	return act(x, vcpu_apic_write(x->v, (uint32_t)vmcs_read(EXIT_QUALIFICATION) & 0xfff));
+}
+
+/* The CPU performed the EOI of a vector the EOI-exit bitmap names (level-triggered):
+ * the model tells the I/O APIC. */
+static bool exit_eoi_induced(struct vmx_vcpu *x)
+{
+	return act(x, vcpu_apic_eoi(x->v, (uint8_t)vmcs_read(EXIT_QUALIFICATION)));
+}
+
 static bool exit_xsetbv(struct vmx_vcpu *x)
 {
 	return act(x, vcpu_xsetbv(x->v));
@@ -194,12 +233,16 @@ static const exit_fn handlers[NR_EXITS] = {
 	[30] = exit_io,
 	[31] = exit_rdmsr,
 	[32] = exit_wrmsr,
+	[43] = exit_tpr_threshold,
+	[44] = exit_apic_access,
+	[45] = exit_eoi_induced,
 	[48] = exit_ept_violation,
 	[49] = exit_ept_misconfig,
 	[50] = exit_vmx_insn,
 	[52] = exit_preemption,
 	[53] = exit_vmx_insn,
 	[55] = exit_xsetbv,
+	[56] = exit_apic_write,
 	[62] = exit_pml_full,
 };
 

@@ -48,6 +48,8 @@ int vmx_vcpu_create(struct vcpu *v)
 	x->msrs.dr6 = 0xffff0ff0;
 	v->priv = x;
 	err = vmcs_setup(x, v->vm);
+	if (!err)
+		err = vmx_apicv_setup(x);
 	if (err) {
 		vmx_clear(x);
 		free_pages(x);
@@ -210,7 +212,8 @@ void vmx_vcpu_run(struct vcpu *v, uint64_t deadline_tsc)
 	make_resident(x);
 	x->slice_end = deadline_tsc;
 	while (vm->state == VM_RUNNING && !v->halted) {
-		uint64_t now = rdtsc(), ticks, until;
+		uint64_t now = rdtsc(), ticks, until, in, out;
+		bool go_on;
 		int r;
 
 		if (now >= deadline_tsc)
@@ -220,6 +223,7 @@ void vmx_vcpu_run(struct vcpu *v, uint64_t deadline_tsc)
 		vcpu_tick(v);
 		until = MIN(deadline_tsc, vcpu_deadline_tsc(v));
 		vmx_inject_events(x);
+		vmx_apicv_sync(x);
 		ticks = until > now ? (until - now) >> rate : 0;
 		vmcs_write(GUEST_PREEMPTION_TIMER, ticks > 0xffffffff ? 0xffffffff : ticks);
 		vmcs_write(TSC_OFFSET, (uint64_t)v->tsc_offset);
@@ -227,9 +231,11 @@ void vmx_vcpu_run(struct vcpu *v, uint64_t deadline_tsc)
 		vmcs_write(GUEST_RIP, v->rip);
 		vmcs_write(GUEST_RFLAGS, v->rflags);
 		write_cr2(x->cr2);
+		in = rdtsc();
 		r = vmx_enter(v->gpr, x->launched);
+		out = rdtsc();
 		x->cr2 = read_cr2();
-		vm->run_tsc += rdtsc() - now;
+		vm->run_tsc += out - now;
 		if (r) {
 			entry_failed(v, r);
 			break;
@@ -240,7 +246,10 @@ void vmx_vcpu_run(struct vcpu *v, uint64_t deadline_tsc)
 		v->rip = vmcs_read(GUEST_RIP);
 		v->rflags = vmcs_read(GUEST_RFLAGS);
 		vmx_save_vectoring(x);
-		if (!vmx_handle_exit(x))
+		go_on = vmx_handle_exit(x);
+		/* tern's cost of the exit: handling it, and preparing the entry before it */
+		vm->exit_tsc += (in - now) + (rdtsc() - out);
+		if (!go_on)
 			break;
 	}
 }

@@ -32,6 +32,13 @@ struct vmx_vcpu {
 	uint64_t slice_end;       /* TSC: the scheduler's deadline for this run */
 	uint32_t reinject;        /* an interrupted delivery, as interruption information */
 	uint32_t reinject_error, reinject_len;
+	/* APIC virtualization (vmx/apicv.c): what the VMCS holds now */
+	uint32_t *vapic;          /* the virtual-APIC page: the model's */
+	int apic_mode;            /* enum vcpu_apic_mode applied; -1 before the first entry */
+	uint64_t apic_base;       /* the xAPIC base applied */
+	uint64_t apic_gpa;        /* where the APIC-access page is mapped; 0: nowhere */
+	uint64_t eoi_exit[4];     /* the EOI-exit bitmap */
+	uint32_t tpr_threshold;
 	struct vcpu *v;
 };
 
@@ -59,6 +66,13 @@ void vmx_save_vectoring(struct vmx_vcpu *x);
 void vmx_inject_events(struct vmx_vcpu *x);
 void vmx_pending_event(struct vmx_vcpu *x, struct vcpu_event *e);
 void vmx_set_pending_event(struct vmx_vcpu *x, const struct vcpu_event *e);
+
+/* vmx/apicv.c */
+void vmx_apicv_controls(uint32_t *proc, uint32_t *proc2);
+int vmx_apicv_setup(struct vmx_vcpu *x);
+void vmx_apicv_sync(struct vmx_vcpu *x);
+uint64_t vmx_apicv_access_gpa(const struct vmx_vcpu *x);
+void vmx_apicv_after_wp(struct vm *vm);
 
 /* vmx/exit.c: handles the exit that just happened; false ends the current slice. */
 bool vmx_handle_exit(struct vmx_vcpu *x);

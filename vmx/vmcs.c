@@ -9,6 +9,7 @@
 #include "hv/x86_rules.h"
 #include "hv/x86.h"
 #include "vmx/ept.h"
+#include "vmx/vapic.h"
 #include "vmx/vcpu.h"
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
@@ -132,12 +133,12 @@ static int setup_controls(struct vmx_vcpu *v, struct vm *vm)
 		   0, &pin2))
 		pin = pin2;
 	v->virtual_nmis = pin & PIN_VIRTUAL_NMI;
-	ok &= adjust(MSR_VMX_PROCBASED, MSR_VMX_TRUE_PROCBASED,
-		     PROC_HLT_EXIT | PROC_USE_IO_BITMAPS | PROC_USE_MSR_BITMAPS | PROC_SECONDARY |
-			     PROC_TSC_OFFSET,
-		     0, &proc);
-	ok &= adjust(MSR_VMX_PROCBASED2, 0, PROC2_EPT | PROC2_UNRESTRICTED,
-		     c->tagged_tlb ? PROC2_VPID : 0, &proc2);
+	proc = PROC_HLT_EXIT | PROC_USE_IO_BITMAPS | PROC_USE_MSR_BITMAPS | PROC_SECONDARY |
+	       PROC_TSC_OFFSET;
+	proc2 = PROC2_EPT | PROC2_UNRESTRICTED;
+	vmx_apicv_controls(&proc, &proc2); /* what hv_apicv() chose from the caps */
+	ok &= adjust(MSR_VMX_PROCBASED, MSR_VMX_TRUE_PROCBASED, proc, 0, &proc);
+	ok &= adjust(MSR_VMX_PROCBASED2, 0, proc2, c->tagged_tlb ? PROC2_VPID : 0, &proc2);
 	ok &= adjust(MSR_VMX_EXIT, MSR_VMX_TRUE_EXIT,
 		     EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_SAVE_PAT | EXIT_LOAD_PAT,
 		     0, &exit);
@@ -219,15 +220,8 @@ static int setup_host(void)
 }
 
 /* MSRs the guest reads and writes without exits: the VMCS or tern's switch code keeps
- * them per guest. Every other MSR exits to the core's policy (hv/msr.c). */
-static void pass(uint8_t *bitmap, uint32_t msr)
-{
-	unsigned high = msr >= 0xc0000000 ? 1024 : 0, bit = msr & 0x1fff;
-
-	bitmap[high + bit / 8] &= (uint8_t)~(1u << (bit % 8));        /* read */
-	bitmap[2048 + high + bit / 8] &= (uint8_t)~(1u << (bit % 8)); /* write */
-}
-
+ * them per guest. Every other MSR exits to the core's policy (hv/msr.c), the x2APIC
+ * ones too until vmx/apicv.c lets some through. */
 void vmx_msr_bitmap_init(uint8_t *bitmap)
 {
 	static const uint32_t through[] = {
@@ -237,7 +231,7 @@ void vmx_msr_bitmap_init(uint8_t *bitmap)
 
 	memset(bitmap, 0xff, PAGE_SIZE);
 	for (size_t i = 0; i < ARRAY_SIZE(through); i++)
-		pass(bitmap, through[i]);
+		msr_bitmap_set(bitmap, through[i], false, false);
 }
 
 /* The VMCS of a new vCPU: controls and host state. */

@@ -14,6 +14,7 @@ enum vmcs_field {
 	GUEST_GS_SEL = 0x080a,
 	GUEST_LDTR_SEL = 0x080c,
 	GUEST_TR_SEL = 0x080e,
+	GUEST_INTR_STATUS = 0x0810, /* RVI in bits 7:0, SVI in 15:8 (SDM 25.4.2) */
 	GUEST_PML_INDEX = 0x0812,
 	/* 16-bit host state */
 	HOST_ES_SEL = 0x0c00,
@@ -32,7 +33,10 @@ enum vmcs_field {
 	VM_ENTRY_MSR_LOAD_ADDR = 0x200a,
 	PML_ADDRESS = 0x200e,
 	TSC_OFFSET = 0x2010,
+	VIRTUAL_APIC_ADDR = 0x2012,
+	APIC_ACCESS_ADDR = 0x2014,
 	EPT_POINTER = 0x201a,
+	EOI_EXIT_BITMAP0 = 0x201c, /* vectors 0-63; 1..3 follow, 2 apart */
 	/* 64-bit read-only */
 	GUEST_PHYSICAL_ADDRESS = 0x2400,
 	/* 64-bit guest state */
@@ -62,6 +66,7 @@ enum vmcs_field {
 	VM_ENTRY_INTR_INFO = 0x4016,
 	VM_ENTRY_EXCEPTION_ERROR = 0x4018,
 	VM_ENTRY_INSTR_LEN = 0x401a,
+	TPR_THRESHOLD = 0x401c,
 	PROC_BASED_CTLS2 = 0x401e,
 	/* 32-bit read-only */
 	VM_INSTRUCTION_ERROR = 0x4400,
@@ -152,14 +157,21 @@ enum vmcs_field {
 #define PROC_HLT_EXIT (1u << 7)
 #define PROC_CR3_LOAD_EXIT (1u << 15)
 #define PROC_CR3_STORE_EXIT (1u << 16)
+#define PROC_CR8_LOAD_EXIT (1u << 19)
+#define PROC_CR8_STORE_EXIT (1u << 20)
+#define PROC_TPR_SHADOW (1u << 21)
 #define PROC_NMI_WINDOW (1u << 22)
 #define PROC_USE_IO_BITMAPS (1u << 25)
 #define PROC_USE_MSR_BITMAPS (1u << 28)
 #define PROC_SECONDARY (1u << 31)
 /* Secondary processor-based controls */
+#define PROC2_VIRT_APIC_ACCESS (1u << 0)
 #define PROC2_EPT (1u << 1)
+#define PROC2_VIRT_X2APIC (1u << 4)
 #define PROC2_VPID (1u << 5)
 #define PROC2_UNRESTRICTED (1u << 7)
+#define PROC2_APIC_REG_VIRT (1u << 8)
+#define PROC2_VIRT_INTR_DELIVERY (1u << 9)
 #define PROC2_PML (1u << 17)
 /* VM-exit controls (SDM 25.7.1) */
 #define EXIT_HOST_64 (1u << 9)

@@ -893,6 +893,16 @@ bool lapic_msr_write(struct lapic *a, uint32_t msr, uint64_t value, uint64_t now
 	return true;
 }
 
+uint8_t lapic_cr8(const struct lapic *a)
+{
+	return (uint8_t)((*reg(a, APIC_TPR) >> 4) & 0xf);
+}
+
+void lapic_set_cr8(struct lapic *a, uint8_t cr8, uint64_t now)
+{
+	lapic_write(a, APIC_TPR, (uint32_t)(cr8 & 0xf) << 4, now);
+}
+
 /* --- toward the CPU --- */
 
 int lapic_pending(const struct lapic *a)

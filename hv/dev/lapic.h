@@ -149,6 +149,11 @@ void lapic_write_done(struct lapic *a, uint32_t offset, uint64_t now);
  * vector's ISR bit: broadcast it when level-triggered, clear LINT remote IRRs. */
 void lapic_eoi_done(struct lapic *a, uint8_t vector);
 
+/* The TPR as CR8 reads and writes it (SDM 11.8.6: CR8[3:0] is TPR[7:4], and a write
+ * clears TPR[3:0]). */
+uint8_t lapic_cr8(const struct lapic *a);
+void lapic_set_cr8(struct lapic *a, uint8_t cr8, uint64_t now);
+
 /* A message this APIC is a destination of. Fixed and lowest priority go to IRR (TMR
  * set when level-triggered), NMI and ExtINT to their pending flags. */
 void lapic_deliver(struct lapic *a, const struct apic_msg *m);

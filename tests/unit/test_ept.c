@@ -116,6 +116,35 @@ static void test_split_keeps_mapping(void **state)
 	assert_int_equal(live_pages, 0);
 }
 
+/* The APIC-access page: a device page mapped at the guest's APIC base beside its RAM,
+ * moved when the guest relocates the base, removed in x2APIC mode. */
+static void test_unmap_device_page(void **state)
+{
+	struct ept e;
+	hpa_t h;
+	unsigned perm;
+
+	ept_init(&e, &ops);
+	ept_map(&e, gpa(0), hpa(32 * MIB), EPT_PAGE_2M, EPT_RWX);
+	assert_int_equal(ept_map(&e, gpa(0xfee00000), hpa(0x77000), EPT_PAGE_4K, EPT_R | EPT_W), 0);
+	assert_true(ept_translate(&e, gpa(0xfee00080), &h, &perm));
+	assert_int_equal(h.v, 0x77080);
+	assert_int_equal(ept_unmap_4k(&e, gpa(0xfee00000)), 0);
+	assert_false(ept_translate(&e, gpa(0xfee00000), &h, &perm));
+	/* mapped again elsewhere, and back: no table leaks, no stale leaf */
+	assert_int_equal(ept_map(&e, gpa(0xfed00000), hpa(0x77000), EPT_PAGE_4K, EPT_R | EPT_W), 0);
+	assert_int_equal(ept_unmap_4k(&e, gpa(0xfed00000)), 0);
+	assert_int_equal(ept_map(&e, gpa(0xfee00000), hpa(0x77000), EPT_PAGE_4K, EPT_R | EPT_W), 0);
+	assert_true(ept_translate(&e, gpa(0xfee00000), &h, &perm));
+	/* nothing there, or RAM in a 2 MiB page: refused, RAM untouched */
+	assert_true(ept_unmap_4k(&e, gpa(0xfec00000)) < 0);
+	assert_true(ept_unmap_4k(&e, gpa(0x1000)) < 0);
+	assert_true(ept_translate(&e, gpa(0x1000), &h, &perm));
+	assert_int_equal(h.v, 32 * MIB + 0x1000);
+	ept_destroy(&e);
+	assert_int_equal(live_pages, 0);
+}
+
 static void test_eptp(void **state)
 {
 	struct ept e;
@@ -208,6 +237,7 @@ int main(void)
 		cmocka_unit_test(test_map_2m_and_entry_bits),
 		cmocka_unit_test(test_rejects_bad_requests),
 		cmocka_unit_test(test_split_keeps_mapping),
+		cmocka_unit_test(test_unmap_device_page),
 		cmocka_unit_test(test_eptp),
 		cmocka_unit_test(test_tables_freed),
 		cmocka_unit_test(test_dirty_tracking_ops),

@@ -217,6 +217,23 @@ static void test_cpu_wrote_page(void **state)
 	assert_int_equal(rd(APIC_ESR, 0), 0);
 }
 
+/* MOV to/from CR8 on the trapping path: TPR[7:4], TPR[3:0] cleared, PPR follows. */
+static void test_cr8(void **state)
+{
+	fresh(0, false);
+	wr(APIC_TPR, 0x5a, 0);
+	assert_int_equal(lapic_cr8(&A), 5);
+	lapic_set_cr8(&A, 3, 0);
+	assert_int_equal(rd(APIC_TPR, 0), 0x30);
+	assert_int_equal(rd(APIC_PPR, 0), 0x30);
+	fixed(0x35, false);
+	assert_int_equal(lapic_pending(&A), -1); /* class 3 does not beat TPR 3 */
+	lapic_set_cr8(&A, 2, 0);
+	assert_int_equal(lapic_pending(&A), 0x35);
+	lapic_set_cr8(&A, 0xff, 0); /* the caller checked reserved bits; only 3:0 count */
+	assert_int_equal(rd(APIC_TPR, 0), 0xf0);
+}
+
 /* TDCR encodings and their dividers (SDM Figure 11-10) */
 static const struct { uint32_t tdcr; unsigned div; } dividers[] = {
 	{ 0x0, 2 }, { 0x1, 4 }, { 0x2, 8 }, { 0x3, 16 },
@@ -875,6 +892,7 @@ int main(void)
 		cmocka_unit_test(test_logical_match),
 		cmocka_unit_test(test_lint_pins),
 		cmocka_unit_test(test_lint0_level),
+		cmocka_unit_test(test_cr8),
 		cmocka_unit_test(test_records),
 		cmocka_unit_test(test_records_refused),
 	};
