@@ -13,13 +13,16 @@
  * PBE; the APIC bit follows IA32_APIC_BASE. */
 #define EDX1_KEEP (0xffffffffu & ~((1u << 7) | (1u << 14) | (1u << 21) | (1u << 22) | \
 				    (1u << 28) | (1u << 29) | (1u << 31) | (1u << 9)))
-/* CPUID.7.0: EBX without SGX(2), TSC_ADJUST(1), HLE(4), RTM(11), PQM(12), MPX(14),
- * PQE(15), AVX-512 (16, 17, 21, 26-28, 30, 31), Intel PT (25), INVPCID (10: its exit
- * control is off); ECX without PKU/OSPKE (3, 4), LA57 (16), SGX-LC (30), AVX-512 parts;
- * EDX none (speculation controls are not switched). */
+/* CPUID.7.0: EBX without SGX(2), HLE(4), RTM(11), PQM(12), MPX(14), PQE(15), AVX-512
+ * (16, 17, 21, 26-28, 30, 31), Intel PT (25), INVPCID (10: its exit control is off); ECX
+ * without PKU/OSPKE (3, 4), LA57 (16), SGX-LC (30), AVX-512 parts; EDX none (speculation
+ * controls are not switched). TSC_ADJUST (1) whatever the host: hv/msr.c emulates it,
+ * and with an invariant TSC it tells Linux the TSC needs no watchdog (a clocksource
+ * watchdog against jiffies would call it unstable whenever ticks come late). */
 #define EBX7_KEEP ((1u << 0) | (1u << 3) | (1u << 5) | (1u << 7) | (1u << 8) | (1u << 9) | \
 		   (1u << 18) | (1u << 19) | (1u << 20) | (1u << 23) | (1u << 24) | (1u << 29))
 #define ECX7_KEEP ((1u << 2) | (1u << 8)) /* UMIP, GFNI; RDPID (22) needs TSC_AUX */
+#define EBX7_TSC_ADJUST (1u << 1)
 /* CPUID.80000001h: ECX LAHF(0), ABM/LZCNT(5), PREFETCHW(8); EDX SYSCALL, NX, 1 GiB
  * pages, LM (RDTSCP hidden: its VT-x control and TSC_AUX are not switched). */
 #define ECX81_KEEP ((1u << 0) | (1u << 5) | (1u << 8))
@@ -127,6 +130,7 @@ void cpu_model_build(struct cpu_model *m, cpuid_fn host, uint64_t tsc_hz)
 	if (max >= 7) {
 		r = host(7, 0);
 		r.ebx &= EBX7_KEEP & (xsave ? ~0u : ~(1u << 5)); /* AVX2 needs YMM state too */
+		r.ebx |= EBX7_TSC_ADJUST;
 		put(m, 7, 0, (struct cpuid_regs){ 0, r.ebx, r.ecx & ECX7_KEEP, 0 });
 	}
 	/* x2APIC topology: one thread, one core (EDX, the x2APIC ID, at run time) */

@@ -243,6 +243,7 @@ void vcpu_set_state(struct vcpu *v, const struct vcpu_state *s)
 {
 	be()->set_state(v, s);
 	v->tsc_offset = (int64_t)(s->tsc - rdtsc());
+	v->tsc_adjust = 0; /* struct vcpu_state does not hold IA32_TSC_ADJUST (yet) */
 	v->nmi_pending = s->nmi_pending;
 	v->misc_enable = s->misc_enable;
 	v->mtrr_def_type = s->mtrr_def_type;

@@ -1,9 +1,10 @@
-"""Linux guests under Bochs + GRUB (the quicker boot): Debian's kernel with the initramfs
-`make` builds (busybox, guests/linux/init, the Linux memtouch) boots to a shell on ttyS0,
-which the operator drives through `console`; its clocks hold; `reboot -f` restarts it and
+"""Linux guests under Bochs + GRUB (the quicker boot), on two hosts of one LAN: Debian's
+kernel with the initramfs `make` builds (busybox, guests/linux/init, the Linux memtouch)
+boots to a shell on ttyS0, which the operator drives through `console`; its clocks hold;
+it migrates to the other host and back while memtouch works; `reboot -f` restarts it and
 `poweroff -f` ends it; broken or misfitting images are refused with their reason and
 nothing left allocated. Linux is slow under Bochs: one boot is shared by every check
-that can share it, and the checks run in the order below."""
+that can share it, and the checks run in the order below (the last one reboots)."""
 import os
 import re
 import struct
@@ -35,15 +36,20 @@ def broken_kernels(tmp):
 
 
 @pytest.fixture(scope="module")
-def host(tmp_path_factory):
-    guests = [os.path.join(LINUX, "linux"), os.path.join(LINUX, "initramfs")]
-    guests += broken_kernels(str(tmp_path_factory.mktemp("kernels")))
-    h = TernHost("bochs-bios", name="linux", mem=768, guests=guests)
-    try:
-        h.wait_prompt(timeout=600)
-        yield h
-    finally:
-        h.close()
+def pair(tmp_path_factory):
+    """Hosts 1 and 2 on a LAN, each with the Linux guest's images; host 1 also has two
+    broken kernels."""
+    extra = ["--linux"]
+    for k in broken_kernels(str(tmp_path_factory.mktemp("kernels"))):
+        extra += ["--guest", k]
+    with lan_hosts("bochs-bios", "linux", mems=(768, 768), timeout=600,
+                   extra=extra) as hosts:
+        yield hosts
+
+
+@pytest.fixture(scope="module")
+def host(pair):
+    return pair[0]
 
 
 def uptime_ms(host):
@@ -74,7 +80,7 @@ def linux(host):
     boot_s = (uptime_ms(host) - t0) / 1000
     print(f"linux: vm start to init in {boot_s:.1f} s of tern's clock; "
           f"the kernel says {host.proc.match.group(1).decode()} s")
-    yield vm, boot_s
+    yield [vm, boot_s]     # a list: a migration there and back gives the VM a new id
 
 
 class Console:
@@ -204,22 +210,6 @@ def test_timekeeping(host, linux):
     con.leave()
 
 
-def test_reboot_then_poweroff(host, linux):
-    """reboot -f starts the same kernel again, the same way; poweroff -f ends the VM."""
-    vm, _ = linux
-    con = Console(host, vm)
-    host.send_raw(b"reboot -f\r")
-    host.expect(rf"vm{vm} reset".encode(), timeout=120)
-    host.expect(rf"init: up after".encode(), timeout=BOOT_TIMEOUT)
-    host.expect(PROMPT, timeout=120)
-    status, out = con.run("cat /proc/cmdline")
-    assert out.strip() == "console=ttyS0,115200", out
-    host.send_raw(b"poweroff -f\r")
-    host.expect(rf"vm{vm} powered off".encode(), timeout=120)
-    host.expect(rb"tern> ", timeout=60)
-    assert vms(host)[vm]["state"] == "exited"
-
-
 # --- migration: a working Linux VM there and back -------------------------------------
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -264,40 +254,54 @@ def migrate(src, vm, dst_ip):
 @pytest.mark.skipif(not stream_has_device_records(),
                     reason="waits for the devices' state in the migration stream "
                     "(pc_records, branch mig-records)")
-def test_migrate_there_and_back():
-    """A 128 MiB Linux VM running memtouch (64 MiB) moves to another host and back: the
-    heartbeat goes on without a gap or a repeat, every check passes, the shell answers
-    on the target, the guest's clock advances by no more than the move took, and the
-    RAM Linux never touched travels as zero-page markers."""
-    with lan_hosts("bochs-bios", "linuxmig", mems=(768, 768), timeout=600,
-                   extra=["--linux"]) as (a, b):
-        vm = a.vm_start("linux mem=128 initrd=initramfs name=lx")
-        a.expect(rf"\[vm{vm}\] init: up after".encode(), timeout=BOOT_TIMEOUT)
-        a.cmd(f"vm send {vm} memtouch mib=64 rate=64 &")
-        a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=600)
-        src, dst, dst_ip, legs = a, b, B_IP, []
-        for leg in range(2):
-            before = guest_uptime(src, vm, f"before{leg}")
-            info = migrate(src, vm, dst_ip)
-            new = int(info["target-vm"])
-            dst.expect(rf"vm{new} arrived from".encode(), timeout=120)
-            after = guest_uptime(dst, new, f"after{leg}")
-            total_s = int(info["total-time"]) / 1000
-            assert 0 <= after - before <= total_s + 30, (before, after, info)
-            for _ in range(2):
-                dst.expect(rf"\[vm{new}\] seq=\d+ check=ok\r\n".encode(), timeout=600)
-            old, now = heartbeats(src, vm), heartbeats(dst, new)
-            assert now[0] == old[-1] + 1, (leg, old[-3:], now[:3])
-            assert now == list(range(now[0], now[0] + len(now))), now
-            pages = 128 * 256
-            data = int(info["transferred-pages"]) - int(info["zero-pages"])
-            assert int(info["zero-pages"]) > pages // 8, info
-            assert data < pages, info
-            legs.append((info["downtime"], info["total-time"], info["transferred-pages"],
-                         info["zero-pages"], info["rounds"]))
-            src, dst, dst_ip, vm = dst, src, A_IP if dst_ip == B_IP else B_IP, new
-        # home again: the shell answers, and a whole ledger pass is checked
-        src.cmd(f"vm send {vm} echo shell-$((6 * 7))")
-        src.expect(rf"\[vm{vm}\] shell-42".encode(), timeout=120)
-        src.expect(rf"\[vm{vm}\] memtouch: pass \d+ of 16384 pages ok".encode(), timeout=900)
-        print("legs (downtime ms, total ms, pages, zero pages, rounds):", legs)
+def test_migrate_there_and_back(pair, linux):
+    """The 128 MiB Linux VM, running memtouch (64 MiB), moves to the other host and back:
+    the heartbeat goes on without a gap or a repeat, every check passes, the shell
+    answers on the target, the guest's clock advances by no more than the move took, and
+    the RAM Linux never touched travels as zero-page markers."""
+    a, b = pair
+    vm, _ = linux
+    a.cmd(f"vm send {vm} memtouch mib=64 rate=64 &")
+    a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=600)
+    src, dst, dst_ip, legs = a, b, B_IP, []
+    for leg in range(2):
+        before = guest_uptime(src, vm, f"before{leg}")
+        info = migrate(src, vm, dst_ip)
+        new = int(info["target-vm"])
+        dst.expect(rf"vm{new} arrived from".encode(), timeout=120)
+        dst.cmd(f"vm send {new} echo shell-$((6 * 7))")
+        dst.expect(rf"\[vm{new}\] shell-42".encode(), timeout=120)
+        after = guest_uptime(dst, new, f"after{leg}")
+        assert 0 <= after - before <= int(info["total-time"]) / 1000 + 30, (before, after)
+        for _ in range(2):
+            dst.expect(rf"\[vm{new}\] seq=\d+ check=ok\r\n".encode(), timeout=600)
+        old, now = heartbeats(src, vm), heartbeats(dst, new)
+        assert now[0] == old[-1] + 1, (leg, old[-3:], now[:3])
+        assert now == list(range(now[0], now[0] + len(now))), now
+        pages = 128 * 256
+        assert int(info["zero-pages"]) > pages // 8, info
+        assert int(info["transferred-pages"]) - int(info["zero-pages"]) < pages, info
+        legs.append({k: info[k] for k in ("downtime", "total-time", "transferred-pages",
+                                          "zero-pages", "rounds")})
+        src, dst, dst_ip, vm = dst, src, A_IP if dst_ip == B_IP else B_IP, new
+    # home again: a whole pass of the ledger checked after the moves
+    src.expect(rf"\[vm{vm}\] memtouch: pass \d+ of 16384 pages ok".encode(), timeout=900)
+    src.cmd(f"vm send {vm} kill %1")
+    print("legs:", legs)
+    linux[0] = vm   # the tests after this one find it here, under its new id
+
+
+def test_reboot_then_poweroff(host, linux):
+    """reboot -f starts the same kernel again, the same way; poweroff -f ends the VM."""
+    vm, _ = linux
+    con = Console(host, vm)
+    host.send_raw(b"reboot -f\r")
+    host.expect(rf"vm{vm} reset".encode(), timeout=120)
+    host.expect(rf"init: up after".encode(), timeout=BOOT_TIMEOUT)
+    host.expect(PROMPT, timeout=120)
+    status, out = con.run("cat /proc/cmdline")
+    assert out.strip() == "console=ttyS0,115200", out
+    host.send_raw(b"poweroff -f\r")
+    host.expect(rf"vm{vm} powered off".encode(), timeout=120)
+    host.expect(rb"tern> ", timeout=60)
+    assert vms(host)[vm]["state"] == "exited"

@@ -66,11 +66,23 @@ static void test_leaf15_exact_rates(void **state)
 	assert_int_equal(r.eax, 1);
 }
 
+/* The TSC is one Linux can trust without a watchdog: invariant (CPUID.80000007H:EDX[8])
+ * and with IA32_TSC_ADJUST (CPUID.7:EBX[1]), which tern emulates whatever the host has. */
+static void test_tsc_features(void **state)
+{
+	static struct cpu_model m;
+
+	cpu_model_build(&m, empty_host, 99000000);
+	assert_true(leaf(&m, 7).ebx & (1u << 1));
+	assert_true(leaf(&m, 0x80000007u).edx & (1u << 8));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_leaf15_tsc_ratio),
 		cmocka_unit_test(test_leaf15_exact_rates),
+		cmocka_unit_test(test_tsc_features),
 	};
 	return cmocka_run_group_tests_name("cpuid", tests, NULL, NULL);
 }
