@@ -480,6 +480,21 @@ static void write_all(const struct mb_guest_mem *m, const struct bzimage *k, con
 	put(m, LX_ZERO_PAGE, zp, PAGE_SIZE);
 }
 
+/* Every check, for a VM of ram bytes; fills k and p. */
+static int check_all(struct bzimage *k, struct plan *p, uint64_t ram,
+		     const struct mb_blob *kernel, const struct mb_blob *initrd, struct diag *d)
+{
+	int rc = parse(k, kernel->data, kernel->size, d);
+
+	if (rc)
+		return rc;
+	memset(p, 0, sizeof(*p));
+	p->ram = ram;
+	if (p->ram < LX_STACK_TOP)
+		return fail(d, E_RANGE, "the VM's RAM ends below the loader's low memory");
+	return plan(p, k, kernel, initrd, d);
+}
+
 int lx_load(const struct mb_guest_mem *mem, const struct mb_blob *kernel,
 	    const struct mb_blob *initrd, uint64_t rsdp, struct lx_boot *out, char *err,
 	    size_t err_size)
@@ -494,14 +509,7 @@ int lx_load(const struct mb_guest_mem *mem, const struct mb_blob *kernel,
 	if (!mem || !mem->write || !mem->zero || !mem->size || !kernel || !kernel->data || !out ||
 	    (initrd && initrd->size && !initrd->data))
 		return fail(&d, E_INVAL, "lx_load: missing argument");
-	rc = parse(&k, kernel->data, kernel->size, &d);
-	if (rc)
-		return rc;
-	memset(&p, 0, sizeof(p));
-	p.ram = mem->size;
-	if (p.ram < LX_STACK_TOP)
-		return fail(&d, E_RANGE, "the VM's RAM ends below the loader's low memory");
-	rc = plan(&p, &k, kernel, initrd, &d);
+	rc = check_all(&k, &p, mem->size, kernel, initrd, &d);
 	if (rc)
 		return rc;
 	write_all(mem, &k, &p, kernel, initrd, rsdp);
@@ -530,6 +538,21 @@ int lx_check(const uint8_t *data, uint64_t size, char *err, size_t err_size)
 	if (!data)
 		return fail(&d, E_INVAL, "lx_check: no image");
 	return parse(&k, data, size, &d);
+}
+
+int lx_check_fit(const uint8_t *data, uint64_t size, uint64_t ram, uint64_t initrd_size,
+		 const char *cmdline, char *err, size_t err_size)
+{
+	const struct mb_blob kernel = { data, size, cmdline }, initrd = { NULL, initrd_size, NULL };
+	struct diag d = { err, err_size };
+	static struct plan p;
+	struct bzimage k;
+
+	if (err && err_size)
+		err[0] = 0;
+	if (!data)
+		return fail(&d, E_INVAL, "lx_check_fit: no image");
+	return check_all(&k, &p, ram, &kernel, &initrd, &d);
 }
 
 /* --- the vCPU at the entry point --- */

@@ -90,6 +90,12 @@ int lx_load(const struct mb_guest_mem *mem, const struct mb_blob *kernel,
  * not depend on the VM. */
 int lx_check(const uint8_t *data, uint64_t size, char *err, size_t err_size);
 
+/* Whether lx_load would take the image into a VM of ram bytes, with an initrd of
+ * initrd_size bytes (0: none) and this command line (NULL: none): every check it makes,
+ * nothing written; the same errors. For refusing before the VM's RAM is allocated. */
+int lx_check_fit(const uint8_t *data, uint64_t size, uint64_t ram, uint64_t initrd_size,
+		 const char *cmdline, char *err, size_t err_size);
+
 /* The vCPU's state at the kernel's entry (boot.rst, "32-bit Boot Protocol" and "64-bit
  * Boot Protocol"): flat __BOOT_CS and __BOOT_DS from the GDT at LX_GDT, interrupts
  * off, RSI the zero page; 64-bit mode with the identity map at LX_PML4, or protected

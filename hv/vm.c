@@ -206,6 +206,21 @@ static const struct boot_module *find_image(const struct vm *vm, char *err, size
 	return image;
 }
 
+static const uint8_t *image_data(const struct boot_module *m)
+{
+	return (const uint8_t *)(uintptr_t)m->base;
+}
+
+static int no_initrd(const struct boot_module *image, const char *initrd, char *err,
+		     size_t err_size)
+{
+	if (!initrd || !initrd[0])
+		return 0;
+	fmt_snprintf(err, err_size, "initrd= is for Linux kernels; '%s' is a Multiboot image "
+		     "(give it mod=)", image->name);
+	return -E_INVAL;
+}
+
 /* A Multiboot kernel with its modules; its command line starts with its name. */
 static int load_multiboot(struct vm *vm, const struct boot_module *image,
 			  struct vcpu_state *st, char *err, size_t err_size)
@@ -214,16 +229,13 @@ static int load_multiboot(struct vm *vm, const struct boot_module *image,
 	struct mb_guest_mem mem = guest_mem(vm);
 	struct mb_blob kernel, mods[8];
 	struct mb_boot boot;
-	int e;
+	int e = no_initrd(image, vm->initrd, err, err_size);
 
-	if (vm->initrd[0]) {
-		fmt_snprintf(err, err_size, "initrd= is for Linux kernels; '%s' is a Multiboot "
-			     "image (give it mod=)", image->name);
-		return -E_INVAL;
-	}
+	if (e)
+		return e;
 	fmt_snprintf(cmdline, sizeof(cmdline), "%s %s", image->name,
 		     vm->has_args ? vm->args : image->args);
-	kernel = (struct mb_blob){ (const uint8_t *)(uintptr_t)image->base, image->size, cmdline };
+	kernel = (struct mb_blob){ image_data(image), image->size, cmdline };
 	for (unsigned i = 0; i < vm->nr_mods; i++) {
 		const struct boot_module *m = find_module(vm->mods[i]);
 		if (!m) {
@@ -231,8 +243,7 @@ static int load_multiboot(struct vm *vm, const struct boot_module *image,
 			return -E_NOENT;
 		}
 		fmt_snprintf(modlines[i], sizeof(modlines[i]), "%s %s", m->name, m->args);
-		mods[i] = (struct mb_blob){ (const uint8_t *)(uintptr_t)m->base, m->size,
-					    modlines[i] };
+		mods[i] = (struct mb_blob){ image_data(m), m->size, modlines[i] };
 	}
 	e = mb_load(&mem, &kernel, mods, vm->nr_mods, &boot, err, err_size);
 	if (!e)
@@ -240,35 +251,67 @@ static int load_multiboot(struct vm *vm, const struct boot_module *image,
 	return e;
 }
 
-/* A bzImage and its initrd. The command line is the one given at vm start, else the
- * module's own arguments, else what a QEMU -kernel user passes; the ACPI tables'
- * RSDP is at the start of the firmware area (pc_load_firmware, acpi_build). */
-static int load_linux(struct vm *vm, const struct boot_module *image, struct vcpu_state *st,
-		      char *err, size_t err_size)
+/* What a Linux kernel boots with: its initrd module (NULL for none) and its command line,
+ * the one given at vm start (args), else the module's own arguments, else what a QEMU
+ * -kernel user passes. */
+static int linux_inputs(const struct boot_module *image, unsigned nr_mods, const char *initrd,
+			const char *args, const struct boot_module **rd, const char **cmdline,
+			char *err, size_t err_size)
 {
-	struct mb_guest_mem mem = guest_mem(vm);
-	const struct boot_module *rd = NULL;
-	struct mb_blob kernel, initrd;
-	struct lx_boot boot;
-	int e;
-
-	if (vm->nr_mods) {
+	if (nr_mods) {
 		fmt_snprintf(err, err_size, "'%s' is a Linux kernel: it takes initrd=, not mod=",
 			     image->name);
 		return -E_INVAL;
 	}
-	if (vm->initrd[0] && !(rd = find_module(vm->initrd))) {
-		fmt_snprintf(err, err_size, "no initrd '%s' (see info modules)", vm->initrd);
+	*rd = NULL;
+	if (initrd && initrd[0] && !(*rd = find_module(initrd))) {
+		fmt_snprintf(err, err_size, "no initrd '%s' (see info modules)", initrd);
 		return -E_NOENT;
 	}
-	kernel = (struct mb_blob){ (const uint8_t *)(uintptr_t)image->base, image->size,
-				   vm->has_args ? vm->args
-						: image->args[0] ? image->args : LX_DEFAULT_CMDLINE };
+	*cmdline = args ? args : image->args[0] ? image->args : LX_DEFAULT_CMDLINE;
+	return 0;
+}
+
+/* A bzImage and its initrd; the ACPI tables' RSDP is at the start of the firmware area
+ * (pc_load_firmware, acpi_build). */
+static int load_linux(struct vm *vm, const struct boot_module *image, struct vcpu_state *st,
+		      char *err, size_t err_size)
+{
+	struct mb_guest_mem mem = guest_mem(vm);
+	const struct boot_module *rd;
+	struct mb_blob kernel, initrd;
+	const char *cmdline;
+	struct lx_boot boot;
+	int e = linux_inputs(image, vm->nr_mods, vm->initrd, vm->has_args ? vm->args : NULL, &rd,
+			     &cmdline, err, err_size);
+
+	if (e)
+		return e;
+	kernel = (struct mb_blob){ image_data(image), image->size, cmdline };
 	if (rd)
-		initrd = (struct mb_blob){ (const uint8_t *)(uintptr_t)rd->base, rd->size, NULL };
+		initrd = (struct mb_blob){ image_data(rd), rd->size, NULL };
 	e = lx_load(&mem, &kernel, rd ? &initrd : NULL, ACPI_AREA_BASE, &boot, err, err_size);
 	if (!e)
 		e = lx_boot_state(&vm->cpu, &boot, st, err, err_size);
+	return e;
+}
+
+/* Refuses what cannot boot before any memory is taken (zeroing a big VM's RAM takes a
+ * while under an emulator). Multiboot images are checked against the RAM when loaded. */
+static int precheck(const struct vm_start_args *a, const struct boot_module *image, char *err,
+		    size_t err_size)
+{
+	const struct boot_module *rd;
+	const char *cmdline;
+	int e;
+
+	if (!lx_probe(image_data(image), image->size))
+		return no_initrd(image, a->initrd, err, err_size);
+	e = linux_inputs(image, a->nr_mods, a->initrd, a->cmdline, &rd, &cmdline, err, err_size);
+	if (!e)
+		e = lx_check_fit(image_data(image), image->size,
+				 ALIGN_UP(a->mem_mib * MIB, VM_CHUNK), rd ? rd->size : 0, cmdline,
+				 err, err_size);
 	return e;
 }
 
@@ -284,7 +327,7 @@ static int load_image(struct vm *vm, char *err, size_t err_size)
 
 	if (!image)
 		return -E_NOENT;
-	if (lx_probe((const uint8_t *)(uintptr_t)image->base, image->size))
+	if (lx_probe(image_data(image), image->size))
 		e = load_linux(vm, image, &st, err, err_size);
 	else
 		e = load_multiboot(vm, image, &st, err, err_size);
@@ -366,6 +409,9 @@ int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t e
 		fmt_snprintf(err, err_size, "a VM named '%s' exists already", a->name);
 		return -E_EXIST;
 	}
+	e = precheck(a, image, err, err_size);
+	if (e)
+		return e;
 	e = create(a->mem_mib, a->name ? a->name : image->name, image->name, &vm, err, err_size);
 	if (e)
 		return e;

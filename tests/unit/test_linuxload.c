@@ -529,11 +529,16 @@ static void test_refusals(void **state)
 		assert_non_null(strstr(err, t->says));
 		assert_null(strchr(err, '\n'));
 		assert_int_equal(r.writes, 0);
-		/* lx_check says the same, but for what depends on the VM */
-		if (t->rc != -E_RANGE) {
+		/* lx_check_fit says the same; lx_check too, but for what depends on the VM */
+		{
 			char why[200];
-			assert_int_equal(lx_check(im.b, im.size, why, sizeof(why)), t->rc);
+			assert_int_equal(lx_check_fit(im.b, im.size, 32 * MIB, sizeof(rd),
+						      "console=ttyS0", why, sizeof(why)), t->rc);
 			assert_string_equal(why, err);
+			if (t->rc != -E_RANGE) {
+				assert_int_equal(lx_check(im.b, im.size, why, sizeof(why)), t->rc);
+				assert_string_equal(why, err);
+			}
 		}
 	}
 }
@@ -555,6 +560,9 @@ static void test_does_not_fit(void **state)
 	/* 12 MiB are left above it */
 	assert_int_equal(load(&mem, &im, "", rd, sizeof(rd), &b), -E_NOMEM);
 	assert_non_null(strstr(err, "initrd (13312 KiB) does not fit"));
+	assert_int_equal(lx_check_fit(im.b, im.size, 32 * MIB, sizeof(rd), "", NULL, 0), -E_NOMEM);
+	assert_int_equal(lx_check_fit(im.b, im.size, 32 * MIB, 12 * MIB, "", NULL, 0), 0);
+	assert_int_equal(lx_check_fit(im.b, im.size, 16 * MIB, 0, NULL, NULL, 0), -E_RANGE);
 	/* an initrd limit below the kernel's end */
 	p32(&im, 0x22c, 20 * MIB - 1);
 	assert_int_equal(load(&mem, &im, "", rd, 4096, &b), -E_NOMEM);
