@@ -67,7 +67,7 @@ MB2_OBJS := $(call obj,$(MB2_SRCS))
 
 # Test guests: ELF32 Multiboot v1 kernels with their own runtime (guests/lib) and
 # flags: no PIC (they run where they are linked), 32-bit code unless in a 64-bit part.
-GUESTS := hello spin memtouch hostile pages ticker echo cpustate badpc
+GUESTS := hello spin memtouch hostile pages ticker echo cpustate badpc power
 GUEST_ELFS := $(patsubst %,$(BUILD)/guests/%.elf,$(GUESTS))
 GUESTS_64 := memtouch cpustate
 GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \

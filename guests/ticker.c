@@ -6,6 +6,10 @@
  *   route=pic|ioapic  pit only: IRQ0 through the 8259 (default), or I/O APIC pin 2
  *   apic=xapic|x2apic|off  the LAPIC's mode (off: pit through the PIC only)
  *   hz=N (default 100), div=N (LAPIC timer divider, default 16), seconds=N (0: forever)
+ *   report=N  a line every N seconds (default 1; 0: only the summary at the end)
+ *   calibrate=pit  first measure the TSC against PIT channel 2, as kernels do, and print
+ *           "ticker: calibrate pit-khz=<latched counts> out2-khz=<OUT2 polled>
+ *           cpuid-khz=<what CPUID states> from <leaf>"
  *
  * Once per second of its own TSC it prints
  *   ticker: mode=pit apic=xapic hz=100 ticks=1234 missed=0 doubled=0 tsc-khz=100000
@@ -14,8 +18,10 @@
  * doubled, the TSC went backwards, HLT returned without an interrupt, or an
  * interrupt came on a vector nobody programmed.
  *
- * The one-shot timer is re-armed in the handler (so its period is one period plus
- * the handler's latency); the TSC deadline is moved on by one period each tick. */
+ * The one-shot timer and the TSC deadline are armed in the handler for the next slot of
+ * a grid a period apart, as a tickless kernel programs its next event: the one-shot
+ * count is the time from now to that slot, so the handler's latency does not stretch
+ * the period. */
 #include "guests/lib/guest.h"
 #include "guests/lib/cpu.h"
 #include "guests/lib/ioapic.h"
@@ -40,12 +46,14 @@ static struct {
 	enum mode mode;
 	bool ioapic;
 	enum lapic_mode apic;
-	uint32_t hz, div, seconds;
+	uint32_t hz, div, seconds, report;
+	bool calibrate;
 } cfg;
 
 static uint64_t period;     /* TSC cycles between ticks */
-static uint32_t lapic_count; /* one-shot: the count re-armed */
-static uint64_t deadline;   /* TSC-deadline: the one armed */
+static uint32_t timer_khz;  /* one-shot: the LAPIC timer's input clock */
+static uint32_t tsc_rate_khz;   /* one-shot: the TSC's */
+static uint64_t deadline;   /* one-shot and TSC-deadline: the slot armed */
 
 /* Written by the tick handler */
 static volatile uint32_t ticks, missed, doubled, backwards;
@@ -59,8 +67,8 @@ static __noreturn void fail(const char *why)
 }
 
 /* Missed and doubled ticks. Each tick is matched to a slot, a time the timer was due
- * to fire. For the one-shot timer the next slot is its re-arming plus a period P, for
- * the TSC deadline the deadline; for the periodic timers (PIT, LAPIC periodic) slots
+ * to fire. For the one-shot timer and the TSC deadline the next slot is the one armed;
+ * for the periodic timers (PIT, LAPIC periodic) slots
  * are a grid P apart, placed by the ticks: the first sets it, and a tick arriving
  * before the slot it takes moves it back to itself (delivery is never early, so the
  * earliest arrivals show the timer's phase, whatever rate error there is). With
@@ -115,22 +123,31 @@ static void pic_tick(uint32_t vector)
 	pic_eoi(PIT_IRQ);
 }
 
+/* The one-shot count (divided clocks) from now until TSC value t; at least 1 */
+static uint32_t oneshot_count(uint64_t t)
+{
+	uint64_t now = rdtsc(), n;
+
+	n = t > now ? (t - now) * timer_khz / ((uint64_t)tsc_rate_khz * cfg.div) : 0;
+	return n ? (uint32_t)MIN(n, (uint64_t)UINT32_MAX) : 1;
+}
+
 static void lapic_tick(uint32_t vector)
 {
 	uint64_t now = rdtsc();
 	bool took = account(now);
 
-	if (cfg.mode == LAPIC_ONESHOT) {
-		due = rdtsc() + period;
-		lapic_write(LAPIC_TIMER_INIT, lapic_count);
-	} else if (cfg.mode == LAPIC_DEADLINE) {
+	if (cfg.mode == LAPIC_ONESHOT || cfg.mode == LAPIC_DEADLINE) {
 		/* the next slot of the grid still ahead (account() counted any that
 		 * passed as missed, as a periodic timer not serviced coalesces them) */
 		deadline += period;
 		if (deadline <= now)
 			deadline += ((now - deadline) / period + 1) * period;
 		due = deadline;
-		wrmsr(MSR_TSC_DEADLINE, deadline);
+		if (cfg.mode == LAPIC_DEADLINE)
+			wrmsr(MSR_TSC_DEADLINE, deadline);
+		else
+			lapic_write(LAPIC_TIMER_INIT, oneshot_count(deadline));
 	} else if (took) {
 		due += period; /* LAPIC periodic, or the PIT through the I/O APIC */
 	}
@@ -167,7 +184,7 @@ static void start_pit(uint32_t khz)
 static void start_lapic(uint32_t khz)
 {
 	const char *source;
-	uint32_t timer_khz, lvt = VEC_LAPIC_TIMER;
+	uint32_t lvt = VEC_LAPIC_TIMER;
 	uint64_t count;
 
 	irq_set_handler(VEC_LAPIC_TIMER, lapic_tick);
@@ -189,11 +206,12 @@ static void start_lapic(uint32_t khz)
 	count = (uint64_t)timer_khz * 1000 / cfg.div / cfg.hz;
 	if (count < 1 || count > UINT32_MAX)
 		fail("hz and div give a LAPIC timer count out of range");
-	lapic_count = count;
+	tsc_rate_khz = khz;
 	period = count * cfg.div * khz / timer_khz;
 	need_period();
 	lvt |= cfg.mode == LAPIC_PERIODIC ? LVT_TIMER_PERIODIC : LVT_TIMER_ONESHOT;
-	lapic_timer_start(cfg.div, lvt, lapic_count);
+	deadline = rdtsc() + period;
+	lapic_timer_start(cfg.div, lvt, count);
 }
 
 static void parse(const char *args)
@@ -217,6 +235,12 @@ static void parse(const char *args)
 	cfg.hz = arg_u32(args, "hz", 100);
 	cfg.div = arg_u32(args, "div", 16);
 	cfg.seconds = arg_u32(args, "seconds", 0);
+	cfg.report = arg_u32(args, "report", 1);
+	if (arg_str(args, "calibrate", route, sizeof(route))) {
+		if (strcmp(route, "pit"))
+			fail("calibrate= is not pit");
+		cfg.calibrate = true;
+	}
 	if (cfg.hz == 0)
 		fail("hz=0");
 	if (cfg.div == 0 || cfg.div > 128 || (cfg.div & (cfg.div - 1)))
@@ -225,6 +249,48 @@ static void parse(const char *args)
 		fail("apic=off leaves only mode=pit route=pic");
 	if (cfg.ioapic && cfg.mode != PIT)
 		fail("route= is for mode=pit");
+}
+
+#define OUT2_COUNT 59659 /* PIT clocks: 50 ms */
+#define OUT2_RUNS 3
+#define OUT2_MAX_POLLS 10000000u
+
+/* Linux's pit_calibrate_tsc(): channel 2 counts down once in mode 0 from a known count
+ * while the TSC runs; OUT2 (port 0x61 bit 5) rises when it reaches zero. 0 if it never
+ * did. */
+static uint32_t out2_run(void)
+{
+	uint64_t t0, t1;
+	uint32_t polls = 0;
+
+	pit_ch2_start(OUT2_COUNT);
+	t0 = rdtsc();
+	while (!pit_ch2_out())
+		if (++polls == OUT2_MAX_POLLS)
+			return 0;
+	t1 = rdtsc();
+	return (t1 - t0) * PIT_HZ / OUT2_COUNT / 1000;
+}
+
+/* The median of a few runs */
+static uint32_t out2_khz(void)
+{
+	uint32_t k[OUT2_RUNS], t;
+
+	for (int i = 0; i < OUT2_RUNS; i++) {
+		k[i] = out2_run();
+		for (int j = i; j > 0 && k[j] < k[j - 1]; j--)
+			t = k[j], k[j] = k[j - 1], k[j - 1] = t;
+	}
+	return k[OUT2_RUNS / 2];
+}
+
+static void calibrate(uint32_t khz, const char *source)
+{
+	uint32_t pit = tsc_khz_pit(), out2 = out2_khz();
+
+	printf("ticker: calibrate pit-khz=%u out2-khz=%u cpuid-khz=%u from %s\n", pit, out2, khz,
+	       source);
 }
 
 static void report(uint32_t khz, uint32_t sec, uint64_t elapsed)
@@ -273,6 +339,8 @@ void guest_main(uint32_t magic, struct mb_info *mbi)
 	if (!khz)
 		fail("no TSC rate");
 	printf("ticker: tsc-khz=%u from %s\n", khz, source);
+	if (cfg.calibrate)
+		calibrate(khz, source);
 	if (!lapic_init(cfg.apic))
 		fail("CPUID does not offer that apic= mode");
 	if (cfg.mode == PIT)
@@ -300,9 +368,11 @@ void guest_main(uint32_t magic, struct mb_info *mbi)
 			continue;
 		/* seconds of guest TSC: a guest paused for a while skips lines */
 		sec = (now - start) / (khz * 1000ull);
-		irq_enable(); /* ticks keep coming on time while the line goes out */
-		report(khz, sec, now - start);
-		irq_disable();
+		if (cfg.report && sec % cfg.report == 0) {
+			irq_enable(); /* ticks keep coming on time while the line goes out */
+			report(khz, sec, now - start);
+			irq_disable();
+		}
 		if (cfg.seconds && sec >= cfg.seconds)
 			finish();
 	}

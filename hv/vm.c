@@ -691,17 +691,20 @@ static uint64_t next_wake;
 bool sched_run_once(void)
 {
 	static int last = -1;
-	uint64_t slice = time_tsc_hz() / 1000 * (hurry ? HURRY_SLICE_MS : SLICE_MS);
+	uint64_t slice = time_tsc_hz() / 1000 * (hurry ? HURRY_SLICE_MS : SLICE_MS), wake;
 
 	account_runnable();
-	next_wake = wake_halted(rdtsc() + time_tsc_hz() / 1000000 * IDLE_POLL_US);
+	/* A halted VM's next event ends the running VM's slice early, so its interrupt is
+	 * not late by a slice. */
+	wake = wake_halted(UINT64_MAX);
+	next_wake = MIN(wake, rdtsc() + time_tsc_hz() / 1000000 * IDLE_POLL_US);
 	for (int n = 1; n <= VM_MAX; n++) {
 		int i = (last + n) % VM_MAX;
 		struct vm *vm = &vms[i];
 		if (!used[i] || !runnable(vm))
 			continue;
 		last = i;
-		hv_backend()->vcpu_run(vm->vcpu, rdtsc() + slice);
+		hv_backend()->vcpu_run(vm->vcpu, MIN(rdtsc() + slice, wake));
 		if (vm->pc->request)
 			platform_request(vm);
 		reap();

@@ -29,6 +29,10 @@ void announce_encode(const struct announce *a, uint8_t out[ANNOUNCE_LEN])
 	put(out + 14, a->vms, 2);
 	put(out + 16, a->free_mib, 4);
 	put(out + 20, a->seq, 4);
+	put(out + 24, a->load_high, 2);
+	put(out + 26, a->margin, 2);
+	put(out + 28, a->capacity, 2);
+	put(out + 30, a->flags, 2);
 }
 
 bool announce_decode(const uint8_t *buf, size_t len, uint32_t src_ip, struct announce *a)
@@ -42,6 +46,14 @@ bool announce_decode(const uint8_t *buf, size_t len, uint32_t src_ip, struct ann
 	a->vms = (uint16_t)get(buf + 14, 2);
 	a->free_mib = get(buf + 16, 4);
 	a->seq = get(buf + 20, 4);
+	a->load_high = (uint16_t)get(buf + 24, 2);
+	a->margin = (uint16_t)get(buf + 26, 2);
+	a->capacity = (uint16_t)get(buf + 28, 2);
+	a->flags = (uint16_t)get(buf + 30, 2);
+	if ((a->flags & ~ANNOUNCE_RECEIVING) || !a->load_high || a->load_high > ANNOUNCE_LOAD_MAX ||
+	    a->margin > ANNOUNCE_LOAD_MAX || a->capacity < 100 ||
+	    a->capacity > ANNOUNCE_LOAD_MAX)
+		return false;
 	/* a host speaks for itself only */
 	return a->port && a->load <= ANNOUNCE_LOAD_MAX && a->ip == src_ip && a->ip &&
 	       a->ip != 0xffffffffu;

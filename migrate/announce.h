@@ -1,9 +1,14 @@
 /* Host discovery: every host broadcasts who it is and how loaded it is, and keeps a
- * table of the others. The announcement, 24 bytes, little-endian:
+ * table of the others. The announcement, 32 bytes, little-endian:
  *   "TRNH" | version u8 | reserved u8 | migration port u16 | ip u32 | load % u16 |
- *   VMs u16 | free MiB u32 | sequence u32
- * Version 2: the load is runnable vCPUs in % of one CPU (hv/load.h), so it passes 100;
- * version 1 had a one-byte load of at most 100 and is refused.
+ *   VMs u16 | free MiB u32 | sequence u32 | load-high % u16 | margin % u16 |
+ *   capacity % u16 | flags u16
+ * Version 3 adds the figures the policy's balance rule reads of a host besides its load
+ * (migrate/policy.h policy_judge): its load-high, its balance-margin and its capacity
+ * (100 x CPUs), so that a source and a target judge a move alike; and a flag that it is
+ * taking in a VM (it takes one at a time), so that sources ask another meanwhile.
+ * Version 2 (24 bytes, without them) and 1 (a one-byte load) are refused. The load is
+ * runnable vCPUs in % of one CPU (hv/load.h), so it passes 100.
  * The codec is pure and tested hosted; a malformed announcement is counted, not used. */
 #ifndef TERN_MIGRATE_ANNOUNCE_H
 #define TERN_MIGRATE_ANNOUNCE_H
@@ -11,12 +16,13 @@
 #include "hv/types.h"
 
 #define ANNOUNCE_PORT 4445
-#define ANNOUNCE_LEN 24
-#define ANNOUNCE_VERSION 2
+#define ANNOUNCE_LEN 32
+#define ANNOUNCE_VERSION 3
 #define ANNOUNCE_LOAD_MAX 10000 /* 100 vCPUs always runnable: more is not believed */
 #define ANNOUNCE_PERIOD_MS 2000
 #define ANNOUNCE_TIMEOUT_MS 10000 /* five periods unheard: the peer is gone */
 #define PEERS_MAX 16
+#define ANNOUNCE_RECEIVING (1u << 0) /* flags: a migration is coming in */
 
 struct announce {
 	uint32_t ip;         /* host order */
@@ -25,6 +31,10 @@ struct announce {
 	uint16_t vms;
 	uint32_t free_mib;
 	uint32_t seq;
+	uint16_t load_high;  /* its policy's load-high, % of one CPU */
+	uint16_t margin;     /* its balance-margin, points of its capacity */
+	uint16_t capacity;   /* 100 x its CPUs */
+	uint16_t flags;      /* ANNOUNCE_RECEIVING; other bits: refused */
 };
 
 void announce_encode(const struct announce *a, uint8_t out[ANNOUNCE_LEN]);

@@ -32,10 +32,12 @@ struct vm_figures {
 	uint64_t sampled_ms;
 	uint64_t last_runnable_us, last_ms, load_pct; /* its share: hv/load.h */
 	uint64_t arrived_ms; /* 0: never moved here */
+	struct policy_backoff backoff; /* after a failed move of it */
 };
 
 static struct policy_params params = POLICY_DEFAULTS;
 static uint32_t sample_every_s = 15;
+static uint32_t x_refuse; /* test-only: refuse every policy's request, as a target */
 static bool on;
 /* What sampling cost: tern's time starting, reading and stopping samples, which on one
  * CPU is time taken from guests (tests/bench/sampling.py measures the rest). */
@@ -48,16 +50,19 @@ static struct {
 static uint64_t next_tick_ms, high_since_ms, last_said_ms, decisions;
 static uint64_t sent_ms[PEERS_MAX]; /* per peer slot: when it last received a VM from us */
 static uint32_t sent_ip[PEERS_MAX];
-/* The migration the policy started, so that a refusal can be answered by trying the
- * next candidate: the refusing peer is left out for a window, and the overload keeps
- * the time it had been high. */
+/* The migration the policy started, so that a failure backs off that peer and that VM
+ * and lets the others be tried; the overload keeps the time it had been high. */
 static struct {
 	int vm_id;
 	uint32_t ip;
 	uint64_t high_since_ms, sent_before;
 } started;
-static uint32_t refused_ip[PEERS_MAX];
-static uint64_t refused_until_ms[PEERS_MAX];
+static struct {
+	uint32_t ip;
+	struct policy_backoff b;
+} peer_backoff[PEERS_MAX];
+static struct policy_attempts recent; /* the last reservation attempts, for the cap */
+static uint64_t attempts;
 static char last_decision[200] = "none";
 
 static struct vm_figures *fig(const struct vm *vm)
@@ -174,37 +179,52 @@ static uint32_t ms_up(uint32_t us)
 	return us / 1000 + (us % 1000 != 0);
 }
 
-static bool refused_now(uint32_t ip, uint64_t now)
-{
-	for (int i = 0; i < PEERS_MAX; i++)
-		if (refused_ip[i] == ip && refused_until_ms[i] > now)
-			return true;
-	return false;
-}
-
-static void note_refusal(uint32_t ip, uint64_t until)
+static struct policy_backoff *backoff_of(uint32_t ip)
 {
 	int slot = 0;
 
 	for (int i = 0; i < PEERS_MAX; i++) {
-		if (refused_ip[i] == ip) {
-			slot = i;
-			break;
-		}
-		if (refused_until_ms[i] < refused_until_ms[slot])
-			slot = i; /* else the oldest */
+		if (peer_backoff[i].ip == ip)
+			return &peer_backoff[i].b;
+		if (peer_backoff[i].b.until_ms < peer_backoff[slot].b.until_ms)
+			slot = i; /* else the one whose back-off ended first */
 	}
-	refused_ip[slot] = ip;
-	refused_until_ms[slot] = until;
+	peer_backoff[slot].ip = ip;
+	peer_backoff[slot].b = (struct policy_backoff){ 0 };
+	return &peer_backoff[slot].b;
+}
+
+static void age_backoffs(uint64_t now)
+{
+	for (int i = 0; i < PEERS_MAX; i++)
+		policy_backoff_age(&params, &peer_backoff[i].b, now);
+	for (int i = 0; i < VM_MAX; i++)
+		policy_backoff_age(&params, &figs[i].backoff, now);
+}
+
+/* A move of vm_id to ip failed, or could not start: both back off, each twice as long
+ * as the last time, so that whatever the peers answer the policy never retries in a
+ * loop. Says so, with the reason. */
+static void back_off(int vm_id, uint32_t ip, const char *why, uint64_t now)
+{
+	struct vm *vm = vm_find_id(vm_id);
+	struct vm_figures *f = vm ? fig(vm) : NULL;
+	uint64_t peer_ms = policy_backoff_fail(&params, backoff_of(ip), now), vm_ms = 0;
+	char addr[20];
+
+	if (f)
+		vm_ms = policy_backoff_fail(&params, &f->backoff, now);
+	net_format_ip4(addr, sizeof(addr), ip);
+	mon_event("policy: vm%d did not move to %s (%s); backing off %s for %llu s and vm%d "
+		  "for %llu s", vm_id, addr, why, addr, (unsigned long long)(peer_ms / 1000),
+		  vm_id, (unsigned long long)(vm_ms / 1000));
 }
 
 /* How the policy's last migration ended: a failure (the target refused, or anything
- * else) leaves that peer out for a load window and lets the next decision come at
- * once, with the next candidate. */
+ * else) backs off that peer and that VM; the next decision may take the others at
+ * once. A success clears the peer's back-off. */
 static void follow_up(uint64_t now)
 {
-	char ip[20];
-
 	if (!started.vm_id)
 		return;
 	if (mig_out.vm_id != started.vm_id) { /* another migration came after it */
@@ -214,14 +234,12 @@ static void follow_up(uint64_t now)
 	if (mig_out.stage != MIG_FAILED && mig_out.stage != MIG_DONE)
 		return;
 	if (mig_out.stage == MIG_FAILED) {
-		net_format_ip4(ip, sizeof(ip), started.ip);
-		note_refusal(started.ip, now + params.load_window_s * 1000ull);
 		*peer_sent(started.ip) = started.sent_before; /* it did not receive the VM */
 		if (high_since_ms == 0)
 			high_since_ms = started.high_since_ms;
-		mon_event("policy: vm%d did not move to %s (%s); trying the other candidates, "
-			  "without %s for %u s", started.vm_id, ip, mig_out.error, ip,
-			  params.load_window_s);
+		back_off(started.vm_id, started.ip, mig_out.error, now);
+	} else {
+		*backoff_of(started.ip) = (struct policy_backoff){ 0 };
 	}
 	started.vm_id = 0;
 }
@@ -232,14 +250,17 @@ static size_t gather_peers(struct policy_peer *out, uint64_t now)
 	size_t n = 0;
 
 	for (int i = 0; i < PEERS_MAX; i++) {
-		if (!t[i].used || refused_now(t[i].a.ip, now))
+		const struct announce *a = &t[i].a;
+		if (!t[i].used)
 			continue;
-		uint64_t sent = *peer_sent(t[i].a.ip);
+		uint64_t sent = *peer_sent(a->ip);
 		out[n++] = (struct policy_peer){
-			.ip = t[i].a.ip, .load_pct = t[i].a.load, .free_mib = t[i].a.free_mib,
-			.vms = t[i].a.vms, .link_bps = t[i].link_bps, .rtt_ms = ms_up(t[i].rtt_us),
-			.age_ms = now - t[i].heard_ms,
+			.ip = a->ip, .end = { a->load, a->load_high, a->margin, a->capacity },
+			.free_mib = a->free_mib, .vms = a->vms, .link_bps = t[i].link_bps,
+			.rtt_ms = ms_up(t[i].rtt_us), .age_ms = now - t[i].heard_ms,
 			.since_sent_ms = sent ? now - sent : UINT64_MAX,
+			.backoff_ms = policy_backoff_left(backoff_of(a->ip), now),
+			.receiving = a->flags & ANNOUNCE_RECEIVING,
 		};
 	}
 	return n;
@@ -259,6 +280,7 @@ static size_t gather_vms(struct policy_vm *out, uint64_t now)
 			.dirty_rate = f->dirty_rate, .wss_pages = f->wss_pages,
 			.load_pct = (uint32_t)f->load_pct, .zero_pages = f->zero_pages,
 			.since_move_ms = f->arrived_ms ? now - f->arrived_ms : UINT64_MAX,
+			.backoff_ms = policy_backoff_left(&f->backoff, now),
 		};
 	}
 	return n;
@@ -279,15 +301,53 @@ static void probe_links(void)
 	}
 }
 
+static uint32_t own_load(void)
+{
+	return load_percent(time_now_us(), params.load_window_s);
+}
+
+static void say_why(uint64_t now, uint32_t load, const char *why)
+{
+	if (now - last_said_ms < params.load_window_s * 1000ull)
+		return;
+	mon_event("policy: load %u%% >= %u%%, nothing moves: %s", load, params.load_high, why);
+	last_said_ms = now;
+}
+
+/* Asks the peer to take the VM: announces this host first, so that the peer judges the
+ * request from the load the choice was made with. */
+static void start(const struct policy_decision *d, const struct policy_vm *moving,
+		  uint64_t now)
+{
+	char err[160];
+
+	discovery_announce_now();
+	policy_attempt_note(&recent, now);
+	attempts++;
+	if (mig_send_start(vm_find_id((int)d->vm_id)->name, d->peer_ip, (uint16_t)MIGRATE_PORT,
+			   MAX(moving->load_pct, 1u), err, sizeof(err)) == 0) {
+		started.sent_before = *peer_sent(d->peer_ip);
+		*peer_sent(d->peer_ip) = now;
+		started.vm_id = (int)d->vm_id;
+		started.ip = d->peer_ip;
+		started.high_since_ms = high_since_ms;
+		high_since_ms = 0; /* the window starts again once the load has moved */
+	} else {
+		mon_event("policy: cannot start: %s", err);
+		back_off((int)d->vm_id, d->peer_ip, err, now);
+	}
+}
+
 static void decide(uint64_t now)
 {
 	struct policy_peer peers[PEERS_MAX];
 	struct policy_vm vms[VM_MAX];
 	struct policy_host h;
 	struct policy_decision d;
-	char err[160];
+	uint64_t wait;
+	char text[80];
 
-	h.load_pct = load_percent(time_now_us(), params.load_window_s);
+	h.load_pct = own_load();
 	if (h.load_pct < params.load_high)
 		high_since_ms = 0;
 	else if (!high_since_ms)
@@ -302,31 +362,22 @@ static void decide(uint64_t now)
 	params.stop_limit_ms = (uint32_t)mig_params.downtime_limit_ms;
 	params.digest_bps = mig_params.full_digest ? DIGEST_BPS : 0;
 	if (policy_choose(&params, &h, &d) != POLICY_MIGRATE) {
-		if (d.why != POLICY_NOT_OVERLOADED && now - last_said_ms >= params.load_window_s * 1000ull) {
-			mon_event("policy: load %u%% >= %u%%, nothing moves: %s", h.load_pct,
-				  params.load_high, policy_why_str(d.why));
-			last_said_ms = now;
-		}
+		if (d.why != POLICY_NOT_OVERLOADED)
+			say_why(now, h.load_pct, d.text);
+		return;
+	}
+	wait = policy_attempt_wait(&recent, now);
+	if (wait) {
+		fmt_snprintf(text, sizeof(text), "backing off: %u attempts in %llu s, the next in "
+			     "%llu s", POLICY_ATTEMPTS, POLICY_ATTEMPTS_MS / 1000,
+			     (unsigned long long)((wait + 999) / 1000));
+		say_why(now, h.load_pct, text);
 		return;
 	}
 	mon_event("policy: %s", d.text);
 	decisions++;
 	fmt_snprintf(last_decision, sizeof(last_decision), "%s", d.text);
-	struct policy_vm *moving = NULL;
-	for (size_t i = 0; i < h.nvms; i++)
-		if (vms[i].id == d.vm_id)
-			moving = &vms[i];
-	if (mig_send_start(vm_find_id((int)d.vm_id)->name, d.peer_ip, (uint16_t)MIGRATE_PORT,
-			   MAX(moving ? moving->load_pct : 0, 1u), err, sizeof(err)) == 0) {
-		started.sent_before = *peer_sent(d.peer_ip);
-		*peer_sent(d.peer_ip) = now;
-		started.vm_id = (int)d.vm_id;
-		started.ip = d.peer_ip;
-		started.high_since_ms = high_since_ms;
-		high_since_ms = 0; /* the window starts again once the load has moved */
-	} else {
-		mon_event("policy: cannot start: %s", err);
-	}
+	start(&d, &vms[d.vm], now);
 }
 
 void autopolicy_tick(void)
@@ -337,19 +388,49 @@ void autopolicy_tick(void)
 		return;
 	next_tick_ms = now + 1000;
 	follow_up(now);
+	age_backoffs(now);
 	measure(now);
 	if (on && !(mig_out.stage > MIG_NONE && mig_out.stage < MIG_DONE) && !sampling.vm_id)
 		decide(now);
 }
 
-bool autopolicy_would_overload(uint32_t add_pct, char *why, size_t why_size)
+void autopolicy_end(struct policy_end *e)
 {
-	uint32_t mine = load_percent(time_now_us(), params.load_window_s);
+	*e = (struct policy_end){ own_load(), params.load_high, params.margin_pct,
+				  params.capacity_pct };
+}
 
-	if (mine + add_pct <= params.load_high)
+/* The source announced itself just before it asked, so its figures here are the ones
+ * it chose by; this host's may have moved since it last announced them. */
+bool autopolicy_refuses(uint32_t src_ip, uint32_t vm_pct, char *why, size_t why_size)
+{
+	const struct peer *t = discovery_peers(), *src = NULL;
+	struct policy_end me, them;
+	uint32_t said = discovery_self()->load;
+	char text[120];
+
+	if (x_refuse) {
+		fmt_snprintf(why, why_size, "refusing every policy migration (x-refuse)");
+		return true;
+	}
+	for (int i = 0; i < PEERS_MAX; i++)
+		if (t[i].used && t[i].a.ip == src_ip)
+			src = &t[i];
+	if (!src) {
+		fmt_snprintf(why, why_size, "the source's load is not known here (no announcement "
+			     "heard)");
+		return true;
+	}
+	them = (struct policy_end){ src->a.load, src->a.load_high, src->a.margin,
+				    src->a.capacity };
+	autopolicy_end(&me);
+	if (policy_judge(&them, &me, vm_pct, text, sizeof(text)) == POLICY_MIGRATE)
 		return false;
-	fmt_snprintf(why, why_size, "this host would be overloaded: load %u%% + %u%% > %u%%",
-		     mine, add_pct, params.load_high);
+	if (me.load_pct != said)
+		fmt_snprintf(why, why_size, "the loads changed: this host is at %u%%, announced "
+			     "%u%%; %s", me.load_pct, said, text);
+	else
+		fmt_snprintf(why, why_size, "the loads changed: as announced now, %s", text);
 	return true;
 }
 
@@ -424,6 +505,8 @@ int cmd_policy_set(int argc, char **argv)
 		{ "downtime-max", &params.downtime_max_ms, 1, 600000 },
 		{ "mem-reserve", &params.mem_reserve_mib, 0, 1u << 20 },
 		{ "sample-every", &sample_every_s, 0, 3600 },
+		{ "balance-margin", &params.margin_pct, 0, ANNOUNCE_LOAD_MAX },
+		{ "x-refuse", &x_refuse, 0, 1 },
 	};
 	uint64_t v;
 
@@ -440,21 +523,39 @@ int cmd_policy_set(int argc, char **argv)
 		return 0;
 	}
 	kprintf("error: usage: policy set load-high|load-window|cooldown|downtime-max|"
-		"mem-reserve|sample-every <value>\n");
+		"mem-reserve|sample-every|balance-margin|x-refuse <value>\n");
 	return -E_INVAL;
+}
+
+static void show_backoff(const char *who, const struct policy_backoff *b, uint64_t now)
+{
+	if (b->fails)
+		kprintf("backoff %s: %u failed, %llu s left\n", who, b->fails,
+			(unsigned long long)((policy_backoff_left(b, now) + 999) / 1000));
 }
 
 int cmd_info_policy(int argc, char **argv)
 {
+	uint64_t now = time_now_ms();
+	char who[20];
+
 	kprintf("state: %s\n", on ? "on" : "off");
-	kprintf("load: %u\n", load_percent(time_now_us(), params.load_window_s));
+	kprintf("load: %u\n", own_load());
 	kprintf("load-high: %u\nload-window: %u\ncooldown: %u\ndowntime-max: %u\nmem-reserve: %u\n",
 		params.load_high, params.load_window_s, params.cooldown_s, params.downtime_max_ms,
 		params.mem_reserve_mib);
+	kprintf("balance-margin: %u\ncapacity: %u\n", params.margin_pct, params.capacity_pct);
 	kprintf("sample-every: %u\nsamples: %llu\nsample-cost-us: %llu\n", sample_every_s,
 		(unsigned long long)samples, (unsigned long long)sample_cost_us);
 	kprintf("decisions: %llu\nlast-decision: %s\n", (unsigned long long)decisions,
 		last_decision);
+	kprintf("attempts: %llu\nattempt-ages-ms:", (unsigned long long)attempts);
+	for (int i = 0; i < POLICY_ATTEMPTS; i++) /* the last few, oldest first */
+		if (recent.at_ms[i])
+			kprintf(" %llu", (unsigned long long)(now + 1 - recent.at_ms[i]));
+	kprintf("\n");
+	if (x_refuse)
+		kprintf("x-refuse: 1\n");
 	for (unsigned i = 0; i < VM_MAX; i++) {
 		struct vm *vm = vm_at(i);
 		struct vm_figures *f;
@@ -464,6 +565,16 @@ int cmd_info_policy(int argc, char **argv)
 				(unsigned long long)f->dirty_rate, (unsigned long long)f->wss_pages,
 				(unsigned long long)f->zero_pages,
 				f->sampled_ms ? "" : " (not sampled yet)");
+	}
+	for (int i = 0; i < PEERS_MAX; i++) {
+		net_format_ip4(who, sizeof(who), peer_backoff[i].ip);
+		show_backoff(who, &peer_backoff[i].b, now);
+	}
+	for (int i = 0; i < VM_MAX; i++) {
+		if (!figs[i].id || !vm_find_id(figs[i].id))
+			continue;
+		fmt_snprintf(who, sizeof(who), "vm%d", figs[i].id);
+		show_backoff(who, &figs[i].backoff, now);
 	}
 	return 0;
 }

@@ -14,9 +14,14 @@ bool autopolicy_predict(int vm_id, uint32_t ip, struct precopy_out *out);
 /* A migration to ip completed: pages sent (zero of them as markers) in ms from its
  * first round. Notes the link's speed in the model's unit. */
 void autopolicy_migrated(uint32_t ip, uint64_t pages, uint64_t zero, uint64_t ms);
-/* For a policy's incoming migration: whether a VM adding add_pct % of load would take
- * this host past its load-high (then why, in words). */
-bool autopolicy_would_overload(uint32_t add_pct, char *why, size_t why_size);
+/* What this host announces of itself for the balance rule: its load over load-window,
+ * load-high, balance-margin and capacity. */
+void autopolicy_end(struct policy_end *e);
+/* For a policy's incoming migration from src_ip of a VM making vm_pct of load: whether
+ * this host refuses it (then why, in words). It judges with policy_judge, the function
+ * the source chose with, from the source's announcement and its own figures, so it
+ * refuses for load only when the loads changed in between, and then says so. */
+bool autopolicy_refuses(uint32_t src_ip, uint32_t vm_pct, char *why, size_t why_size);
 /* A VM arrived on this host (its cooldown starts). */
 void autopolicy_arrived(int vm_id);
 

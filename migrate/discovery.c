@@ -3,7 +3,6 @@
 #include "hv/error.h"
 #include "hv/lib/fmt.h"
 #include "hv/lib/string.h"
-#include "hv/load.h"
 #include "hv/pmm.h"
 #include "hv/time.h"
 #include "hv/vm.h"
@@ -15,12 +14,13 @@
 #include "lwip/raw.h"
 #include "lwip/udp.h"
 #include "migrate/announce.h"
+#include "migrate/autopolicy.h"
 #include "migrate/discovery.h"
+#include "migrate/migrate.h"
 #include "net/addr.h"
 #include "net/net.h"
 #include "net/ping.h"
 
-#define LOAD_WINDOW_S 10
 /* Round trips: an ICMP echo to each peer when it is first heard (again every
  * announcement period until one is answered), then every RTT_EVERY_MS: a 60-byte packet
  * each way, a peer, every 10 s. The reply is timed with tern's TSC, so the figure
@@ -35,6 +35,7 @@ static struct raw_pcb *echo_pcb;
 static struct peer peers[PEERS_MAX];
 static uint64_t next_ms, malformed, received, probes, answers, stray;
 static uint32_t seq;
+static struct announce last; /* what this host said of itself last */
 static uint16_t mig_port, echo_seq;
 
 static uint32_t own_ip(void)
@@ -128,18 +129,26 @@ void discovery_init(uint16_t migrate_port)
 	udp_recv(pcb, on_recv, NULL);
 }
 
+/* The load and the balance rule's settings are the policy's own (the load over its
+ * load-window), so that a peer judges a move from what this host judges it by. */
 static void announce(void)
 {
+	struct policy_end e;
 	struct announce a = {
 		.ip = own_ip(),
 		.port = mig_port,
-		.load = (uint16_t)MIN(load_percent(time_now_us(), LOAD_WINDOW_S),
-				      ANNOUNCE_LOAD_MAX),
 		.vms = (uint16_t)vm_count(),
 		.free_mib = (uint32_t)(pmm_stats().free / MIB),
 		.seq = ++seq,
 	};
 	struct pbuf *p;
+
+	autopolicy_end(&e);
+	a.load = (uint16_t)MIN(e.load_pct, ANNOUNCE_LOAD_MAX);
+	a.load_high = (uint16_t)MIN(e.load_high, ANNOUNCE_LOAD_MAX);
+	a.margin = (uint16_t)MIN(e.margin_pct, ANNOUNCE_LOAD_MAX);
+	a.capacity = (uint16_t)MIN(e.capacity_pct, ANNOUNCE_LOAD_MAX);
+	a.flags = mig_recv_busy() ? ANNOUNCE_RECEIVING : 0;
 
 	if (!a.ip)
 		return; /* no address yet */
@@ -147,8 +156,20 @@ static void announce(void)
 	if (!p)
 		return;
 	announce_encode(&a, p->payload);
-	udp_sendto(pcb, p, IP_ADDR_BROADCAST, ANNOUNCE_PORT);
+	if (udp_sendto(pcb, p, IP_ADDR_BROADCAST, ANNOUNCE_PORT) == ERR_OK)
+		last = a;
 	pbuf_free(p);
+}
+
+void discovery_announce_now(void)
+{
+	if (pcb)
+		announce();
+}
+
+const struct announce *discovery_self(void)
+{
+	return &last;
 }
 
 void discovery_poll(void)
@@ -185,8 +206,8 @@ int cmd_info_hosts(int argc, char **argv)
 {
 	uint64_t now = time_now_ms();
 
-	kprintf("%-15s %6s %8s %4s %9s %6s %5s\n", "ip", "load-%", "free-MiB", "vms", "link-MB/s",
-		"rtt-ms", "age-s");
+	kprintf("%-15s %6s %8s %4s %9s %6s %5s %6s %6s\n", "ip", "load-%", "free-MiB", "vms",
+		"link-MB/s", "rtt-ms", "age-s", "high-%", "margin");
 	for (int i = 0; i < PEERS_MAX; i++) {
 		const struct peer *p = &peers[i];
 		uint32_t ip = p->a.ip;
@@ -205,11 +226,12 @@ int cmd_info_hosts(int argc, char **argv)
 				     p->rtt_us / 100 % 10);
 		else
 			fmt_snprintf(rtt, sizeof(rtt), "-");
-		kprintf("%-15s %6u %8u %4u %9s %6s %5llu\n", addr, p->a.load, p->a.free_mib, p->a.vms,
-			link, rtt, (unsigned long long)((now - p->heard_ms) / 1000));
+		kprintf("%-15s %6u %8u %4u %9s %6s %5llu %6u %6u\n", addr, p->a.load, p->a.free_mib,
+			p->a.vms, link, rtt, (unsigned long long)((now - p->heard_ms) / 1000),
+			p->a.load_high, p->a.margin);
 	}
 	kprintf("announcements: %llu\nmalformed: %llu\nload: %u\n", (unsigned long long)received,
-		(unsigned long long)malformed, load_percent(time_now_us(), LOAD_WINDOW_S));
+		(unsigned long long)malformed, last.load);
 	kprintf("rtt-probes: %llu\nrtt-answers: %llu\nrtt-stray: %llu\n",
 		(unsigned long long)probes, (unsigned long long)answers,
 		(unsigned long long)stray);

@@ -11,6 +11,11 @@ void discovery_poll(void);
 /* What the last migration (or probe) to ip measured. */
 void discovery_note_link(uint32_t ip, uint64_t bytes_per_s, uint32_t rtt_ms);
 const struct peer *discovery_peers(void);
+/* Announces this host at once: a policy does before it asks a peer to take a VM, so
+ * that the peer judges the request from the load the choice was made with. */
+void discovery_announce_now(void);
+/* What this host announced last (all zero before the first). */
+const struct announce *discovery_self(void);
 
 int cmd_info_hosts(int argc, char **argv);
 

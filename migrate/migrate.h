@@ -41,6 +41,8 @@ int mig_send_cancel(const char *vm, char *err, size_t err_size);
 /* The target side (migrate/recv.c). */
 int mig_recv_listen(uint16_t port);
 void mig_recv_poll(void);
+/* Whether a migration is coming in (the target takes one at a time). */
+bool mig_recv_busy(void);
 
 int cmd_migrate(int argc, char **argv);
 int cmd_migrate_cancel(int argc, char **argv);

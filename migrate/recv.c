@@ -125,7 +125,7 @@ static void reserve(const struct msg *m)
 		fmt_snprintf(err, sizeof(err), "not enough memory: %llu MiB needed, %llu MiB free",
 			     (unsigned long long)(need / MIB), (unsigned long long)(free / MIB));
 	} else if ((m->u.hello.features & FEAT_LOAD_CHECK) &&
-		   autopolicy_would_overload(m->u.hello.load, err, sizeof(err))) {
+		   autopolicy_refuses(stream.peer_ip, m->u.hello.load, err, sizeof(err))) {
 		/* err says why */
 	} else {
 		in.mem_size = m->u.hello.mem_size;
@@ -280,6 +280,11 @@ int mig_recv_listen(uint16_t port)
 	}
 	tcp_accept(listener, on_accept);
 	return 0;
+}
+
+bool mig_recv_busy(void)
+{
+	return in.stage != MIG_NONE && in.stage != MIG_DONE;
 }
 
 void mig_recv_poll(void)

@@ -33,8 +33,10 @@ enum wire_type {
 #define FEAT_EPT (1u << 0)
 #define FEAT_UNRESTRICTED (1u << 1)
 #define FEAT_FULL_DIGEST (1u << 2) /* both fold the whole RAM into the digest at the pause */
-/* A policy's migration: the target refuses it when the VM's load (hello.load) would
- * take its own load past its load-high. An operator's migrations do not ask. */
+/* A policy's migration: the target judges it by the policy's balance rule
+ * (migrate/policy.h policy_judge) from the source's announcement, its own load and the
+ * VM's (hello.load), and refuses it when the move would not even the load. An
+ * operator's migrations do not ask. */
 #define FEAT_LOAD_CHECK (1u << 3)
 #define FEAT_ALL (FEAT_EPT | FEAT_UNRESTRICTED | FEAT_FULL_DIGEST | FEAT_LOAD_CHECK)
 #define WIRE_MAX_LOAD 10000 /* % of one CPU, as hosts announce it */

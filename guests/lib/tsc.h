@@ -10,6 +10,10 @@
  * 0 if even the PIT failed. */
 uint32_t tsc_khz(const char **source);
 
+/* TSC kHz measured against PIT channel 2 now, whatever CPUID states (the median of a
+ * few runs of about 50 ms); 0 if the PIT never counted down. */
+uint32_t tsc_khz_pit(void);
+
 /* One (TSC, read()) pair: the narrowest of a few tries, since a try during which the
  * vCPU did not run is wide and its value could belong to any moment in it. *tsc is
  * the middle of the try. */

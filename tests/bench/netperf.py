@@ -11,7 +11,7 @@ Bochs that is emulated time. The Linux guests run under QEMU only (the same
 flags as tern's launcher, -kernel/-initrd), timed from the host: from sending the
 sender's command to the receiver's report that the stream ended; their packages
 are fetched once with `apt-get download` into build/bench-linux. For Bochs the
-Linux figure is the one measured on this test bed (../shared/testbed.md)."""
+Linux figure is one measured once on this kind of machine (two Linux 6.1 guests)."""
 import argparse
 import glob
 import os
@@ -26,7 +26,7 @@ import pexpect
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "system"))
 from ternhost import BUILD, TernHost, launch  # noqa: E402
 
-# Two Linux 6.1 guests as measured in testbed.md (its QEMU figures came from a set-up
+# Two Linux 6.1 guests as measured once on this kind of machine (its QEMU figures came from a set-up
 # this script does not reproduce; see the README).
 LINUX_TESTBED_MBS = {"qemu-e1000": 98.4, "qemu-e1000e": 87.2, "bochs-e1000": 1.22}
 LINUX_DIR = os.path.join(BUILD, "bench-linux")
@@ -176,13 +176,13 @@ def main():
     for name in args.only.split(","):
         mib, f = measure(name, args.runs, args.mib)
         tern = statistics.median(f) if f else None
-        linux, lspan, src = LINUX_TESTBED_MBS[name], "", "testbed.md"
+        linux, lspan, src = LINUX_TESTBED_MBS[name], "", "measured once"
         if CONFIGS[name][0].startswith("qemu") and not args.no_linux:
             try:
                 lf = measure_linux(name, args.runs, mib)
                 linux, lspan, src = statistics.median(lf), span(lf), "measured"
             except Exception as e:     # the comparison is optional: say why it is missing
-                print(f"{name}: Linux guests not run ({e}); using testbed.md's figure",
+                print(f"{name}: Linux guests not run ({e}); using the figure measured once",
                       file=sys.stderr)
         rows.append((name, mib, f"{tern:.2f}" if f else "failed", span(f) if f else "",
                      f"{linux:.2f}", lspan, src, f"{tern / linux:.2f}" if f else ""))

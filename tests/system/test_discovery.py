@@ -17,9 +17,9 @@ def peers(host):
     rows = {}
     for line in host.cmd("info hosts").splitlines():
         f = line.split()
-        if len(f) == 7 and re.match(r"\d+\.\d+\.\d+\.\d+$", f[0]):
+        if len(f) == 9 and re.match(r"\d+\.\d+\.\d+\.\d+$", f[0]):
             rows[f[0]] = {"load": int(f[1]), "free": int(f[2]), "vms": int(f[3]),
-                          "rtt": f[5]}
+                          "rtt": f[5], "high": int(f[7]), "margin": int(f[8])}
     return rows
 
 
@@ -35,11 +35,14 @@ def udp_broadcast_frame(src_ip, payload, port=4445):
     return b"\xff" * 6 + bytes([0x52, 0x54, 0, 0, 0, 9]) + b"\x08\x00" + hdr + udp
 
 
-def announcement(ip, load=10, port=4444, version=2, magic=b"TRNH"):
-    """Version 2 (migrate/announce.h): the load is a u16, percent of one CPU."""
+def announcement(ip, load=10, port=4444, version=3, magic=b"TRNH", high=85, margin=25,
+                 capacity=100):
+    """Version 3 (migrate/announce.h): the load is a u16, percent of one CPU; then the
+    policy's load-high, balance-margin and capacity."""
     return magic + bytes([version, 0]) + struct.pack("<H", port) + \
         struct.pack("<I", struct.unpack("!I", socket.inet_aton(ip))[0]) + \
-        struct.pack("<H", load) + struct.pack("<HII", 1, 100, 1)
+        struct.pack("<H", load) + struct.pack("<HII", 1, 100, 1) + \
+        struct.pack("<HHHH", high, margin, capacity, 0)
 
 
 @pytest.fixture
@@ -53,6 +56,7 @@ def test_hosts_find_each_other_and_forget_the_silent(pair):
     assert wait_for(lambda: "10.0.0.2" in peers(a) and "10.0.0.1" in peers(b))
     row = peers(a)["10.0.0.2"]
     assert row["load"] == 0 and row["free"] > 100 and row["vms"] == 0, row
+    assert row["high"] == 85 and row["margin"] == 25, row     # the policy's defaults
     # the round trip, from an ICMP echo to each peer: a number of ms, not '-'
     assert wait_for(lambda: re.match(r"\d+\.\d$", peers(a)["10.0.0.2"]["rtt"]) and
                     re.match(r"\d+\.\d$", peers(b)["10.0.0.1"]["rtt"]), 20), \
@@ -69,6 +73,8 @@ def test_junk_announcements_counted_and_ignored(pair):
     before = int(a.info("hosts")["malformed"])
     junk = [b"x" * 24, announcement("10.0.0.9", magic=b"XXXX"),
             announcement("10.0.0.9", version=7), announcement("10.0.0.9", version=1),
+            announcement("10.0.0.9", version=2)[:24],  # before load-high and margin
+            announcement("10.0.0.9", high=0), announcement("10.0.0.9", capacity=99),
             announcement("10.0.0.9", load=10001),  # over ANNOUNCE_LOAD_MAX
             announcement("10.0.0.8"),            # speaks for another host
             announcement("10.0.0.9", port=0), announcement("10.0.0.9") + b"!"]

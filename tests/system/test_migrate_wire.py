@@ -147,9 +147,10 @@ def test_malformed_before_reserving(host, what, data, stage, why):
     ("too big", hello(mem=48 << 30), "not enough memory"),
     ("unknown features", hello(features=3 | 1 << 7), "unknown features 0x80"),
     ("unknown devices", hello(devices=1 << 5), "unknown devices 0x20"),
-    # a policy's migration (feature bit 3) says its VM's load: past load-high (85%) here
-    ("would overload", hello(features=3 | 1 << 3, load=90),
-     "this host would be overloaded: load 0% + 90% > 85%"),
+    # a policy's migration (feature bit 3) says its VM's load; the target judges it by
+    # the balance rule from the source's announcement, and this source announced none
+    ("load check, source unheard", hello(features=3 | 1 << 3, load=90),
+     "the source's load is not known here (no announcement heard)"),
 ], ids=lambda v: v if isinstance(v, str) and " " in v else None)
 def test_refused_requests(host, what, msg, why):
     base = free_kib(host)

@@ -159,9 +159,9 @@ static int setup(void **state)
 {
 	memset(vms, 0, sizeof(vms));
 	memset(peers, 0, sizeof(peers));
-	vms[0] = (struct policy_vm){ 1, 64, 10, 100, 30, UINT64_MAX, 0 };
-	peers[0] = (struct policy_peer){ IP(10, 0, 0, 2), 20, 1024, 1, 100 * MB, 1, 500,
-					 UINT64_MAX };
+	vms[0] = (struct policy_vm){ 1, 64, 10, 100, 30, UINT64_MAX, 0, 0 };
+	peers[0] = (struct policy_peer){ IP(10, 0, 0, 2), { 20, 85, 25, 100 }, 1024, 1, 100 * MB,
+					 1, 500, UINT64_MAX, 0, false };
 	host = (struct policy_host){ 95, 20000, vms, 1, peers, 1 };
 	return 0;
 }
@@ -205,39 +205,73 @@ static void test_no_peer(void **state)
 	assert_int_equal(choose(), POLICY_NO_FIT);
 }
 
-/* A peer that the VM's share would take to load-high is no target. */
-static void test_peers_loaded(void **state)
+/* A peer is a target only when, with the VM, it stays below this host by the margin:
+ * 95% here, a VM of 30%, the default margin of 25%. */
+static void test_uneven(void **state)
 {
 	peers[1] = peers[0];
 	peers[1].ip++;
-	peers[0].load_pct = 55; /* 55 + 30 = 85: would be overloaded */
-	peers[1].load_pct = 90;
+	peers[0].end.load_pct = 41; /* 41 + 30 + 25 = 96 > 95 */
+	peers[1].end.load_pct = 90;
 	host.npeers = 2;
-	assert_int_equal(choose(), POLICY_PEERS_LOADED);
-	peers[0].load_pct = 54;
+	assert_int_equal(choose(), POLICY_UNEVEN);
+	assert_string_equal(d.text, "no move evens the load: the best leaves a target at 71% + "
+				    "margin 25% > this host's 95%");
+	peers[0].end.load_pct = 40; /* 40 + 30 + 25 = 95: just even enough */
 	assert_int_equal(choose(), POLICY_MIGRATE);
 	assert_int_equal(d.peer_ip, peers[0].ip);
+	/* the peer's own load-high plays no part: it would be at 70% of its 60%, which
+	 * says when it is overloaded, not whether the move helps */
+	peers[0].end.load_high = 60;
+	assert_int_equal(choose(), POLICY_MIGRATE);
+	/* the larger margin of the two ends counts */
+	peers[0].end.margin_pct = 26;
+	assert_int_equal(choose(), POLICY_UNEVEN);
+	assert_non_null(strstr(d.text, "margin 26%"));
 }
 
-/* Loads count runnable vCPUs (hv/load.h), so they pass 100: three always-runnable VMs
- * make 300%, each adds its 100% to a target, and a peer already running one VM (100%)
- * takes another only while 200% stays under load-high. */
+/* Loads count runnable vCPUs (hv/load.h), so they pass 100. Issue 18's case, with the
+ * defaults (load-high 85, margin 25): three always-runnable VMs make 300% on host 1,
+ * host 2 is idle. One VM goes (target 100%); then host 1 at 200% and host 2 at 100%
+ * are as even as whole VMs allow: neither moves anything to the other, though both are
+ * over their load-high. */
 static void test_loads_past_100(void **state)
 {
-	struct policy_params p = defaults;
+	struct policy_vm one;
 
-	p.load_high = 250;
 	for (uint32_t i = 0; i < 3; i++)
-		vms[i] = (struct policy_vm){ i + 1, 4, 10, 100, 100, UINT64_MAX, 0 };
+		vms[i] = (struct policy_vm){ i + 1, 4, 10, 100, 100, UINT64_MAX, 0, 0 };
 	host.nvms = 3;
 	host.load_pct = 300;
-	peers[0].load_pct = 100;
+	peers[0].end.load_pct = 0;
+	assert_int_equal(choose(), POLICY_MIGRATE);
+	assert_int_equal(d.target_load_pct, 100);
+	host.nvms = 2;
+	host.load_pct = 200;
+	peers[0].end.load_pct = 100;
+	assert_int_equal(choose(), POLICY_UNEVEN);
+	assert_string_equal(d.text, "no move evens the load: the best leaves a target at 200% + "
+				    "margin 25% > this host's 200%");
+	/* host 2's view: 100% with the VM that came, host 1 at 200% */
+	one = vms[0];
+	host.vms = &one;
+	host.nvms = 1;
+	host.load_pct = 100;
+	peers[0].end.load_pct = 200;
+	assert_int_equal(choose(), POLICY_UNEVEN);
+	host.vms = vms;
+	/* two busy VMs and an idle peer: 100% each after the move is more even */
+	host.nvms = 2;
+	host.load_pct = 200;
+	peers[0].end.load_pct = 0;
+	assert_int_equal(choose(), POLICY_MIGRATE);
+	/* the settings need not match: host 1's load-high 150, host 2's default 85 */
+	struct policy_params p = defaults;
+	p.load_high = 150;
+	host.nvms = 3;
+	host.load_pct = 300;
 	assert_int_equal(policy_choose(&p, &host, &d), POLICY_MIGRATE);
-	assert_int_equal(d.target_load_pct, 200);
-	peers[0].load_pct = 150; /* 150 + 100 = 250: would be overloaded */
-	assert_int_equal(policy_choose(&p, &host, &d), POLICY_PEERS_LOADED);
-	host.load_pct = 249; /* what is left once one VM has gone: under load-high */
-	assert_int_equal(policy_choose(&p, &host, &d), POLICY_NOT_OVERLOADED);
+	assert_int_equal(d.target_load_pct, 100);
 }
 
 /* The target keeps mem-reserve free; a VM too big for every peer leaves the others. */
@@ -248,7 +282,7 @@ static void test_too_big(void **state)
 	vms[0].mem_mib = 1024 - 64;
 	assert_int_equal(choose(), POLICY_MIGRATE);
 	vms[0].mem_mib = 4096;
-	vms[1] = (struct policy_vm){ 2, 32, 10, 100, 5, UINT64_MAX, 0 };
+	vms[1] = (struct policy_vm){ 2, 32, 10, 100, 5, UINT64_MAX, 0, 0 };
 	host.nvms = 2;
 	assert_int_equal(choose(), POLICY_MIGRATE);
 	assert_int_equal(d.vm_id, 2);
@@ -263,13 +297,13 @@ static void test_too_dirty(void **state)
 	assert_int_equal(choose(), POLICY_TOO_DIRTY);
 	assert_non_null(strstr(d.text, "> 300 ms"));
 	/* the obstacle met furthest along is the one reported */
-	vms[1] = (struct policy_vm){ 2, 32, 10, 100, 5, 1000, 0 };
+	vms[1] = (struct policy_vm){ 2, 32, 10, 100, 5, 1000, 0, 0 };
 	host.nvms = 2;
 	assert_int_equal(choose(), POLICY_TOO_DIRTY);
 	/* a faster peer with less headroom takes it */
 	peers[1] = peers[0];
 	peers[1].ip = IP(10, 0, 0, 9);
-	peers[1].load_pct = 50;
+	peers[1].end.load_pct = 40;
 	peers[1].link_bps = 1000 * MB;
 	host.npeers = 2;
 	assert_int_equal(choose(), POLICY_MIGRATE);
@@ -292,7 +326,7 @@ static void test_ties(void **state)
 	assert_int_equal(d.vm, 1);
 	assert_int_equal(d.peer, 1);
 	/* more headroom beats a lower ip */
-	peers[0].load_pct = 10;
+	peers[0].end.load_pct = 10;
 	assert_int_equal(choose(), POLICY_MIGRATE);
 	assert_int_equal(d.peer_ip, IP(10, 0, 0, 5));
 }
@@ -302,8 +336,8 @@ static void test_ties(void **state)
 static void test_load_per_downtime(void **state)
 {
 	peers[0].link_bps = 10 * MB;
-	vms[0] = (struct policy_vm){ 1, 64, 1000, 16384, 40, UINT64_MAX, 0 };
-	vms[1] = (struct policy_vm){ 2, 8, 0, 0, 20, UINT64_MAX, 0 };
+	vms[0] = (struct policy_vm){ 1, 64, 1000, 16384, 40, UINT64_MAX, 0, 0 };
+	vms[1] = (struct policy_vm){ 2, 8, 0, 0, 20, UINT64_MAX, 0, 0 };
 	host.nvms = 2;
 	assert_int_equal(choose(), POLICY_MIGRATE);
 	assert_int_equal(d.vm_id, 2);
@@ -323,16 +357,227 @@ static void test_cooldown(void **state)
 	assert_int_equal(choose(), POLICY_MIGRATE);
 	peers[0].since_sent_ms = 0;
 	assert_int_equal(choose(), POLICY_COOLDOWN);
-	assert_string_equal(d.text, "all in cooldown: every VM or peer moved within 60 s");
+	assert_string_equal(d.text, "all in cooldown: every move that evens the load is of a VM "
+				    "or to a peer that moved within 60 s");
 	peers[1] = peers[0];
 	peers[1].ip++;
-	peers[1].load_pct = 80;
+	peers[1].end.load_pct = 80;
 	peers[1].since_sent_ms = UINT64_MAX;
 	host.npeers = 2;
-	assert_int_equal(choose(), POLICY_PEERS_LOADED);
-	peers[1].load_pct = 30;
+	/* an even move waits: that, not the uneven one, is what is said */
+	assert_int_equal(choose(), POLICY_COOLDOWN);
+	peers[0].since_sent_ms = UINT64_MAX;
+	peers[0].end.load_pct = 80;
+	vms[0].since_move_ms = 0;
+	assert_int_equal(choose(), POLICY_UNEVEN); /* nothing to wait for */
+	vms[0].since_move_ms = UINT64_MAX;
+	peers[1].end.load_pct = 30;
 	assert_int_equal(choose(), POLICY_MIGRATE);
 	assert_int_equal(d.peer, 1);
+}
+
+/* --- the balance rule, at both ends --- */
+
+static enum policy_why judge(uint32_t s, uint32_t t, uint32_t vm)
+{
+	struct policy_end src = { s, 85, 25, 100 }, dst = { t, 85, 25, 100 };
+
+	return policy_judge(&src, &dst, vm, NULL, 0);
+}
+
+/* The margin, the source's load-high, a VM that makes no load, and capacities: loads
+ * are compared as shares, so the rule holds as it is once hosts have several CPUs. */
+static void test_judge(void **state)
+{
+	struct policy_end src = { 300, 150, 25, 100 }, dst = { 0, 85, 25, 100 };
+	char text[120];
+
+	assert_int_equal(judge(300, 0, 100), POLICY_MIGRATE);
+	assert_int_equal(judge(125, 0, 100), POLICY_MIGRATE);  /* 100 + 25 <= 125 */
+	assert_int_equal(judge(124, 0, 100), POLICY_UNEVEN);
+	assert_int_equal(judge(200, 100, 100), POLICY_UNEVEN); /* 200 + 25 > 200 */
+	assert_int_equal(judge(200, 0, 0), POLICY_UNEVEN);     /* nothing would fall */
+	assert_int_equal(judge(84, 0, 10), POLICY_NOT_OVERLOADED);
+	assert_int_equal(policy_judge(&src, &dst, 100, text, sizeof(text)), POLICY_MIGRATE);
+	assert_string_equal(text, "");
+	src.load_pct = 149; /* the source's own load-high says whether it is overloaded */
+	assert_int_equal(policy_judge(&src, &dst, 100, text, sizeof(text)),
+			 POLICY_NOT_OVERLOADED);
+	assert_string_equal(text, "source not overloaded: load 149% < 150%");
+	src.load_pct = 200;
+	dst.load_pct = 100;
+	assert_int_equal(policy_judge(&src, &dst, 100, text, sizeof(text)), POLICY_UNEVEN);
+	assert_string_equal(text, "no balance: target 200% after the move + margin 25% > "
+				  "source 200%");
+	/* with a margin of 0 the target must still end strictly below */
+	src.margin_pct = dst.margin_pct = 0;
+	assert_int_equal(policy_judge(&src, &dst, 100, NULL, 0), POLICY_UNEVEN);
+	dst.load_pct = 99;
+	assert_int_equal(policy_judge(&src, &dst, 100, NULL, 0), POLICY_MIGRATE);
+	/* a target of four CPUs at 200% is at 50% of its capacity: 300% with the VM is
+	 * 75%, + 25 = 100 <= a one-CPU source's 100% */
+	src = (struct policy_end){ 100, 85, 25, 100 };
+	dst = (struct policy_end){ 200, 85, 25, 400 };
+	assert_int_equal(policy_judge(&src, &dst, 100, NULL, 0), POLICY_MIGRATE);
+	dst.load_pct = 201;
+	assert_int_equal(policy_judge(&src, &dst, 100, text, sizeof(text)), POLICY_UNEVEN);
+	assert_string_equal(text, "no balance: target 76% after the move + margin 25% > "
+				  "source 100%");
+	dst.capacity_pct = 0; /* not said: one CPU */
+	dst.load_pct = 0;
+	assert_int_equal(policy_judge(&src, &dst, 75, NULL, 0), POLICY_MIGRATE);
+	assert_int_equal(policy_judge(&src, &dst, 76, NULL, 0), POLICY_UNEVEN);
+}
+
+/* The source chooses with the rule and the target judges with it: over a grid of loads,
+ * settings and VM shares, a single candidate is chosen exactly when the target, given
+ * the same announced figures, accepts it; and every verdict is its own mirror's. */
+static void test_both_ends_agree(void **state)
+{
+	static const uint32_t loads[] = { 0, 40, 85, 99, 100, 124, 125, 150, 199, 200, 300, 400 };
+	static const uint32_t highs[] = { 85, 150 }, margins[] = { 0, 25, 60 };
+	static const uint32_t shares[] = { 0, 1, 30, 100 };
+	unsigned migrations = 0, refusals = 0;
+
+	for (size_t a = 0; a < ARRAY_SIZE(loads); a++)
+	for (size_t b = 0; b < ARRAY_SIZE(loads); b++)
+	for (size_t h = 0; h < ARRAY_SIZE(highs); h++)
+	for (size_t m = 0; m < ARRAY_SIZE(margins); m++)
+	for (size_t v = 0; v < ARRAY_SIZE(shares); v++) {
+		struct policy_params p = defaults;
+		struct policy_end src = { loads[a], highs[h], margins[m], 100 };
+		struct policy_end dst = { loads[b], 85, 25, 100 };
+		enum policy_why why;
+
+		p.load_high = highs[h];
+		p.margin_pct = margins[m];
+		vms[0].load_pct = shares[v];
+		peers[0].end = dst;
+		host.load_pct = loads[a];
+		why = policy_choose(&p, &host, &d);
+		/* what the target decides on receiving the request */
+		if (policy_judge(&src, &dst, shares[v], NULL, 0) == POLICY_MIGRATE) {
+			assert_int_equal(why, POLICY_MIGRATE);
+			migrations++;
+		} else {
+			assert_int_not_equal(why, POLICY_MIGRATE);
+			refusals++;
+		}
+	}
+	assert_true(migrations > 100 && refusals > 100);
+}
+
+/* Moves the rule allows, made one after another among hosts of whole busy VMs, stop:
+ * each lowers the sum of the squared loads. */
+static void test_no_cycle(void **state)
+{
+	uint32_t load[4] = { 800, 0, 100, 300 };
+	uint64_t before = UINT64_MAX;
+	int moves = 0;
+
+	for (bool moved = true; moved;) {
+		moved = false;
+		for (int s = 0; s < 4; s++)
+			for (int t = 0; t < 4; t++) {
+				if (s == t || !load[s] ||
+				    judge(load[s], load[t], 100) != POLICY_MIGRATE)
+					continue;
+				load[s] -= 100;
+				load[t] += 100;
+				uint64_t sq = 0;
+				for (int k = 0; k < 4; k++)
+					sq += (uint64_t)load[k] * load[k];
+				assert_true(sq < before);
+				before = sq;
+				moved = true;
+				moves++;
+			}
+		assert_true(moves < 100);
+	}
+	/* 1,200% on four hosts: 300% each, and nothing more moves */
+	for (int k = 0; k < 4; k++)
+		assert_int_equal(load[k], 300);
+	assert_true(moves >= 5); /* at least the five VMs host 0 has too many */
+}
+
+/* A peer or VM backing off is left out, and the refusal says for how long. */
+static void test_backing_off(void **state)
+{
+	peers[0].backoff_ms = 20000;
+	assert_int_equal(choose(), POLICY_BACKING_OFF);
+	assert_string_equal(d.text, "backing off: every move that evens the load failed lately; "
+				    "the next in 20 s");
+	peers[1] = peers[0];
+	peers[1].ip++;
+	peers[1].backoff_ms = 0;
+	host.npeers = 2;
+	assert_int_equal(choose(), POLICY_MIGRATE);
+	assert_int_equal(d.peer_ip, peers[1].ip);
+	vms[0].backoff_ms = 1;
+	assert_int_equal(choose(), POLICY_BACKING_OFF);
+	/* a peer taking in another VM is not asked meanwhile */
+	vms[0].backoff_ms = 0;
+	peers[1].receiving = true;
+	assert_int_equal(choose(), POLICY_PEER_BUSY);
+	assert_string_equal(d.text, "peers busy: every peer a move would help is taking in "
+				    "another VM");
+}
+
+/* Doubling from the load window (10 s) to the cooldown (60 s); cleared by a quiet
+ * spell as long as that cap. */
+static void test_backoff(void **state)
+{
+	struct policy_backoff b = { 0 };
+	struct policy_params p = defaults;
+	static const uint64_t steps[] = { 10000, 20000, 40000, 60000, 60000 };
+	uint64_t now = 1000;
+
+	for (size_t i = 0; i < ARRAY_SIZE(steps); i++) {
+		assert_int_equal(policy_backoff_fail(&p, &b, now), steps[i]);
+		assert_int_equal(policy_backoff_left(&b, now + 1), steps[i] - 1);
+		now += steps[i];
+		assert_int_equal(policy_backoff_left(&b, now), 0);
+		policy_backoff_age(&p, &b, now);
+		assert_int_equal(b.fails, i + 1);
+	}
+	policy_backoff_age(&p, &b, now + 59999);
+	assert_int_equal(b.fails, 5);
+	policy_backoff_age(&p, &b, now + 60000);
+	assert_int_equal(b.fails, 0);
+	assert_int_equal(policy_backoff_fail(&p, &b, now), 10000);
+	/* a cooldown shorter than the window: the window is the cap */
+	p.cooldown_s = 0;
+	b = (struct policy_backoff){ 0 };
+	assert_int_equal(policy_backoff_fail(&p, &b, 0), 10000);
+	assert_int_equal(policy_backoff_fail(&p, &b, 0), 10000);
+	/* many failures do not overflow */
+	p = defaults;
+	b = (struct policy_backoff){ UINT32_MAX, 0 };
+	assert_int_equal(policy_backoff_fail(&p, &b, 0), 60000);
+	assert_int_equal(b.fails, UINT32_MAX);
+}
+
+/* At most POLICY_ATTEMPTS reservations in any minute, whatever the back-offs allow. */
+static void test_attempts(void **state)
+{
+	struct policy_attempts a = { { 0 } };
+	uint64_t now = 0;
+	int started = 0;
+
+	/* try every 100 ms for ten minutes */
+	for (now = 0; now < 600000; now += 100) {
+		if (policy_attempt_wait(&a, now))
+			continue;
+		policy_attempt_note(&a, now);
+		started++;
+	}
+	assert_int_equal(started, POLICY_ATTEMPTS * 10);
+	a = (struct policy_attempts){ { 0 } };
+	for (int i = 0; i < POLICY_ATTEMPTS; i++)
+		policy_attempt_note(&a, 1000 + i);
+	assert_int_equal(policy_attempt_wait(&a, 1005), 59995);
+	assert_int_equal(policy_attempt_wait(&a, 60999), 1);
+	assert_int_equal(policy_attempt_wait(&a, 61000), 0);
 }
 
 static void test_why_str(void **state)
@@ -355,13 +600,19 @@ int main(void)
 		cmocka_unit_test_setup(test_migrates, setup),
 		cmocka_unit_test_setup(test_not_overloaded, setup),
 		cmocka_unit_test_setup(test_no_peer, setup),
-		cmocka_unit_test_setup(test_peers_loaded, setup),
+		cmocka_unit_test_setup(test_uneven, setup),
 		cmocka_unit_test_setup(test_loads_past_100, setup),
 		cmocka_unit_test_setup(test_too_big, setup),
 		cmocka_unit_test_setup(test_too_dirty, setup),
 		cmocka_unit_test_setup(test_ties, setup),
 		cmocka_unit_test_setup(test_load_per_downtime, setup),
 		cmocka_unit_test_setup(test_cooldown, setup),
+		cmocka_unit_test_setup(test_backing_off, setup),
+		cmocka_unit_test(test_judge),
+		cmocka_unit_test_setup(test_both_ends_agree, setup),
+		cmocka_unit_test(test_no_cycle),
+		cmocka_unit_test(test_backoff),
+		cmocka_unit_test(test_attempts),
 		cmocka_unit_test(test_why_str),
 	};
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
