@@ -355,8 +355,9 @@ static int plan(struct plan *p, const struct bzimage *k, const struct mb_blob *k
 	p->nr_map = lx_e820(p->ram, p->map, LX_E820_MAX);
 	p->init_end = MAX(LX_KERNEL + k->pm_size, need);
 	if (p->init_end > p->ram)
-		return fail(d, E_RANGE, "the kernel needs RAM up to %llu MiB (it runs at 0x%llx and "
-					"needs 0x%llx bytes there), the VM has %llu MiB",
+		return fail(d, E_RANGE,
+			    "the kernel needs RAM up to %llu MiB (it runs at 0x%llx and needs "
+			    "0x%llx bytes there), the VM has %llu MiB",
 			    (ull)((p->init_end + MIB - 1) / MIB), (ull)k->run_at,
 			    (ull)k->init_size, (ull)(p->ram / MIB));
 	p->cmdline_len = kernel->cmdline ? strlen(kernel->cmdline) : 0;

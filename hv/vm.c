@@ -239,7 +239,8 @@ static int load_multiboot(struct vm *vm, const struct boot_module *image,
 	for (unsigned i = 0; i < vm->nr_mods; i++) {
 		const struct boot_module *m = find_module(vm->mods[i]);
 		if (!m) {
-			fmt_snprintf(err, err_size, "no module '%s' (see info modules)", vm->mods[i]);
+			fmt_snprintf(err, err_size, "no module '%s' (see info modules)",
+				     vm->mods[i]);
 			return -E_NOENT;
 		}
 		fmt_snprintf(modlines[i], sizeof(modlines[i]), "%s %s", m->name, m->args);

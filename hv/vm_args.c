@@ -65,8 +65,8 @@ int vm_parse_start(int argc, char **argv, struct vm_start_args *a, char *cmdline
 			a->initrd = w + 7;
 		} else {
 			return fail(err, err_size,
-				    "unknown argument '%s' (mem=, name=, mod=, initrd=, or -- before "
-				    "the guest's command line)", w);
+				    "unknown argument '%s' (mem=, name=, mod=, initrd=, or -- "
+				    "before the guest's command line)", w);
 		}
 	}
 	if (i < argc) { /* "--": the rest, joined, is the guest's command line */

@@ -105,7 +105,8 @@ static int check(uint32_t page)
 	if (bad < 0)
 		return 1;
 	if (!fail.seen)
-		fail = (struct failure){ 1, page, gen, w[0], w[1], (uint32_t)bad, expected, w[bad] };
+		fail = (struct failure){ 1, page, gen, w[0], w[1], (uint32_t)bad, expected,
+					 w[bad] };
 	stamp(page, gen);
 	return 0;
 }

@@ -549,7 +549,8 @@ static void test_does_not_fit(void **state)
 	static uint8_t rd[13 * MIB];
 	static char cmd[3000];
 	struct ram r;
-	struct mb_guest_mem mem = ram_new(&r, 32 * MIB, false), small = ram_new(&r, 16 * MIB, false);
+	struct mb_guest_mem mem = ram_new(&r, 32 * MIB, false);
+	struct mb_guest_mem small = ram_new(&r, 16 * MIB, false);
 	struct lx_boot b;
 
 	build(&im);
