@@ -80,9 +80,10 @@ def linux(host):
     vm = int(m.group(1))
     host.expect(rf"\[vm{vm}\] init: up after ([\d.]+) s; clocksource (\w+)".encode(),
                 timeout=BOOT_TIMEOUT)
+    kernel_s, clocksource = (g.decode() for g in host.proc.match.groups())
     boot_s = (uptime_ms(host) - t0) / 1000
-    print(f"linux: vm start to init in {boot_s:.1f} s of tern's clock; "
-          f"the kernel says {host.proc.match.group(1).decode()} s")
+    print(f"linux: vm start to init in {boot_s:.1f} s of tern's clock; the kernel's "
+          f"uptime then {kernel_s} s; clocksource {clocksource}")
     yield [vm, boot_s]     # a list: a migration there and back gives the VM a new id
 
 
@@ -92,8 +93,8 @@ class Console:
 
     def __init__(self, host, vm):
         self.host = host
-        out = host.cmd(f"console {vm}")
-        assert f"console: vm{vm}'s COM1" in out, out
+        host.send_raw(f"console {vm}\r".encode())   # no tern> until Ctrl-]
+        host.expect(rf"console: vm{vm}'s COM1".encode())
         self.send("")  # a fresh prompt
 
     def send(self, line):
