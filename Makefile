@@ -34,7 +34,7 @@ DEV_SRCS := \
 
 HV_SRCS := hv/main.c hv/bootinfo.c hv/console.c hv/cmdline.c hv/gdt.c hv/trap.c \
 	hv/trap_entry.S hv/panic.c hv/pmm.c hv/paging.c hv/time.c hv/acpi.c \
-	hv/lineedit.c hv/monitor.c hv/mon_cmds.c hv/pci.c hv/mbload.c \
+	hv/lineedit.c hv/monitor.c hv/mon_cmds.c hv/pci.c hv/mbload.c hv/linuxload.c \
 	hv/vm.c hv/vm_args.c hv/vconsole.c hv/pc.c hv/cpuid.c hv/mon_vm.c hv/vcpu.c hv/msr.c \
 	hv/backend.c hv/apicv.c hv/apic_host.c hv/idle.c \
 	hv/shadow.c hv/dirty.c hv/bitmap.c hv/mon_dirty.c hv/load.c \
@@ -87,7 +87,8 @@ GUEST_LIB_OBJS := $(patsubst %,$(G32)/%.o,$(basename $(GUEST_LIB_SRCS)))
 GUEST_LIB64_OBJS := $(patsubst %,$(G64)/%.o,$(basename $(GUEST_LIB64_SRCS)))
 
 .PHONY: all deps run demo test unit fuzz system bench clean
-all: $(BUILD)/.deps $(BUILD)/tern.efi $(BUILD)/tern.elf $(BUILD)/tern.img $(BUILD)/tern.iso
+all: $(BUILD)/.deps $(BUILD)/tern.efi $(BUILD)/tern.elf $(BUILD)/tern.img $(BUILD)/tern.iso \
+	$(LINUX_IMAGES)
 
 # make, make run and make test install what is missing; tools/deps is a quick check
 # when everything is there.
@@ -172,12 +173,40 @@ $(BUILD)/guests/%.elf: $(G32)/guests/%.o $(GUEST_LIB_OBJS) guests/lib/guest.ld
 	@echo "  LD32    $@"; $(LD) -m elf_i386 -nostdlib -static -z noexecstack \
 		--no-warn-rwx-segments --gc-sections -T guests/lib/guest.ld $(filter %.o,$^) -o $@
 
-MODULE_ARGS = $(foreach g,$(GUEST_ELFS),--module $(g))
+# The Linux guest: Debian's kernel (tools/deps fetches it into third_party/linux) and an
+# initramfs (cpio, newc) of busybox-static, guests/linux/init and the test programs of
+# guests/linux/, built static with the host's libc. /dev/console must be in the archive
+# (the kernel opens it for init before anything is mounted): fakeroot lets mknod make it
+# without root. Images "linux" and "initramfs" for `vm start linux initrd=initramfs`.
+LINUX_PROGS := memtouch
+LINUX_DIR := $(BUILD)/linux
+LINUX_BINS := $(patsubst %,$(LINUX_DIR)/bin/%,$(LINUX_PROGS))
+LINUX_IMAGES := $(LINUX_DIR)/linux $(LINUX_DIR)/initramfs
+LINUX_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -static
 
-$(BUILD)/tern.img: $(BUILD)/tern.efi $(GUEST_ELFS) tools/mkimg
+$(LINUX_DIR)/bin/%: guests/linux/%.c | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  CCLINUX $<"; $(CC) $(LINUX_CFLAGS) $< -o $@
+
+$(LINUX_DIR)/linux: $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	cp -L third_party/linux/vmlinuz $@
+
+$(LINUX_DIR)/initramfs: guests/linux/init $(LINUX_BINS) $(BUILD)/.deps
+	rm -rf $@.root && mkdir -p $(addprefix $@.root/,bin sbin usr/bin usr/sbin proc sys dev \
+		tmp root etc)
+	cp /bin/busybox $(LINUX_BINS) $@.root/bin/
+	install -m 755 guests/linux/init $@.root/init
+	cd $@.root && fakeroot sh -c 'mknod -m 600 dev/console c 5 1 && \
+		find . | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0' > $(abspath $@).tmp
+	rm -rf $@.root && mv $@.tmp $@
+
+MODULE_ARGS = $(foreach g,$(GUEST_ELFS) $(LINUX_IMAGES),--module $(g))
+
+$(BUILD)/tern.img: $(BUILD)/tern.efi $(GUEST_ELFS) $(LINUX_IMAGES) tools/mkimg
 	tools/mkimg efi --efi $< --out $@ $(MODULE_ARGS)
 
-$(BUILD)/tern.iso: $(BUILD)/tern.elf $(GUEST_ELFS) tools/mkimg
+$(BUILD)/tern.iso: $(BUILD)/tern.elf $(GUEST_ELFS) $(LINUX_IMAGES) tools/mkimg
 	tools/mkimg iso --elf $< --out $@ $(MODULE_ARGS)
 
 run: all
@@ -191,7 +220,7 @@ demo: all
 UNIT_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I. \
 	-fsanitize=address,undefined -fno-sanitize-recover=all -DTERN_VERSION='"$(VERSION)"'
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
-UNIT_SRCS := hv/lib/fmt.c hv/cmdline.c hv/lineedit.c hv/monitor.c hv/pmm.c hv/bootinfo.c \
+UNIT_SRCS := hv/lib/fmt.c hv/cmdline.c hv/lineedit.c hv/monitor.c hv/pmm.c hv/bootinfo.c hv/linuxload.c hv/cpuid.c \
 	hv/acpi.c hv/pci.c hv/mbload.c hv/vm_args.c vmx/ept.c vmx/vapic.c hv/apicv.c hv/vconsole.c hv/bitmap.c hv/lib/error.c hv/lib/strlcpy.c boot/efi/config.c tests/unit/stubs.c \
 	net/e1000_ring.c net/addr.c migrate/wire.c migrate/announce.c migrate/policy.c hv/load.c \
 	hv/vmstate.c hv/cpu_model.c hv/cpuid.c hv/x86_rules.c hv/x86_state.c hv/x86_reset.c hv/calendar.c \

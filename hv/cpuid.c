@@ -13,19 +13,28 @@
  * PBE; the APIC bit follows IA32_APIC_BASE. */
 #define EDX1_KEEP (0xffffffffu & ~((1u << 7) | (1u << 14) | (1u << 21) | (1u << 22) | \
 				    (1u << 28) | (1u << 29) | (1u << 31) | (1u << 9)))
-/* CPUID.7.0: EBX without SGX(2), TSC_ADJUST(1), HLE(4), RTM(11), PQM(12), MPX(14),
- * PQE(15), AVX-512 (16, 17, 21, 26-28, 30, 31), Intel PT (25), INVPCID (10: its exit
- * control is off); ECX without PKU/OSPKE (3, 4), LA57 (16), SGX-LC (30), AVX-512 parts;
- * EDX none (speculation controls are not switched). */
+/* CPUID.7.0: EBX without SGX(2), HLE(4), RTM(11), PQM(12), MPX(14), PQE(15), AVX-512
+ * (16, 17, 21, 26-28, 30, 31), Intel PT (25), INVPCID (10: its exit control is off); ECX
+ * without PKU/OSPKE (3, 4), LA57 (16), SGX-LC (30), AVX-512 parts; EDX none (speculation
+ * controls are not switched). TSC_ADJUST (1) whatever the host: hv/msr.c emulates it,
+ * and with an invariant TSC it tells Linux the TSC needs no watchdog (a clocksource
+ * watchdog against jiffies would call it unstable whenever ticks come late). */
 #define EBX7_KEEP ((1u << 0) | (1u << 3) | (1u << 5) | (1u << 7) | (1u << 8) | (1u << 9) | \
 		   (1u << 18) | (1u << 19) | (1u << 20) | (1u << 23) | (1u << 24) | (1u << 29))
 #define ECX7_KEEP ((1u << 2) | (1u << 8)) /* UMIP, GFNI; RDPID (22) needs TSC_AUX */
+#define EBX7_TSC_ADJUST (1u << 1)
 /* CPUID.80000001h: ECX LAHF(0), ABM/LZCNT(5), PREFETCHW(8); EDX SYSCALL, NX, 1 GiB
  * pages, LM (RDTSCP hidden: its VT-x control and TSC_AUX are not switched). */
 #define ECX81_KEEP ((1u << 0) | (1u << 5) | (1u << 8))
 #define EDX81_KEEP ((1u << 11) | (1u << 20) | (1u << 26) | (1u << 29))
 
 #define XCR0_OFFERED (XCR0_X87 | XCR0_SSE | XCR0_AVX)
+
+/* CPUID.15H states the TSC rate as crystal x EBX / EAX (SDM Vol. 2A, CPUID leaf 15H).
+ * Linux multiplies the crystal's kHz by EBX in 32 bits (native_calibrate_tsc), so with a
+ * 1 GHz crystal EBX must stay below 2^32 / 10^6: a larger one wraps (a 99 MHz TSC read
+ * as 1.2 MHz). The ratio is the closest fraction with such a numerator. */
+#define LEAF15_EBX_MAX (UINT32_MAX / (uint32_t)(LAPIC_TIMER_HZ / 1000))
 
 struct cpuid_regs cpuid_host(uint32_t leaf, uint32_t sub)
 {
@@ -51,8 +60,50 @@ static void leaf_d(struct cpu_model *m, cpuid_fn host, bool xsave)
 		put(m, 0xd, 2, (struct cpuid_regs){ d2.eax, d2.ebx, 0, 0 });
 }
 
+/* |h/k - p/q| scaled by k*q: compares two fractions' distance to p/q (128-bit products). */
+static unsigned __int128 ratio_err(uint64_t h, uint64_t k, uint64_t p, uint64_t q)
+{
+	unsigned __int128 a = (unsigned __int128)h * q, b = (unsigned __int128)k * p;
+
+	return a > b ? a - b : b - a;
+}
+
+static bool closer(uint64_t h1, uint64_t k1, uint64_t h2, uint64_t k2, uint64_t p, uint64_t q)
+{
+	/* err1/k1 < err2/k2, cross-multiplied; both errors are below k*q, so this fits */
+	return ratio_err(h1, k1, p, q) * k2 < ratio_err(h2, k2, p, q) * k1;
+}
+
+/* The fraction num/den nearest p/q with num <= max_num and den below 2^32: the last
+ * continued-fraction convergent within the bounds, or the semiconvergent after it when
+ * that is closer (the best approximations are among these). */
+static void best_ratio(uint64_t p, uint64_t q, uint64_t max_num, uint32_t *num, uint32_t *den)
+{
+	uint64_t h2 = 0, h1 = 1, k2 = 1, k1 = 0, p0 = p, q0 = q;
+
+	while (q) {
+		uint64_t a = p / q, r = p % q, lim = h1 ? (max_num - h2) / h1 : UINT64_MAX;
+
+		if (k1)
+			lim = MIN(lim, (UINT32_MAX - k2) / k1);
+		if (a > lim) {
+			if (!k1) /* p/q itself is above the bound */
+				h1 = max_num, k1 = 1;
+			else if (lim && closer(lim * h1 + h2, lim * k1 + k2, h1, k1, p0, q0))
+				h1 = lim * h1 + h2, k1 = lim * k1 + k2;
+			break;
+		}
+		lim = a * h1 + h2, h2 = h1, h1 = lim;
+		lim = a * k1 + k2, k2 = k1, k1 = lim;
+		p = q, q = r;
+	}
+	*num = (uint32_t)h1;
+	*den = (uint32_t)k1;
+}
+
 void cpu_model_build(struct cpu_model *m, cpuid_fn host, uint64_t tsc_hz)
 {
+	uint32_t num, den;
 	struct cpuid_regs r, h0 = host(0, 0), h8 = host(0x80000000u, 0);
 	uint32_t max = h0.eax < 0x16 ? h0.eax : 0x16, ext = h8.eax < 0x80000008u ? h8.eax : 0x80000008u;
 	bool xsave;
@@ -79,6 +130,7 @@ void cpu_model_build(struct cpu_model *m, cpuid_fn host, uint64_t tsc_hz)
 	if (max >= 7) {
 		r = host(7, 0);
 		r.ebx &= EBX7_KEEP & (xsave ? ~0u : ~(1u << 5)); /* AVX2 needs YMM state too */
+		r.ebx |= EBX7_TSC_ADJUST;
 		put(m, 7, 0, (struct cpuid_regs){ 0, r.ebx, r.ecx & ECX7_KEEP, 0 });
 	}
 	/* x2APIC topology: one thread, one core (EDX, the x2APIC ID, at run time) */
@@ -87,8 +139,8 @@ void cpu_model_build(struct cpu_model *m, cpuid_fn host, uint64_t tsc_hz)
 	leaf_d(m, host, xsave);
 	/* The TSC and the APIC timer: TSC = crystal x EBX / EAX, crystal 1 GHz (SDM
 	 * Table 3-8, leaf 15h), so guests need not calibrate against a PIT. */
-	put(m, 0x15, 0, (struct cpuid_regs){ 1000000, (uint32_t)(tsc_hz / 1000),
-					     (uint32_t)LAPIC_TIMER_HZ, 0 });
+	best_ratio(tsc_hz, LAPIC_TIMER_HZ, LEAF15_EBX_MAX, &num, &den);
+	put(m, 0x15, 0, (struct cpuid_regs){ den, num, (uint32_t)LAPIC_TIMER_HZ, 0 });
 	put(m, 0x16, 0, (struct cpuid_regs){ (uint32_t)(tsc_hz / 1000000),
 					     (uint32_t)(tsc_hz / 1000000), 1000, 0 });
 	put(m, CPUID_HV_BASE, 0, (struct cpuid_regs){ CPUID_HV_TIMING, 0, 0, 0 });

@@ -16,6 +16,7 @@
 #include "hv/vm.h"
 #include "hv/wallclock.h"
 #include "hv/x86.h"
+#include "hv/x86_rules.h"
 #include "net/net.h"
 #include "hv/backend.h"
 
@@ -56,6 +57,10 @@ __noreturn void hv_main(const struct boot_info *bi)
 		kprintf("loader: %s\n", bi->notes);
 	if (bi->cmdline[0])
 		kprintf("cmdline: %s\n", bi->cmdline);
+	/* Caches on (SDM Vol. 3A 12.5.1, Table 12-5: CD=0 NW=0 is the normal mode): a BIOS
+	 * may never have turned them on, and VM entry and exit never load CR0.CD and NW
+	 * (SDM 27.3.2.1, 28.5.1), so a guest would find them set without having set them. */
+	write_cr0(read_cr0() & ~(CR0_CD | CR0_NW));
 	/* FXSAVE/FXRSTOR of guest FPU state need it; GRUB leaves it clear. */
 	write_cr4(read_cr4() | CR4_OSFXSR);
 	/* XSAVE switches the guests' AVX state (vmx/vcpu.c), where the CPU has it. */

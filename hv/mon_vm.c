@@ -16,15 +16,12 @@
 int cmd_info_modules(int argc, char **argv)
 {
 	const struct boot_info *bi = hv_boot_info();
-	char err[160];
 
-	kprintf("%-16s %10s  %-8s %s\n", "name", "size", "format", "args");
+	kprintf("%-16s %10s  %-9s %s\n", "name", "size", "format", "args");
 	for (uint32_t i = 0; i < bi->nr_modules; i++) {
 		const struct boot_module *m = &bi->modules[i];
-		bool ok = mb_check((const uint8_t *)(uintptr_t)m->base, m->size, err,
-				   sizeof(err)) == 0;
-		kprintf("%-16s %10llu  %-8s %s\n", m->name, (unsigned long long)m->size,
-			ok ? "multiboot" : "invalid", m->args);
+		kprintf("%-16s %10llu  %-9s %s\n", m->name, (unsigned long long)m->size,
+			vm_image_format((const uint8_t *)(uintptr_t)m->base, m->size), m->args);
 	}
 	return 0;
 }
@@ -84,13 +81,14 @@ int cmd_console(int argc, char **argv)
 
 int cmd_info_vms(int argc, char **argv)
 {
-	kprintf("%-4s %-16s %-8s %7s %10s\n", "id", "name", "state", "mem-MiB", "exits");
+	kprintf("%-4s %-16s %-8s %7s %10s  %s\n", "id", "name", "state", "mem-MiB", "exits",
+		"kind");
 	for (unsigned i = 0; i < VM_MAX; i++) {
 		const struct vm *vm = vm_at(i);
 		if (vm && vm->name[0])
-			kprintf("%-4d %-16s %-8s %7llu %10llu\n", vm->id, vm->name,
+			kprintf("%-4d %-16s %-8s %7llu %10llu  %s\n", vm->id, vm->name,
 				vm_state_name(vm), (unsigned long long)(vm->mem_size / MIB),
-				(unsigned long long)vm->exits);
+				(unsigned long long)vm->exits, vm_image_kind(vm));
 	}
 	return 0;
 }

@@ -26,6 +26,16 @@ static uint64_t *mtrr_slot(struct vcpu *v, uint32_t msr)
 	return NULL;
 }
 
+/* A write to IA32_TIME_STAMP_COUNTER or IA32_TSC_ADJUST moves the TSC by delta, and
+ * IA32_TSC_ADJUST with it (SDM Vol. 3B, "Time-Stamp Counter Adjustment"). The VM's clock
+ * follows its TSC. */
+static void move_tsc(struct vcpu *v, int64_t delta)
+{
+	v->tsc_offset += delta;
+	v->tsc_adjust += delta;
+	pc_clock_set(v->vm);
+}
+
 bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
 	uint64_t *slot = mtrr_slot(v, msr);
@@ -46,6 +56,9 @@ bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 		return true;
 	case MSR_TSC:
 		*val = vcpu_tsc(v);
+		return true;
+	case MSR_TSC_ADJUST:
+		*val = (uint64_t)v->tsc_adjust;
 		return true;
 	case MSR_FEATURE_CONTROL:
 		*val = 1; /* locked, VMX off: what a CPU without VT-x shows */
@@ -84,7 +97,10 @@ bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 		hv_backend()->set_sreg(v, SREG_PAT, val);
 		return true;
 	case MSR_TSC:
-		vcpu_set_tsc(v, val);
+		move_tsc(v, (int64_t)(val - (rdtsc() + (uint64_t)v->tsc_offset)));
+		return true;
+	case MSR_TSC_ADJUST:
+		move_tsc(v, (int64_t)(val - (uint64_t)v->tsc_adjust));
 		return true;
 	case MSR_BIOS_SIGN_ID:
 		return true; /* a microcode update's signature: nothing to load */

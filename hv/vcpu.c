@@ -265,6 +265,7 @@ void vcpu_get_state(struct vcpu *v, struct vcpu_state *s)
 {
 	be()->get_state(v, s);
 	s->tsc = vcpu_tsc(v);
+	s->tsc_adjust = (uint64_t)v->tsc_adjust;
 	s->nmi_pending = v->nmi_pending;
 	s->misc_enable = v->misc_enable;
 	s->mtrr_def_type = v->mtrr_def_type;
@@ -277,6 +278,7 @@ void vcpu_set_state(struct vcpu *v, const struct vcpu_state *s)
 {
 	be()->set_state(v, s);
 	vcpu_set_tsc(v, s->tsc);
+	v->tsc_adjust = (int64_t)s->tsc_adjust;
 	v->nmi_pending = s->nmi_pending;
 	v->misc_enable = s->misc_enable;
 	v->mtrr_def_type = s->mtrr_def_type;

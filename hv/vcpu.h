@@ -21,6 +21,7 @@ struct vcpu {
 	void *priv;             /* the backend's own state */
 	bool halted;            /* in HLT: runs again when an event is due */
 	int64_t tsc_offset;     /* guest TSC = host TSC + tsc_offset */
+	int64_t tsc_adjust;     /* IA32_TSC_ADJUST: what the guest's writes moved its TSC by */
 	bool nmi_pending;
 	/* MSRs the core emulates (hv/msr.c), as the guest wrote them */
 	uint64_t misc_enable, mtrr_def_type;

@@ -88,6 +88,7 @@ struct vcpu_state {
 	uint64_t mtrr_fixed[MTRR_FIXED];
 	uint64_t mtrr_var[2 * MTRR_VAR]; /* base0, mask0, base1, ... */
 	uint64_t tsc;                     /* the guest's TSC when the state was taken */
+	uint64_t tsc_adjust;              /* IA32_TSC_ADJUST: what the guest's writes moved it by */
 	uint32_t interruptibility;
 	uint32_t activity;
 	uint8_t nmi_pending;              /* an NMI latched and not yet delivered */

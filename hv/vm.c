@@ -1,6 +1,7 @@
 #include <stdarg.h>
 #include "hv/boot.h"
 #include "hv/cmdline.h"
+#include "hv/dev/acpi_tables.h"
 #include "hv/cpuid.h"
 #include "hv/error.h"
 #include "hv/hv.h"
@@ -8,6 +9,7 @@
 #include "hv/lib/fmt.h"
 #include "hv/lib/string.h"
 #include "hv/load.h"
+#include "hv/linuxload.h"
 #include "hv/mbload.h"
 #include "hv/monitor.h"
 #include "hv/pc.h"
@@ -189,45 +191,153 @@ static int alloc_ram(struct vm *vm, uint64_t mib)
 	return 0;
 }
 
-/* Loads the VM's image as it was started (vm->image, args, mods), with the firmware
- * tables, and puts the vCPU in the state the image's boot protocol gives it. */
-static int load_image(struct vm *vm, char *err, size_t err_size)
+static struct mb_guest_mem guest_mem(struct vm *vm)
 {
-	struct mb_guest_mem mem = { vm->mem_size, vm, loader_write, loader_zero };
-	static char cmdline[BOOT_CMDLINE_MAX], modlines[8][BOOT_CMDLINE_MAX / 4];
-	const struct boot_module *image = find_module(vm->image);
-	struct mb_blob kernel, mods[8];
-	struct mb_boot boot;
-	int err_code;
+	return (struct mb_guest_mem){ vm->mem_size, vm, loader_write, loader_zero };
+}
 
-	if (!image) {
+static const struct boot_module *find_image(const struct vm *vm, char *err, size_t err_size)
+{
+	const struct boot_module *image = find_module(vm->image);
+
+	if (!image)
 		fmt_snprintf(err, err_size, "no image '%s' on this host (see info modules)",
 			     vm->image);
-		return -E_NOENT;
-	}
+	return image;
+}
+
+static const uint8_t *image_data(const struct boot_module *m)
+{
+	return (const uint8_t *)(uintptr_t)m->base;
+}
+
+static int no_initrd(const struct boot_module *image, const char *initrd, char *err,
+		     size_t err_size)
+{
+	if (!initrd || !initrd[0])
+		return 0;
+	fmt_snprintf(err, err_size, "initrd= is for Linux kernels; '%s' is a Multiboot image "
+		     "(give it mod=)", image->name);
+	return -E_INVAL;
+}
+
+/* A Multiboot kernel with its modules; its command line starts with its name. */
+static int load_multiboot(struct vm *vm, const struct boot_module *image,
+			  struct vcpu_state *st, char *err, size_t err_size)
+{
+	static char cmdline[BOOT_CMDLINE_MAX], modlines[8][BOOT_CMDLINE_MAX / 4];
+	struct mb_guest_mem mem = guest_mem(vm);
+	struct mb_blob kernel, mods[8];
+	struct mb_boot boot;
+	int e = no_initrd(image, vm->initrd, err, err_size);
+
+	if (e)
+		return e;
 	fmt_snprintf(cmdline, sizeof(cmdline), "%s %s", image->name,
 		     vm->has_args ? vm->args : image->args);
-	kernel = (struct mb_blob){ (const uint8_t *)(uintptr_t)image->base, image->size, cmdline };
+	kernel = (struct mb_blob){ image_data(image), image->size, cmdline };
 	for (unsigned i = 0; i < vm->nr_mods; i++) {
 		const struct boot_module *m = find_module(vm->mods[i]);
 		if (!m) {
-			fmt_snprintf(err, err_size, "no module '%s' (see info modules)", vm->mods[i]);
+			fmt_snprintf(err, err_size, "no module '%s' (see info modules)",
+				     vm->mods[i]);
 			return -E_NOENT;
 		}
 		fmt_snprintf(modlines[i], sizeof(modlines[i]), "%s %s", m->name, m->args);
-		mods[i] = (struct mb_blob){ (const uint8_t *)(uintptr_t)m->base, m->size,
-					    modlines[i] };
+		mods[i] = (struct mb_blob){ image_data(m), m->size, modlines[i] };
 	}
-	err_code = mb_load(&mem, &kernel, mods, vm->nr_mods, &boot, err, err_size);
-	if (!err_code)
-		err_code = pc_load_firmware(vm, err, err_size);
-	if (err_code)
-		return err_code;
-	{
-		static struct vcpu_state st;
-		x86_reset_multiboot(&vm->cpu, &st, boot.entry, boot.mbi);
-		vcpu_set_state(vm->vcpu, &st);
+	e = mb_load(&mem, &kernel, mods, vm->nr_mods, &boot, err, err_size);
+	if (!e)
+		x86_reset_multiboot(&vm->cpu, st, boot.entry, boot.mbi);
+	return e;
+}
+
+/* What a Linux kernel boots with: its initrd module (NULL for none) and its command line,
+ * the one given at vm start (args), else the module's own arguments, else what a QEMU
+ * -kernel user passes. */
+static int linux_inputs(const struct boot_module *image, unsigned nr_mods, const char *initrd,
+			const char *args, const struct boot_module **rd, const char **cmdline,
+			char *err, size_t err_size)
+{
+	if (nr_mods) {
+		fmt_snprintf(err, err_size, "'%s' is a Linux kernel: it takes initrd=, not mod=",
+			     image->name);
+		return -E_INVAL;
 	}
+	*rd = NULL;
+	if (initrd && initrd[0] && !(*rd = find_module(initrd))) {
+		fmt_snprintf(err, err_size, "no initrd '%s' (see info modules)", initrd);
+		return -E_NOENT;
+	}
+	*cmdline = args ? args : image->args[0] ? image->args : LX_DEFAULT_CMDLINE;
+	return 0;
+}
+
+/* A bzImage and its initrd; the ACPI tables' RSDP is at the start of the firmware area
+ * (pc_load_firmware, acpi_build). */
+static int load_linux(struct vm *vm, const struct boot_module *image, struct vcpu_state *st,
+		      char *err, size_t err_size)
+{
+	struct mb_guest_mem mem = guest_mem(vm);
+	const struct boot_module *rd;
+	struct mb_blob kernel, initrd;
+	const char *cmdline;
+	struct lx_boot boot;
+	int e = linux_inputs(image, vm->nr_mods, vm->initrd, vm->has_args ? vm->args : NULL, &rd,
+			     &cmdline, err, err_size);
+
+	if (e)
+		return e;
+	kernel = (struct mb_blob){ image_data(image), image->size, cmdline };
+	if (rd)
+		initrd = (struct mb_blob){ image_data(rd), rd->size, NULL };
+	e = lx_load(&mem, &kernel, rd ? &initrd : NULL, ACPI_AREA_BASE, &boot, err, err_size);
+	if (!e)
+		e = lx_boot_state(&vm->cpu, &boot, st, err, err_size);
+	return e;
+}
+
+/* Refuses what cannot boot before any memory is taken (zeroing a big VM's RAM takes a
+ * while under an emulator). Multiboot images are checked against the RAM when loaded. */
+static int precheck(const struct vm_start_args *a, const struct boot_module *image, char *err,
+		    size_t err_size)
+{
+	const struct boot_module *rd;
+	const char *cmdline;
+	int e;
+
+	if (!lx_probe(image_data(image), image->size))
+		return no_initrd(image, a->initrd, err, err_size);
+	e = linux_inputs(image, a->nr_mods, a->initrd, a->cmdline, &rd, &cmdline, err, err_size);
+	if (!e)
+		e = lx_check_fit(image_data(image), image->size,
+				 ALIGN_UP(a->mem_mib * MIB, VM_CHUNK), rd ? rd->size : 0, cmdline,
+				 err, err_size);
+	return e;
+}
+
+/* Loads the VM's image as it was started (vm->image, args, mods, initrd), with the
+ * firmware tables, puts the vCPU in the state the image's boot protocol gives it, and
+ * the devices in their power-on state: last, once the vCPU's TSC (the VM's clock) is
+ * back at 0, so no device holds a time from before. */
+static int load_image(struct vm *vm, char *err, size_t err_size)
+{
+	static struct vcpu_state st;
+	const struct boot_module *image = find_image(vm, err, err_size);
+	int e;
+
+	if (!image)
+		return -E_NOENT;
+	if (lx_probe(image_data(image), image->size))
+		e = load_linux(vm, image, &st, err, err_size);
+	else
+		e = load_multiboot(vm, image, &st, err, err_size);
+	if (!e)
+		e = pc_load_firmware(vm, err, err_size);
+	if (e)
+		return e;
+	vcpu_set_state(vm->vcpu, &st);
+	pc_reset(vm);
 	return 0;
 }
 
@@ -305,6 +415,9 @@ int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t e
 		fmt_snprintf(err, err_size, "a VM named '%s' exists already", a->name);
 		return -E_EXIST;
 	}
+	e = precheck(a, image, err, err_size);
+	if (e)
+		return e;
 	e = create(a->mem_mib, a->name ? a->name : image->name, image->name, NULL, &vm, err,
 		   err_size);
 	if (e)
@@ -315,6 +428,8 @@ int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t e
 	}
 	for (unsigned i = 0; i < a->nr_mods; i++)
 		strlcpy(vm->mods[vm->nr_mods++], a->mods[i], sizeof(vm->mods[0]));
+	if (a->initrd)
+		strlcpy(vm->initrd, a->initrd, sizeof(vm->initrd));
 	e = load_image(vm, err, err_size);
 	if (e) {
 		vm_discard(vm);
@@ -445,6 +560,42 @@ const char *vm_state_name(const struct vm *vm)
 	return names[vm->state];
 }
 
+const char *vm_image_kind(const struct vm *vm)
+{
+	const struct boot_module *m = find_module(vm->image);
+
+	if (!m)
+		return "-";
+	return lx_probe((const uint8_t *)(uintptr_t)m->base, m->size) ? "linux" : "multiboot";
+}
+
+/* An initramfs is a cpio archive ("newc", with or without CRCs), as it is or compressed
+ * in a format the kernel unpacks. */
+static bool initrd_magic(const uint8_t *p, uint64_t size)
+{
+	static const struct {
+		uint8_t n;
+		char b[6];
+	} magic[] = {
+		{ 6, "070701" }, { 6, "070702" }, { 2, "\x1f\x8b" },     { 6, "\xfd" "7zXZ" },
+		{ 4, "\x28\xb5\x2f\xfd" }, { 3, "BZh" }, { 4, "\x02\x21\x4c\x18" },
+	};
+
+	for (unsigned i = 0; i < ARRAY_SIZE(magic); i++)
+		if (size >= magic[i].n && !memcmp(p, magic[i].b, magic[i].n))
+			return true;
+	return false;
+}
+
+const char *vm_image_format(const uint8_t *data, uint64_t size)
+{
+	if (lx_probe(data, size))
+		return lx_check(data, size, NULL, 0) ? "invalid" : "linux";
+	if (!mb_check(data, size, NULL, 0))
+		return "multiboot";
+	return initrd_magic(data, size) ? "initrd" : "invalid";
+}
+
 /* A reset (the keyboard controller's pulse, 0xCF9): the VM starts again from its
  * image, its devices at power-on, as a PC after a reset finds its firmware again. A
  * migration tracking it sees every page as written. */
@@ -453,7 +604,6 @@ static void reset(struct vm *vm)
 	char err[160];
 
 	pc_console_flush(vm);
-	pc_reset(vm);
 	if (load_image(vm, err, sizeof(err))) {
 		vm_kill(vm, "cannot start again after a reset: %s", err);
 		return;

@@ -48,6 +48,7 @@ struct vm {
 	bool has_args;          /* args replace the module's own arguments */
 	char mods[8][VM_NAME_MAX];
 	unsigned nr_mods;
+	char initrd[VM_NAME_MAX]; /* a Linux kernel's initrd module; "" for none */
 	struct dirty dirty;
 };
 
@@ -57,6 +58,7 @@ struct vm_start_args {
 	const char *name;
 	const char *mods[8];
 	unsigned nr_mods;
+	const char *initrd;  /* a Linux kernel's initrd module, or NULL */
 	const char *cmdline; /* NULL: the module's own arguments */
 };
 
@@ -84,6 +86,12 @@ void vm_kill(struct vm *vm, const char *fmt, ...) __printf(2, 3);
 /* The guest wrote the exit port. */
 void vm_exit_status(struct vm *vm, uint32_t status);
 const char *vm_state_name(const struct vm *vm);
+/* What the VM was started from: "linux" (a bzImage), "multiboot", or "-" when its image
+ * is not on this host. */
+const char *vm_image_kind(const struct vm *vm);
+/* An image's format for listing: "linux", "multiboot", "initrd" (a cpio archive or a
+ * compressed one), or "invalid". */
+const char *vm_image_format(const uint8_t *data, uint64_t size);
 
 /* The VM's clock (hv/dev/dev.h): nanoseconds of its TSC at the rate its CPU model
  * states; and a moment of it as a host TSC value, for tern's timers. */

@@ -36,7 +36,7 @@ int vm_parse_start(int argc, char **argv, struct vm_start_args *a, char *cmdline
 	a->mem_mib = VM_DEFAULT_MEM_MIB;
 	if (argc < 1 || strcmp(argv[0], "--") == 0)
 		return fail(err, err_size, "usage: vm start <image> [mem=MiB] [name=NAME] "
-				"[mod=IMAGE ...] [-- guest command line]%s", "");
+				"[mod=IMAGE ...] [initrd=IMAGE] [-- guest command line]%s", "");
 	a->image = argv[0];
 	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		const char *w = argv[i];
@@ -57,10 +57,16 @@ int vm_parse_start(int argc, char **argv, struct vm_start_args *a, char *cmdline
 			if (!w[4])
 				return fail(err, err_size, "mod= needs an image name%s", "");
 			a->mods[a->nr_mods++] = w + 4;
+		} else if (strncmp(w, "initrd=", 7) == 0) {
+			if (!w[7])
+				return fail(err, err_size, "initrd= needs an image name%s", "");
+			if (a->initrd)
+				return fail(err, err_size, "one initrd= only%s", "");
+			a->initrd = w + 7;
 		} else {
 			return fail(err, err_size,
-				    "unknown argument '%s' (mem=, name=, mod=, or -- before the "
-				    "guest's command line)", w);
+				    "unknown argument '%s' (mem=, name=, mod=, initrd=, or -- "
+				    "before the guest's command line)", w);
 		}
 	}
 	if (i < argc) { /* "--": the rest, joined, is the guest's command line */

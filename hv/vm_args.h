@@ -1,5 +1,6 @@
 /* Parsing `vm start` arguments: pure, tested hosted.
- *   vm start <image> [mem=MiB] [name=NAME] [mod=IMAGE ...] [-- guest command line] */
+ *   vm start <image> [mem=MiB] [name=NAME] [mod=IMAGE ...] [initrd=IMAGE]
+ *            [-- guest command line] */
 #ifndef TERN_VM_ARGS_H
 #define TERN_VM_ARGS_H
 

@@ -123,7 +123,7 @@ static const struct field cpu_fields[] = {
 	F(pat), F(misc_enable), F(mtrr_def_type),
 	F(mtrr_fixed[0]), F(mtrr_fixed[1]), F(mtrr_fixed[2]), F(mtrr_fixed[3]), F(mtrr_fixed[4]), F(mtrr_fixed[5]), F(mtrr_fixed[6]), F(mtrr_fixed[7]), F(mtrr_fixed[8]), F(mtrr_fixed[9]), F(mtrr_fixed[10]),
 	F(mtrr_var[0]), F(mtrr_var[1]), F(mtrr_var[2]), F(mtrr_var[3]), F(mtrr_var[4]), F(mtrr_var[5]), F(mtrr_var[6]), F(mtrr_var[7]), F(mtrr_var[8]), F(mtrr_var[9]), F(mtrr_var[10]), F(mtrr_var[11]), F(mtrr_var[12]), F(mtrr_var[13]), F(mtrr_var[14]), F(mtrr_var[15]),
-	F(tsc), F(interruptibility), F(activity), F(nmi_pending),
+	F(tsc), F(tsc_adjust), F(interruptibility), F(activity), F(nmi_pending),
 	F(event.valid), F(event.type), F(event.vector), F(event.has_error), F(event.error),
 	F(event.insn_len),
 };

@@ -48,6 +48,8 @@ def parse_args(platform):
     p.add_argument("--cmdline", default="", help="tern command line")
     p.add_argument("--guest", action="append", default=[], metavar="FILE[=ARGS]",
                    help="extra guest image, after build/guests/*.elf (repeatable)")
+    p.add_argument("--linux", action="store_true",
+                   help="also bring the Linux guest: build/linux/linux and initramfs")
     p.add_argument("--firmware", choices=("uefi", "bios"), default="uefi")
     p.add_argument("--build", default=os.path.join(ROOT, "build"), metavar="DIR")
     p.add_argument("--verbose", action="store_true", help="say where logs are")
@@ -142,6 +144,8 @@ def sweep_stale_dirs():
 def build_image(args, tmp):
     """Build this host's private boot image; return its path."""
     modules = sorted(glob.glob(os.path.join(args.build, "guests", "*.elf"))) + args.guest
+    if args.linux:
+        modules += [os.path.join(args.build, "linux", f) for f in ("linux", "initramfs")]
     mods = [a for m in modules for a in ("--module", m)]
     if args.firmware == "uefi":
         out = os.path.join(tmp, "tern.img")

@@ -1,10 +1,23 @@
 #include "hv/lib/string.h"
 
+/* A machine word a step (8 bytes in tern, 4 in the 32-bit test guests that share this
+ * file), then the tail a byte at a time: a 128 MiB guest's RAM is zeroed and its kernel
+ * copied in an eighth of the steps a byte loop takes (an emulator counts each one). */
+#ifdef __x86_64__
+#define REP_MOVS_WORD "rep movsq"
+#define REP_STOS_WORD "rep stosq"
+#else
+#define REP_MOVS_WORD "rep movsl"
+#define REP_STOS_WORD "rep stosl"
+#endif
+
 void *memcpy(void *dst, const void *src, size_t n)
 {
 	void *ret = dst;
+	size_t w = n / sizeof(long), r = n % sizeof(long);
 
-	asm volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+	asm volatile(REP_MOVS_WORD : "+D"(dst), "+S"(src), "+c"(w) : : "memory");
+	asm volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(r) : : "memory");
 	return ret;
 }
 
@@ -23,8 +36,11 @@ void *memmove(void *dst, const void *src, size_t n)
 void *memset(void *dst, int c, size_t n)
 {
 	void *ret = dst;
+	unsigned long v = ~0ul / 0xff * (unsigned char)c; /* the byte in every byte */
+	size_t w = n / sizeof(long), r = n % sizeof(long);
 
-	asm volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(c) : "memory");
+	asm volatile(REP_STOS_WORD : "+D"(dst), "+c"(w) : "a"(v) : "memory");
+	asm volatile("rep stosb" : "+D"(dst), "+c"(r) : "a"(v) : "memory");
 	return ret;
 }
 

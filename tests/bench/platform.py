@@ -53,7 +53,7 @@ MODES = [
 def exits(con, vm):
     for line in con.cmd("info vms").splitlines()[1:]:
         f = line.split()
-        if len(f) == 5 and int(f[0]) == vm:
+        if len(f) == 6 and int(f[0]) == vm:
             return int(f[4])
     raise AssertionError(f"vm{vm} not in info vms")
 

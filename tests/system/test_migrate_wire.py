@@ -26,7 +26,7 @@ CPU_FIELDS = (
     "gdtr.base idtr.base gdtr.limit idtr.limit sysenter_cs sysenter_esp sysenter_eip star "
     "lstar cstar sfmask kernel_gs_base tsc_aux pat misc_enable mtrr_def_type".split() +
     [f"mtrr_fixed{i}" for i in range(11)] + [f"mtrr_var{i}" for i in range(16)] +
-    "tsc interruptibility activity nmi_pending event.valid event.type event.vector "
+    "tsc tsc_adjust interruptibility activity nmi_pending event.valid event.type event.vector "
     "event.has_error event.error event.insn_len".split())
 XSAVE_BYTES = 832
 STATE_LEN = len(CPU_FIELDS) * 8 + XSAVE_BYTES + 8

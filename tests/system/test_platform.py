@@ -98,7 +98,7 @@ def vm_rows(con):
     rows = {}
     for line in con.cmd("info vms").splitlines()[1:]:
         f = line.split()
-        if len(f) == 5:
+        if len(f) == 6:  # id name state mem-MiB exits kind
             rows[int(f[0])] = {"name": f[1], "state": f[2], "exits": int(f[4])}
     return rows
 

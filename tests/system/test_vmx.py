@@ -48,8 +48,9 @@ def vms(host):
     rows = {}
     for line in host.cmd("info vms").splitlines()[1:]:
         f = line.split()
-        if len(f) == 5:
-            rows[int(f[0])] = {"name": f[1], "state": f[2], "mem": int(f[3]), "exits": int(f[4])}
+        if len(f) == 6:
+            rows[int(f[0])] = {"name": f[1], "state": f[2], "mem": int(f[3]), "exits": int(f[4]),
+                               "kind": f[5]}
     return rows
 
 

@@ -26,7 +26,17 @@ static void test_defaults(void **state)
 	assert_int_equal(a.mem_mib, VM_DEFAULT_MEM_MIB);
 	assert_null(a.name);
 	assert_null(a.cmdline);
+	assert_null(a.initrd);
 	assert_int_equal(a.nr_mods, 0);
+}
+
+static void test_linux(void **state)
+{
+	assert_int_equal(parse("linux mem=128 initrd=initramfs -- console=ttyS0 quiet"), 0);
+	assert_string_equal(a.image, "linux");
+	assert_int_equal(a.mem_mib, 128);
+	assert_string_equal(a.initrd, "initramfs");
+	assert_string_equal(a.cmdline, "console=ttyS0 quiet");
 }
 
 static void test_all_options(void **state)
@@ -54,8 +64,11 @@ static void test_errors(void **state)
 	assert_true(parse("x name=a/b") < 0);
 	assert_true(parse("x name=") < 0);
 	assert_true(parse("x bogus") < 0);
-	assert_string_equal(err, "unknown argument 'bogus' (mem=, name=, mod=, or -- before "
-				 "the guest's command line)");
+	assert_string_equal(err, "unknown argument 'bogus' (mem=, name=, mod=, initrd=, or -- "
+				 "before the guest's command line)");
+	assert_true(parse("x initrd=") < 0);
+	assert_true(parse("x initrd=a initrd=b") < 0);
+	assert_non_null(strstr(err, "one initrd="));
 	assert_true(parse("x mod=") < 0);
 	assert_true(parse("x mod=1 mod=2 mod=3 mod=4 mod=5 mod=6 mod=7 mod=8 mod=9") < 0);
 	assert_true(parse("x -- aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb") < 0);
@@ -100,6 +113,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_all_options),
+		cmocka_unit_test(test_linux),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_console_lines),
