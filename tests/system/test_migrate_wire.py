@@ -30,7 +30,7 @@ CPU_FIELDS = (
     "event.has_error event.error event.insn_len".split())
 XSAVE_BYTES = 832
 STATE_LEN = len(CPU_FIELDS) * 8 + XSAVE_BYTES + 8
-assert STATE_LEN == 115 * 8 + 832 + 8
+assert STATE_LEN == 116 * 8 + 832 + 8
 
 # HELLO's CPU model: what every x86-64 CPU with VT-x has (x87, TSC, MSRs, PAE, MTRRs,
 # PAT, FXSR, SSE, SSE2; SYSCALL, long mode), so any tern host can give it.

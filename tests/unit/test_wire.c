@@ -8,8 +8,8 @@
 /* STATE payload layout: 115 vCPU fields of 8 bytes, the XSAVE area, the digest. */
 #define ST_SEL0 (30 * 8)       /* seg[ES].sel: after 16 GPRs, rip..efer (14) */
 #define ST_LIMIT0 (ST_SEL0 + 8)
-#define ST_INTR (106 * 8)      /* interruptibility */
-#define ST_BYTES (115 * 8 + XSAVE_BYTES + 8)
+#define ST_INTR (107 * 8)      /* interruptibility, after tsc and tsc_adjust */
+#define ST_BYTES (116 * 8 + XSAVE_BYTES + 8)
 
 /* HELLO payload layout: sizes and counts, the names, the CPU model, the record list. */
 #define HE_NAME 24
@@ -154,7 +154,8 @@ static struct msg state(void)
 		gpr[i] = 0x8070605040302010ull + (uint64_t)i * 0x0101010101010101ull;
 	for (int i = 0; i < XSAVE_BYTES; i++)
 		c->xsave[i] = (uint8_t)(i * 7 + 1);
-	c->tsc = 0x123456789abcdefull, c->nmi_pending = 1, c->event.valid = 1;
+	c->tsc = 0x123456789abcdefull, c->tsc_adjust = 0xfedcba9876543210ull;
+	c->nmi_pending = 1, c->event.valid = 1;
 	c->event.vector = 0xfe, c->event.error = 0xfffffffeu, c->event.insn_len = 15;
 	for (int i = 0; i < SEG_COUNT; i++) {
 		c->seg[i].sel = (uint16_t)(0xf000 + i);
