@@ -261,7 +261,7 @@ fuzz: $(FUZZ)/fuzz_wire $(FUZZ)/mkseed
 		-artifact_prefix=$(FUZZ)/ -print_final_stats=1 $(FUZZ)/corpus $(FUZZ)/seed
 
 system: all
-	$(PY) -m pytest -v tests/system
+	$(PY) -m pytest -v --durations=25 tests/system
 
 test: all unit fuzz system
 

@@ -428,7 +428,7 @@ void mig_recv_poll(void)
 		return;
 	if (r < 0)
 		fail(true, "bad message: %s", err);
-	else if (stream.closed)
+	else if (stream.closed && r == 0) /* what came before the close counts first */
 		fail(false, "%s", stream.error[0] ? stream.error : "connection closed");
 	else if (time_now_ms() - stream.last_progress_ms > MIGRATE_STALL_MS) {
 		mstream_abort(&stream, "no progress"); /* as the source does (send.c) */

@@ -119,10 +119,24 @@ void mstream_accept(struct mstream *s, struct tcp_pcb *pcb)
 	s->peer_ip = lwip_ntohl(ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip)));
 }
 
+/* Room kept back in lwIP's send buffer for the one message that may end a stream (an
+ * ABORT), so a failure in the middle of a full window still reaches the peer with its
+ * reason instead of as a bare close. */
+#define RESERVE_BYTES (WIRE_HDR + WIRE_REASON + 8)
+#define RESERVE_SEGS 2
+
+static bool room(const struct mstream *s, size_t len, bool reserve)
+{
+	size_t bytes = len + (reserve ? RESERVE_BYTES : 0);
+	int segs = 4 + (reserve ? RESERVE_SEGS : 0);
+
+	return s->pcb && tcp_sndbuf(s->pcb) >= bytes &&
+	       tcp_sndqueuelen(s->pcb) + segs < TCP_SND_QUEUELEN;
+}
+
 bool mstream_room(const struct mstream *s, size_t len)
 {
-	return s->pcb && tcp_sndbuf(s->pcb) >= len &&
-	       tcp_sndqueuelen(s->pcb) + 4 < TCP_SND_QUEUELEN;
+	return room(s, len, true);
 }
 
 int mstream_send(struct mstream *s, const struct msg *m)
@@ -132,7 +146,8 @@ int mstream_send(struct mstream *s, const struct msg *m)
 
 	if (!s->pcb)
 		return -E_IO;
-	if (!mstream_room(s, n))
+	/* Only an ABORT may use the reserve: nothing follows it. */
+	if (!room(s, n, m->type != MSG_ABORT))
 		return -E_BUSY;
 	if (tcp_write(s->pcb, frame, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK)
 		return -E_BUSY;
