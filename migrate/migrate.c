@@ -1,8 +1,10 @@
 /* The migration engine's entry points: listening, the loop's hook, monitor commands. */
 #include "hv/cmdline.h"
 #include "hv/console.h"
+#include "hv/dev/dev.h"
 #include "hv/error.h"
 #include "hv/lib/string.h"
+#include "hv/time.h"
 #include "migrate/autopolicy.h"
 #include "migrate/discovery.h"
 #include "migrate/migrate.h"
@@ -200,6 +202,11 @@ int cmd_info_migrate(int argc, char **argv)
 		kprintf("downtime-activate: %llu\n",
 			(unsigned long long)(o->pause_ms + o->downtime_ms - o->commit_ms));
 		kprintf("final-pages: %llu\n", (unsigned long long)o->final_pages);
+		kprintf("device-records: %u\n", o->records_sent);
+		kprintf("device-bytes: %llu\n", (unsigned long long)o->device_bytes);
+		kprintf("device-us: %llu\n",
+			(unsigned long long)dev_muldiv(o->device_tsc, 1000000, time_tsc_hz()));
+		kprintf("cpu-state-bytes: %llu\n", (unsigned long long)o->cpu_state_bytes);
 		kprintf("total-time: %llu\n", (unsigned long long)o->total_ms);
 		kprintf("rounds: %u\n", o->round);
 		kprintf("target-vm: %d\n", o->target_vm_id);

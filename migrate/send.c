@@ -353,6 +353,7 @@ static bool send_records(struct vm *vm)
 {
 	static uint8_t buf[WIRE_RECORD_MAX];
 	struct pc_record recs[PC_NR_RECORDS];
+	uint64_t t0 = rdtsc();
 	unsigned n = pc_records(vm, recs);
 
 	if (!mig_out.digest_begun) {
@@ -369,11 +370,16 @@ static bool send_records(struct vm *vm)
 		m.u.record.version = r->desc->version;
 		m.u.record.len = (uint32_t)vms_encode(r->desc, r->rec, buf); /* fits: list_records */
 		m.u.record.data = buf;
-		if (mstream_send(&stream, &m))
+		uint64_t sent = stream.sent;
+		if (mstream_send(&stream, &m)) {
+			mig_out.device_tsc += rdtsc() - t0;
 			return false;
+		}
+		mig_out.device_bytes += stream.sent - sent;
 		digest = wire_digest_record(digest, &m);
 		mig_out.records_sent++;
 	}
+	mig_out.device_tsc += rdtsc() - t0;
 	return true;
 }
 
@@ -388,8 +394,10 @@ static bool send_state(struct vm *vm)
 	m.type = MSG_STATE;
 	vcpu_get_state(vm->vcpu, &m.u.state.cpu);
 	m.u.state.digest = wire_digest_state(digest, &m);
+	uint64_t sent = stream.sent;
 	if (mstream_send(&stream, &m))
 		return false;
+	mig_out.cpu_state_bytes = stream.sent - sent;
 	mig_out.state_ms = time_now_ms();
 	enter(MIG_COMMIT);
 	return true;

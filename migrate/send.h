@@ -32,6 +32,9 @@ struct mig_out {
 	bool round_told;           /* the target heard of this round's end */
 	bool digest_begun;         /* stop-and-copy: memory is in the digest */
 	unsigned records_sent;     /* stop-and-copy: device records sent so far */
+	/* what the platform adds to the pause: the records' bytes on the wire, the source's
+	 * cycles taking and encoding them, and the vCPU state's bytes */
+	uint64_t device_bytes, device_tsc, cpu_state_bytes;
 	uint64_t pages_sent, zero_pages, remaining, last_pending, not_shrinking;
 	uint64_t dirty_rate, expected_downtime_ms;
 	uint64_t bandwidth;        /* bytes/s acknowledged, at the last round's end */

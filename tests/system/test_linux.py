@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from ternhost import BUILD, TernHost, lan_hosts
+from ternhost import BUILD, TernHost, lan_hosts, wait_for
 
 LINUX = os.path.join(BUILD, "linux")
 BOOT_TIMEOUT = 1800     # Linux under Bochs on a loaded 2-core machine: minutes
@@ -201,7 +201,7 @@ def test_timekeeping(host, linux):
     _, before = con.run("cut -d' ' -f1 /proc/uptime")
     con.leave()
     t0 = uptime_ms(host)
-    time.sleep(60)
+    assert wait_for(lambda: uptime_ms(host) - t0 >= 60_000, timeout=1200, every=5)
     t1 = uptime_ms(host)
     con = Console(host, vm)
     _, after = con.run("cut -d' ' -f1 /proc/uptime")
