@@ -50,6 +50,16 @@ void vmx_apicv_controls(uint32_t *proc, uint32_t *proc2)
 		*proc2 |= PROC2_VIRT_INTR_DELIVERY;
 }
 
+/* One APIC-access page serves every VM (what it holds never matters: each access to it
+ * is virtualized or exits), taken when VMX is enabled, so that starting or ending a VM
+ * leaves the free memory as it found it. */
+int vmx_apicv_enable(void)
+{
+	if (hv_apicv()->reg_virt && !access_page && !(access_page = pmm_alloc(1)))
+		return -E_NOMEM;
+	return 0;
+}
+
 int vmx_apicv_setup(struct vmx_vcpu *x)
 {
 	const struct hv_apicv *a = hv_apicv();
@@ -62,7 +72,7 @@ int vmx_apicv_setup(struct vmx_vcpu *x)
 	memset(x->eoi_exit, 0, sizeof(x->eoi_exit));
 	if (!a->tpr_shadow)
 		return 0;
-	if (a->reg_virt && !access_page && !(access_page = pmm_alloc(1)))
+	if (a->reg_virt && !access_page)
 		return -E_NOMEM;
 	ok &= vmcs_write(TPR_THRESHOLD, 0);
 	if (a->reg_virt)

@@ -68,6 +68,7 @@ void vmx_pending_event(struct vmx_vcpu *x, struct vcpu_event *e);
 void vmx_set_pending_event(struct vmx_vcpu *x, const struct vcpu_event *e);
 
 /* vmx/apicv.c */
+int vmx_apicv_enable(void);
 void vmx_apicv_controls(uint32_t *proc, uint32_t *proc2);
 int vmx_apicv_setup(struct vmx_vcpu *x);
 void vmx_apicv_sync(struct vmx_vcpu *x);

@@ -2,6 +2,7 @@
 #include "hv/error.h"
 #include "hv/pmm.h"
 #include "hv/x86.h"
+#include "vmx/vcpu.h"
 #include "vmx/vmx.h"
 
 #define MSR_VMX_CR0_FIXED0 0x486
@@ -41,6 +42,10 @@ int vmx_enable(const char **why)
 	    !cr_fits(read_cr4(), MSR_VMX_CR4_FIXED0, MSR_VMX_CR4_FIXED1)) {
 		*why = "CR0/CR4 cannot satisfy the VMX fixed bits";
 		return -E_NOSUP;
+	}
+	if (vmx_apicv_enable() < 0) {
+		*why = "out of memory for the APIC-access page";
+		return -E_NOMEM;
 	}
 	region = pmm_alloc(1);
 	if (!region) {
