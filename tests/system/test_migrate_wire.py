@@ -257,6 +257,9 @@ def test_malformed_before_reserving(host, what, data, stage, why):
      "the CPU model has CPUID leaf 0x1 subleaf 0 twice"),
     ("model without leaf 0", hello(cpu=model(MODEL[1:])), "the CPU model has no CPUID leaf 0"),
     ("model with no TSC rate", hello(cpu=model(tsc_hz=0)), "the CPU model's TSC rate 0 Hz"),
+    # Bochs's TSC runs at 100 MHz; this host would give the guest a TSC at half its rate
+    ("model at twice the TSC rate", hello(cpu=model(tsc_hz=2 * TSC_HZ)),
+     "the VM's TSC runs at 200000 kHz, this host's at 99"),
     # a policy's migration (feature bit 3) says its VM's load; the target judges it by
     # the balance rule from the source's announcement, and this source announced none
     ("load check, source unheard", hello(features=3 | 1 << 3, load=90),
