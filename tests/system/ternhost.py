@@ -223,16 +223,16 @@ class TernHost:
 
 
 @contextlib.contextmanager
-def lan_hosts(platform, tag, mems=(512, 512), timeout=BOOT_TIMEOUT, extra=()):
+def lan_hosts(platform, tag, mems=(512, 512), timeout=BOOT_TIMEOUT, extra=(), cmdline=""):
     """Hosts 1, 2, ... (one per entry of mems: its RAM in MiB), named <tag>-a, <tag>-b,
     ..., on one emulated LAN of their own (<tag>-<pid>, also as each host's .lan), with
-    extra launcher options. Yields them at their prompts; closes them all after, each
+    extra launcher options and tern's command line. Yields them at their prompts; closes them all after, each
     checked for leftover emulators."""
     lan = f"{tag}-{os.getpid()}"
     hosts = []
     try:
         for i, mem in enumerate(mems):
-            h = TernHost(platform, name=f"{tag}-{chr(ord('a') + i)}", mem=mem,
+            h = TernHost(platform, name=f"{tag}-{chr(ord('a') + i)}", mem=mem, cmdline=cmdline,
                          extra=["--host", str(i + 1), "--lan", lan, *extra])
             h.lan = lan
             hosts.append(h)
