@@ -8,11 +8,10 @@ that can share it, and the checks run in the order below (the last one reboots).
 import os
 import re
 import struct
-import time
 
 import pytest
 
-from ternhost import BUILD, TernHost, lan_hosts, wait_for
+from ternhost import BUILD, lan_hosts, wait_for
 
 LINUX = os.path.join(BUILD, "linux")
 BOOT_TIMEOUT = 1800     # Linux under Bochs on a loaded 2-core machine: minutes
@@ -221,24 +220,21 @@ def test_timekeeping(host, linux):
 
 # --- migration: a working Linux VM there and back -------------------------------------
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 A_IP, B_IP = "10.0.0.1", "10.0.0.2"
 
 
-def stream_has_device_records():
-    """Whether the migration stream carries the platform's device state (pc_records):
-    without it a Linux VM cannot survive a move (its timers, APIC and UART would start
-    over on the target)."""
-    src = os.path.join(ROOT, "migrate")
-    return any("pc_records(" in open(os.path.join(src, f)).read()
-               for f in os.listdir(src) if f.endswith(".c"))
+# Under Bochs a 128 MiB Linux VM takes about 9 minutes each way at today's migration
+# speed (0.9 MB/s of a 1.45 MB/s LAN, issue 15): the there-and-back would double the
+# suite's time, so make test leaves it to those who ask for it.
+LINUX_MIGRATION = os.environ.get("TERN_LINUX_MIGRATION") == "1"
 
 
 def heartbeats(host, vm):
     """Every seq=<n> the VM printed on this host so far, in order, all check=ok."""
     host.seen(rb"x")
     text = open(host.log_path, "rb").read().decode("latin-1")
-    found = re.findall(rf"\[vm{vm}\] seq=(\d+) check=(\w+)", text)
+    # the shell's prompt may share the line, when a command ends as a beat is printed
+    found = re.findall(rf"\[vm{vm}\] [^\r\n]*?seq=(\d+) check=(\w+)", text)
     assert all(c == "ok" for _, c in found), [f for f in found if f[1] != "ok"]
     return [int(n) for n, _ in found]
 
@@ -260,9 +256,9 @@ def migrate(src, vm, dst_ip):
     return src.info("migrate")
 
 
-@pytest.mark.skipif(not stream_has_device_records(),
-                    reason="waits for the devices' state in the migration stream "
-                    "(pc_records, branch mig-records)")
+@pytest.mark.skipif(not LINUX_MIGRATION,
+                    reason="about 20 minutes under Bochs at today's migration speed; "
+                    "TERN_LINUX_MIGRATION=1 runs it")
 def test_migrate_there_and_back(pair, linux):
     """The 128 MiB Linux VM, running memtouch (32 MiB), moves to the other host and back:
     the heartbeat goes on without a gap or a repeat, every check passes, the shell
@@ -271,7 +267,7 @@ def test_migrate_there_and_back(pair, linux):
     a, b = pair
     vm, _ = linux
     a.cmd(f"vm send {vm} memtouch mib=32 rate=64 &")
-    a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=600)
+    a.expect(rf"\[vm{vm}\] [^\r\n]*?seq=2 check=ok".encode(), timeout=600)
     src, dst, dst_ip, legs = a, b, B_IP, []
     for leg in range(2):
         before = guest_uptime(src, vm, f"before{leg}")
@@ -283,7 +279,7 @@ def test_migrate_there_and_back(pair, linux):
         after = guest_uptime(dst, new, f"after{leg}")
         assert 0 <= after - before <= int(info["total-time"]) / 1000 + 30, (before, after)
         for _ in range(2):
-            dst.expect(rf"\[vm{new}\] seq=\d+ check=ok\r\n".encode(), timeout=600)
+            dst.expect(rf"\[vm{new}\] [^\r\n]*?seq=\d+ check=ok\r\n".encode(), timeout=600)
         old, now = heartbeats(src, vm), heartbeats(dst, new)
         assert now[0] == old[-1] + 1, (leg, old[-3:], now[:3])
         assert now == list(range(now[0], now[0] + len(now))), now
