@@ -24,6 +24,10 @@
  *                       included, so a platform may end the VM for it (32-bit code
  *                       has no other 8-byte load)
  *
+ * wait=1 makes it wait for a line on COM1 (`vm send`) before its first case, so a test
+ * can start it and set it going at a moment of its choosing: stopping it instead would
+ * stop it in the middle of a case whose time runs on (the TSC does while a VM is paused).
+ *
  * case=a,b,... runs some, in that order. A result the hardware rules out is marked
  * UNEXPECTED and makes the end FAIL; otherwise PASS. 32-bit, paging off, xAPIC. */
 #include "guests/lib/guest.h"
@@ -489,6 +493,12 @@ void guest_main(uint32_t magic, struct mb_info *mbi)
 	}
 	lapic_virtual_wire();
 	printf("badpc: tsc-khz=%u from %s, lapic at 0x%x\n", khz, source, lapic_mmio);
+	if (arg_u32(args, "wait", 0)) {
+		char go[16];
+
+		printf("badpc: waiting for a line on COM1\n");
+		serial_getline(go, sizeof(go));
+	}
 	for (const char *s = list; *s;) {
 		const char *end = strchr(s, ',');
 		size_t len = end ? (size_t)(end - s) : strlen(s);

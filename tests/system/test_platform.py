@@ -308,12 +308,13 @@ def hostile(host):
     tick = con.vm_start("ticker name=witness -- mode=lapic-periodic hz=100 seconds=11")
     # badpc is created first and set going inside the window: creating a VM stops
     # tern for as long as it takes to clear the VM's RAM (about 12 ms a MiB under
-    # Bochs), which is the operator's doing, not the guest's
-    bad = con.vm_start("badpc -- storm=1")
-    con.cmd(f"stop {bad}")
+    # Bochs), which is the operator's doing, not the guest's. It waits for a line on
+    # its COM1: stopping it instead could stop it inside a case that times itself
+    bad = con.vm_start("badpc -- storm=1 wait=1")
+    con.expect(rb"\[vm%d\] badpc: waiting for a line on COM1\r\n" % bad)
     a = con.tick(tick)
     u0 = con.uptime()
-    con.cmd(f"cont {bad}")
+    con.cmd(f"vm send {bad} go")
     con.expect(rb"\[vm%d\] badpc: storm\r\n" % bad, timeout=240)
     t0 = time.monotonic()
     seen = len(con.skipped)
