@@ -206,11 +206,13 @@ static const struct {
 	{ 0xd, 3, "CPUID.0Dh:EDX (XCR0[63:32])" },
 };
 
-int cpu_model_check_host(const struct cpu_model *m, cpuid_fn host, char *err, size_t err_size)
+int cpu_model_check_host(const struct cpu_model *m, cpuid_fn host, uint64_t host_tsc_hz,
+			 char *err, size_t err_size)
 {
 	struct cpu_model here;
+	uint64_t off = m->tsc_hz > host_tsc_hz ? m->tsc_hz - host_tsc_hz : host_tsc_hz - m->tsc_hz;
 
-	cpu_model_build(&here, host, m->tsc_hz);
+	cpu_model_build(&here, host, host_tsc_hz);
 	for (size_t i = 0; i < ARRAY_SIZE(checked); i++) {
 		const struct cpuid_entry *a = cpu_model_find(m, checked[i].leaf, 0);
 		const struct cpuid_entry *b = cpu_model_find(&here, checked[i].leaf, 0);
@@ -230,6 +232,15 @@ int cpu_model_check_host(const struct cpu_model *m, cpuid_fn host, char *err, si
 	if (cpu_maxphyaddr(m) > cpu_maxphyaddr(&here)) {
 		fmt_snprintf(err, err_size, "this CPU has %u physical-address bits, the VM's CPU "
 			     "model %u", cpu_maxphyaddr(&here), cpu_maxphyaddr(m));
+		return -E_NOSUP;
+	}
+	/* The guest's TSC is this CPU's plus an offset (tern does not scale it), so a rate
+	 * off by more than 1% would change the clock the guest was told it has. */
+	if (off > host_tsc_hz / 100) {
+		fmt_snprintf(err, err_size, "the VM's TSC runs at %llu kHz, this host's at %llu kHz "
+			     "(more than 1%% apart; tern does not scale a guest's TSC)",
+			     (unsigned long long)(m->tsc_hz / 1000),
+			     (unsigned long long)(host_tsc_hz / 1000));
 		return -E_NOSUP;
 	}
 	return 0;

@@ -27,9 +27,11 @@ struct cpuid_dyn {
 void cpu_model_build(struct cpu_model *m, cpuid_fn host, uint64_t tsc_hz);
 void cpu_model_query(const struct cpu_model *m, uint32_t leaf, uint32_t sub,
 		     const struct cpuid_dyn *d, struct cpuid_regs *out);
-/* 0 when this host's CPU can give everything model m offers; else -E_NOSUP with the
- * first missing feature named in err (a migration target checks the source's model). */
-int cpu_model_check_host(const struct cpu_model *m, cpuid_fn host, char *err, size_t err_size);
+/* 0 when this host's CPU can give everything model m offers, its TSC rate included
+ * (host_tsc_hz: this CPU's); else -E_NOSUP with the first thing missing named in err (a
+ * migration target checks the source's model). */
+int cpu_model_check_host(const struct cpu_model *m, cpuid_fn host, uint64_t host_tsc_hz,
+			 char *err, size_t err_size);
 
 /* The host's own CPUID, for the callbacks above. */
 struct cpuid_regs cpuid_host(uint32_t leaf, uint32_t sub);

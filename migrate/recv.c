@@ -144,25 +144,11 @@ static bool records_known(const struct msg *m, char *err, size_t err_size)
 	return true;
 }
 
-/* The VM's CPU model comes with it: sane, and one this CPU can give. That includes its
- * TSC's rate: the guest's TSC is this CPU's plus an offset (tern does not scale it), so
- * a rate off by more than 1% would change the clock the guest was told it has. */
+/* The VM's CPU model comes with it: sane, and one this CPU can give, at its TSC rate. */
 static bool model_ok(const struct cpu_model *cpu, char *err, size_t err_size)
 {
-	uint64_t here = time_tsc_hz();
-	uint64_t off = cpu->tsc_hz > here ? cpu->tsc_hz - here : here - cpu->tsc_hz;
-
-	if (cpu_model_valid(cpu, err, err_size) ||
-	    cpu_model_check_host(cpu, cpuid_host, err, err_size))
-		return false;
-	if (off > here / 100) {
-		fmt_snprintf(err, err_size, "the VM's TSC runs at %llu kHz, this host's at %llu kHz "
-			     "(more than 1%% apart; tern does not scale a guest's TSC)",
-			     (unsigned long long)(cpu->tsc_hz / 1000),
-			     (unsigned long long)(here / 1000));
-		return false;
-	}
-	return true;
+	return !cpu_model_valid(cpu, err, err_size) &&
+	       !cpu_model_check_host(cpu, cpuid_host, time_tsc_hz(), err, err_size);
 }
 
 static void reserve(const struct msg *m)

@@ -371,16 +371,14 @@ static bool send_records(struct vm *vm)
 		m.u.record.len = (uint32_t)vms_encode(r->desc, r->rec, buf); /* fits: list_records */
 		m.u.record.data = buf;
 		uint64_t sent = stream.sent;
-		if (mstream_send(&stream, &m)) {
-			mig_out.device_tsc += rdtsc() - t0;
-			return false;
-		}
+		if (mstream_send(&stream, &m))
+			break; /* no room yet: the rest on a later turn */
 		mig_out.device_bytes += stream.sent - sent;
 		digest = wire_digest_record(digest, &m);
 		mig_out.records_sent++;
 	}
 	mig_out.device_tsc += rdtsc() - t0;
-	return true;
+	return mig_out.records_sent == n;
 }
 
 static bool send_state(struct vm *vm)

@@ -44,7 +44,7 @@ static void invalid(const struct cpu_model *m, const char *why)
 static void lacks(const struct cpu_model *m, const char *why)
 {
 	err[0] = 0;
-	assert_int_equal(cpu_model_check_host(m, host, err, sizeof(err)), -E_NOSUP);
+	assert_int_equal(cpu_model_check_host(m, host, 100000000, err, sizeof(err)), -E_NOSUP);
 	if (!strstr(err, why))
 		fail_msg("reason '%s' lacks '%s'", err, why);
 }
@@ -55,7 +55,7 @@ static void test_valid(void **unused)
 
 	cpu_model_build(&m, host, 100000000);
 	valid(&m);
-	assert_int_equal(cpu_model_check_host(&m, host, err, sizeof(err)), 0);
+	assert_int_equal(cpu_model_check_host(&m, host, 100000000, err, sizeof(err)), 0);
 
 	/* the count */
 	t = m;
@@ -128,7 +128,17 @@ static void test_check_host(void **unused)
 	assert_true(cpu_model_set(&t, 0x80000008u, 0, 0x3028, 0, 0, 0));
 	lacks(&t, "this CPU has 39 physical-address bits, the VM's CPU model 40");
 	assert_true(cpu_model_set(&t, 0x80000008u, 0, 0x3024, 0, 0, 0)); /* fewer: fine */
-	assert_int_equal(cpu_model_check_host(&t, host, err, sizeof(err)), 0);
+	assert_int_equal(cpu_model_check_host(&t, host, 100000000, err, sizeof(err)), 0);
+	/* the TSC's rate: within 1% of this CPU's (100 MHz here), no scaling */
+	t = m;
+	t.tsc_hz = 200000000;
+	lacks(&t, "the VM's TSC runs at 200000 kHz, this host's at 100000 kHz");
+	t.tsc_hz = 98900000;
+	lacks(&t, "the VM's TSC runs at 98900 kHz");
+	t.tsc_hz = 100900000;
+	assert_int_equal(cpu_model_check_host(&t, host, 100000000, err, sizeof(err)), 0);
+	t.tsc_hz = 99100000;
+	assert_int_equal(cpu_model_check_host(&t, host, 100000000, err, sizeof(err)), 0);
 }
 
 int main(void)
