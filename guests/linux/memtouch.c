@@ -18,13 +18,18 @@
  * the rolling pass, writes rate random pages (each checked right after), rechecks them,
  * then prints "seq=<n> check=ok" or "seq=<n> check=FAIL page=<p> ..." (the first
  * mismatch), and "memtouch: pass <k> of <pages> pages ok" when a rolling pass ends. */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
 
 #define PAGE 4096u
 #define WORDS (PAGE / 4)
@@ -211,13 +216,42 @@ static void next_beat(struct timespec *t)
 		;
 }
 
+/* A fault in a program that only touches its own memory means something under it broke
+ * (a page or a register restored wrong): say what the CPU reported, with the registers
+ * and the map, so that the report tells which. */
+static void on_fault(int sig, siginfo_t *si, void *ctx)
+{
+	const greg_t *g = ((ucontext_t *)ctx)->uc_mcontext.gregs;
+	char buf[4096];
+	int n, fd;
+
+	n = snprintf(buf, sizeof(buf),
+		     "memtouch: signal %d code %d at %p: rip %llx rsp %llx rax %llx rcx %llx "
+		     "rdx %llx r8 %llx r9 %llx r10 %llx err %llx trapno %llx; area %p ledger %p\n",
+		     sig, si->si_code, si->si_addr, (unsigned long long)g[REG_RIP],
+		     (unsigned long long)g[REG_RSP], (unsigned long long)g[REG_RAX],
+		     (unsigned long long)g[REG_RCX], (unsigned long long)g[REG_RDX],
+		     (unsigned long long)g[REG_R8], (unsigned long long)g[REG_R9],
+		     (unsigned long long)g[REG_R10], (unsigned long long)g[REG_ERR],
+		     (unsigned long long)g[REG_TRAPNO], (void *)area, (void *)ledger);
+	write(1, buf, (size_t)n);
+	fd = open("/proc/self/maps", O_RDONLY);
+	while (fd >= 0 && (n = (int)read(fd, buf, sizeof(buf))) > 0)
+		write(1, buf, (size_t)n);
+	_exit(128 + sig);
+}
+
 int main(int argc, char **argv)
 {
+	struct sigaction sa = { .sa_sigaction = on_fault, .sa_flags = SA_SIGINFO };
+
 	uint32_t rolling = 0, passes = 0;
 	struct timespec t;
 
 	if (parse(argc, argv))
 		return 2;
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
 	pages = a.mib * (1024 * 1024 / PAGE);
 	a.rate = a.rate < pages ? a.rate : pages;
 	a.beat = a.beat < pages ? a.beat : pages;
