@@ -103,9 +103,8 @@ static int jitter_poll(void *data, unsigned char *out, size_t len, size_t *olen)
 
 /* The hardware source is the strong one when present; jitter is mixed in regardless, and
  * has to stand alone (counted strong, or mbedTLS would refuse to seed) on a CPU without. */
-int tls_entropy_add(mbedtls_entropy_context *e)
+int tls_entropy_sources(mbedtls_entropy_context *e, bool hw)
 {
-	bool hw = tls_entropy_hw();
 	int ret = 0;
 
 	if (hw)
@@ -116,4 +115,9 @@ int tls_entropy_add(mbedtls_entropy_context *e)
 						 hw ? MBEDTLS_ENTROPY_SOURCE_WEAK :
 						      MBEDTLS_ENTROPY_SOURCE_STRONG);
 	return ret;
+}
+
+int tls_entropy_add(mbedtls_entropy_context *e)
+{
+	return tls_entropy_sources(e, tls_entropy_hw());
 }

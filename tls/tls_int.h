@@ -11,5 +11,7 @@ mbedtls_hmac_drbg_context *tls_rng(void);
 
 /* Registers tern's entropy sources (tls/entropy.c) with mbedTLS's accumulator. */
 int tls_entropy_add(mbedtls_entropy_context *e);
+/* The same, as if the CPU had a hardware source or not (hw): for the tests. */
+int tls_entropy_sources(mbedtls_entropy_context *e, bool hw);
 
 #endif
