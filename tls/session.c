@@ -171,6 +171,11 @@ static int fail(struct tls_session *s, int ret)
 	return s->err;
 }
 
+const char *tls_session_suite(const struct tls_session *s)
+{
+	return s->done ? mbedtls_ssl_get_ciphersuite(&s->ssl) : "";
+}
+
 const char *tls_session_why(const struct tls_session *s)
 {
 	return s->why;

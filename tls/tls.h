@@ -91,6 +91,8 @@ int tls_session_recv(struct tls_session *s, void *buf, size_t len);
 size_t tls_session_pending(const struct tls_session *s);
 /* Sends close_notify: 0 or -E_BUSY (call again), or an error. */
 int tls_session_close(struct tls_session *s);
+/* The negotiated suite's IANA name once the handshake is done ("" before), for logs. */
+const char *tls_session_suite(const struct tls_session *s);
 /* Why the last call failed, in words for a log line ("the peer holds another key"); "" if
  * none failed. */
 const char *tls_session_why(const struct tls_session *s);

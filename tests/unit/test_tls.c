@@ -154,6 +154,10 @@ static void test_handshake_and_data(void **state)
 
 	assert_string_equal(tls_session_why(l->client), "");
 	assert_string_equal(tls_session_why(l->server), "");
+	assert_string_equal(tls_session_suite(l->client),
+			    "TLS-ECDHE-PSK-WITH-CHACHA20-POLY1305-SHA256");
+	assert_string_equal(tls_session_suite(l->server),
+			    "TLS-ECDHE-PSK-WITH-CHACHA20-POLY1305-SHA256");
 
 	for (size_t i = 0; i < sizeof(big); i++)
 		big[i] = (uint8_t)(i * 7 + i / 251);
