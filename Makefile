@@ -47,7 +47,8 @@ NET_SRCS := net/addr.c net/sys_arch.c net/pci.c net/e1000_ring.c net/e1000.c net
 	net/netperf.c
 MIGRATE_SRCS := migrate/wire.c migrate/stream.c migrate/send.c migrate/recv.c migrate/migrate.c \
 	migrate/announce.c migrate/discovery.c migrate/autopolicy.c migrate/policy.c
-CORE_SRCS := $(HV_SRCS) $(VMX_SRCS) $(NET_SRCS) $(MIGRATE_SRCS)
+TLS_SRCS := tls/tls.c tls/entropy.c tls/key.c tls/session.c
+CORE_SRCS := $(HV_SRCS) $(VMX_SRCS) $(NET_SRCS) $(MIGRATE_SRCS) $(TLS_SRCS)
 # lwIP 2.1.3 from Debian's source package (tools/deps fetches it; never committed):
 # the core, IPv4 and Ethernet for the raw API, configured by net/lwipopts.h.
 LWIP := third_party/lwip/src
@@ -57,11 +58,20 @@ LWIP_SRCS := $(addprefix $(LWIP)/core/,init.c def.c inet_chksum.c ip.c mem.c mem
 	$(LWIP)/netif/ethernet.c
 LWIP_INC := -Inet -I$(LWIP)/include
 LWIP_OBJS := $(patsubst $(LWIP)/%.c,$(BUILD)/obj/lwip/%.o,$(LWIP_SRCS))
+# mbedTLS 2.28 from Debian's source package (tools/deps fetches it; never committed): the
+# parts tls/mbedtls_config.h enables, for TLS 1.2 with a pre-shared key.
+MBEDTLS := third_party/mbedtls
+MBEDTLS_SRCS := $(addprefix $(MBEDTLS)/library/,ssl_tls.c ssl_cli.c ssl_srv.c ssl_msg.c \
+	ssl_ciphersuites.c chacha20.c poly1305.c chachapoly.c cipher.c cipher_wrap.c md.c sha256.c \
+	hkdf.c hmac_drbg.c entropy.c ecdh.c ecp.c ecp_curves.c bignum.c constant_time.c platform.c \
+	platform_util.c memory_buffer_alloc.c)
+MBEDTLS_INC := -I$(MBEDTLS)/include -DMBEDTLS_CONFIG_FILE='"tls/mbedtls_config.h"'
+MBEDTLS_OBJS := $(patsubst $(MBEDTLS)/library/%.c,$(BUILD)/obj/mbedtls/%.o,$(MBEDTLS_SRCS))
 EFI_SRCS := boot/efi/loader.c boot/efi/config.c
 MB2_SRCS := boot/multiboot2/entry.S boot/multiboot2/mb2.c
 
 obj = $(patsubst %,$(BUILD)/obj/%.o,$(basename $(1)))
-CORE_OBJS := $(call obj,$(CORE_SRCS)) $(LWIP_OBJS)
+CORE_OBJS := $(call obj,$(CORE_SRCS)) $(LWIP_OBJS) $(MBEDTLS_OBJS)
 EFI_OBJS := $(call obj,$(EFI_SRCS))
 MB2_OBJS := $(call obj,$(MB2_SRCS))
 
@@ -120,6 +130,14 @@ $(BUILD)/obj/lwip/%.o: $(LWIP)/%.c | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"; $(CC) $(KCFLAGS) $(LWIP_INC) -Inet/include -Wno-address \
 		-Wno-sign-compare -Wno-type-limits -MMD -c $< -o $@
+
+# tls/ and mbedTLS get tls/include (the few libc headers mbedTLS includes) and its configuration.
+$(BUILD)/obj/tls/%.o: tls/%.c | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"; $(CC) $(KCFLAGS) -Itls/include $(MBEDTLS_INC) -MMD -c $< -o $@
+$(BUILD)/obj/mbedtls/%.o: $(MBEDTLS)/library/%.c | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"; $(CC) $(KCFLAGS) -Itls/include $(MBEDTLS_INC) -MMD -c $< -o $@
 
 # The multiboot2 stub uses absolute 32-bit addresses: no PIC there.
 $(BUILD)/obj/boot/multiboot2/entry.o: boot/multiboot2/entry.S
@@ -218,13 +236,15 @@ demo: all
 
 # --- tests ---
 UNIT_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I. \
-	-fsanitize=address,undefined -fno-sanitize-recover=all -DTERN_VERSION='"$(VERSION)"'
+	-fsanitize=address,undefined -fno-sanitize-recover=all -DTERN_VERSION='"$(VERSION)"' \
+	$(MBEDTLS_INC)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 UNIT_SRCS := hv/lib/fmt.c hv/cmdline.c hv/lineedit.c hv/monitor.c hv/pmm.c hv/bootinfo.c hv/linuxload.c \
 	hv/acpi.c hv/pci.c hv/mbload.c hv/vm_args.c vmx/ept.c vmx/vapic.c hv/apicv.c hv/vconsole.c hv/bitmap.c hv/lib/error.c hv/lib/strlcpy.c boot/efi/config.c tests/unit/stubs.c \
 	net/e1000_ring.c net/addr.c migrate/wire.c migrate/announce.c migrate/policy.c hv/load.c \
 	hv/vmstate.c hv/cpu_model.c hv/cpuid.c hv/x86_rules.c hv/x86_state.c hv/x86_reset.c hv/calendar.c \
-	hv/wallclock.c hv/gpt.c hv/insn.c hv/insn_emul.c hv/strio.c $(DEV_SRCS)
+	hv/wallclock.c hv/gpt.c hv/insn.c hv/insn_emul.c hv/strio.c $(DEV_SRCS) \
+	$(TLS_SRCS) $(MBEDTLS_SRCS)
 
 # The code under test is compiled once, hosted, and linked into every test.
 UNIT_OBJS := $(patsubst %.c,$(BUILD)/unit/obj/%.o,$(UNIT_SRCS))

@@ -15,6 +15,7 @@ enum {
 	E_EXIST = 8,  /* already exists */
 	E_FORMAT = 9, /* malformed image or message */
 	E_FAULT = 10, /* the guest's access faults: the CPU would raise an exception */
+	E_AUTH = 11,  /* not authenticated: another key, or data altered on the way */
 };
 
 const char *error_str(int err);

@@ -12,6 +12,7 @@ static const char *const names[] = {
 	[E_EXIST] = "already exists",
 	[E_FORMAT] = "bad format",
 	[E_FAULT] = "guest fault",
+	[E_AUTH] = "not authenticated",
 };
 
 const char *error_str(int err)
