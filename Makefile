@@ -248,6 +248,8 @@ UNIT_SRCS := hv/lib/fmt.c hv/cmdline.c hv/lineedit.c hv/monitor.c hv/pmm.c hv/bo
 
 # The code under test is compiled once, hosted, and linked into every test.
 UNIT_OBJS := $(patsubst %.c,$(BUILD)/unit/obj/%.o,$(UNIT_SRCS))
+# kept between runs: a pattern rule's objects would otherwise count as intermediate
+.SECONDARY: $(UNIT_OBJS)
 $(BUILD)/unit/obj/%.o: %.c | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"; $(CC) $(UNIT_CFLAGS) -MMD -c $< -o $@
