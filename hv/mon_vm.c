@@ -118,12 +118,12 @@ static bool alive(const struct vm *vm)
 
 bool mon_vm_free(const struct vm *vm)
 {
-	char what[128];
+	char what[96], how[96];
 
 	if (!vm->owner)
 		return true;
-	vm->owner->describe(vm, what, sizeof(what));
-	kprintf("error: vm%d is %s\n", vm->id, what);
+	vm->owner->describe(vm, what, how, sizeof(what));
+	kprintf("error: vm%d is %s (%s)\n", vm->id, what, how);
 	return false;
 }
 
@@ -184,17 +184,17 @@ int cmd_cont(int argc, char **argv)
 int cmd_kill(int argc, char **argv)
 {
 	struct vm *vm = target(argc, argv, "kill");
-	char what[128], err[128];
+	char what[96], how[96], err[128];
 
 	if (!vm || !alive(vm))
 		return -E_INVAL;
 	if (vm->owner) {
-		vm->owner->describe(vm, what, sizeof(what));
-		if (vm->owner->release(vm, "by the operator (kill)", err, sizeof(err))) {
-			kprintf("error: vm%d is %s: %s\n", vm->id, what, err);
+		vm->owner->describe(vm, what, how, sizeof(what));
+		kprintf("vm%d is %s: cancelling that first\n", vm->id, what);
+		if (vm->owner->release(vm, "by kill", err, sizeof(err))) {
+			kprintf("error: %s\n", err);
 			return -E_BUSY;
 		}
-		kprintf("vm%d was %s: cancelled first\n", vm->id, what);
 	}
 	vm_kill(vm, "by the operator");
 	return 0;

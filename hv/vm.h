@@ -23,11 +23,11 @@ struct vm;
  * end or track the VM are refused with its description, and kill asks it to let go first.
  * Set and cleared by the holder (hv never calls into the module that holds it otherwise). */
 struct vm_owner {
-	/* what holds the VM and how to end it: "migrating to 10.0.0.2 (migrate_cancel vm3
-	 * first)" */
-	void (*describe)(const struct vm *vm, char *buf, size_t size);
-	/* gives the VM back as it was (a migration cancels, printing why: "by ..."); 0, or
-	 * why not in err */
+	/* what holds the VM ("migrating to 10.0.0.2") and what the operator can do about it
+	 * ("migrate_cancel vm3 first"), each in size bytes */
+	void (*describe)(const struct vm *vm, char *what, char *how, size_t size);
+	/* gives the VM back as it was, for the operator to end it (a migration cancels,
+	 * printing why: "cancelled <why>"); 0, or why not in err */
 	int (*release)(struct vm *vm, const char *why, char *err, size_t err_size);
 };
 

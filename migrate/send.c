@@ -66,15 +66,16 @@ bool mig_send_busy(void)
 
 /* --- the migration holds its VM (hv/vm.h, struct vm_owner) --- */
 
-static void owner_describe(const struct vm *vm, char *buf, size_t size)
+static void owner_describe(const struct vm *vm, char *what, char *how, size_t size)
 {
 	char ip[20];
 
 	net_format_ip4(ip, sizeof(ip), mig_out.ip);
-	if (mig_out.stage >= MIG_ACTIVATE)
-		fmt_snprintf(buf, size, "migrating to %s (activation: the target owns it now)", ip);
+	fmt_snprintf(what, size, "migrating to %s", ip);
+	if (mig_out.stage >= MIG_ACTIVATE) /* migrate_cancel is too late */
+		fmt_snprintf(how, size, "activation: the target owns it now");
 	else
-		fmt_snprintf(buf, size, "migrating to %s (migrate_cancel vm%d first)", ip, vm->id);
+		fmt_snprintf(how, size, "migrate_cancel vm%d first", vm->id);
 }
 
 static int cancel(struct vm *vm, const char *why, char *err, size_t err_size);
@@ -151,11 +152,11 @@ int mig_send_start(const char *name, uint32_t ip, uint16_t port, uint32_t load_c
 		   char *err, size_t err_size)
 {
 	struct vm *vm = vm_find(name);
-	char what[128];
+	char what[96], how[96];
 
 	if (vm && vm->owner) {
-		vm->owner->describe(vm, what, sizeof(what));
-		fmt_snprintf(err, err_size, "vm%d is %s", vm->id, what);
+		vm->owner->describe(vm, what, how, sizeof(what));
+		fmt_snprintf(err, err_size, "vm%d is %s (%s)", vm->id, what, how);
 		return -E_BUSY;
 	}
 	if (mig_send_busy()) {
