@@ -188,13 +188,11 @@ int cmd_kill(int argc, char **argv)
 
 	if (!vm || !alive(vm))
 		return -E_INVAL;
-	if (vm->owner) {
+	/* the holder says it let go ("cancelled by kill"), or why it cannot */
+	if (vm->owner && vm->owner->release(vm, "by kill", err, sizeof(err))) {
 		vm->owner->describe(vm, what, how, sizeof(what));
-		kprintf("vm%d is %s: cancelling that first\n", vm->id, what);
-		if (vm->owner->release(vm, "by kill", err, sizeof(err))) {
-			kprintf("error: %s\n", err);
-			return -E_BUSY;
-		}
+		kprintf("error: vm%d is %s (%s): %s\n", vm->id, what, how, err);
+		return -E_BUSY;
 	}
 	vm_kill(vm, "by the operator");
 	return 0;
