@@ -27,10 +27,14 @@ static struct vm *live_vm(int argc, char **argv, int max_args, const char *usage
 	return NULL;
 }
 
-static struct vm *tracked_vm(int argc, char **argv, const char *usage)
+/* The tracked VM named by argv[0]; changing its tracking (change) is refused while a
+ * migration holds the VM, since the migration reads that log. */
+static struct vm *tracked_vm(int argc, char **argv, const char *usage, bool change)
 {
 	struct vm *vm = live_vm(argc, argv, 1, usage);
 
+	if (vm && change && !mon_vm_free(vm))
+		return NULL;
 	/* the policy's short sampling windows are not the operator's tracking */
 	if (vm && (vm->dirty.mode == DIRTY_OFF || vm->dirty.sample)) {
 		kprintf("error: vm%d is not tracked (dirty start %s first)\n", vm->id, argv[0]);
@@ -46,7 +50,7 @@ int cmd_dirty_start(int argc, char **argv)
 	enum dirty_mode mode = DIRTY_WP;
 	char err[200];
 
-	if (!vm)
+	if (!vm || !mon_vm_free(vm))
 		return -E_INVAL;
 	if (argc == 2 && (strncmp(argv[1], "mode=", 5) || !dirty_mode_parse(argv[1] + 5, &mode))) {
 		kprintf("error: usage: %s\n", usage);
@@ -63,7 +67,7 @@ int cmd_dirty_start(int argc, char **argv)
 
 int cmd_dirty_stop(int argc, char **argv)
 {
-	struct vm *vm = tracked_vm(argc, argv, "dirty stop <vm>");
+	struct vm *vm = tracked_vm(argc, argv, "dirty stop <vm>", true);
 
 	if (!vm)
 		return -E_INVAL;
@@ -74,7 +78,7 @@ int cmd_dirty_stop(int argc, char **argv)
 
 int cmd_dirty_sync(int argc, char **argv)
 {
-	struct vm *vm = tracked_vm(argc, argv, "dirty sync <vm>");
+	struct vm *vm = tracked_vm(argc, argv, "dirty sync <vm>", true);
 
 	if (!vm)
 		return -E_INVAL;
@@ -85,7 +89,7 @@ int cmd_dirty_sync(int argc, char **argv)
 /* The last completed round as ranges of guest-physical addresses, one a line. */
 int cmd_dirty_dump(int argc, char **argv)
 {
-	struct vm *vm = tracked_vm(argc, argv, "dirty dump <vm>");
+	struct vm *vm = tracked_vm(argc, argv, "dirty dump <vm>", false);
 	uint64_t from = 0, start, end, pages = 0;
 	const struct dirty *d;
 

@@ -116,6 +116,17 @@ static bool alive(const struct vm *vm)
 	return false;
 }
 
+bool mon_vm_free(const struct vm *vm)
+{
+	char what[96], how[96];
+
+	if (!vm->owner)
+		return true;
+	vm->owner->describe(vm, what, how, sizeof(what));
+	kprintf("error: vm%d is %s (%s)\n", vm->id, what, how);
+	return false;
+}
+
 /* The local APIC of a VM and what its exits cost: the figures that show the APIC
  * virtualization at work (the CPU handles what these counters do not see). */
 int cmd_info_apic(int argc, char **argv)
@@ -150,7 +161,7 @@ int cmd_stop(int argc, char **argv)
 {
 	struct vm *vm = target(argc, argv, "stop");
 
-	if (!vm || !alive(vm))
+	if (!vm || !alive(vm) || !mon_vm_free(vm))
 		return -E_INVAL;
 	vm_pause(vm);
 	kprintf("vm%d paused\n", vm->id);
@@ -161,19 +172,28 @@ int cmd_cont(int argc, char **argv)
 {
 	struct vm *vm = target(argc, argv, "cont");
 
-	if (!vm || !alive(vm))
+	if (!vm || !alive(vm) || !mon_vm_free(vm))
 		return -E_INVAL;
 	vm_resume(vm);
 	kprintf("vm%d running\n", vm->id);
 	return 0;
 }
 
+/* A VM that something else holds (a migration) is given back first, so that its holder
+ * ends cleanly (a migration's target frees what it reserved), then killed. */
 int cmd_kill(int argc, char **argv)
 {
 	struct vm *vm = target(argc, argv, "kill");
+	char what[96], how[96], err[128];
 
 	if (!vm || !alive(vm))
 		return -E_INVAL;
+	/* the holder says it let go ("cancelled by kill"), or why it cannot */
+	if (vm->owner && vm->owner->release(vm, "by kill", err, sizeof(err))) {
+		vm->owner->describe(vm, what, how, sizeof(what));
+		kprintf("error: vm%d is %s (%s): %s\n", vm->id, what, how, err);
+		return -E_BUSY;
+	}
 	vm_kill(vm, "by the operator");
 	return 0;
 }

@@ -2,6 +2,14 @@
 #ifndef TERN_MON_VM_H
 #define TERN_MON_VM_H
 
+#include "hv/types.h"
+
+struct vm;
+
+/* Whether the operator may pause, resume, end or track the VM; false after saying what
+ * holds it instead (a migration: hv/vm.h, struct vm_owner). */
+bool mon_vm_free(const struct vm *vm);
+
 int cmd_info_modules(int argc, char **argv);
 int cmd_info_vms(int argc, char **argv);
 int cmd_info_apic(int argc, char **argv);

@@ -16,6 +16,20 @@ enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED, VM_KILLED, VM_INCOMING };
 
 struct vcpu;
 struct pc;
+struct vm;
+
+/* A part of tern that holds a VM for a while: a migration, on its source, from `migrate`
+ * until it completes or fails. Meanwhile the operator's commands that would pause, resume,
+ * end or track the VM are refused with its description, and kill asks it to let go first.
+ * Set and cleared by the holder (hv never calls into the module that holds it otherwise). */
+struct vm_owner {
+	/* what holds the VM ("migrating to 10.0.0.2") and what the operator can do about it
+	 * ("migrate_cancel vm3 first"), each in size bytes */
+	void (*describe)(const struct vm *vm, char *what, char *how, size_t size);
+	/* gives the VM back as it was, for the operator to end it (a migration cancels,
+	 * printing why: "cancelled <why>"); 0, or why not in err */
+	int (*release)(struct vm *vm, const char *why, char *err, size_t err_size);
+};
 
 /* Exits that reached the local APIC model, by register (TPR, EOI, ICR and self-IPI,
  * CR8, the rest), and interrupts tern itself delivered at VM entry. With APIC
@@ -50,6 +64,7 @@ struct vm {
 	unsigned nr_mods;
 	char initrd[VM_NAME_MAX]; /* a Linux kernel's initrd module; "" for none */
 	struct dirty dirty;
+	const struct vm_owner *owner; /* NULL, or what holds the VM (above) */
 };
 
 struct vm_start_args {

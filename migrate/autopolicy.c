@@ -134,7 +134,7 @@ static void measure(uint64_t now)
 			sampling.vm_id = 0;
 		return;
 	}
-	if (mig_out.stage > MIG_NONE && mig_out.stage < MIG_DONE)
+	if (mig_send_busy())
 		return; /* the migration tracks its own VM; leave the others be meanwhile */
 	if (!sample_every_s)
 		return;
@@ -142,7 +142,8 @@ static void measure(uint64_t now)
 		struct vm *vm = vm_at(i);
 		struct vm_figures *f;
 		char err[160];
-		if (!vm || vm->state != VM_RUNNING || vm->dirty.mode != DIRTY_OFF || !(f = fig(vm)))
+		if (!vm || vm->state != VM_RUNNING || vm->owner || vm->dirty.mode != DIRTY_OFF ||
+		    !(f = fig(vm)))
 			continue;
 		if (f->sampled_ms && now - f->sampled_ms < sample_every_s * 1000ull)
 			continue;
@@ -273,7 +274,9 @@ static size_t gather_vms(struct policy_vm *out, uint64_t now)
 	for (unsigned i = 0; i < VM_MAX; i++) {
 		struct vm *vm = vm_at(i);
 		struct vm_figures *f;
-		if (!vm || vm->state != VM_RUNNING || !(f = fig(vm)) || !f->sampled_ms)
+		/* a VM something holds (one migrating already) is no candidate */
+		if (!vm || vm->state != VM_RUNNING || vm->owner || !(f = fig(vm)) ||
+		    !f->sampled_ms)
 			continue;
 		out[n++] = (struct policy_vm){
 			.id = (uint32_t)vm->id, .mem_mib = (uint32_t)(vm->mem_size / MIB),
@@ -390,7 +393,7 @@ void autopolicy_tick(void)
 	follow_up(now);
 	age_backoffs(now);
 	measure(now);
-	if (on && !(mig_out.stage > MIG_NONE && mig_out.stage < MIG_DONE) && !sampling.vm_id)
+	if (on && !mig_send_busy() && !sampling.vm_id)
 		decide(now);
 }
 

@@ -38,6 +38,9 @@ int mig_send_start(const char *vm, uint32_t ip, uint16_t port, uint32_t load_che
 		   size_t err_size);
 void mig_send_poll(void);
 int mig_send_cancel(const char *vm, char *err, size_t err_size);
+/* Whether a migration from this host is under way (from `migrate` until it completes or
+ * fails); its VM is held meanwhile (hv/vm.h, struct vm_owner: vm->owner is set). */
+bool mig_send_busy(void);
 /* The target side (migrate/recv.c). */
 int mig_recv_listen(uint16_t port);
 void mig_recv_poll(void);

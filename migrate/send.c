@@ -59,6 +59,41 @@ static struct vm *the_vm(void)
 	return vm && vm->id == mig_out.vm_id ? vm : NULL;
 }
 
+bool mig_send_busy(void)
+{
+	return mig_out.stage > MIG_NONE && mig_out.stage < MIG_DONE;
+}
+
+/* --- the migration holds its VM (hv/vm.h, struct vm_owner) --- */
+
+static void owner_describe(const struct vm *vm, char *what, char *how, size_t size)
+{
+	char ip[20];
+
+	net_format_ip4(ip, sizeof(ip), mig_out.ip);
+	fmt_snprintf(what, size, "migrating to %s", ip);
+	if (mig_out.stage >= MIG_ACTIVATE) /* migrate_cancel is too late */
+		fmt_snprintf(how, size, "activation: the target owns it now");
+	else
+		fmt_snprintf(how, size, "migrate_cancel vm%d first", vm->id);
+}
+
+static int cancel(struct vm *vm, const char *why, char *err, size_t err_size);
+
+static const struct vm_owner owner = {
+	.describe = owner_describe,
+	.release = cancel,
+};
+
+/* The migration ended: the VM (if it lives on here) is the operator's again. */
+static void disown(void)
+{
+	struct vm *vm = the_vm();
+
+	if (vm && vm->owner == &owner)
+		vm->owner = NULL;
+}
+
 /* Ends a migration that did not complete: before the target owns the VM, the VM goes
  * on here as if nothing happened. */
 static void fail(const char *fmt, ...)
@@ -79,6 +114,7 @@ static void fail(const char *fmt, ...)
 	mstream_close(&stream);
 	terms_free();
 	sched_hurry(&hurrying, false);
+	disown();
 	if (vm && mig_out.stage < MIG_ACTIVATE) {
 		dirty_stop(vm);
 		if (mig_out.paused_by_us)
@@ -116,8 +152,14 @@ int mig_send_start(const char *name, uint32_t ip, uint16_t port, uint32_t load_c
 		   char *err, size_t err_size)
 {
 	struct vm *vm = vm_find(name);
+	char what[96], how[96];
 
-	if (mig_out.stage > MIG_NONE && mig_out.stage < MIG_DONE) {
+	if (vm && vm->owner) {
+		vm->owner->describe(vm, what, how, sizeof(what));
+		fmt_snprintf(err, err_size, "vm%d is %s (%s)", vm->id, what, how);
+		return -E_BUSY;
+	}
+	if (mig_send_busy()) {
 		fmt_snprintf(err, err_size, "vm%d is migrating already (one at a time)",
 			     mig_out.vm_id);
 		return -E_BUSY;
@@ -152,6 +194,7 @@ int mig_send_start(const char *name, uint32_t ip, uint16_t port, uint32_t load_c
 	mig_out.full_digest = mig_params.full_digest;
 	mig_out.start_ms = time_now_ms();
 	mig_out.stage = MIG_INIT;
+	vm->owner = &owner;
 	sched_hurry(&hurrying, true);
 	mig_out.predicted = autopolicy_predict(vm->id, ip, &mig_out.prediction);
 	if (mstream_connect(&stream, ip, port)) {
@@ -342,6 +385,7 @@ static void stop_and_copy(struct vm *vm)
 		mig_out.paused_by_us = true;
 	}
 	mig_out.pause_ms = time_now_ms();
+	mig_out.pause_run_tsc = vm->run_tsc;
 	if (!enter(MIG_STOPCOPY))
 		round_begin(vm, false);
 }
@@ -401,6 +445,18 @@ static bool send_state(struct vm *vm)
 	return true;
 }
 
+/* The target's image is the source's at the pause only if the guest has not run since:
+ * the last pages were read and the digest folded while it was paused, and nothing may
+ * resume it before the commit (the operator's cont is refused: struct vm_owner). Should
+ * anything have, the migration fails here rather than complete with a stale copy. */
+static bool ran_since_pause(struct vm *vm)
+{
+	if (vm->state == VM_PAUSED && vm->run_tsc == mig_out.pause_run_tsc)
+		return false;
+	fail("vm%d ran after the pause: the target's copy would be stale", vm->id);
+	return true;
+}
+
 static void iterate(struct vm *vm)
 {
 	if (!pump_pages(vm))
@@ -415,6 +471,8 @@ static void iterate(struct vm *vm)
 		mig_out.round_told = true;
 	}
 	if (mig_out.stage == MIG_STOPCOPY) {
+		if (ran_since_pause(vm))
+			return;
 		mig_out.final_pages = mig_out.round_sent;
 		if (send_records(vm))
 			send_state(vm);
@@ -446,6 +504,7 @@ static void complete(struct vm *vm, uint32_t new_id)
 	mstream_close(&stream);
 	terms_free();
 	sched_hurry(&hurrying, false);
+	disown();
 	mon_event("migration vm%d -> %s: completed, downtime %llu ms, total %llu ms, %llu pages "
 		  "in %u rounds", mig_out.vm_id, ip, (unsigned long long)mig_out.downtime_ms,
 		  (unsigned long long)mig_out.total_ms, (unsigned long long)mig_out.pages_sent,
@@ -488,6 +547,8 @@ static void handle(struct vm *vm, const struct msg *m)
 			fail("the target found the image incomplete: %s", m->u.commit.reason);
 			return;
 		}
+		if (ran_since_pause(vm))
+			return;
 		mig_out.commit_ms = time_now_ms();
 		/* The paused guest's TSC ran on; the target starts it from where it is now, so
 		 * the guest's clock loses only the message's way there. */
@@ -543,19 +604,27 @@ void mig_send_poll(void)
 		iterate(vm);
 }
 
-int mig_send_cancel(const char *name, char *err, size_t err_size)
+static int cancel(struct vm *vm, const char *why, char *err, size_t err_size)
 {
-	struct vm *vm = vm_find(name);
-
-	if (!vm || mig_out.vm_id != vm->id || mig_out.stage == MIG_NONE ||
-	    mig_out.stage >= MIG_DONE) {
-		fmt_snprintf(err, err_size, "no migration of '%s' is under way", name);
+	if (!mig_send_busy() || mig_out.vm_id != vm->id) {
+		fmt_snprintf(err, err_size, "no migration of vm%d is under way", vm->id);
 		return -E_NOENT;
 	}
 	if (mig_out.stage >= MIG_ACTIVATE) {
 		fmt_snprintf(err, err_size, "too late: the target owns vm%d already", vm->id);
 		return -E_BUSY;
 	}
-	fail("cancelled by the operator");
+	fail("cancelled %s", why);
 	return 0;
+}
+
+int mig_send_cancel(const char *name, char *err, size_t err_size)
+{
+	struct vm *vm = vm_find(name);
+
+	if (!vm || mig_out.vm_id != vm->id || !mig_send_busy()) {
+		fmt_snprintf(err, err_size, "no migration of '%s' is under way", name);
+		return -E_NOENT;
+	}
+	return cancel(vm, "by the operator", err, err_size);
 }

@@ -39,6 +39,7 @@ struct mig_out {
 	uint64_t dirty_rate, expected_downtime_ms;
 	uint64_t bandwidth;        /* bytes/s acknowledged, at the last round's end */
 	uint64_t start_ms, iterate_start_ms, round_start_ms, pause_ms;
+	uint64_t pause_run_tsc;     /* the VM's run_tsc at the pause: it must not move */
 	uint64_t state_ms, commit_ms; /* where the pause goes: copy, check, activation */
 	uint64_t downtime_ms, total_ms;
 	char error[160];

@@ -3,7 +3,9 @@ emulated LAN: memtouch moves back and forth while touching memory and its heartb
 goes on without a gap or a repeat; two tickers and cpustate cross there and back with
 their devices' state and whole vCPU; a dirty rate too high to converge still ends; and
 every failure (refusal, no target, cancel, a target that dies, the connection cut at
-each stage) leaves the VM running on exactly one host, with nothing leaked on either.
+each stage) leaves the VM running on exactly one host, with nothing leaked on either;
+a migrating VM refuses the operator's commands that would pause, resume or track it, and
+kill cancels its migration first.
 Malformed streams fed to a live host: test_migrate_wire.py."""
 import re
 import time
@@ -297,6 +299,89 @@ def test_cancel_by_the_operator(pair):
     check_survived(a, b, vm, before)
     assert free_kib(b) == base_b
     a.cmd(f"kill {vm}")
+
+
+def refused(host, line, vm, dst_ip=B_IP):
+    out = host.cmd(line)
+    assert f"error: vm{vm} is migrating to {dst_ip} (migrate_cancel vm{vm} first)" in out, \
+        (line, out)
+
+
+def slowed(host):
+    """Migrations from host slowed to 1 MB/s, so one lasts long enough for commands."""
+    assert "max-bandwidth: 1" in host.cmd("migrate_set_parameter max-bandwidth 1")
+
+
+def test_migration_owns_its_vm(pair):
+    """While memtouch migrates, the commands that would pause, resume or track it, or
+    migrate it again, are refused naming the migration: during the iterative copy
+    dirty stop, dirty sync and dirty start (the migration reads that log), stop and a
+    second migrate; during the stop-and-copy cont (the guest would write while its last
+    pages are on the wire). The migration then completes with the whole RAM in the
+    digest, and memtouch's ledger and heartbeat go on on the target without a gap."""
+    a, b = pair
+    vm = a.vm_start("memtouch mem=8 name=owned -- mib=1 rate=256")
+    a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=120)
+    slowed(a)
+    a.cmd("migrate_set_parameter full-digest on")
+    # one round, then the pause: the stop-and-copy sends what that round dirtied
+    a.cmd("migrate_set_parameter downtime-limit 600000")
+    try:
+        assert f"migration vm{vm} -> {B_IP}: started" in a.cmd(f"migrate {vm} {B_IP}")
+        assert wait_for(lambda: a.info("migrate")["status"] == "iterative copy", 60, 0.2)
+        for line in (f"dirty stop {vm}", f"dirty sync {vm}", f"dirty start {vm}",
+                     f"stop {vm}", f"migrate {vm} {B_IP}"):
+            refused(a, line, vm)
+        assert a.info("migrate")["status"] == "iterative copy", "too fast to test"
+        assert a.info(f"dirty {vm}")["mode"] != "off"
+        # the round's end line: the VM was paused right after it
+        assert wait_for(lambda: a.seen(rf"migration vm{vm}: round 1: ".encode()), 120, 0)
+        refused(a, f"cont {vm}", vm)
+        assert re.search(rf"^{vm}\s+owned\s+paused ", a.cmd("info vms"), re.M)
+        a.expect(rf"migration vm{vm} -> {B_IP}: (completed|failed)[^\r\n]*\r\n".encode(),
+                 timeout=300)
+        line = a.proc.match.group(0).decode().strip()
+    finally:
+        for p in ("max-bandwidth 0", "full-digest off", "downtime-limit 300"):
+            a.cmd(f"migrate_set_parameter {p}")
+    assert "completed" in line, line
+    new = int(a.info("migrate")["target-vm"])
+    b.expect(rf"vm{new} arrived from {A_IP}".encode(), timeout=60)
+    for _ in range(2):
+        b.expect(rf"\[vm{new}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
+    before, after = heartbeats(a, vm), heartbeats(b, new)   # all check=ok
+    assert after[0] == before[-1] + 1, (before[-3:], after[:3])
+    assert after == list(range(after[0], after[0] + len(after))), after
+    b.cmd(f"kill {new}")
+
+
+def test_kill_cancels_the_migration(pair):
+    """kill on a migrating VM cancels the migration first (the target frees what it
+    reserved), then ends the VM on the source; memory on both hosts is back where it
+    was."""
+    a, b = pair
+    base_a, base_b, before = free_kib(a), free_kib(b), vm_ids(b)
+    vm = a.vm_start("memtouch mem=8 name=doomed -- mib=2")
+    a.expect(rf"\[vm{vm}\] seq=1 check=ok".encode(), timeout=120)
+    slowed(a)
+    try:
+        a.cmd(f"migrate {vm} {B_IP}")
+        assert wait_for(lambda: a.info("migrate")["status"] == "iterative copy", 60, 0.2)
+        assert free_kib(b) < base_b           # the target holds the VM's memory
+        out = a.cmd(f"kill {vm}")
+    finally:
+        a.cmd("migrate_set_parameter max-bandwidth 0")
+    assert f"migration vm{vm} -> {B_IP}: failed at iterative copy: cancelled by kill" in out, out
+    assert a.seen(rf"migration vm{vm} -> {B_IP}: failed at iterative copy: cancelled by "
+                  rf"kill; vm{vm} runs on here\r\n(?:.*\r\n)*?vm{vm} killed: by the "
+                  rf"operator".encode()), out
+    assert a.info("migrate")["status"] == "failed"
+    assert vm not in vm_ids(a)
+    b.expect(rf"migration from {A_IP}: failed at iterative copy: the source gave up: "
+             rf"cancelled by kill".encode(), timeout=30)
+    assert vm_ids(b) == before
+    assert wait_for(lambda: free_kib(b) == base_b, 10, 0.2), "the target kept its reservation"
+    assert wait_for(lambda: free_kib(a) == base_a, 10, 0.2), "the source kept the VM's memory"
 
 
 def test_target_dies_mid_way(pair):
