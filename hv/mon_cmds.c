@@ -133,6 +133,8 @@ static const struct mon_cmd commands[] = {
 	{ "info vms", "", "the VMs: id name state mem-MiB exits kind", cmd_info_vms },
 	{ "info apic", "<vm>", "the VM's local APIC: mode, path, exits by register, injected",
 	  cmd_info_apic },
+	{ "info registers", "<vm>", "the vCPU's registers, pending event and local APIC state",
+	  cmd_info_registers },
 	{ "vm start", "<image> [mem=MiB] [name=NAME] [mod=IMAGE ...] [initrd=IMAGE] [-- cmdline]",
 	  "create a VM from a Multiboot image or a Linux bzImage and start it", cmd_vm_start },
 	{ "stop", "<vm>", "pause a VM (by id or name)", cmd_stop },

@@ -13,6 +13,7 @@ bool mon_vm_free(const struct vm *vm);
 int cmd_info_modules(int argc, char **argv);
 int cmd_info_vms(int argc, char **argv);
 int cmd_info_apic(int argc, char **argv);
+int cmd_info_registers(int argc, char **argv); /* hv/mon_regs.c */
 int cmd_vm_start(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_cont(int argc, char **argv);

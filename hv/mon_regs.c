@@ -1,0 +1,87 @@
+/* `info registers <vm>`: a vCPU's state as the next entry would load it, and what its
+ * local APIC holds for it. For the operator who asks why a guest stopped making progress
+ * (halted with nothing pending, an interrupt held in the ISR, a timer never armed):
+ * QEMU's `info registers` and `info lapic` in one. */
+#include "hv/dev/lapic.h"
+#include "hv/console.h"
+#include "hv/error.h"
+#include "hv/monitor.h"
+#include "hv/mon_vm.h"
+#include "hv/pc.h"
+#include "hv/vcpu.h"
+#include "hv/vcpu_state.h"
+#include "hv/vm.h"
+
+static const char *const seg_names[SEG_COUNT] = { "es", "cs", "ss", "ds", "fs", "gs", "ldtr",
+						  "tr" };
+
+/* The highest vector set in an 8 x 32-bit register bank of the APIC page (ISR, IRR),
+ * -1 for none. */
+static int highest(const uint32_t *page, uint32_t reg)
+{
+	for (int i = 7; i >= 0; i--) {
+		uint32_t w = page[(reg + 16 * (uint32_t)i) / 4];
+		if (w)
+			return 32 * i + 31 - __builtin_clz(w);
+	}
+	return -1;
+}
+
+static void print_apic(struct vm *vm)
+{
+	const struct lapic *a = &vm->pc->lapic;
+	const uint32_t *p = a->page;
+	uint64_t now = vm_now_ns(vm), tsc = vcpu_tsc(vm->vcpu);
+
+	kprintf("apic: tpr %02x irr-max %d isr-max %d lvt-timer %08x tmict %u\n",
+		p[APIC_TPR / 4], highest(p, APIC_IRR), highest(p, APIC_ISR),
+		p[APIC_LVT_TIMER / 4], p[APIC_TMICT / 4]);
+	kprintf("apic-timer: %s%lld ns  tsc-deadline: %s%lld ticks\n",
+		a->s.timer_next == DEV_NEVER ? "never " : "in ",
+		a->s.timer_next == DEV_NEVER ? 0 : (long long)(a->s.timer_next - now),
+		a->s.tsc_deadline ? "in " : "disarmed ",
+		a->s.tsc_deadline ? (long long)(a->s.tsc_deadline - tsc) : 0);
+}
+
+int cmd_info_registers(int argc, char **argv)
+{
+	static struct vcpu_state s; /* 2 KiB with its XSAVE area: not on the monitor's stack */
+	struct vm *vm;
+
+	if (argc != 1) {
+		kprintf("error: usage: info registers <vm>\n");
+		return -E_INVAL;
+	}
+	vm = vm_find(argv[0]);
+	if (!vm) {
+		kprintf("error: no VM '%s' (see info vms)\n", argv[0]);
+		return -E_NOENT;
+	}
+	if (!vm->pc || !vm->vcpu) {
+		kprintf("error: vm%d has ended: its vCPU is gone\n", vm->id);
+		return -E_NOENT;
+	}
+	vcpu_get_state(vm->vcpu, &s);
+	kprintf("vm: %d\nhalted: %s\n", vm->id, vm->vcpu->halted ? "yes" : "no");
+	kprintf("rax %016lx rbx %016lx rcx %016lx rdx %016lx\n", s.rax, s.rbx, s.rcx, s.rdx);
+	kprintf("rsi %016lx rdi %016lx rbp %016lx rsp %016lx\n", s.rsi, s.rdi, s.rbp, s.rsp);
+	kprintf("r8  %016lx r9  %016lx r10 %016lx r11 %016lx\n", s.r8, s.r9, s.r10, s.r11);
+	kprintf("r12 %016lx r13 %016lx r14 %016lx r15 %016lx\n", s.r12, s.r13, s.r14, s.r15);
+	kprintf("rip %016lx rflags %08lx\n", s.rip, s.rflags);
+	kprintf("cr0 %016lx cr2 %016lx cr3 %016lx cr4 %016lx\n", s.cr0, s.cr2, s.cr3, s.cr4);
+	kprintf("efer %016lx xcr0 %lx\n", s.efer, s.xcr0);
+	for (int i = 0; i < SEG_COUNT; i++)
+		kprintf("%-4s %04x %016lx %08x %03x\n", seg_names[i], s.seg[i].sel, s.seg[i].base,
+			s.seg[i].limit, s.seg[i].attr);
+	kprintf("gdt  %016lx %04x  idt %016lx %04x\n", s.gdtr.base, s.gdtr.limit, s.idtr.base,
+		s.idtr.limit);
+	kprintf("interruptibility: %x  activity: %s  nmi-pending: %u\n", s.interruptibility,
+		s.activity == ACT_HLT ? "hlt" : "active", s.nmi_pending);
+	if (s.event.valid)
+		kprintf("event: type %u vector %u error %x\n", s.event.type, s.event.vector,
+			s.event.has_error ? s.event.error : 0);
+	else
+		kprintf("event: none\n");
+	print_apic(vm);
+	return 0;
+}
