@@ -265,6 +265,40 @@ def test_console_round_trip(host):
     con.cmd(f"kill {neighbour}")
 
 
+
+def registers(con, vm):
+    """`info registers <vm>` as a dict of its `name: value` lines and its register
+    words (`rip` -> int, ...)."""
+    out = con.cmd(f"info registers {vm}")
+    regs = {m.group(1): m.group(2) for m in re.finditer(r"^([\w-]+): (.*)$", out, re.M)}
+    for m in re.finditer(r"\b(r\w\w?|cr\d|efer) +([0-9a-f]{8,16})\b", out):
+        regs[m.group(1)] = int(m.group(2), 16)
+    return out, regs
+
+
+def test_info_registers(host):
+    """A guest waiting for its UART shows as halted in protected mode; a ticker's local
+    APIC shows its periodic timer armed within one period; a VM that is not there is an
+    error."""
+    con = Console(host)
+    echo = con.vm_start("echo")
+    con.expect(rb"\[vm%d\] echo: ready[^\r\n]*\r\n" % echo)
+    out, regs = registers(con, echo)
+    assert regs["halted"] == "yes" and regs["cr0"] & 1 and regs["rip"] > 0x1000, out
+    tick = con.vm_start("ticker name=regs -- mode=lapic-periodic hz=10")
+    con.tick(tick)
+    out, regs = registers(con, tick)
+    m = re.search(r"lvt-timer ([0-9a-f]{8}) tmict (\d+)", regs["apic"])
+    assert m, out
+    lvt, tmict = int(m.group(1), 16), int(m.group(2))
+    assert lvt & (1 << 17) and not lvt & (1 << 16) and tmict > 0, out   # periodic, unmasked
+    m = re.match(r"in (\d+) ns", regs["apic-timer"])
+    assert m and int(m.group(1)) <= 100_000_000, out      # within one 10 Hz period
+    assert con.cmd("info registers 999").startswith("error: no VM"), "a missing VM"
+    con.cmd(f"kill {tick}")
+    con.cmd(f"vm send {echo} exit")
+    assert ended(con, echo) == ("PASS", "exited with status 0")
+
 # --- 4. reset and power-off ---
 
 RESETS = ["reset kbc", "reset cf9", "reset port92", "reset acpi"]
