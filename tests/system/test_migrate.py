@@ -262,13 +262,14 @@ def test_auto_converge(pair):
     assert (info["auto-converge"], info["throttle-initial"], info["throttle-increment"],
             info["max-rounds"]) == ("on", "20", "10", "30"), info
     assert f"migration vm{vm} -> {B_IP}: started" in a.cmd(f"migrate {vm} {B_IP}")
-    a.expect((THROTTLING % vm).encode(), timeout=300)
+    end = rf"migration vm{vm} -> {B_IP}: (completed|failed)[^\r\n]*\r\n".encode()
+    which = a.expect([(THROTTLING % vm).encode(), end], timeout=300)
+    assert which == 0, f"it ended without a throttle: {a.proc.match.group(0)}"
     sent, dirtied, pct = map(int, a.proc.match.groups())
     assert pct == 20 and dirtied * 2 > sent, a.proc.match.group(0)
     assert int(a.info("migrate")["throttle-percent"]) >= 20
     assert re.search(rf"^{vm}\s+hasty\s.*throttled \d+%", a.cmd("info vms"), re.M)
-    a.expect(rf"migration vm{vm} -> {B_IP}: (completed|failed)[^\r\n]*\r\n".encode(),
-             timeout=600)
+    a.expect(end, timeout=600)
     line = a.proc.match.group(0).decode().strip()
     m = re.search(r"completed, downtime (\d+) ms, .* in (\d+) rounds, CPU throttled up to "
                   r"(\d+) %$", line)
