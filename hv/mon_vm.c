@@ -85,10 +85,15 @@ int cmd_info_vms(int argc, char **argv)
 		"kind");
 	for (unsigned i = 0; i < VM_MAX; i++) {
 		const struct vm *vm = vm_at(i);
-		if (vm && vm->name[0])
-			kprintf("%-4d %-16s %-8s %7llu %10llu  %s\n", vm->id, vm->name,
-				vm_state_name(vm), (unsigned long long)(vm->mem_size / MIB),
-				(unsigned long long)vm->exits, vm_image_kind(vm));
+		if (!vm || !vm->name[0])
+			continue;
+		kprintf("%-4d %-16s %-8s %7llu %10llu  %s", vm->id, vm->name, vm_state_name(vm),
+			(unsigned long long)(vm->mem_size / MIB), (unsigned long long)vm->exits,
+			vm_image_kind(vm));
+		/* only while it lasts: a migration's auto-converge (hv/throttle.h) */
+		if (vm->throttle_pct)
+			kprintf("  throttled %u%%", vm->throttle_pct);
+		kprintf("\n");
 	}
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include "hv/lib/fmt.h"
 #include "hv/lib/string.h"
 #include "hv/load.h"
+#include "hv/throttle.h"
 #include "hv/linuxload.h"
 #include "hv/mbload.h"
 #include "hv/monitor.h"
@@ -694,6 +695,34 @@ static uint64_t wake_halted(uint64_t until)
 	return until;
 }
 
+void vm_throttle(struct vm *vm, uint32_t pct)
+{
+	vm->throttle_pct = MIN(pct, (uint32_t)THROTTLE_MAX_PCT);
+	if (!pct)
+		vm->throttle_until = 0;
+}
+
+/* Runs the VM for a slice; a throttled one then sits out its share of wall time. */
+static void run_slice(struct vm *vm, uint64_t deadline)
+{
+	uint64_t t0 = rdtsc(), t1;
+
+	hv_backend()->vcpu_run(vm->vcpu, deadline);
+	t1 = rdtsc();
+	if (vm->throttle_pct)
+		vm->throttle_until = t1 + throttle_hold(t1 - t0, vm->throttle_pct);
+}
+
+/* Whether a throttled VM is sitting out; if so, its return is a wake-up like a halted
+ * VM's event, so an idle loop comes back for it. */
+static bool held(const struct vm *vm, uint64_t now, uint64_t *wake)
+{
+	if (now >= vm->throttle_until)
+		return false;
+	*wake = MIN(*wake, vm->throttle_until);
+	return true;
+}
+
 static uint64_t next_wake;
 
 bool sched_run_once(void)
@@ -705,19 +734,21 @@ bool sched_run_once(void)
 	/* A halted VM's next event ends the running VM's slice early, so its interrupt is
 	 * not late by a slice. */
 	wake = wake_halted(UINT64_MAX);
-	next_wake = MIN(wake, rdtsc() + time_tsc_hz() / 1000000 * IDLE_POLL_US);
+	uint64_t now = rdtsc(), back = UINT64_MAX;
+	next_wake = MIN(wake, now + time_tsc_hz() / 1000000 * IDLE_POLL_US);
 	for (int n = 1; n <= VM_MAX; n++) {
 		int i = (last + n) % VM_MAX;
 		struct vm *vm = &vms[i];
-		if (!used[i] || !runnable(vm))
+		if (!used[i] || !runnable(vm) || held(vm, now, &back))
 			continue;
 		last = i;
-		hv_backend()->vcpu_run(vm->vcpu, MIN(rdtsc() + slice, wake));
+		run_slice(vm, MIN(now + slice, wake));
 		if (vm->pc->request)
 			platform_request(vm);
 		reap();
 		return true;
 	}
+	next_wake = MIN(next_wake, back);
 	reap();
 	return false;
 }

@@ -65,6 +65,8 @@ struct vm {
 	char initrd[VM_NAME_MAX]; /* a Linux kernel's initrd module; "" for none */
 	struct dirty dirty;
 	const struct vm_owner *owner; /* NULL, or what holds the VM (above) */
+	uint32_t throttle_pct;  /* share of wall time withheld (hv/throttle.h): vm_throttle */
+	uint64_t throttle_until; /* host TSC before which the scheduler leaves it off the CPU */
 };
 
 struct vm_start_args {
@@ -95,6 +97,10 @@ struct vm *vm_at(unsigned slot);
 /* VMs running or paused (not ended, not incoming). */
 unsigned vm_count(void); /* for listing: NULL for empty slots */
 void vm_pause(struct vm *vm);
+/* Withholds pct % (0..THROTTLE_MAX_PCT, hv/throttle.h) of wall time from the VM from its
+ * next slice on; 0 lifts the throttle at once. The VM's demand is unchanged: it counts as
+ * runnable while withheld, so the host's load (hv/load.h) is what the guests ask for. */
+void vm_throttle(struct vm *vm, uint32_t pct);
 void vm_resume(struct vm *vm);
 /* Ends a VM with a reason printed as "vm<ID> killed: <reason>", freeing its memory. */
 void vm_kill(struct vm *vm, const char *fmt, ...) __printf(2, 3);

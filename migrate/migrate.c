@@ -4,6 +4,7 @@
 #include "hv/dev/dev.h"
 #include "hv/error.h"
 #include "hv/lib/string.h"
+#include "hv/throttle.h"
 #include "hv/time.h"
 #include "migrate/autopolicy.h"
 #include "migrate/discovery.h"
@@ -126,47 +127,127 @@ static bool parse_stage(const char *s, enum mig_stage *out)
 	return false;
 }
 
+/* The numeric parameters: name, range, where it goes */
+struct num_param {
+	const char *name;
+	uint64_t min, max;
+	const char *unit;
+	void (*set)(uint64_t v);
+};
+
+static void set_downtime(uint64_t v)
+{
+	mig_params.downtime_limit_ms = v;
+}
+
+static void set_bandwidth(uint64_t v)
+{
+	mig_params.max_bandwidth_mbs = v;
+}
+
+static void set_initial(uint64_t v)
+{
+	mig_params.converge.initial_pct = (uint32_t)v;
+}
+
+static void set_increment(uint64_t v)
+{
+	mig_params.converge.increment_pct = (uint32_t)v;
+}
+
+static void set_rounds(uint64_t v)
+{
+	mig_params.max_rounds = v;
+}
+
+static const struct num_param num_params[] = {
+	{ "downtime-limit", 1, 600000, "ms", set_downtime },
+	{ "max-bandwidth", 0, 100000, "MB/s, 0 = unlimited", set_bandwidth },
+	{ "throttle-initial", 1, THROTTLE_MAX_PCT, "%", set_initial },
+	{ "throttle-increment", 1, THROTTLE_MAX_PCT, "%", set_increment },
+	{ "max-rounds", 1, 1000, "iterative rounds", set_rounds },
+};
+
+/* The on|off ones */
+static bool *flag_param(const char *name)
+{
+	if (strcmp(name, "full-digest") == 0)
+		return &mig_params.full_digest;
+	if (strcmp(name, "auto-converge") == 0)
+		return &mig_params.converge.on;
+	return NULL;
+}
+
 static void usage_set_parameter(void)
 {
-	kprintf("error: usage: migrate_set_parameter downtime-limit <ms 1..600000> | "
-		"max-bandwidth <MB/s, 0 = unlimited> | full-digest on|off | "
-		"x-cut-at <stage>|none\n");
+	kprintf("error: usage: migrate_set_parameter <name> <value>, one of:");
+	for (size_t i = 0; i < ARRAY_SIZE(num_params); i++)
+		kprintf(" %s <%llu..%llu %s> |", num_params[i].name,
+			(unsigned long long)num_params[i].min,
+			(unsigned long long)num_params[i].max, num_params[i].unit);
+	kprintf(" full-digest on|off | auto-converge on|off | x-cut-at <stage>|none\n");
+}
+
+static int set_flag(const char *name, bool *flag, const char *val)
+{
+	if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
+		kprintf("error: %s takes on or off, not '%s'\n", name, val);
+		return -E_INVAL;
+	}
+	*flag = strcmp(val, "on") == 0;
+	return 0;
+}
+
+static int set_num(const struct num_param *p, const char *val)
+{
+	uint64_t v;
+
+	if (!parse_u64(val, &v) || v < p->min || v > p->max) {
+		kprintf("error: %s takes %llu..%llu (%s), not '%s'\n", p->name,
+			(unsigned long long)p->min, (unsigned long long)p->max, p->unit, val);
+		return -E_INVAL;
+	}
+	p->set(v);
+	return 0;
+}
+
+static int set_cut_at(const char *val)
+{
+	enum mig_stage st = MIG_NONE;
+
+	if (strcmp(val, "none") != 0 && !parse_stage(val, &st)) {
+		kprintf("error: x-cut-at takes reservation, iterative-copy, stop-and-copy, "
+			"commitment, activation or none, not '%s'\n", val);
+		return -E_INVAL;
+	}
+	mig_params.cut_at = st;
+	return 0;
+}
+
+static int set_parameter(const char *name, const char *val)
+{
+	bool *flag = flag_param(name);
+
+	if (flag)
+		return set_flag(name, flag, val);
+	if (strcmp(name, "x-cut-at") == 0)
+		return set_cut_at(val);
+	for (size_t i = 0; i < ARRAY_SIZE(num_params); i++)
+		if (strcmp(name, num_params[i].name) == 0)
+			return set_num(&num_params[i], val);
+	kprintf("error: unknown parameter '%s'\n", name);
+	usage_set_parameter();
+	return -E_INVAL;
 }
 
 int cmd_migrate_set_parameter(int argc, char **argv)
 {
-	uint64_t v;
-
 	if (argc != 2) {
 		usage_set_parameter();
 		return -E_INVAL;
 	}
-	if (strcmp(argv[0], "full-digest") == 0) {
-		if (strcmp(argv[1], "on") != 0 && strcmp(argv[1], "off") != 0) {
-			kprintf("error: full-digest takes on or off, not '%s'\n", argv[1]);
-			return -E_INVAL;
-		}
-		mig_params.full_digest = strcmp(argv[1], "on") == 0;
-	} else if (strcmp(argv[0], "x-cut-at") == 0) {
-		enum mig_stage st = MIG_NONE;
-
-		if (strcmp(argv[1], "none") != 0 && !parse_stage(argv[1], &st)) {
-			kprintf("error: x-cut-at takes reservation, iterative-copy, stop-and-copy, "
-				"commitment, activation or none, not '%s'\n", argv[1]);
-			return -E_INVAL;
-		}
-		mig_params.cut_at = st;
-	} else if (!parse_u64(argv[1], &v)) {
-		usage_set_parameter();
+	if (set_parameter(argv[0], argv[1]))
 		return -E_INVAL;
-	} else if (strcmp(argv[0], "downtime-limit") == 0 && v >= 1 && v <= 600000) {
-		mig_params.downtime_limit_ms = v;
-	} else if (strcmp(argv[0], "max-bandwidth") == 0 && v <= 100000) {
-		mig_params.max_bandwidth_mbs = v;
-	} else {
-		kprintf("error: unknown parameter or value out of range: %s %s\n", argv[0], argv[1]);
-		return -E_INVAL;
-	}
 	kprintf("%s: %s\n", argv[0], argv[1]);
 	return 0;
 }
@@ -194,6 +275,11 @@ int cmd_info_migrate(int argc, char **argv)
 	kprintf("downtime-limit: %llu\n", (unsigned long long)mig_params.downtime_limit_ms);
 	kprintf("max-bandwidth: %llu\n", (unsigned long long)mig_params.max_bandwidth_mbs);
 	kprintf("full-digest: %s\n", mig_out.full_digest ? "on" : "off");
+	kprintf("throttle-percent: %u\n", o->throttle_pct);
+	kprintf("auto-converge: %s\n", mig_params.converge.on ? "on" : "off");
+	kprintf("throttle-initial: %u\n", mig_params.converge.initial_pct);
+	kprintf("throttle-increment: %u\n", mig_params.converge.increment_pct);
+	kprintf("max-rounds: %llu\n", (unsigned long long)mig_params.max_rounds);
 	if (o->stage == MIG_DONE) {
 		kprintf("downtime: %llu\n", (unsigned long long)o->downtime_ms);
 		/* the pause, split: last pages and state out; the target's check; activation */

@@ -24,7 +24,11 @@
 #include "hv/backend.h"
 #include "hv/vcpu.h"
 
-struct mig_params mig_params = { .downtime_limit_ms = MIGRATE_DOWNTIME_MS };
+struct mig_params mig_params = {
+	.downtime_limit_ms = MIGRATE_DOWNTIME_MS,
+	.converge = { true, CONVERGE_INITIAL_PCT, CONVERGE_INCREMENT_PCT },
+	.max_rounds = MIGRATE_MAX_ROUNDS,
+};
 struct mig_out mig_out;
 
 static struct mstream stream;
@@ -94,6 +98,15 @@ static void disown(void)
 		vm->owner = NULL;
 }
 
+/* Auto-converge's throttle (migrate/converge.h) holds only while the migration does. */
+static void throttle(struct vm *vm, uint32_t pct)
+{
+	if (vm)
+		vm_throttle(vm, pct);
+	mig_out.throttle_pct = pct;
+	mig_out.throttle_peak = MAX(mig_out.throttle_peak, pct);
+}
+
 /* Ends a migration that did not complete: before the target owns the VM, the VM goes
  * on here as if nothing happened. */
 static void fail(const char *fmt, ...)
@@ -114,6 +127,7 @@ static void fail(const char *fmt, ...)
 	mstream_close(&stream);
 	terms_free();
 	sched_hurry(&hurrying, false);
+	throttle(vm, 0);
 	disown();
 	if (vm && mig_out.stage < MIG_ACTIVATE) {
 		dirty_stop(vm);
@@ -374,8 +388,31 @@ static bool should_stop(uint64_t pending)
 	else
 		mig_out.not_shrinking = 0;
 	mig_out.last_pending = pending;
-	return mig_out.expected_downtime_ms <= mig_params.downtime_limit_ms ||
-	       mig_out.round >= MIGRATE_MAX_ROUNDS || mig_out.not_shrinking >= 3;
+	if (mig_out.expected_downtime_ms <= mig_params.downtime_limit_ms)
+		mig_out.stop_why = MIG_STOP_CONVERGED;
+	else if (mig_out.round >= mig_params.max_rounds)
+		mig_out.stop_why = MIG_STOP_ROUND_LIMIT;
+	/* auto-converge slows a guest that does not shrink instead of giving up on it */
+	else if (!mig_params.converge.on && mig_out.not_shrinking >= 3)
+		mig_out.stop_why = MIG_STOP_NOT_SHRINKING;
+	else
+		return false;
+	return true;
+}
+
+/* Another round follows: when this one did not shrink the work enough, the guest's CPU
+ * is throttled, more each such round (migrate/converge.h). */
+static void converge(struct vm *vm, uint64_t pending)
+{
+	uint32_t pct = converge_throttle(&mig_params.converge, mig_out.throttle_pct,
+					 mig_out.round_sent, pending);
+
+	if (pct == mig_out.throttle_pct)
+		return;
+	throttle(vm, pct);
+	mon_event("migration vm%d: round %u sent %llu pages while %llu were dirtied: throttling "
+		  "the guest's CPU by %u %%", mig_out.vm_id, mig_out.round,
+		  (unsigned long long)mig_out.round_sent, (unsigned long long)pending, pct);
 }
 
 static void stop_and_copy(struct vm *vm)
@@ -482,10 +519,29 @@ static void iterate(struct vm *vm)
 	mig_out.dirty_rate = ms ? pending * 1000 / ms : 0;
 	bool stop = should_stop(pending);
 	progress_line();
-	if (stop)
+	if (stop) {
 		stop_and_copy(vm);
-	else
+	} else {
+		converge(vm, pending);
 		round_begin(vm, false);
+	}
+}
+
+static const char *const stop_why_text[] = {
+	[MIG_STOP_CONVERGED] = "",
+	[MIG_STOP_ROUND_LIMIT] = ", stopped at the round limit",
+	[MIG_STOP_NOT_SHRINKING] = ", stopped as rounds no longer shrank",
+};
+
+static const char *peak_text(void)
+{
+	static char text[40];
+
+	text[0] = 0;
+	if (mig_out.throttle_peak)
+		fmt_snprintf(text, sizeof(text), ", CPU throttled up to %u %%",
+			     mig_out.throttle_peak);
+	return text;
 }
 
 static void complete(struct vm *vm, uint32_t new_id)
@@ -504,11 +560,12 @@ static void complete(struct vm *vm, uint32_t new_id)
 	mstream_close(&stream);
 	terms_free();
 	sched_hurry(&hurrying, false);
+	throttle(vm, 0);
 	disown();
 	mon_event("migration vm%d -> %s: completed, downtime %llu ms, total %llu ms, %llu pages "
-		  "in %u rounds", mig_out.vm_id, ip, (unsigned long long)mig_out.downtime_ms,
+		  "in %u rounds%s%s", mig_out.vm_id, ip, (unsigned long long)mig_out.downtime_ms,
 		  (unsigned long long)mig_out.total_ms, (unsigned long long)mig_out.pages_sent,
-		  mig_out.round);
+		  mig_out.round, stop_why_text[mig_out.stop_why], peak_text());
 	if (mig_out.predicted)
 		mon_event("migration vm%d: the model predicted downtime %llu ms, total %llu ms, %u "
 			  "rounds; measured downtime %llu ms, total %llu ms, %u rounds", mig_out.vm_id,

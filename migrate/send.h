@@ -2,6 +2,7 @@
 #ifndef TERN_MIGRATE_SEND_H
 #define TERN_MIGRATE_SEND_H
 
+#include "migrate/converge.h"
 #include "migrate/migrate.h"
 #include "migrate/policy.h"
 #include "migrate/wire.h"
@@ -10,9 +11,18 @@ struct mig_params {
 	uint64_t downtime_limit_ms;
 	uint64_t max_bandwidth_mbs; /* MB/s, 0 = unlimited */
 	bool full_digest;           /* fold the whole RAM into the digest at the pause */
+	struct converge_params converge; /* auto-converge, throttle-initial, -increment */
+	uint64_t max_rounds;        /* iterative rounds before the stop is forced */
 	/* For tests of the failure paths: when this host's side of a migration reaches the
 	 * stage, it cuts the connection (a TCP reset, no goodbye), once. MIG_NONE: never. */
 	enum mig_stage cut_at;
+};
+
+/* Why the iterative copy stopped, for the completion line */
+enum mig_stop_why {
+	MIG_STOP_CONVERGED,     /* the pause fits the downtime limit */
+	MIG_STOP_ROUND_LIMIT,   /* max-rounds */
+	MIG_STOP_NOT_SHRINKING, /* auto-converge off: rounds stopped shrinking */
 };
 
 /* The outgoing migration, and after it the figures of the last one. */
@@ -37,6 +47,9 @@ struct mig_out {
 	uint64_t device_bytes, device_tsc, cpu_state_bytes;
 	uint64_t pages_sent, zero_pages, remaining, last_pending, not_shrinking;
 	uint64_t dirty_rate, expected_downtime_ms;
+	uint32_t throttle_pct;     /* auto-converge's hold on the guest's CPU now, 0: none */
+	uint32_t throttle_peak;    /* the most it reached */
+	enum mig_stop_why stop_why;
 	uint64_t bandwidth;        /* bytes/s acknowledged, at the last round's end */
 	uint64_t start_ms, iterate_start_ms, round_start_ms, pause_ms;
 	uint64_t pause_run_tsc;     /* the VM's run_tsc at the pause: it must not move */

@@ -1,7 +1,8 @@
 """Live migration between two tern hosts under Bochs (+ OVMF: the main path), on one
 emulated LAN: memtouch moves back and forth while touching memory and its heartbeat
 goes on without a gap or a repeat; two tickers and cpustate cross there and back with
-their devices' state and whole vCPU; a dirty rate too high to converge still ends; and
+their devices' state and whole vCPU; a guest dirtying faster than the link converges
+throttled (auto-converge) and without auto-converge stops at the round limit; and
 every failure (refusal, no target, cancel, a target that dies, the connection cut at
 each stage) leaves the VM running on exactly one host, with nothing leaked on either;
 a migrating VM refuses the operator's commands that would pause, resume or track it, and
@@ -228,19 +229,79 @@ def test_cpu_state_crosses(pair):
     a.cmd(f"kill {journey['cpus'][-1][1]}")
 
 
+def uptime(host):
+    return int(host.info("cpu")["uptime-ms"])
+
+
+def beat_rate(host, vm, ms=4000):
+    """memtouch's heartbeats per second of tern's clock, over at least ms of it (the
+    lines printed between two readings of the clock: tern prints a command's output in
+    one piece, so a heartbeat is before or after a reading)."""
+    s0, u0 = heartbeats(host, vm)[-1], uptime(host)
+    u1 = u0
+    while u1 - u0 < ms:
+        time.sleep(max(0.5, (ms - (u1 - u0)) / 1000))
+        u1 = uptime(host)
+    return (heartbeats(host, vm)[-1] - s0) * 1000 / (u1 - u0)
+
+
+THROTTLING = r"migration vm%d: round \d+ sent (\d+) pages while (\d+) were dirtied: " \
+             r"throttling the guest's CPU by (\d+) %%\r\n"
+
+
+def test_auto_converge(pair):
+    """memtouch rewriting its 1 MiB faster than the link carries it: the rounds do not
+    shrink, so auto-converge (on by default) throttles its CPU, 20 % then +10 % a round,
+    until the pause fits the limit; the throttle is gone afterwards, and the guest
+    beats as fast on the target as before it."""
+    a, b = pair
+    vm = a.vm_start("memtouch mem=4 name=hasty -- mib=1 beat=100 rate=32")
+    a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=120)
+    before = beat_rate(a, vm)
+    info = a.info("migrate")
+    assert (info["auto-converge"], info["throttle-initial"], info["throttle-increment"],
+            info["max-rounds"]) == ("on", "20", "10", "30"), info
+    assert f"migration vm{vm} -> {B_IP}: started" in a.cmd(f"migrate {vm} {B_IP}")
+    end = rf"migration vm{vm} -> {B_IP}: (completed|failed)[^\r\n]*\r\n".encode()
+    which = a.expect([(THROTTLING % vm).encode(), end], timeout=300)
+    assert which == 0, f"it ended without a throttle: {a.proc.match.group(0)}"
+    sent, dirtied, pct = map(int, a.proc.match.groups())
+    assert pct == 20 and dirtied * 2 > sent, a.proc.match.group(0)
+    assert int(a.info("migrate")["throttle-percent"]) >= 20
+    assert re.search(rf"^{vm}\s+hasty\s.*throttled \d+%", a.cmd("info vms"), re.M)
+    a.expect(end, timeout=600)
+    line = a.proc.match.group(0).decode().strip()
+    m = re.search(r"completed, downtime (\d+) ms, .* in (\d+) rounds, CPU throttled up to "
+                  r"(\d+) %$", line)
+    assert m and int(m.group(1)) < 300 and int(m.group(3)) >= 30, line
+    info = a.info("migrate")
+    assert info["throttle-percent"] == "0" and int(info["downtime"]) < 300, info
+    on_b = int(info["target-vm"])
+    assert "throttled" not in b.cmd("info vms")
+    b.expect(rf"\[vm{on_b}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
+    after = beat_rate(b, on_b)
+    print(f"auto-converge: {line}; heartbeats {before:.1f}/s before, {after:.1f}/s after")
+    assert after >= 0.8 * before, (before, after)
+    b.cmd(f"kill {on_b}")
+
+
 def test_too_dirty_to_converge_still_ends(pair):
+    """With auto-converge off, a guest that never converges is stopped at max-rounds
+    with the pause it must take, and the completion line says so."""
     a, b = pair
     # 1 MiB rewritten whole between two rounds: no round shrinks, so the stop is forced
     vm = a.vm_start("memtouch mem=8 name=busy -- mib=1 rate=1024 beat=256")
     a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=120)
-    a.cmd("migrate_set_parameter downtime-limit 1")
+    for p in ("downtime-limit 1", "auto-converge off", "max-rounds 4"):
+        assert f"{p.replace(' ', ': ')}" in a.cmd(f"migrate_set_parameter {p}")
     try:
         line, on_b = migrate(a, vm, B_IP)
     finally:
-        a.cmd("migrate_set_parameter downtime-limit 300")
-    assert "completed" in line, line
-    rounds = int(re.search(r"in (\d+) rounds", line).group(1))
-    assert rounds >= 3, line           # it tried, then forced the stop
+        for p in ("downtime-limit 300", "auto-converge on", "max-rounds 30"):
+            a.cmd(f"migrate_set_parameter {p}")
+    # four iterative rounds, then the stop-and-copy; never a throttle
+    assert re.search(r"completed, .* in 5 rounds, stopped at the round limit$", line), line
+    assert a.info("migrate")["throttle-percent"] == "0"
     b.expect(rf"\[vm{on_b}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
     b.expect(rf"\[vm{on_b}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
     b.cmd(f"kill {on_b}")
@@ -441,6 +502,23 @@ def test_bad_requests(pair):
     assert "error: full-digest takes on or off" in a.cmd("migrate_set_parameter full-digest 1")
     assert "error: x-cut-at takes" in a.cmd("migrate_set_parameter x-cut-at lunch")
     assert "x-cut-at: none" in a.cmd("migrate_set_parameter x-cut-at none")
+    # auto-converge's parameters: each refuses what is out of its range, naming it
+    for name, lo, hi in (("throttle-initial", 1, 99), ("throttle-increment", 1, 99),
+                         ("max-rounds", 1, 1000), ("downtime-limit", 1, 600000)):
+        for bad in (lo - 1, hi + 1, "x"):
+            out = a.cmd(f"migrate_set_parameter {name} {bad}")
+            assert f"error: {name} takes {lo}..{hi} " in out and f"not '{bad}'" in out, out
+    for name, good, default in (("throttle-initial", 99, 20), ("throttle-increment", 1, 10),
+                                ("max-rounds", 1000, 30)):
+        assert f"{name}: {good}" in a.cmd(f"migrate_set_parameter {name} {good}")
+        assert a.info("migrate")[name] == str(good)
+        a.cmd(f"migrate_set_parameter {name} {default}")
+    assert "error: auto-converge takes on or off" in \
+        a.cmd("migrate_set_parameter auto-converge 1")
+    assert "auto-converge: off" in a.cmd("migrate_set_parameter auto-converge off")
+    assert a.info("migrate")["auto-converge"] == "off"
+    a.cmd("migrate_set_parameter auto-converge on")
+    assert "error: unknown parameter 'throttle'" in a.cmd("migrate_set_parameter throttle 5")
 
 
 @pytest.mark.skipif(why_no_kvm_vmx() is not None,
