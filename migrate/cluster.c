@@ -24,7 +24,8 @@ const char *cluster_mode_name(enum cluster_mode m)
 
 static const char *key_error(int e)
 {
-	return e == -E_RANGE ? "is not 64 hex digits long" : "holds a character that is not a hex digit";
+	return e == -E_RANGE ? "is not 64 hex digits long"
+			     : "holds a character that is not a hex digit";
 }
 
 static bool is_blank(char c)

@@ -97,8 +97,8 @@ static void cluster_boot(const char *cmdline)
 			"only\n");
 	else if (c.mode == CLUSTER_INSECURE)
 		kprintf("cluster: insecure-migration=on: migrations and announcements are neither "
-			"authenticated nor encrypted; any machine on the LAN may send this host a VM "
-			"or be sent one\n");
+			"authenticated nor encrypted; any machine on the LAN may send this host a "
+			"VM or be sent one\n");
 	else
 		kprintf("cluster: %s: this host neither announces itself, nor takes migrations, "
 			"nor sends them\n", CLUSTER_NO_KEY);
