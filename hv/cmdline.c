@@ -39,6 +39,39 @@ bool cmdline_get(const char *cmdline, const char *key, char *val, size_t size)
 	return found;
 }
 
+static void put(char *out, size_t size, size_t *at, const char *s, size_t n)
+{
+	while (n-- && *at + 1 < size)
+		out[(*at)++] = *s++;
+}
+
+void cmdline_redact(char *out, size_t size, const char *cmdline, const char *key)
+{
+	size_t klen = strlen(key), at = 0;
+	const char *p = cmdline;
+
+	if (!size)
+		return;
+	while (*p) {
+		const char *w = p;
+		size_t wlen;
+
+		while (*p && !is_space(*p))
+			p++;
+		wlen = (size_t)(p - w);
+		if (wlen > klen && strncmp(w, key, klen) == 0 && w[klen] == '=') {
+			put(out, size, &at, w, klen + 1);
+			put(out, size, &at, "...", 3);
+		} else {
+			put(out, size, &at, w, wlen);
+		}
+		for (w = p; is_space(*p); p++)
+			;
+		put(out, size, &at, w, (size_t)(p - w));
+	}
+	out[at] = 0;
+}
+
 bool parse_u64(const char *s, uint64_t *out)
 {
 	uint64_t v = 0;

@@ -9,6 +9,10 @@
  * when present; a bare `key` gives "". */
 bool cmdline_get(const char *cmdline, const char *key, char *val, size_t size);
 
+/* Copies cmdline to out (terminated, truncated to size-1) with the value of every
+ * `key=` word replaced by "...": for printing a command line that holds a secret. */
+void cmdline_redact(char *out, size_t size, const char *cmdline, const char *key);
+
 /* Parses an unsigned number: decimal, or hex with 0x. Rejects junk and overflow. */
 bool parse_u64(const char *s, uint64_t *out);
 

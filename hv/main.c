@@ -55,8 +55,12 @@ __noreturn void hv_main(const struct boot_info *bi)
 		kprintf("warning: console= not understood; using COM1\n");
 	if (bi->notes[0])
 		kprintf("loader: %s\n", bi->notes);
-	if (bi->cmdline[0])
-		kprintf("cmdline: %s\n", bi->cmdline);
+	if (bi->cmdline[0]) {
+		static char shown[BOOT_CMDLINE_MAX];
+
+		cmdline_redact(shown, sizeof(shown), bi->cmdline, "key"); /* the cluster key */
+		kprintf("cmdline: %s\n", shown);
+	}
 	/* Caches on (SDM Vol. 3A 12.5.1, Table 12-5: CD=0 NW=0 is the normal mode): a BIOS
 	 * may never have turned them on, and VM entry and exit never load CR0.CD and NW
 	 * (SDM 27.3.2.1, 28.5.1), so a guest would find them set without having set them. */

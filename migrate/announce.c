@@ -1,3 +1,4 @@
+#include "hv/error.h"
 #include "hv/lib/string.h"
 #include "migrate/announce.h"
 
@@ -18,9 +19,14 @@ static uint32_t get(const uint8_t *p, int n)
 	return v;
 }
 
-void announce_encode(const struct announce *a, uint8_t out[ANNOUNCE_LEN])
+static uint64_t get64(const uint8_t *p)
 {
-	memset(out, 0, ANNOUNCE_LEN);
+	return get(p, 4) | (uint64_t)get(p + 4, 4) << 32;
+}
+
+void announce_encode(const struct announce *a, uint8_t out[ANNOUNCE_BODY_LEN])
+{
+	memset(out, 0, ANNOUNCE_BODY_LEN);
 	memcpy(out, magic, 4);
 	out[4] = ANNOUNCE_VERSION;
 	put(out + 6, a->port, 2);
@@ -37,7 +43,7 @@ void announce_encode(const struct announce *a, uint8_t out[ANNOUNCE_LEN])
 
 bool announce_decode(const uint8_t *buf, size_t len, uint32_t src_ip, struct announce *a)
 {
-	if (len != ANNOUNCE_LEN || memcmp(buf, magic, 4) != 0 || buf[4] != ANNOUNCE_VERSION ||
+	if (len != ANNOUNCE_BODY_LEN || memcmp(buf, magic, 4) != 0 || buf[4] != ANNOUNCE_VERSION ||
 	    buf[5])
 		return false;
 	a->port = (uint16_t)get(buf + 6, 2);
@@ -57,6 +63,88 @@ bool announce_decode(const uint8_t *buf, size_t len, uint32_t src_ip, struct ann
 	/* a host speaks for itself only */
 	return a->port && a->load <= ANNOUNCE_LOAD_MAX && a->ip == src_ip && a->ip &&
 	       a->ip != 0xffffffffu;
+}
+
+size_t announce_seal(const struct announce *a, uint64_t counter, const struct tls_key *key,
+		     uint8_t out[ANNOUNCE_LEN])
+{
+	announce_encode(a, out);
+	put(out + ANNOUNCE_BODY_LEN, counter, 8);
+	if (!key)
+		return ANNOUNCE_UNSIGNED_LEN;
+	if (tls_mac_sign(key, counter, out, ANNOUNCE_BODY_LEN, out + ANNOUNCE_UNSIGNED_LEN))
+		return 0;
+	return ANNOUNCE_LEN;
+}
+
+uint64_t announce_next_counter(uint64_t last, uint64_t unix_secs)
+{
+	return MAX(last + 1, unix_secs << 16);
+}
+
+static struct announce_sender *sender_find(struct announce_auth *auth, uint32_t ip)
+{
+	for (int i = 0; i < ANNOUNCE_SENDERS_MAX; i++)
+		if (auth->senders[i].ip == ip)
+			return &auth->senders[i];
+	return NULL;
+}
+
+/* A slot for a sender whose announcement was just accepted: its own, a free one, or the
+ * one heard from longest ago. */
+static struct announce_sender *sender_slot(struct announce_auth *auth, uint32_t ip)
+{
+	struct announce_sender *s = sender_find(auth, ip), *oldest = &auth->senders[0];
+
+	if (s)
+		return s;
+	for (int i = 0; i < ANNOUNCE_SENDERS_MAX; i++) {
+		s = &auth->senders[i];
+		if (!s->ip)
+			return s;
+		if (s->heard_ms < oldest->heard_ms)
+			oldest = s;
+	}
+	return oldest;
+}
+
+static enum announce_verdict verify(struct announce_auth *auth, const uint8_t *buf,
+				    uint32_t src_ip, uint64_t now_ms)
+{
+	struct announce_sender *s = sender_find(auth, src_ip);
+	uint64_t counter = get64(buf + ANNOUNCE_BODY_LEN), last = s ? s->last : 0;
+	int e = tls_mac_verify(auth->key, counter, buf, ANNOUNCE_BODY_LEN,
+			       buf + ANNOUNCE_UNSIGNED_LEN, &last);
+
+	if (e == -E_EXIST)
+		return ANNOUNCE_REPLAYED;
+	if (e)
+		return ANNOUNCE_FORGED;
+	s = sender_slot(auth, src_ip);
+	*s = (struct announce_sender){ .ip = src_ip, .last = last, .heard_ms = now_ms };
+	return ANNOUNCE_OK;
+}
+
+static enum announce_verdict judge(struct announce_auth *auth, const uint8_t *buf, size_t len,
+				   uint32_t src_ip, uint64_t now_ms, struct announce *a)
+{
+	if ((len != ANNOUNCE_LEN && len != ANNOUNCE_UNSIGNED_LEN) ||
+	    !announce_decode(buf, ANNOUNCE_BODY_LEN, src_ip, a))
+		return ANNOUNCE_MALFORMED;
+	if (!auth->key)
+		return ANNOUNCE_OK;
+	if (len == ANNOUNCE_UNSIGNED_LEN)
+		return ANNOUNCE_UNSIGNED;
+	return verify(auth, buf, src_ip, now_ms);
+}
+
+enum announce_verdict announce_open(struct announce_auth *auth, const uint8_t *buf, size_t len,
+				    uint32_t src_ip, uint64_t now_ms, struct announce *a)
+{
+	enum announce_verdict v = judge(auth, buf, len, src_ip, now_ms, a);
+
+	auth->count[v]++;
+	return v;
 }
 
 struct peer *peers_find(struct peer *t, uint32_t ip)

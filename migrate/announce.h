@@ -1,23 +1,33 @@
 /* Host discovery: every host broadcasts who it is and how loaded it is, and keeps a
- * table of the others. The announcement, 32 bytes, little-endian:
+ * table of the others. The announcement, little-endian: a 32-byte body
  *   "TRNH" | version u8 | reserved u8 | migration port u16 | ip u32 | load % u16 |
  *   VMs u16 | free MiB u32 | sequence u32 | load-high % u16 | margin % u16 |
  *   capacity % u16 | flags u16
- * Version 3 adds the figures the policy's balance rule reads of a host besides its load
- * (migrate/policy.h policy_judge): its load-high, its balance-margin and its capacity
- * (100 x CPUs), so that a source and a target judge a move alike; and a flag that it is
- * taking in a VM (it takes one at a time), so that sources ask another meanwhile.
- * Version 2 (24 bytes, without them) and 1 (a one-byte load) are refused. The load is
+ * then a counter u64 and, from a host that holds the cluster key, a MAC of 32 bytes:
+ * HMAC-SHA256 under a key derived from the cluster key (tls/tls.h tls_mac_sign, label
+ * TLS_LABEL_DISCOVERY) of the counter and the body. 72 bytes signed, 40 unsigned (a host
+ * with insecure-migration=on). The counter grows with each announcement and across the
+ * sender's reboots (its wall clock in its high bits), and a receiver keeps the highest it
+ * accepted of each sender, so a recorded announcement cannot be played again.
+ * Version 4 adds the counter and the MAC (issue 16). Version 3 added the figures the
+ * policy's balance rule reads of a host besides its load (migrate/policy.h policy_judge):
+ * its load-high, its balance-margin and its capacity (100 x CPUs), so that a source and a
+ * target judge a move alike; and a flag that it is taking in a VM (it takes one at a
+ * time), so that sources ask another meanwhile. Versions 1 to 3 are refused. The load is
  * runnable vCPUs in % of one CPU (hv/load.h), so it passes 100.
- * The codec is pure and tested hosted; a malformed announcement is counted, not used. */
+ * The codec is pure and tested hosted; a malformed, unsigned, forged or replayed
+ * announcement is counted, not used. */
 #ifndef TERN_MIGRATE_ANNOUNCE_H
 #define TERN_MIGRATE_ANNOUNCE_H
 
 #include "hv/types.h"
+#include "tls/tls.h"
 
 #define ANNOUNCE_PORT 4445
-#define ANNOUNCE_LEN 32
-#define ANNOUNCE_VERSION 3
+#define ANNOUNCE_BODY_LEN 32
+#define ANNOUNCE_UNSIGNED_LEN (ANNOUNCE_BODY_LEN + 8)
+#define ANNOUNCE_LEN (ANNOUNCE_UNSIGNED_LEN + TLS_MAC_LEN) /* signed: the longest */
+#define ANNOUNCE_VERSION 4
 #define ANNOUNCE_LOAD_MAX 10000 /* 100 vCPUs always runnable: more is not believed */
 #define ANNOUNCE_PERIOD_MS 2000
 #define ANNOUNCE_TIMEOUT_MS 10000 /* five periods unheard: the peer is gone */
@@ -37,9 +47,51 @@ struct announce {
 	uint16_t flags;      /* ANNOUNCE_RECEIVING; other bits: refused */
 };
 
-void announce_encode(const struct announce *a, uint8_t out[ANNOUNCE_LEN]);
-/* False for anything but a well-formed announcement sent from src_ip. */
+/* The body alone. */
+void announce_encode(const struct announce *a, uint8_t out[ANNOUNCE_BODY_LEN]);
+/* False for anything but a well-formed body sent from src_ip. */
 bool announce_decode(const uint8_t *buf, size_t len, uint32_t src_ip, struct announce *a);
+
+/* The whole announcement: body, counter and, with key (the discovery key), the MAC.
+ * Returns its length (ANNOUNCE_LEN, or ANNOUNCE_UNSIGNED_LEN without key), 0 on failure. */
+size_t announce_seal(const struct announce *a, uint64_t counter, const struct tls_key *key,
+		     uint8_t out[ANNOUNCE_LEN]);
+
+/* The counter after last for an announcement sent at Unix time unix_secs: 2^16 a second, so
+ * it still grows after the sender's reboot as long as its clock does. */
+uint64_t announce_next_counter(uint64_t last, uint64_t unix_secs);
+
+/* What a receiver made of an announcement. */
+enum announce_verdict {
+	ANNOUNCE_OK,
+	ANNOUNCE_MALFORMED, /* not a well-formed version 4 announcement of its sender */
+	ANNOUNCE_UNSIGNED,  /* well-formed, without a MAC, to a host that holds a key */
+	ANNOUNCE_FORGED,    /* its MAC is wrong: another key, or altered */
+	ANNOUNCE_REPLAYED,  /* a counter not above the last accepted from that sender */
+	ANNOUNCE_VERDICTS,
+};
+
+/* The highest counter accepted from each sender. Kept apart from the peer table, and
+ * longer: a peer that fell silent and was forgotten must not be brought back by a
+ * recording of its last words. Only announcements that carry a good MAC take a slot, so
+ * only key holders can make the table forget one (the one heard from longest ago). */
+#define ANNOUNCE_SENDERS_MAX 64
+struct announce_sender {
+	uint32_t ip; /* 0: free */
+	uint64_t last, heard_ms;
+};
+
+struct announce_auth {
+	const struct tls_key *key; /* the discovery key; NULL believes unsigned ones too */
+	struct announce_sender senders[ANNOUNCE_SENDERS_MAX];
+	uint64_t count[ANNOUNCE_VERDICTS];
+};
+
+/* Checks buf (len bytes from src_ip, at now_ms) and counts the verdict; *a is the
+ * announcement when ANNOUNCE_OK. With a key, only a signed announcement with a new counter
+ * is OK; without one, signed and unsigned are taken alike (the MAC is not checked). */
+enum announce_verdict announce_open(struct announce_auth *auth, const uint8_t *buf, size_t len,
+				    uint32_t src_ip, uint64_t now_ms, struct announce *a);
 
 struct peer {
 	struct announce a;

@@ -10,6 +10,7 @@
 #include "hv/time.h"
 #include "hv/vm.h"
 #include "migrate/autopolicy.h"
+#include "migrate/cluster.h"
 #include "migrate/discovery.h"
 #include "migrate/send.h"
 #include "net/addr.h"
@@ -489,6 +490,8 @@ int cmd_policy(int argc, char **argv)
 		kprintf("error: usage: policy on|off\n");
 		return -E_INVAL;
 	}
+	if (strcmp(argv[0], "on") == 0 && !cluster_check())
+		return -E_AUTH;
 	on = strcmp(argv[0], "on") == 0;
 	high_since_ms = 0;
 	kprintf("policy: %s\n", on ? "on" : "off");

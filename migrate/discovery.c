@@ -6,6 +6,7 @@
 #include "hv/pmm.h"
 #include "hv/time.h"
 #include "hv/vm.h"
+#include "hv/wallclock.h"
 #include "lwip/inet_chksum.h"
 #include "lwip/ip_addr.h"
 #include "lwip/netif.h"
@@ -15,6 +16,7 @@
 #include "lwip/udp.h"
 #include "migrate/announce.h"
 #include "migrate/autopolicy.h"
+#include "migrate/cluster.h"
 #include "migrate/discovery.h"
 #include "migrate/migrate.h"
 #include "net/addr.h"
@@ -33,8 +35,10 @@
 static struct udp_pcb *pcb;
 static struct raw_pcb *echo_pcb;
 static struct peer peers[PEERS_MAX];
-static uint64_t next_ms, malformed, received, probes, answers, stray;
+static uint64_t next_ms, probes, answers, stray, announced, counter;
 static uint32_t seq;
+static struct announce_auth auth; /* what was heard, and each sender's last counter */
+static struct tls_key disc_key;   /* the cluster key's for discovery (TLS_LABEL_DISCOVERY) */
 static struct announce last; /* what this host said of itself last */
 static uint16_t mig_port, echo_seq;
 
@@ -43,23 +47,21 @@ static uint32_t own_ip(void)
 	return netif_default ? lwip_ntohl(ip4_addr_get_u32(netif_ip4_addr(netif_default))) : 0;
 }
 
+/* Whatever comes in is judged and counted (announce_open); only a good one is heard. */
 static void on_recv(void *arg, struct udp_pcb *upcb, struct pbuf *p, const ip_addr_t *addr,
 		    u16_t port)
 {
 	uint8_t buf[ANNOUNCE_LEN];
 	struct announce a;
 	uint32_t src = lwip_ntohl(ip4_addr_get_u32(ip_2_ip4(addr)));
+	uint64_t now = time_now_ms();
 
-	if (src != own_ip()) {
-		if (p->tot_len == ANNOUNCE_LEN &&
-		    pbuf_copy_partial(p, buf, ANNOUNCE_LEN, 0) == ANNOUNCE_LEN &&
-		    announce_decode(buf, ANNOUNCE_LEN, src, &a)) {
-			peers_heard(peers, &a, time_now_ms());
-			received++;
-		} else {
-			malformed++;
-		}
-	}
+	/* a longer one is refused on its length alone, so its first bytes are enough */
+	if (src != own_ip() &&
+	    pbuf_copy_partial(p, buf, MIN(p->tot_len, ANNOUNCE_LEN), 0) ==
+		    MIN(p->tot_len, ANNOUNCE_LEN) &&
+	    announce_open(&auth, buf, p->tot_len, src, now, &a) == ANNOUNCE_OK)
+		peers_heard(peers, &a, now);
 	pbuf_free(p);
 }
 
@@ -115,6 +117,13 @@ static void probe(struct peer *peer, uint64_t now)
 void discovery_init(uint16_t migrate_port)
 {
 	mig_port = migrate_port;
+	if (cluster_key()) {
+		if (tls_key_derive(cluster_key(), TLS_LABEL_DISCOVERY, &disc_key) < 0) {
+			kprintf("discovery: cannot derive its key; off\n");
+			return;
+		}
+		auth.key = &disc_key;
+	}
 	echo_pcb = raw_new(IP_PROTO_ICMP);
 	if (echo_pcb)
 		raw_recv(echo_pcb, on_echo, NULL);
@@ -142,6 +151,8 @@ static void announce(void)
 		.seq = ++seq,
 	};
 	struct pbuf *p;
+	uint8_t buf[ANNOUNCE_LEN];
+	size_t len;
 
 	autopolicy_end(&e);
 	a.load = (uint16_t)MIN(e.load_pct, ANNOUNCE_LOAD_MAX);
@@ -152,12 +163,16 @@ static void announce(void)
 
 	if (!a.ip)
 		return; /* no address yet */
-	p = pbuf_alloc(PBUF_TRANSPORT, ANNOUNCE_LEN, PBUF_RAM);
+	counter = announce_next_counter(counter, wallclock_now());
+	len = announce_seal(&a, counter, auth.key, buf);
+	p = len ? pbuf_alloc(PBUF_TRANSPORT, (u16_t)len, PBUF_RAM) : NULL;
 	if (!p)
 		return;
-	announce_encode(&a, p->payload);
-	if (udp_sendto(pcb, p, IP_ADDR_BROADCAST, ANNOUNCE_PORT) == ERR_OK)
+	memcpy(p->payload, buf, len);
+	if (udp_sendto(pcb, p, IP_ADDR_BROADCAST, ANNOUNCE_PORT) == ERR_OK) {
 		last = a;
+		announced++;
+	}
 	pbuf_free(p);
 }
 
@@ -202,6 +217,24 @@ const struct peer *discovery_peers(void)
 	return peers;
 }
 
+/* What was heard and what became of it; rejected: unsigned, forged and replayed together. */
+static void print_counts(void)
+{
+	const uint64_t *n = auth.count;
+
+	if (!pcb)
+		kprintf("discovery: off%s\n",
+			cluster_mode() == CLUSTER_NONE ? " (" CLUSTER_NO_KEY ")" : "");
+	kprintf("announced: %llu\n", (unsigned long long)announced);
+	kprintf("announcements: %llu\nmalformed: %llu\n", (unsigned long long)n[ANNOUNCE_OK],
+		(unsigned long long)n[ANNOUNCE_MALFORMED]);
+	kprintf("rejected: %llu\n", (unsigned long long)(n[ANNOUNCE_UNSIGNED] +
+		n[ANNOUNCE_FORGED] + n[ANNOUNCE_REPLAYED]));
+	kprintf("rejected-unsigned: %llu\nrejected-forged: %llu\nrejected-replayed: %llu\n",
+		(unsigned long long)n[ANNOUNCE_UNSIGNED], (unsigned long long)n[ANNOUNCE_FORGED],
+		(unsigned long long)n[ANNOUNCE_REPLAYED]);
+}
+
 int cmd_info_hosts(int argc, char **argv)
 {
 	uint64_t now = time_now_ms();
@@ -230,8 +263,8 @@ int cmd_info_hosts(int argc, char **argv)
 			p->a.vms, link, rtt, (unsigned long long)((now - p->heard_ms) / 1000),
 			p->a.load_high, p->a.margin);
 	}
-	kprintf("announcements: %llu\nmalformed: %llu\nload: %u\n", (unsigned long long)received,
-		(unsigned long long)malformed, last.load);
+	print_counts();
+	kprintf("load: %u\n", last.load);
 	kprintf("rtt-probes: %llu\nrtt-answers: %llu\nrtt-stray: %llu\n",
 		(unsigned long long)probes, (unsigned long long)answers,
 		(unsigned long long)stray);

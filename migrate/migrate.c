@@ -1,12 +1,16 @@
 /* The migration engine's entry points: listening, the loop's hook, monitor commands. */
+#include "hv/boot.h"
 #include "hv/cmdline.h"
 #include "hv/console.h"
 #include "hv/dev/dev.h"
 #include "hv/error.h"
+#include "hv/hv.h"
 #include "hv/lib/string.h"
+#include "hv/pmm.h"
 #include "hv/throttle.h"
 #include "hv/time.h"
 #include "migrate/autopolicy.h"
+#include "migrate/cluster.h"
 #include "migrate/discovery.h"
 #include "migrate/migrate.h"
 #include "migrate/send.h"
@@ -32,6 +36,77 @@ const char *mig_stage_name(enum mig_stage s)
 	return stage_names[s];
 }
 
+/* mbedTLS's arena (tls_init): 256 KiB. Two client-server pairs of sessions, handshake done
+ * and a full record each way, measured 143 KiB in mbedTLS 2.28's buffer allocator (one pair
+ * 75 KiB); a host has at most one migration out and one in, and room for two handshakes
+ * besides (a peer being refused, say) and the allocator's fragments. */
+#define TLS_ARENA_PAGES 64
+
+static const struct boot_module *key_module;
+
+/* key-file= names a boot module by its name ("cluster") or its file's ("\cluster.key"). */
+static const void *find_module(const char *name, size_t *len)
+{
+	const struct boot_info *bi = hv_boot_info();
+	char want[sizeof(bi->modules[0].name)];
+
+	boot_module_name(want, sizeof(want), name);
+	for (uint32_t i = 0; i < bi->nr_modules; i++) {
+		const struct boot_module *m = &bi->modules[i];
+
+		if (strcmp(m->name, name) == 0 || strcmp(m->name, want) == 0) {
+			key_module = m;
+			*len = m->size;
+			return (const void *)(uintptr_t)m->base;
+		}
+	}
+	return NULL;
+}
+
+/* The random generator and allocator TLS and the announcements' MACs need. */
+static bool tls_boot(void)
+{
+	uint64_t arena = pmm_alloc(TLS_ARENA_PAGES);
+
+	if (!arena || tls_init((void *)(uintptr_t)arena, TLS_ARENA_PAGES * PAGE_SIZE) < 0) {
+		kprintf("cluster: %s; running without a key\n",
+			arena ? "no entropy to seed TLS's random generator" : "no memory for TLS");
+		if (arena)
+			pmm_free(arena, TLS_ARENA_PAGES);
+		return false;
+	}
+	if (!tls_entropy_hw())
+		kprintf("tls: this CPU has no RDSEED or RDRAND: random numbers come from TSC "
+			"jitter alone, which an emulator can make predictable\n");
+	return true;
+}
+
+static void cluster_boot(const char *cmdline)
+{
+	static struct cluster_cfg c;
+
+	cluster_parse(&c, cmdline, find_module);
+	if (key_module) /* the key stays in tern's memory only */
+		memset((void *)(uintptr_t)key_module->base, 0, key_module->size);
+	if (c.note[0])
+		kprintf("cluster: %s%s\n", c.note,
+			c.mode == CLUSTER_NONE ? "; running without a key" : "");
+	if (c.mode == CLUSTER_KEYED && !tls_boot())
+		c.mode = CLUSTER_NONE;
+	if (c.mode == CLUSTER_KEYED)
+		kprintf("cluster: key set: migrations and announcements with hosts that hold it "
+			"only\n");
+	else if (c.mode == CLUSTER_INSECURE)
+		kprintf("cluster: insecure-migration=on: migrations and announcements are neither "
+			"authenticated nor encrypted; any machine on the LAN may send this host a "
+			"VM or be sent one\n");
+	else
+		kprintf("cluster: %s: this host neither announces itself, nor takes migrations, "
+			"nor sends them\n", CLUSTER_NO_KEY);
+	cluster_use(&c);
+	tls_key_wipe(&c.key);
+}
+
 void migrate_init(const char *cmdline)
 {
 	char val[16];
@@ -42,8 +117,13 @@ void migrate_init(const char *cmdline)
 		kprintf("migrate: bad migrate-port=%s; using %d\n", val, MIGRATE_PORT);
 		port = MIGRATE_PORT;
 	}
+	cluster_boot(cmdline);
 	if (!net_has_nic())
 		return;
+	if (cluster_mode() == CLUSTER_NONE) {
+		kprintf("migrate: not listening: %s\n", CLUSTER_NO_KEY);
+		return;
+	}
 	discovery_init((uint16_t)port);
 	if (mig_recv_listen((uint16_t)port) == 0) {
 		listening = true;
@@ -73,6 +153,8 @@ int cmd_migrate(int argc, char **argv)
 		kprintf("error: usage: migrate <vm> <ip>[:port]\n");
 		return -E_INVAL;
 	}
+	if (!cluster_check())
+		return -E_AUTH;
 	strlcpy(addr, argv[1], sizeof(addr));
 	colon = strchr(addr, ':');
 	if (colon) {
@@ -94,6 +176,14 @@ int cmd_migrate(int argc, char **argv)
 	}
 	kprintf("migration vm%d -> %s: started\n", mig_out.vm_id, argv[1]);
 	return 0;
+}
+
+int cmd_info_net_cluster(int argc, char **argv)
+{
+	int e = cmd_info_net(argc, argv);
+
+	cluster_print();
+	return e;
 }
 
 int cmd_migrate_cancel(int argc, char **argv)

@@ -51,5 +51,7 @@ int cmd_migrate(int argc, char **argv);
 int cmd_migrate_cancel(int argc, char **argv);
 int cmd_migrate_set_parameter(int argc, char **argv);
 int cmd_info_migrate(int argc, char **argv);
+/* `info net`: the NIC's lines (net/net.c), then whether a cluster key is set. */
+int cmd_info_net_cluster(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ import importlib.machinery
 import importlib.util
 import os
 import re
+import secrets
 import select
 import shutil
 import signal
@@ -64,6 +65,11 @@ def parse_args(platform):
                    help="instead of a LAN, user-mode networking: an e1000 on a private "
                    "network where the host is 10.0.2.15 and 10.0.2.2 is this machine; "
                    "TCP to 127.0.0.1:HOSTPORT here reaches the host's PORT")
+    keys = p.add_mutually_exclusive_group()
+    keys.add_argument("--no-key", action="store_true",
+                      help="no cluster key: the host takes no part in migration or discovery")
+    keys.add_argument("--insecure", action="store_true",
+                      help="insecure-migration=on instead of a key (the plain protocol)")
     if platform == "qemu":
         p.add_argument("--accel", choices=("kvm", "tcg"), default=None,
                        help="default: kvm when /dev/kvm offers VT-x, else tcg")
@@ -83,7 +89,20 @@ def parse_args(platform):
         args.host = 1
     if args.host is not None and not re.search(r"(^|\s)ip=", args.cmdline):
         args.cmdline = f"{args.cmdline} ip={host_ip(args.host)}/24".strip()
+    args.cmdline = f"{args.cmdline} {cluster_words(args)}".strip()
     return args
+
+
+def cluster_words(args):
+    """What tern's command line gets for issue 16's cluster key, unless it has its own: the
+    LAN's key (tools/lan key), or a key of its own for a host on no LAN; --insecure and
+    --no-key for the tests of the other two modes."""
+    if re.search(r"(^|\s)(key|key-file|insecure-migration)(=|\s|$)", args.cmdline) or \
+            args.no_key:
+        return ""
+    if args.insecure:
+        return "insecure-migration=on"
+    return f"key={lan.key(args.lan) if args.lan else secrets.token_hex(32)}"
 
 
 # --- the LAN (tools/lan) ------------------------------------------------------

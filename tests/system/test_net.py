@@ -5,6 +5,7 @@ e1000 (82540EM) and an e1000e (82574L) on the same LAN; Bochs (a full core per
 host, about 1.5 MB/s on its LAN) does the essential two-host ping and netperf."""
 import os
 import re
+import secrets
 import signal
 import subprocess
 import time
@@ -116,11 +117,16 @@ def test_qemu_junk_flood(hosts):
     assert after["rx-packets"] - before["rx-packets"] > sent // 10, (sent, before, after)
 
 
-def test_qemu_no_nic_and_bad_config(hosts):
-    plain = hosts("qemu-uefi")
+def test_qemu_no_nic_and_bad_config(hosts, tmp_path):
+    # the cluster key from a file among the boot modules (key-file=), as on a real ESP
+    key = secrets.token_hex(32)
+    (tmp_path / "cluster.key").write_text(key + "\n")
+    plain = hosts("qemu-uefi", cmdline="key-file=cluster.key",
+                  guests=[str(tmp_path / "cluster.key")])
     text = plain.wait_prompt()
     assert "net: no NIC found; running without network" in text, text
-    assert plain.info("net") == {"nic": "none"}
+    assert "cluster: key set" in text and key not in text, text
+    assert plain.info("net") == {"nic": "none", "key": "set", "insecure-migration": "off"}
     assert "error: no network (no NIC)" in plain.cmd("ping 10.0.0.2 1")
     assert "error: no network (no NIC)" in plain.cmd("netperf 10.0.0.2 1")
     assert "error: usage: ping" in plain.cmd("ping 10.0.0.300")

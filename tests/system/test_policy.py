@@ -10,16 +10,18 @@ The load counts runnable vCPUs, so three guests that never halt make 300%.
   60 s stay within its back-off; once host 1 accepts, the same single move happens.
 
 Each host measures its round trip to the other, and a host that powers off leaves the
-other's list."""
+other's list. While the first move is decided, a forger announces the best target there
+could be under another key: it is rejected each time and never picked."""
 import os
 import re
 import socket
+import threading
 import time
 
 import pytest
 
 from ternhost import lan_hosts, launch, wait_for
-from test_discovery import announcement, udp_broadcast_frame
+from test_discovery import announcement, counter_now, sign, udp_broadcast_frame
 
 
 def vm_load(host, vm):
@@ -117,6 +119,32 @@ def moved_once(src, dst, src_ip, dst_ip, high, start):
     return moved, on_dst
 
 
+class Forger:
+    """Host 4 of the Bochs LAN (through bxhub's port for it) announcing, every second, an
+    idle host of 100 CPUs with memory to spare, the best target there could be, signed with
+    a key that is not the LAN's."""
+
+    def __init__(self, lan):
+        self.hub = ("127.0.0.1", launch.lan.bochs_port(lan, 4) + 1)
+        self.key = "%064x" % (int(launch.lan.key(lan), 16) ^ (1 << 200))
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.bind(("127.0.0.1", launch.lan.bochs_port(lan, 4)))
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        body = announcement("10.0.0.4", load=0, capacity=10000, free=100000)
+        while not self.stop.wait(1):
+            frame = udp_broadcast_frame("10.0.0.4", sign(body, self.key, counter_now()))
+            self.s.sendto(frame, self.hub)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        self.s.close()
+
+
 @pytest.fixture(scope="module")
 def pair():
     with lan_hosts("bochs-uefi", "policy", timeout=240) as hosts:
@@ -147,9 +175,11 @@ def test_junk_announcements_under_bochs(pair):
     a, b = pair
     assert wait_for(lambda: "10.0.0.2" in a.cmd("info hosts"), 60)
     before = int(a.info("hosts")["malformed"])
-    junk = [b"x" * 24, announcement("10.0.0.3", version=1),
-            announcement("10.0.0.3", version=2)[:24],
-            announcement("10.0.0.3", load=10001), announcement("10.0.0.9")]
+    key, n = launch.lan.key(a.lan), counter_now()
+    junk = [b"x" * 24, sign(announcement("10.0.0.3", version=1), key, n),
+            announcement("10.0.0.3", version=2)[:24], announcement("10.0.0.3", version=3),
+            sign(announcement("10.0.0.3", load=10001), key, n),
+            sign(announcement("10.0.0.9"), key, n)]
     hub = ("127.0.0.1", launch.lan.bochs_port(a.lan, 3) + 1)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", launch.lan.bochs_port(a.lan, 3)))
@@ -160,8 +190,8 @@ def test_junk_announcements_under_bochs(pair):
             time.sleep(0.5)
         assert wait_for(lambda: int(a.info("hosts")["malformed"]) - before >= len(junk), 20)
         assert "10.0.0.3" not in a.cmd("info hosts")
-        s.sendto(udp_broadcast_frame("10.0.0.3", announcement("10.0.0.3", load=250,
-                                                               high=150)), hub)
+        s.sendto(udp_broadcast_frame("10.0.0.3", sign(announcement("10.0.0.3", load=250,
+                                                                    high=150), key, n + 1)), hub)
         assert wait_for(lambda: peer_load(a, "10.0.0.3") == 250 and
                         peer_load(b, "10.0.0.3") == 250, 10), a.cmd("info hosts")
         assert re.search(r"^10\.0\.0\.3 .* 150 +25$", a.cmd("info hosts"), re.M)
@@ -201,10 +231,19 @@ def test_defaults_move_one_vm_and_nothing_back(pair):
     # (the junk test's third host has gone quiet by now, or goes soon: it never was a
     # target, being at 250%)
     start = (mark(a), mark(b))
-    spin1, spin2, mt = busy_guests(a)
-    assert a.cmd("policy on").strip() == "policy: on"
-    assert b.cmd("policy on").strip() == "policy: on"
-    moved, on_b = moved_once(a, b, "10.0.0.1", "10.0.0.2", 85, start)
+    forged = int(a.info("hosts")["rejected-forged"])
+    forger = Forger(a.lan)
+    try:
+        spin1, spin2, mt = busy_guests(a)
+        assert a.cmd("policy on").strip() == "policy: on"
+        assert b.cmd("policy on").strip() == "policy: on"
+        moved, on_b = moved_once(a, b, "10.0.0.1", "10.0.0.2", 85, start)
+    finally:
+        forger.close()
+    # the forger was heard, and rejected, all along; never listed, never a target
+    assert int(a.info("hosts")["rejected-forged"]) - forged >= 10, a.cmd("info hosts")
+    assert "10.0.0.4" not in a.cmd("info hosts")
+    assert not found(a, rb"policy: migrating vm\d+ to 10\.0\.0\.4", start[0])
     assert moved in (spin1, spin2, mt)
     # the guest lives on on host 2
     what = rb"spin: \d+" if moved != mt else rb"seq=\d+ check=ok"

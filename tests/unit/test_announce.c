@@ -1,6 +1,11 @@
 #include <string.h>
+#include "hv/error.h"
 #include "migrate/announce.h"
+#include "tls/tls.h"
 #include "tests/unit/stubs.h"
+
+static unsigned char arena[128 * 1024] __attribute__((aligned(16)));
+static struct tls_key key, other; /* the LAN's discovery key, and another cluster's */
 
 /* 370%: the load counts runnable vCPUs, so it passes 100 (hv/load.h) */
 static const struct announce sample = { 0x0a000002, 4444, 370, 3, 420, 9, 150, 25, 100,
@@ -8,7 +13,7 @@ static const struct announce sample = { 0x0a000002, 4444, 370, 3, 420, 9, 150, 2
 
 static void test_round_trip(void **state)
 {
-	uint8_t b[ANNOUNCE_LEN];
+	uint8_t b[ANNOUNCE_BODY_LEN];
 	struct announce a;
 
 	announce_encode(&sample, b);
@@ -38,7 +43,7 @@ static void test_settings(void **state)
 		{ 85, ANNOUNCE_LOAD_MAX + 1, 100, false }, { 85, 25, 99, false },
 		{ 85, 25, ANNOUNCE_LOAD_MAX + 1, false },
 	};
-	uint8_t b[ANNOUNCE_LEN];
+	uint8_t b[ANNOUNCE_BODY_LEN];
 	struct announce a, x = sample;
 
 	for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
@@ -57,6 +62,10 @@ static void test_settings(void **state)
 	b[31] = 0;
 	assert_true(announce_decode(b, sizeof(b), sample.ip, &a));
 	assert_int_equal(a.flags, 0);
+	/* version 3, the last without a counter and MAC, is refused */
+	announce_encode(&sample, b);
+	b[4] = 3;
+	assert_false(announce_decode(b, sizeof(b), sample.ip, &a));
 	/* a version 2 announcement, 24 bytes, is refused */
 	announce_encode(&sample, b);
 	b[4] = 2;
@@ -66,37 +75,37 @@ static void test_settings(void **state)
 
 static void test_malformed(void **state)
 {
-	uint8_t b[ANNOUNCE_LEN + 1], c[ANNOUNCE_LEN + 1];
+	uint8_t b[ANNOUNCE_BODY_LEN + 1], c[ANNOUNCE_BODY_LEN + 1];
 	struct announce a, x;
 
 	announce_encode(&sample, b);
-	assert_false(announce_decode(b, ANNOUNCE_LEN - 1, 0x0a000002, &a)); /* short */
-	assert_false(announce_decode(b, ANNOUNCE_LEN + 1, 0x0a000002, &a)); /* long */
-	assert_false(announce_decode(b, ANNOUNCE_LEN, 0x0a000003, &a));     /* not its own */
+	assert_false(announce_decode(b, ANNOUNCE_BODY_LEN - 1, 0x0a000002, &a)); /* short */
+	assert_false(announce_decode(b, ANNOUNCE_BODY_LEN + 1, 0x0a000002, &a)); /* long */
+	assert_false(announce_decode(b, ANNOUNCE_BODY_LEN, 0x0a000003, &a));     /* not its own */
 	for (int i = 0; i < 6; i++) {                                      /* magic, version */
-		memcpy(c, b, ANNOUNCE_LEN);
+		memcpy(c, b, ANNOUNCE_BODY_LEN);
 		c[i] ^= 0x40;
-		assert_false(announce_decode(c, ANNOUNCE_LEN, 0x0a000002, &a));
+		assert_false(announce_decode(c, ANNOUNCE_BODY_LEN, 0x0a000002, &a));
 	}
 	x = sample;
 	x.load = ANNOUNCE_LOAD_MAX;
 	announce_encode(&x, c);
-	assert_true(announce_decode(c, ANNOUNCE_LEN, 0x0a000002, &a));
+	assert_true(announce_decode(c, ANNOUNCE_BODY_LEN, 0x0a000002, &a));
 	assert_int_equal(a.load, ANNOUNCE_LOAD_MAX);
 	x.load = ANNOUNCE_LOAD_MAX + 1;
 	announce_encode(&x, c);
-	assert_false(announce_decode(c, ANNOUNCE_LEN, 0x0a000002, &a));
-	memcpy(c, b, ANNOUNCE_LEN); /* version 1, whose load was one byte */
+	assert_false(announce_decode(c, ANNOUNCE_BODY_LEN, 0x0a000002, &a));
+	memcpy(c, b, ANNOUNCE_BODY_LEN); /* version 1, whose load was one byte */
 	c[4] = 1;
-	assert_false(announce_decode(c, ANNOUNCE_LEN, 0x0a000002, &a));
+	assert_false(announce_decode(c, ANNOUNCE_BODY_LEN, 0x0a000002, &a));
 	x = sample;
 	x.port = 0;
 	announce_encode(&x, c);
-	assert_false(announce_decode(c, ANNOUNCE_LEN, 0x0a000002, &a));
+	assert_false(announce_decode(c, ANNOUNCE_BODY_LEN, 0x0a000002, &a));
 	x = sample;
 	x.ip = 0xffffffff;
 	announce_encode(&x, c);
-	assert_false(announce_decode(c, ANNOUNCE_LEN, 0xffffffff, &a));
+	assert_false(announce_decode(c, ANNOUNCE_BODY_LEN, 0xffffffff, &a));
 }
 
 static void test_peer_table(void **state)
@@ -125,13 +134,198 @@ static void test_peer_table(void **state)
 	assert_non_null(peers_find(t, 0x0a000100 + PEERS_MAX));
 }
 
+/* --- version 4: counter and MAC --------------------------------------------------------- */
+
+static struct announce_auth *keyed(void)
+{
+	static struct announce_auth auth;
+
+	memset(&auth, 0, sizeof(auth));
+	auth.key = &key;
+	return &auth;
+}
+
+static enum announce_verdict open_sample(struct announce_auth *auth, uint64_t counter,
+					 const struct tls_key *k, struct announce *a)
+{
+	uint8_t b[ANNOUNCE_LEN];
+	size_t len = announce_seal(&sample, counter, k, b);
+
+	assert_int_equal(len, k ? ANNOUNCE_LEN : ANNOUNCE_UNSIGNED_LEN);
+	return announce_open(auth, b, len, sample.ip, 1000, a);
+}
+
+static void test_signed_round_trip(void **state)
+{
+	struct announce_auth *auth = keyed();
+	uint8_t b[ANNOUNCE_LEN];
+	struct announce a;
+
+	assert_int_equal(announce_seal(&sample, 0x0102030405060708ull, &key, b), ANNOUNCE_LEN);
+	assert_int_equal(b[ANNOUNCE_BODY_LEN], 0x08); /* the counter, little-endian */
+	assert_int_equal(b[ANNOUNCE_BODY_LEN + 7], 0x01);
+	assert_int_equal(b[4], 4);
+	assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, sample.ip, 5, &a), ANNOUNCE_OK);
+	assert_int_equal(a.load, sample.load);
+	assert_int_equal(a.capacity, sample.capacity);
+	assert_int_equal(auth->count[ANNOUNCE_OK], 1);
+	assert_int_equal(auth->senders[0].ip, sample.ip);
+	assert_int_equal(auth->senders[0].last, 0x0102030405060708ull);
+}
+
+/* A host with a key takes signed announcements only; one with insecure-migration=on
+ * (no key) takes both, and sends unsigned ones. */
+static void test_unsigned(void **state)
+{
+	struct announce_auth *auth = keyed(), insecure = { 0 };
+	struct announce a;
+
+	assert_int_equal(open_sample(auth, 7, NULL, &a), ANNOUNCE_UNSIGNED);
+	assert_int_equal(auth->count[ANNOUNCE_UNSIGNED], 1);
+	assert_int_equal(auth->senders[0].ip, 0); /* nothing rejected takes a slot */
+	assert_int_equal(open_sample(&insecure, 7, NULL, &a), ANNOUNCE_OK);
+	assert_int_equal(open_sample(&insecure, 7, &key, &a), ANNOUNCE_OK);
+	assert_int_equal(insecure.count[ANNOUNCE_OK], 2);
+}
+
+static void test_forged(void **state)
+{
+	struct announce_auth *auth = keyed();
+	uint8_t b[ANNOUNCE_LEN], c[ANNOUNCE_LEN];
+	struct announce a;
+
+	assert_int_equal(open_sample(auth, 7, &other, &a), ANNOUNCE_FORGED);
+	/* altered on the way: the body (still well-formed), the counter, the MAC */
+	static const size_t at[] = { 12, 28, ANNOUNCE_BODY_LEN + 1, ANNOUNCE_UNSIGNED_LEN,
+				     ANNOUNCE_LEN - 1 };
+	announce_seal(&sample, 7, &key, b);
+	for (size_t i = 0; i < ARRAY_SIZE(at); i++) {
+		memcpy(c, b, sizeof(c));
+		c[at[i]] ^= 1;
+		assert_int_equal(announce_open(auth, c, ANNOUNCE_LEN, sample.ip, 1, &a),
+				 ANNOUNCE_FORGED);
+	}
+	assert_int_equal(auth->count[ANNOUNCE_FORGED], 1 + ARRAY_SIZE(at));
+	assert_int_equal(auth->senders[0].ip, 0);
+	/* the genuine one still goes through: nothing forged moved the counter */
+	assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, sample.ip, 1, &a), ANNOUNCE_OK);
+}
+
+static void test_replayed(void **state)
+{
+	struct announce_auth *auth = keyed();
+	struct announce a, x = sample;
+	uint8_t b[ANNOUNCE_LEN];
+
+	assert_int_equal(open_sample(auth, 100, &key, &a), ANNOUNCE_OK);
+	assert_int_equal(open_sample(auth, 100, &key, &a), ANNOUNCE_REPLAYED);
+	assert_int_equal(open_sample(auth, 99, &key, &a), ANNOUNCE_REPLAYED);
+	assert_int_equal(open_sample(auth, 101, &key, &a), ANNOUNCE_OK);
+	assert_int_equal(auth->count[ANNOUNCE_REPLAYED], 2);
+	/* each sender has its own counter */
+	x.ip = 0x0a000003;
+	announce_seal(&x, 5, &key, b);
+	assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, x.ip, 1, &a), ANNOUNCE_OK);
+	assert_int_equal(open_sample(auth, 101, &key, &a), ANNOUNCE_REPLAYED);
+}
+
+/* A full table forgets the sender heard from longest ago, and only it. */
+static void test_senders_table(void **state)
+{
+	struct announce_auth *auth = keyed();
+	struct announce a, x = sample;
+	uint8_t b[ANNOUNCE_LEN];
+
+	for (uint32_t i = 0; i <= ANNOUNCE_SENDERS_MAX; i++) {
+		x.ip = 0x0a000100 + i;
+		announce_seal(&x, 50, &key, b);
+		assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, x.ip, 100 + i, &a),
+				 ANNOUNCE_OK);
+	}
+	for (uint32_t i = 1; i <= ANNOUNCE_SENDERS_MAX; i++) {
+		x.ip = 0x0a000100 + i;
+		announce_seal(&x, 50, &key, b);
+		assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, x.ip, 1000, &a),
+				 ANNOUNCE_REPLAYED);
+	}
+	/* the one forgotten: a recording of it is taken once (the limit of a finite table) */
+	x.ip = 0x0a000100;
+	announce_seal(&x, 50, &key, b);
+	assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, x.ip, 1000, &a), ANNOUNCE_OK);
+	assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, x.ip, 1000, &a), ANNOUNCE_REPLAYED);
+}
+
+static void test_malformed_v4(void **state)
+{
+	struct announce_auth *auth = keyed();
+	uint8_t b[ANNOUNCE_LEN + 1];
+	struct announce a;
+	uint64_t n = 2; /* the two after the loop */
+
+	memset(b, 0, sizeof(b));
+	announce_seal(&sample, 9, &key, b);
+	for (size_t len = 0; len <= ANNOUNCE_LEN + 1; len++) {
+		if (len == ANNOUNCE_LEN || len == ANNOUNCE_UNSIGNED_LEN)
+			continue;
+		assert_int_equal(announce_open(auth, b, len, sample.ip, 1, &a),
+				 ANNOUNCE_MALFORMED);
+		n++;
+	}
+	/* signed, but speaking for another host */
+	assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, sample.ip + 1, 1, &a),
+			 ANNOUNCE_MALFORMED);
+	/* a version 3 body under a good MAC is still version 3 */
+	b[4] = 3;
+	tls_mac_sign(&key, 9, b, ANNOUNCE_BODY_LEN, b + ANNOUNCE_UNSIGNED_LEN);
+	assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, sample.ip, 1, &a),
+			 ANNOUNCE_MALFORMED);
+	assert_int_equal(auth->count[ANNOUNCE_MALFORMED], n);
+	assert_int_equal(auth->count[ANNOUNCE_OK], 0);
+}
+
+/* The counter goes on from the wall clock: a rebooted sender starts above what it sent
+ * before, as long as its clock went on; within a second, it counts. */
+static void test_counter(void **state)
+{
+	const uint64_t t = 1764547200; /* 2025-12-01 */
+	uint64_t c = announce_next_counter(0, t), before;
+
+	assert_int_equal(c, t << 16);
+	assert_int_equal(announce_next_counter(c, t), c + 1);
+	for (int i = 0; i < 1000; i++)
+		c = announce_next_counter(c, t);
+	before = c;
+	assert_true(announce_next_counter(0, t + 1) > before); /* rebooted a second later */
+	assert_int_equal(announce_next_counter(c, t - 100), before + 1); /* clock stepped back */
+}
+
+static int setup(void **state)
+{
+	struct tls_key cluster;
+
+	if (tls_init(arena, sizeof(arena)) ||
+	    tls_key_parse(&cluster, "00112233445566778899aabbccddeeff"
+				    "00112233445566778899aabbccddeeff") ||
+	    tls_key_derive(&cluster, TLS_LABEL_DISCOVERY, &key))
+		return -1;
+	cluster.b[31] ^= 1;
+	return tls_key_derive(&cluster, TLS_LABEL_DISCOVERY, &other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_signed_round_trip),
+		cmocka_unit_test(test_unsigned),
+		cmocka_unit_test(test_forged),
+		cmocka_unit_test(test_replayed),
+		cmocka_unit_test(test_senders_table),
+		cmocka_unit_test(test_malformed_v4),
+		cmocka_unit_test(test_counter),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_settings),
 		cmocka_unit_test(test_peer_table),
 	};
-	return cmocka_run_group_tests_name("announce", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("announce", tests, setup, NULL);
 }

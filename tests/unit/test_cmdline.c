@@ -22,6 +22,26 @@ static void test_get(void **state)
 	assert_string_equal(v, "0123456");
 }
 
+/* A key's value never reaches the console; every other word, and the spacing, does. */
+static void test_redact(void **state)
+{
+	char out[64];
+
+	cmdline_redact(out, sizeof(out), "ip=10.0.0.1/24 key=00ff11 shadow=64", "key");
+	assert_string_equal(out, "ip=10.0.0.1/24 key=... shadow=64");
+	cmdline_redact(out, sizeof(out), "key=a  key=b\tmonkey=c key", "key");
+	assert_string_equal(out, "key=...  key=...\tmonkey=c key");
+	cmdline_redact(out, sizeof(out), "keyfile=x key-file=y", "key");
+	assert_string_equal(out, "keyfile=x key-file=y");
+	cmdline_redact(out, sizeof(out), "", "key");
+	assert_string_equal(out, "");
+	/* truncated, never past the buffer, and never a digit of the key */
+	cmdline_redact(out, 8, "ab key=0123456789", "key");
+	assert_string_equal(out, "ab key=");
+	cmdline_redact(out, 12, "ab key=0123456789", "key");
+	assert_string_equal(out, "ab key=...");
+}
+
 static void test_parse_u64(void **state)
 {
 	uint64_t v;
@@ -44,6 +64,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_get),
+		cmocka_unit_test(test_redact),
 		cmocka_unit_test(test_parse_u64),
 	};
 	return cmocka_run_group_tests_name("cmdline", tests, NULL, NULL);
