@@ -102,7 +102,14 @@ all: $(BUILD)/.deps $(BUILD)/tern.efi $(BUILD)/tern.elf $(BUILD)/tern.img $(BUIL
 	$(LINUX_IMAGES)
 
 # make, make run and make test install what is missing; tools/deps is a quick check
-# when everything is there.
+# when everything is there. It runs while the Makefile is read, before anything is
+# built: make reads a directory once, so sources fetched during the build (lwIP's,
+# mbedTLS's) could stay unseen and their objects have "no rule".
+ifeq ($(filter deps clean,$(MAKECMDGOALS)),)
+ifneq ($(shell tools/deps 1>&2; echo $$?),0)
+$(error tools/deps could not install what the build needs (its messages are above))
+endif
+endif
 deps:
 	tools/deps
 $(BUILD)/.deps: tools/deps
