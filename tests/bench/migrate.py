@@ -160,12 +160,14 @@ def grid_table(results, lan_mbs, platform):
 def run_grid(args, platform):
     sizes = [int(x) for x in args.sizes.split(",")]
     factors = [x for x in args.rates.split(",")]
-    host_mem = max(512, 2 * max(sizes) + 256)
+    # the shadow region holds the guest's dirty log and staged pages: its RAM and more
+    shadow = max(64, max(sizes) + 16)
+    host_mem = max(512, max(sizes) + shadow + 256)
     lan = f"bench-mig-{os.getpid()}"
     t0 = time.monotonic()
-    a = TernHost(platform, name="bench-migrate-1", mem=host_mem,
+    a = TernHost(platform, name="bench-migrate-1", mem=host_mem, cmdline=f"shadow={shadow}",
                  extra=["--host", "1", "--lan", lan])
-    b = TernHost(platform, name="bench-migrate-2", mem=host_mem,
+    b = TernHost(platform, name="bench-migrate-2", mem=host_mem, cmdline=f"shadow={shadow}",
                  extra=["--host", "2", "--lan", lan])
     results = []
     try:
