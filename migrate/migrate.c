@@ -384,6 +384,9 @@ int cmd_info_migrate(int argc, char **argv)
 			(unsigned long long)dev_muldiv(o->device_tsc, 1000000, time_tsc_hz()));
 		kprintf("cpu-state-bytes: %llu\n", (unsigned long long)o->cpu_state_bytes);
 		kprintf("total-time: %llu\n", (unsigned long long)o->total_ms);
+		kprintf("iterate-ms: %llu\n", (unsigned long long)o->iterate_ms);
+		kprintf("iterate-acked-bytes: %llu\n", (unsigned long long)o->iterate_acked);
+		kprintf("send-blocked-ms: %llu\n", (unsigned long long)(o->blocked_us / 1000));
 		kprintf("rounds: %u\n", o->round);
 		kprintf("target-vm: %d\n", o->target_vm_id);
 	}

@@ -320,6 +320,18 @@ static bool throttled(void)
 	       stream.sent > (ms + 1) * mig_params.max_bandwidth_mbs * 1000;
 }
 
+/* The time the sender waits for room: from the first refused page to the next one
+ * lwIP takes (two clock reads per wait, none per page). */
+static void blocked(bool now_blocked)
+{
+	if (now_blocked && !mig_out.blocked_since_us) {
+		mig_out.blocked_since_us = time_now_us();
+	} else if (!now_blocked && mig_out.blocked_since_us) {
+		mig_out.blocked_us += time_now_us() - mig_out.blocked_since_us;
+		mig_out.blocked_since_us = 0;
+	}
+}
+
 /* Queues the round's pages while lwIP has room; true when the round is all queued. */
 static bool pump_pages(struct vm *vm)
 {
@@ -339,8 +351,11 @@ static bool pump_pages(struct vm *vm)
 		m.u.page.gpa = pfn * WIRE_PAGE;
 		m.u.page.zero = is_zero(data);
 		m.u.page.data = data;
-		if (mstream_send(&stream, &m))
+		if (mstream_send(&stream, &m)) {
+			blocked(true);
 			return false;
+		}
+		blocked(false);
 		uint64_t term = wire_page_term(m.u.page.gpa, m.u.page.zero ? NULL : data);
 		mem_sum += term - terms[pfn];
 		terms[pfn] = term;
@@ -423,6 +438,8 @@ static void stop_and_copy(struct vm *vm)
 	}
 	mig_out.pause_ms = time_now_ms();
 	mig_out.pause_run_tsc = vm->run_tsc;
+	mig_out.iterate_ms = mig_out.pause_ms - mig_out.iterate_start_ms;
+	mig_out.iterate_acked = stream.acked;
 	if (!enter(MIG_STOPCOPY))
 		round_begin(vm, false);
 }

@@ -55,6 +55,11 @@ struct mig_out {
 	uint64_t pause_run_tsc;     /* the VM's run_tsc at the pause: it must not move */
 	uint64_t state_ms, commit_ms; /* where the pause goes: copy, check, activation */
 	uint64_t downtime_ms, total_ms;
+	/* Where the iterative copy's time goes: its length and the bytes the target had
+	 * acknowledged by its end (goodput = the one over the other), and how long the
+	 * sender had pages to send but no room in lwIP's send buffer. */
+	uint64_t iterate_ms, iterate_acked;
+	uint64_t blocked_us, blocked_since_us;
 	char error[160];
 	bool predicted;             /* the model's view, printed beside the result */
 	struct precopy_out prediction;

@@ -91,7 +91,8 @@ static void attach(struct mstream *s, struct tcp_pcb *pcb)
 	tcp_recv(pcb, on_recv);
 	tcp_sent(pcb, on_sent);
 	tcp_err(pcb, on_err);
-	tcp_nagle_disable(pcb);
+	/* Nagle stays on: pages then leave in full segments (lwIP holds back only a
+	 * partial last one, and only while data is in flight), see mstream_send(). */
 }
 
 int mstream_connect(struct mstream *s, uint32_t ip, uint16_t port)
@@ -139,6 +140,24 @@ bool mstream_room(const struct mstream *s, size_t len)
 	return room(s, len, true);
 }
 
+/* A LAN may carry a bounded number of frames a second (Bochs's NIC takes one a
+ * millisecond from its socket, whatever its size), so bytes per frame is what makes a
+ * stream fast. Pages and zero-page markers are bulk: lwIP's Nagle sends the full
+ * segments and keeps a partial last one until what is in flight is acknowledged, so
+ * markers and page tails share frames instead of leaving one each. Every other message
+ * ends a burst or waits for an answer (a round's end, the records and state of the
+ * pause, the replies): it goes at once with all before it, as with Nagle off. */
+static void push(struct tcp_pcb *pcb, bool now)
+{
+	if (!now) {
+		tcp_output(pcb);
+		return;
+	}
+	tcp_nagle_disable(pcb);
+	tcp_output(pcb);
+	tcp_nagle_enable(pcb);
+}
+
 int mstream_send(struct mstream *s, const struct msg *m)
 {
 	static uint8_t frame[WIRE_HDR + WIRE_MAX_PAYLOAD];
@@ -151,7 +170,7 @@ int mstream_send(struct mstream *s, const struct msg *m)
 		return -E_BUSY;
 	if (tcp_write(s->pcb, frame, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK)
 		return -E_BUSY;
-	tcp_output(s->pcb);
+	push(s->pcb, m->type != MSG_PAGE);
 	s->sent += n;
 	return 0;
 }

@@ -9,6 +9,11 @@ pages dirtied per round) into build/bench/migration-rounds.png, copied to
 docs/migration-rounds.png for the README.
 
 Usage: tests/bench/migrate.py [--platform P] [--plot CASE] [--no-plot]
+       tests/bench/migrate.py --grid [--sizes 16,64,256] [--rates 0,0.1,0.5,2]
+--grid (issue 15) migrates memtouch of each guest size (a quarter of it touched) at each
+dirty rate, given as a multiple of the LAN's first netperf figure (pages per heartbeat,
+a heartbeat being about one second), and prints the goodput: bytes the target
+acknowledged during the iterative copy ÷ its length, beside netperf in the same run.
 It asserts nothing about speed; it fails only when a migration does.
 """
 import argparse
@@ -23,6 +28,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from ternhost import PLATFORMS, ROOT, TernHost, why_no_kvm_vmx  # noqa: E402
 
 PAGE = 4096
+PAGE_MSG = 16 + 12 + PAGE   # a page on the wire: header, address and kind, data
+ZERO_MSG = 16 + 12          # a zero-page marker
 # (guest MiB, MiB memtouch touches, pages it writes per heartbeat: its dirty rate)
 CASES = [(8, 2, 16), (8, 3, 256), (16, 6, 64), (32, 6, 64)]
 ROUND = re.compile(r"migration vm(\d+): round (\d+): (\d+) pages, ([\d.]+) MB/s, "
@@ -46,8 +53,14 @@ def netperf(src, dst_ip):
     return float(m.group(1))
 
 
+def frames(host):
+    n = host.info("net")
+    return int(n["tx-packets"]), int(n["rx-packets"])
+
+
 def migrate_once(a, b, mem, mib, rate):
     """memtouch on a, moved to b; returns the figures of that migration."""
+    tx0, rx0 = frames(a)
     out = a.cmd(f"vm start memtouch mem={mem} name=bench -- mib={mib} rate={rate}")
     vm = int(re.search(r"^vm(\d+) started$", out, re.M).group(1))
     a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=300)
@@ -62,6 +75,7 @@ def migrate_once(a, b, mem, mib, rate):
     new = int(info["target-vm"])
     b.expect(rf"\[vm{new}\] seq=\d+ check=ok\r\n".encode(), timeout=300)
     b.cmd(f"kill {new}")
+    tx1, rx1 = frames(a)
     rounds = [(int(m.group(2)), int(m.group(3)), int(m.group(5)))
               for m in ROUND.finditer(console(a)) if int(m.group(1)) == vm]
     return {
@@ -69,6 +83,11 @@ def migrate_once(a, b, mem, mib, rate):
         "downtime": int(info["downtime"]), "total": int(info["total-time"]),
         "rounds": int(info["rounds"]), "pages": int(info["transferred-pages"]),
         "zero": int(info["zero-pages"]), "progress": rounds,
+        "iterate_ms": int(info.get("iterate-ms", 0)),
+        "iterate_bytes": int(info.get("iterate-acked-bytes", 0)),
+        "blocked_ms": int(info.get("send-blocked-ms", 0)),
+        "tx": tx1 - tx0, "rx": rx1 - rx0,
+        "dirty_rate": max([d for _, _, d in rounds] or [0]),
     }
 
 
@@ -110,8 +129,76 @@ def plot(r, platform, path):
     plt.close(fig)
 
 
+def grid_table(results, lan_mbs, platform):
+    net = statistics.mean(lan_mbs)
+    print(f"\nlive migration grid, {platform}; LAN: netperf 10.0.0.2 1 = "
+          + ", ".join(f"{x:.2f}" for x in lan_mbs) + f" MB/s (mean {net:.2f})")
+    print("| guest MiB | touched MiB | dirty × link | dirty pages/hb | measured dirty pages/s "
+          "| rounds | sent ÷ touched | iterate ms | goodput MB/s | ÷ netperf | total ms "
+          "| limit ms | total ÷ limit | downtime ms | frames out/s | send blocked % |")
+    print("|" + "---|" * 16)
+    for r in results:
+        goodput = r["iterate_bytes"] / (r["iterate_ms"] * 1000) if r["iterate_ms"] else 0
+        # the bytes that had to cross (each sent page once, as data or marker) at netperf's rate
+        must = (r["pages"] - r["zero"]) * PAGE_MSG + r["zero"] * ZERO_MSG
+        limit = must / (net * 1000)
+        touched = r["mib"] * 256
+        print(f"| {r['mem']} | {r['mib']} | {r['factor']} | {r['rate']} | {r['dirty_rate']} "
+              f"| {r['rounds']} | {(r['pages'] - r['zero']) / touched:.2f} "
+              f"| {r['iterate_ms']} | {goodput:.2f} | {goodput / net:.2f} | {r['total']} "
+              f"| {limit:.0f} | {r['total'] / limit:.2f} | {r['downtime']} "
+              f"| {r['tx'] * 1000 // max(r['total'], 1)} "
+              f"| {100 * r['blocked_ms'] // max(r['iterate_ms'], 1)} |")
+    print("goodput: iterate-acked-bytes ÷ iterate-ms (`info migrate`: what the target "
+          "acknowledged by the pause ÷ the iterative copy's length); limit: (data pages × "
+          f"{PAGE_MSG} + zero pages × {ZERO_MSG} bytes) ÷ netperf's mean; frames out/s: the "
+          "source NIC's tx-packets over the whole migration ÷ total; send blocked: time the "
+          "sender had pages but no room in lwIP ÷ iterate-ms. Times are tern's own clock "
+          "(emulated). sent ÷ touched: data pages sent ÷ pages memtouch touches.")
+
+
+def run_grid(args, platform):
+    sizes = [int(x) for x in args.sizes.split(",")]
+    factors = [x for x in args.rates.split(",")]
+    # the shadow region holds the guest's dirty log and staged pages: its RAM and more
+    shadow = max(64, max(sizes) + 16)
+    host_mem = max(512, max(sizes) + shadow + 256)
+    lan = f"bench-mig-{os.getpid()}"
+    t0 = time.monotonic()
+    a = TernHost(platform, name="bench-migrate-1", mem=host_mem, cmdline=f"shadow={shadow}",
+                 extra=["--host", "1", "--lan", lan])
+    b = TernHost(platform, name="bench-migrate-2", mem=host_mem, cmdline=f"shadow={shadow}",
+                 extra=["--host", "2", "--lan", lan])
+    results = []
+    try:
+        a.wait_prompt(timeout=600)
+        b.wait_prompt(timeout=600)
+        lan_mbs = [netperf(a, "10.0.0.2")]
+        print(f"netperf {lan_mbs[0]:.2f} MB/s", flush=True)
+        for mem in sizes:
+            for f in factors:
+                rate = round(float(f) * lan_mbs[0] * 1e6 / PAGE)
+                print(f"migrating memtouch mem={mem} mib={mem // 4} rate={rate} "
+                      f"({f} × link) ...", flush=True)
+                r = migrate_once(a, b, mem, mem // 4, rate)
+                r["factor"] = f
+                results.append(r)
+                print(f"  goodput {r['iterate_bytes'] / max(r['iterate_ms'], 1) / 1000:.2f} "
+                      f"MB/s, total {r['total']} ms, rounds {r['rounds']}", flush=True)
+        lan_mbs.append(netperf(a, "10.0.0.2"))
+    finally:
+        a.close()
+        b.close()
+        if results:
+            grid_table(results, lan_mbs if "lan_mbs" in dir() else [0], platform)
+    print(f"({time.monotonic() - t0:.0f} s in all)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--grid", action="store_true")
+    ap.add_argument("--sizes", default="16,64,256")
+    ap.add_argument("--rates", default="0,0.1,0.5,2")
     ap.add_argument("--platform", choices=sorted(PLATFORMS),
                     help="default: kvm-uefi when KVM offers VT-x, else bochs-uefi")
     ap.add_argument("--plot", type=int, default=None, metavar="CASE",
@@ -119,6 +206,9 @@ def main():
     ap.add_argument("--no-plot", action="store_true")
     args = ap.parse_args()
     platform = args.platform or ("kvm-uefi" if why_no_kvm_vmx() is None else "bochs-uefi")
+    if args.grid:
+        run_grid(args, platform)
+        return
 
     lan = f"bench-mig-{os.getpid()}"
     t0 = time.monotonic()
