@@ -69,6 +69,7 @@ int vmx_apicv_setup(struct vmx_vcpu *x)
 	x->apic_mode = -1; /* nothing applied yet: the first entry does it */
 	x->apic_base = x->apic_gpa = 0;
 	x->tpr_threshold = 0;
+	x->vid = a->intr_delivery;
 	memset(x->eoi_exit, 0, sizeof(x->eoi_exit));
 	if (!a->tpr_shadow)
 		return 0;
@@ -116,10 +117,33 @@ static void apply_mode(struct vmx_vcpu *x, const struct vcpu_apic *ap)
 	}
 	set_proc2(PROC2_VIRT_APIC_ACCESS, x->apic_gpa);
 	set_proc2(PROC2_VIRT_X2APIC, x2);
-	vapic_x2apic_msrs((uint8_t *)(uintptr_t)x->msr_bitmap, x2, a->reg_virt,
-			  a->intr_delivery);
+	vapic_x2apic_msrs((uint8_t *)(uintptr_t)x->msr_bitmap, x2, a->reg_virt, x->vid);
 	x->apic_mode = (int)ap->mode;
 	x->apic_base = ap->base;
+}
+
+/* Whether the CPU delivers the local APIC's interrupts itself, chosen before each entry:
+ * not while the VM's writes are tracked. Tracking's exits (a full page-modification
+ * log, a write-protected page) can interrupt the delivery of an interrupt, when its
+ * frame goes onto the guest's stack; the CPU then reports the interrupted delivery and
+ * tern delivers it again. Bochs 2.7 reports a stale event there when the delivery was
+ * a virtual interrupt's (its virtual-interrupt delivery never records the event it
+ * delivers), so the interrupt is lost with its vector left in service: a Linux guest
+ * under tracking was found halted with its timer's vector in the ISR and every lower
+ * interrupt held behind it, or took a page fault that never happened. Injected events
+ * are reported right, so tern injects while it tracks (the apicv=tpr path) and gives
+ * delivery back to the CPU afterwards. The page holds the whole state on both paths. */
+void vmx_apicv_select(struct vmx_vcpu *x)
+{
+	bool want = hv_apicv()->intr_delivery && x->v->vm->dirty.mode == DIRTY_OFF;
+
+	if (want == x->vid)
+		return;
+	x->vid = want;
+	set_proc2(PROC2_VIRT_INTR_DELIVERY, want);
+	x->tpr_threshold = 0;
+	vmcs_write(TPR_THRESHOLD, 0); /* the path without delivery sets its own at sync */
+	x->apic_mode = -1;            /* the x2APIC MSRs' interception follows */
 }
 
 /* Before each entry, after tern's own injection: the model may have raised or taken
@@ -139,7 +163,7 @@ void vmx_apicv_sync(struct vmx_vcpu *x)
 	}
 	if ((int)ap.mode != x->apic_mode || ap.base != x->apic_base)
 		apply_mode(x, &ap);
-	if (!a->intr_delivery) {
+	if (!x->vid) {
 		uint32_t t = vapic_tpr_threshold(ap.page);
 
 		if (t != x->tpr_threshold) /* the CPU never changes it */

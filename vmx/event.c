@@ -41,9 +41,9 @@ static bool blocked(uint32_t mask)
 
 /* With virtual-interrupt delivery the CPU takes the local APIC's vectors from the
  * virtual-APIC page itself (vmx/apicv.c sets RVI): only the PIC's are injected. */
-static bool intr_ready(struct vcpu *v)
+static bool intr_ready(struct vmx_vcpu *x)
 {
-	return hv_apicv()->intr_delivery ? vcpu_extint_ready(v) : vcpu_intr_ready(v);
+	return x->vid ? vcpu_extint_ready(x->v) : vcpu_intr_ready(x->v);
 }
 
 /* Before an entry. A handler may have queued an exception itself (VM_ENTRY_INTR_INFO
@@ -67,7 +67,7 @@ void vmx_inject_events(struct vmx_vcpu *x)
 			vcpu_nmi_taken(v);
 			vmcs_write(VM_ENTRY_INTR_INFO, INFO_VALID | (EV_NMI << 8) | 2);
 		}
-	} else if (intr_ready(v)) {
+	} else if (intr_ready(x)) {
 		if (!(v->rflags & RFLAGS_IF) || blocked(INTR_STI | INTR_MOVSS)) {
 			intr_wait = true;
 		} else {

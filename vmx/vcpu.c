@@ -222,6 +222,7 @@ void vmx_vcpu_run(struct vcpu *v, uint64_t deadline_tsc)
 		 * preemption timer then also stops the guest at the next one. */
 		vcpu_tick(v);
 		until = MIN(deadline_tsc, vcpu_deadline_tsc(v));
+		vmx_apicv_select(x);
 		vmx_inject_events(x);
 		vmx_apicv_sync(x);
 		ticks = until > now ? (until - now) >> rate : 0;

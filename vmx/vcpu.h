@@ -39,6 +39,7 @@ struct vmx_vcpu {
 	uint64_t apic_gpa;        /* where the APIC-access page is mapped; 0: nowhere */
 	uint64_t eoi_exit[4];     /* the EOI-exit bitmap */
 	uint32_t tpr_threshold;
+	bool vid;                 /* virtual-interrupt delivery in force (vmx_apicv_select) */
 	struct vcpu *v;
 };
 
@@ -71,6 +72,7 @@ void vmx_set_pending_event(struct vmx_vcpu *x, const struct vcpu_event *e);
 int vmx_apicv_enable(void);
 void vmx_apicv_controls(uint32_t *proc, uint32_t *proc2);
 int vmx_apicv_setup(struct vmx_vcpu *x);
+void vmx_apicv_select(struct vmx_vcpu *x);
 void vmx_apicv_sync(struct vmx_vcpu *x);
 uint64_t vmx_apicv_access_gpa(const struct vmx_vcpu *x);
 void vmx_apicv_after_wp(struct vm *vm);
