@@ -123,8 +123,8 @@ static void apply_mode(struct vmx_vcpu *x, const struct vcpu_apic *ap)
 }
 
 /* Whether the CPU delivers the local APIC's interrupts itself, chosen before each entry:
- * not while the VM's writes are tracked. Tracking's exits (a full page-modification
- * log, a write-protected page) can interrupt the delivery of an interrupt, when its
+ * not while the VM's writes are tracked in a mode that exits (ad does not). Tracking's
+ * exits (a full page-modification log, a write-protected page) can interrupt the delivery of an interrupt, when its
  * frame goes onto the guest's stack; the CPU then reports the interrupted delivery and
  * tern delivers it again. Bochs 2.7 reports a stale event there when the delivery was
  * a virtual interrupt's (its virtual-interrupt delivery never records the event it
@@ -135,7 +135,8 @@ static void apply_mode(struct vmx_vcpu *x, const struct vcpu_apic *ap)
  * delivery back to the CPU afterwards. The page holds the whole state on both paths. */
 void vmx_apicv_select(struct vmx_vcpu *x)
 {
-	bool want = hv_apicv()->intr_delivery && x->v->vm->dirty.mode == DIRTY_OFF;
+	enum dirty_mode m = x->v->vm->dirty.mode;
+	bool want = hv_apicv()->intr_delivery && m != DIRTY_WP && m != DIRTY_PML;
 
 	if (want == x->vid)
 		return;

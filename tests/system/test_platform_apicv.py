@@ -129,18 +129,16 @@ def test_ticker(run, ticker):
 
 
 def test_ticker_under_dirty_tracking(run):
-    """A tracked guest keeps its interrupts on every path. Tracking takes write
-    permission from every EPT leaf and gives it back to the APIC-access page (it is no
-    RAM), so with `on` the EOIs stay virtualized. (Bochs virtualizes APIC-page writes
-    whatever the leaf's write permission, so here this holds without that step too; on
-    hardware the EPT violation comes first, SDM 29.4.1, and each EOI would exit.)"""
+    """A tracked guest keeps its interrupts on every path, and on every path tern
+    injects them itself while it tracks: with `on`, tracking's exits can interrupt the
+    CPU's delivery of a virtual interrupt, which Bochs then reports as another event
+    (vmx/apicv.c, vmx_apicv_select), so the CPU delivers none while a VM is tracked.
+    Every tick after `dirty start` is injected and its EOI reaches the model (the
+    first few, before it, may be the CPU's)."""
     passed(run, TRACKED)
     ticks, c = run.ticks(TRACKED), run.apic[TRACKED]
     assert ticks >= 100, (ticks, run.text[TRACKED][-800:])
-    if run.path == "on":
-        assert (c["exits-eoi"], c["injected"]) == (0, 0), c
-    else:
-        assert c["exits-eoi"] >= ticks, (ticks, c)
+    assert c["injected"] >= ticks * 9 // 10 and c["exits-eoi"] >= ticks * 9 // 10, (ticks, c)
 
 
 def test_badpc(run):
