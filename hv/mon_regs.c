@@ -27,6 +27,19 @@ static int highest(const uint32_t *page, uint32_t reg)
 	return -1;
 }
 
+/* A timer's next expiry against now: in the future, or already due (it fires when the
+ * VM next runs: the monitor's command ran meanwhile). */
+static void print_when(const char *what, bool armed, uint64_t at, uint64_t now,
+		       const char *unit)
+{
+	if (!armed)
+		kprintf("%s: never\n", what);
+	else if (at >= now)
+		kprintf("%s: in %llu %s\n", what, (unsigned long long)(at - now), unit);
+	else
+		kprintf("%s: due %llu %s ago\n", what, (unsigned long long)(now - at), unit);
+}
+
 static void print_apic(struct vm *vm)
 {
 	const struct lapic *a = &vm->pc->lapic;
@@ -36,11 +49,8 @@ static void print_apic(struct vm *vm)
 	kprintf("apic: tpr %02x irr-max %d isr-max %d lvt-timer %08x tmict %u\n",
 		p[APIC_TPR / 4], highest(p, APIC_IRR), highest(p, APIC_ISR),
 		p[APIC_LVT_TIMER / 4], p[APIC_TMICT / 4]);
-	kprintf("apic-timer: %s%lld ns  tsc-deadline: %s%lld ticks\n",
-		a->s.timer_next == DEV_NEVER ? "never " : "in ",
-		a->s.timer_next == DEV_NEVER ? 0 : (long long)(a->s.timer_next - now),
-		a->s.tsc_deadline ? "in " : "disarmed ",
-		a->s.tsc_deadline ? (long long)(a->s.tsc_deadline - tsc) : 0);
+	print_when("apic-timer", a->s.timer_next != DEV_NEVER, a->s.timer_next, now, "ns");
+	print_when("tsc-deadline", a->s.tsc_deadline != 0, a->s.tsc_deadline, tsc, "ticks");
 }
 
 int cmd_info_registers(int argc, char **argv)
