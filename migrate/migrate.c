@@ -94,8 +94,8 @@ static void cluster_boot(const char *cmdline)
 	if (c.mode == CLUSTER_KEYED && !tls_boot())
 		c.mode = CLUSTER_NONE;
 	if (c.mode == CLUSTER_KEYED)
-		kprintf("cluster: key set: migrations and announcements with hosts that hold it "
-			"only\n");
+		kprintf("cluster: key set: announcements with hosts that hold it only; the "
+			"migration stream is not authenticated yet\n");
 	else if (c.mode == CLUSTER_INSECURE)
 		kprintf("cluster: insecure-migration=on: migrations and announcements are neither "
 			"authenticated nor encrypted; any machine on the LAN may send this host a "
