@@ -1,4 +1,5 @@
 #include "hv/lib/fmt.h"
+#include "hv/lib/string.h"
 #include "net/addr.h"
 
 static bool parse_dec(const char **p, unsigned max, unsigned *out)
@@ -51,17 +52,6 @@ bool net_parse_cidr(const char *s, uint32_t *ip, unsigned *prefix)
 	return *s == 0;
 }
 
-static int hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 bool net_parse_mac(const char *s, uint8_t mac[6])
 {
 	uint8_t m[6];
@@ -69,7 +59,7 @@ bool net_parse_mac(const char *s, uint8_t mac[6])
 	if (!s)
 		return false;
 	for (int i = 0; i < 6; i++) {
-		int hi = hex(s[0]), lo = hi < 0 ? -1 : hex(s[1]);
+		int hi = hex_digit(s[0]), lo = hi < 0 ? -1 : hex_digit(s[1]);
 
 		if (lo < 0 || s[2] != (i < 5 ? ':' : 0))
 			return false;

@@ -6,17 +6,6 @@
 #include "hv/lib/string.h"
 #include "tls/tls_int.h"
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int tls_key_parse(struct tls_key *key, const char *hex)
 {
 	struct tls_key k;

@@ -19,4 +19,16 @@ char *strrchr(const char *s, int c);
 /* Copies at most size-1 characters and always terminates; returns strlen(src). */
 size_t strlcpy(char *dst, const char *src, size_t size);
 
+/* The value of a hexadecimal digit, either case; -1 for any other character. */
+static inline int hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 #endif
