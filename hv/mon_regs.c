@@ -15,18 +15,6 @@
 static const char *const seg_names[SEG_COUNT] = { "es", "cs", "ss", "ds", "fs", "gs", "ldtr",
 						  "tr" };
 
-/* The highest vector set in an 8 x 32-bit register bank of the APIC page (ISR, IRR),
- * -1 for none. */
-static int highest(const uint32_t *page, uint32_t reg)
-{
-	for (int i = 7; i >= 0; i--) {
-		uint32_t w = page[(reg + 16 * (uint32_t)i) / 4];
-		if (w)
-			return 32 * i + 31 - __builtin_clz(w);
-	}
-	return -1;
-}
-
 /* A timer's next expiry against now: in the future, or already due (it fires when the
  * VM next runs: the monitor's command ran meanwhile). */
 static void print_when(const char *what, bool armed, uint64_t at, uint64_t now,
@@ -47,7 +35,7 @@ static void print_apic(struct vm *vm)
 	uint64_t now = vm_now_ns(vm), tsc = vcpu_tsc(vm->vcpu);
 
 	kprintf("apic: tpr %02x irr-max %d isr-max %d lvt-timer %08x tmict %u\n",
-		p[APIC_TPR / 4], highest(p, APIC_IRR), highest(p, APIC_ISR),
+		p[APIC_TPR / 4], lapic_highest(a, APIC_IRR), lapic_highest(a, APIC_ISR),
 		p[APIC_LVT_TIMER / 4], p[APIC_TMICT / 4]);
 	print_when("apic-timer", a->s.timer_next != DEV_NEVER, a->s.timer_next, now, "ns");
 	print_when("tsc-deadline", a->s.tsc_deadline != 0, a->s.tsc_deadline, tsc, "ticks");
@@ -56,17 +44,10 @@ static void print_apic(struct vm *vm)
 int cmd_info_registers(int argc, char **argv)
 {
 	static struct vcpu_state s; /* 2 KiB with its XSAVE area: not on the monitor's stack */
-	struct vm *vm;
+	struct vm *vm = mon_vm_target(argc, argv, "info registers");
 
-	if (argc != 1) {
-		kprintf("error: usage: info registers <vm>\n");
+	if (!vm)
 		return -E_INVAL;
-	}
-	vm = vm_find(argv[0]);
-	if (!vm) {
-		kprintf("error: no VM '%s' (see info vms)\n", argv[0]);
-		return -E_NOENT;
-	}
 	if (!vm->pc || !vm->vcpu) {
 		kprintf("error: vm%d has ended: its vCPU is gone\n", vm->id);
 		return -E_NOENT;

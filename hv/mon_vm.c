@@ -99,7 +99,7 @@ int cmd_info_vms(int argc, char **argv)
 }
 
 /* The VM a command names, or NULL after saying why. */
-static struct vm *target(int argc, char **argv, const char *cmd)
+struct vm *mon_vm_target(int argc, char **argv, const char *cmd)
 {
 	struct vm *vm;
 
@@ -137,7 +137,7 @@ bool mon_vm_free(const struct vm *vm)
 int cmd_info_apic(int argc, char **argv)
 {
 	static const char *const modes[] = { "disabled", "xapic", "x2apic" };
-	struct vm *vm = target(argc, argv, "info apic");
+	struct vm *vm = mon_vm_target(argc, argv, "info apic");
 	const struct apic_counts *c;
 	struct vcpu_apic ap;
 	char path[128];
@@ -164,7 +164,7 @@ int cmd_info_apic(int argc, char **argv)
 
 int cmd_stop(int argc, char **argv)
 {
-	struct vm *vm = target(argc, argv, "stop");
+	struct vm *vm = mon_vm_target(argc, argv, "stop");
 
 	if (!vm || !alive(vm) || !mon_vm_free(vm))
 		return -E_INVAL;
@@ -175,7 +175,7 @@ int cmd_stop(int argc, char **argv)
 
 int cmd_cont(int argc, char **argv)
 {
-	struct vm *vm = target(argc, argv, "cont");
+	struct vm *vm = mon_vm_target(argc, argv, "cont");
 
 	if (!vm || !alive(vm) || !mon_vm_free(vm))
 		return -E_INVAL;
@@ -188,7 +188,7 @@ int cmd_cont(int argc, char **argv)
  * ends cleanly (a migration's target frees what it reserved), then killed. */
 int cmd_kill(int argc, char **argv)
 {
-	struct vm *vm = target(argc, argv, "kill");
+	struct vm *vm = mon_vm_target(argc, argv, "kill");
 	char what[96], how[96], err[128];
 
 	if (!vm || !alive(vm))

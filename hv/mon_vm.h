@@ -9,6 +9,9 @@ struct vm;
 /* Whether the operator may pause, resume, end or track the VM; false after saying what
  * holds it instead (a migration: hv/vm.h, struct vm_owner). */
 bool mon_vm_free(const struct vm *vm);
+/* The VM a one-argument command names; NULL after printing the usage or that it is
+ * not there. */
+struct vm *mon_vm_target(int argc, char **argv, const char *cmd);
 
 int cmd_info_modules(int argc, char **argv);
 int cmd_info_vms(int argc, char **argv);

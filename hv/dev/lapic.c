@@ -95,7 +95,7 @@ static void vec_set(struct lapic *a, uint32_t base, unsigned v, bool on)
 		*r &= ~(1u << (v % 32));
 }
 
-static int vec_highest(const struct lapic *a, uint32_t base)
+int lapic_highest(const struct lapic *a, uint32_t base)
 {
 	for (int i = 7; i >= 0; i--) {
 		uint32_t w = *reg(a, base + 16 * i);
@@ -109,7 +109,7 @@ static int vec_highest(const struct lapic *a, uint32_t base)
 static uint32_t ppr(const struct lapic *a)
 {
 	uint32_t tpr = *reg(a, APIC_TPR) & 0xff;
-	int isrv = vec_highest(a, APIC_ISR);
+	int isrv = lapic_highest(a, APIC_ISR);
 	uint32_t isr_class = isrv < 0 ? 0 : (uint32_t)isrv & 0xf0;
 
 	return (tpr & 0xf0) >= isr_class ? tpr : isr_class;
@@ -388,7 +388,7 @@ void lapic_eoi_done(struct lapic *a, uint8_t vector)
 
 static void do_eoi(struct lapic *a)
 {
-	int v = vec_highest(a, APIC_ISR);
+	int v = lapic_highest(a, APIC_ISR);
 
 	if (v < 0) {
 		dev_warn(lg(a), W_EOI_EMPTY, "lapic%u: EOI with nothing in service", a->apic_id);
@@ -911,7 +911,7 @@ int lapic_pending(const struct lapic *a)
 
 	if (!hw_enabled(a))
 		return -1;
-	v = vec_highest(a, APIC_IRR);
+	v = lapic_highest(a, APIC_IRR);
 	if (v < 0 || ((uint32_t)v & 0xf0) <= (ppr(a) & 0xf0))
 		return -1;
 	return v;

@@ -167,6 +167,8 @@ bool lapic_match(const struct lapic *a, uint32_t dest, bool logical);
 /* Toward the CPU: the vector to deliver (the highest IRR whose priority class beats
  * PPR, SDM 11.8.3.1), or -1. */
 int lapic_pending(const struct lapic *a);
+/* The highest vector set in the ISR or IRR (base APIC_ISR, APIC_IRR); -1 for none. */
+int lapic_highest(const struct lapic *a, uint32_t base);
 /* The CPU took vector: IRR to ISR, PPR raised. */
 void lapic_accept(struct lapic *a, uint8_t vector);
 /* true once per NMI delivered (NMI message, LINT as NMI). */
