@@ -134,8 +134,13 @@ int cmd_info_shadow(int argc, char **argv)
 	kprintf("free: %llu KiB\n", (unsigned long long)((s.size - s.used) / KIB));
 	for (unsigned i = 0; i < SHADOW_MAX_EXTENTS; i++) {
 		const struct shadow_extent *x = shadow_extent_at(i);
-		if (x)
-			kprintf("vm%d: %llu KiB\n", x->owner, (unsigned long long)(x->size / KIB));
+		const struct vm *vm;
+		if (!x)
+			continue;
+		/* a policy sample is short-lived and yields to the operator: say which it is */
+		vm = vm_find_id(x->owner);
+		kprintf("vm%d: %llu KiB%s\n", x->owner, (unsigned long long)(x->size / KIB),
+			vm && vm->dirty.sample ? " (policy sample)" : "");
 	}
 	return 0;
 }

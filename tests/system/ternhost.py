@@ -185,6 +185,14 @@ class TernHost:
         assert m, out
         return int(m.group(1))
 
+    def kill_vms(self):
+        """Kill every VM still running or paused, so that a failed test leaves a
+        shared host as the next test expects it."""
+        for line in self.cmd("info vms").splitlines()[1:]:
+            f = line.split()
+            if len(f) > 2 and f[2] in ("running", "paused"):
+                self.cmd(f"kill {f[0]}")
+
     def poweroff(self, timeout=60):
         """Send `poweroff`, wait for the launcher to exit, return its status."""
         self._note_emulators()
