@@ -1,0 +1,45 @@
+"""The README's figures against the goals they are meant to meet. A figure is only ever
+measured; this holds the measured table to issue 15's goals, so a grid re-run after a
+change that makes migration slower shows here instead of being pasted in quietly."""
+import os
+import re
+
+README = os.path.join(os.path.dirname(__file__), "..", "..", "README.md")
+MARK = "<!-- migration grid: the goals apply -->"
+
+
+def grid():
+    """The rows of the table after MARK, as dicts keyed by its header."""
+    with open(README, encoding="utf-8") as f:
+        text = f.read()
+    assert text.count(MARK) == 1, f"README must mark exactly one table with {MARK!r}"
+    lines = text.split(MARK, 1)[1].strip().splitlines()
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows = []
+    for ln in lines[2:]:
+        if not ln.startswith("|"):
+            break
+        cells = [c.strip() for c in ln.strip().strip("|").split("|")]
+        assert len(cells) == len(header), ln
+        rows.append({h: float(c.replace(",", "")) for h, c in zip(header, cells)})
+    return rows
+
+
+def test_the_grid_is_there():
+    rows = grid()
+    assert len(rows) >= 4
+    for col in ("dirty × link", "sent ÷ touched", "÷ netperf", "total ÷ limit"):
+        assert col in rows[0], f"the goals need the column {col!r}"
+
+
+def test_goodput_is_the_links():
+    for r in grid():
+        assert r["÷ netperf"] >= 0.9, r
+
+
+def test_low_dirty_rates_cost_what_their_bytes_need():
+    low = [r for r in grid() if r["dirty × link"] <= 0.1]
+    assert low, "no row at a low dirty rate"
+    for r in low:
+        assert r["total ÷ limit"] <= 1.15, r
+        assert r["sent ÷ touched"] <= 1.1, r
