@@ -342,6 +342,18 @@ int cmd_migrate_set_parameter(int argc, char **argv)
 	return 0;
 }
 
+/* Pages queued per second over the last progress line's second; before the first, since
+ * the iterative copy began. */
+static uint64_t pages_per_s(const struct mig_out *o)
+{
+	uint64_t ms;
+
+	if (o->pages_per_s || o->stage < MIG_ITERATE)
+		return o->pages_per_s;
+	ms = (o->pause_ms ? o->pause_ms : time_now_ms()) - o->iterate_start_ms;
+	return ms ? o->pages_sent * 1000 / ms : 0;
+}
+
 int cmd_info_migrate(int argc, char **argv)
 {
 	const struct mig_out *o = &mig_out;
@@ -362,6 +374,16 @@ int cmd_info_migrate(int argc, char **argv)
 		kprintf("expected-downtime: unknown\n"); /* no bandwidth measured yet */
 	else
 		kprintf("expected-downtime: %llu\n", (unsigned long long)o->expected_downtime_ms);
+	uint64_t left = mig_send_remaining_ms();
+	if (left == PRECOPY_NEVER)
+		kprintf("remaining-time-ms: unknown\n"); /* no rate measured yet */
+	else
+		kprintf("remaining-time-ms: %llu\n", (unsigned long long)left);
+	kprintf("pages-per-second: %llu\n", (unsigned long long)pages_per_s(o));
+	if (o->predicted_after_ms != PRECOPY_NEVER && o->stage >= MIG_ITERATE) {
+		kprintf("predicted-downtime: %llu\n", (unsigned long long)o->predicted_downtime_ms);
+		kprintf("predicted-after-ms: %llu\n", (unsigned long long)o->predicted_after_ms);
+	}
 	kprintf("downtime-limit: %llu\n", (unsigned long long)mig_params.downtime_limit_ms);
 	kprintf("max-bandwidth: %llu\n", (unsigned long long)mig_params.max_bandwidth_mbs);
 	kprintf("full-digest: %s\n", mig_out.full_digest ? "on" : "off");

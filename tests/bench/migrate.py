@@ -35,6 +35,12 @@ CASES = [(8, 2, 16), (8, 3, 256), (16, 6, 64), (32, 6, 64)]
 ROUND = re.compile(r"migration vm(\d+): round (\d+): (\d+) pages, ([\d.]+) MB/s, "
                    r"dirty rate (\d+) pages/s, expected downtime (\d+) ms")
 THROUGHPUT = re.compile(r"throughput: (\d+\.\d+) MB/s")
+# the model's prediction at the start (migrate/precopy.c), printed beside the result
+MODEL = re.compile(r"migration vm(\d+): the model predicted downtime (\d+) ms, total (\d+) ms, "
+                   r"(\d+) rounds")
+# the progress line, once a second: the time left the source expects
+PROGRESS = re.compile(r"migration vm(\d+): round \d+ \d+%, [\d.]+ MB/s, dirty \d+ pages/s, "
+                      r"downtime ~(?:\d+ ms|\?), ([\d.]+) s left")
 PNG = os.path.join(ROOT, "build", "bench", "migration-rounds.png")
 DOCS_PNG = os.path.join(ROOT, "docs", "migration-rounds.png")
 
@@ -58,12 +64,17 @@ def frames(host):
     return int(n["tx-packets"]), int(n["rx-packets"])
 
 
-def migrate_once(a, b, mem, mib, rate):
+def migrate_once(a, b, mem, mib, rate, sampled=False):
     """memtouch on a, moved to b; returns the figures of that migration."""
     tx0, rx0 = frames(a)
     out = a.cmd(f"vm start memtouch mem={mem} name=bench -- mib={mib} rate={rate}")
     vm = int(re.search(r"^vm(\d+) started$", out, re.M).group(1))
     a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=300)
+    if sampled:
+        # a sample of the running guest (the policy's, every few s), for the model
+        n = int(a.info("policy")["samples"])
+        while int(a.info("policy")["samples"]) < n + 2:
+            time.sleep(2)
     out = a.cmd(f"migrate {vm} 10.0.0.2")
     assert "started" in out, out
     a.expect(rf"migration vm{vm} -> 10\.0\.0\.2: (completed|failed)[^\r\n]*\r\n".encode(),
@@ -76,8 +87,11 @@ def migrate_once(a, b, mem, mib, rate):
     b.expect(rf"\[vm{new}\] seq=\d+ check=ok\r\n".encode(), timeout=300)
     b.cmd(f"kill {new}")
     tx1, rx1 = frames(a)
+    text = console(a)
     rounds = [(int(m.group(2)), int(m.group(3)), int(m.group(5)))
-              for m in ROUND.finditer(console(a)) if int(m.group(1)) == vm]
+              for m in ROUND.finditer(text) if int(m.group(1)) == vm]
+    model = [m for m in MODEL.finditer(text) if int(m.group(1)) == vm]
+    left = [float(m.group(2)) for m in PROGRESS.finditer(text) if int(m.group(1)) == vm]
     return {
         "mem": mem, "mib": mib, "rate": rate,
         "downtime": int(info["downtime"]), "total": int(info["total-time"]),
@@ -88,6 +102,9 @@ def migrate_once(a, b, mem, mib, rate):
         "blocked_ms": int(info.get("send-blocked-ms", 0)),
         "tx": tx1 - tx0, "rx": rx1 - rx0,
         "dirty_rate": max([d for _, _, d in rounds] or [0]),
+        "model": tuple(int(x) for x in model[-1].groups()[1:]) if model else None,
+        "left": left,
+        "line": line,
     }
 
 
@@ -149,6 +166,20 @@ def grid_table(results, lan_mbs, platform):
               f"| {limit:.0f} | {r['total'] / limit:.2f} | {r['downtime']} "
               f"| {r['tx'] * 1000 // max(r['total'], 1)} "
               f"| {100 * r['blocked_ms'] // max(r['iterate_ms'], 1)} |")
+    print("\nthe model at the start (the policy's sample of the guest, the last migration's "
+          "goodput to this peer) against the measurement:")
+    print("| guest MiB | dirty × link | predicted downtime ms | measured | ÷ | predicted total ms "
+          "| measured | ÷ | predicted rounds | measured | time left at each progress line, s |")
+    print("|" + "---|" * 11)
+    for r in results:
+        if not r["model"]:
+            print(f"| {r['mem']} | {r['factor']} | no prediction: {r['line']} |")
+            continue
+        down, total, rounds = r["model"]
+        print(f"| {r['mem']} | {r['factor']} | {down} | {r['downtime']} "
+              f"| {down / max(r['downtime'], 1):.2f} | {total} | {r['total']} "
+              f"| {total / max(r['total'], 1):.2f} | {rounds} | {r['rounds']} "
+              f"| {', '.join(f'{x:.1f}' for x in r['left'])} |")
     print("goodput: iterate-acked-bytes ÷ iterate-ms (`info migrate`: what the target "
           "acknowledged by the pause ÷ the iterative copy's length); limit: (data pages × "
           f"{PAGE_MSG} + zero pages × {ZERO_MSG} bytes) ÷ netperf's mean; frames out/s: the "
@@ -175,12 +206,18 @@ def run_grid(args, platform):
         b.wait_prompt(timeout=600)
         lan_mbs = [netperf(a, "10.0.0.2")]
         print(f"netperf {lan_mbs[0]:.2f} MB/s", flush=True)
+        # the model's link figure is the goodput of the last migration to the peer:
+        # a small one first, so the grid's first row has a prediction too; and the
+        # policy's sampling often enough that each guest is sampled while it runs
+        a.cmd("policy set sample-every 3")
+        warm = migrate_once(a, b, 4, 1, 0)
+        print(f"warm-up: {warm['line']}", flush=True)
         for mem in sizes:
             for f in factors:
                 rate = round(float(f) * lan_mbs[0] * 1e6 / PAGE)
                 print(f"migrating memtouch mem={mem} mib={mem // 4} rate={rate} "
                       f"({f} × link) ...", flush=True)
-                r = migrate_once(a, b, mem, mem // 4, rate)
+                r = migrate_once(a, b, mem, mem // 4, rate, sampled=True)
                 r["factor"] = f
                 results.append(r)
                 print(f"  goodput {r['iterate_bytes'] / max(r['iterate_ms'], 1) / 1000:.2f} "
