@@ -15,6 +15,7 @@
 #include "migrate/send.h"
 #include "net/addr.h"
 #include "net/net.h"
+#include "lwip/opt.h"
 #include "hv/backend.h"
 #include "hv/vcpu.h"
 
@@ -376,6 +377,7 @@ static void decide(uint64_t now)
 	params.digest_bps = mig_params.full_digest ? DIGEST_BPS : 0;
 	params.converge = mig_params.converge;
 	params.max_rounds = (uint32_t)mig_params.max_rounds;
+	params.inflight_bytes = TCP_SND_BUF;
 	if (policy_choose(&params, &h, &d) != POLICY_MIGRATE) {
 		if (d.why != POLICY_NOT_OVERLOADED)
 			say_why(now, h.load_pct, d.text);
@@ -471,6 +473,7 @@ bool autopolicy_model_in(int vm_id, uint32_t ip, struct precopy_in *in)
 		.digest_bps = mig_params.full_digest ? DIGEST_BPS : 0,
 		.converge = mig_params.converge,
 		.max_rounds = (uint32_t)mig_params.max_rounds,
+		.inflight_bytes = TCP_SND_BUF, /* the migration stream's send buffer */
 	};
 	if (p) {
 		in->bandwidth = p->link_bps;

@@ -95,6 +95,7 @@ static void predict(const struct policy_params *p, const struct policy_vm *vm,
 		.zero_pages = vm->zero_pages,
 		.converge = p->converge,
 		.max_rounds = p->max_rounds,
+		.inflight_bytes = p->inflight_bytes,
 	};
 
 	precopy_predict(&in, out);

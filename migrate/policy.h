@@ -22,9 +22,10 @@ struct policy_params {
 	uint32_t capacity_pct;    /* 100 x this host's CPUs: 100 while tern runs on one */
 	struct converge_params converge; /* the migration's auto-converge, for the model */
 	uint32_t max_rounds;      /* the migration's max-rounds; 0: PRECOPY_MAX_ROUNDS */
+	uint64_t inflight_bytes;  /* the sender's buffer (precopy_in) */
 };
 
-#define POLICY_DEFAULTS { 85, 10, 60, 300, 64, 300, 0, 25, 100, { false, 0, 0 }, 0 }
+#define POLICY_DEFAULTS { 85, 10, 60, 300, 64, 300, 0, 25, 100, { false, 0, 0 }, 0, 0 }
 
 /* What a host announces of itself, and all that the balance rule reads of either end. */
 struct policy_end {

@@ -5,13 +5,15 @@
  * goodput of G bytes/s lasts B / G s, during which the guest dirties min(wss, rate x
  * duration) distinct pages; auto-converge's throttle of p % leaves it (100 - p) % of the
  * CPU, and so of its rate (a guest whose writes are paced by its CPU, as memtouch's
- * are). The stop rule is migrate/send.c should_stop(): stop when the pages left would
- * take no longer than the limit to send, at max-rounds, or, with auto-converge off,
- * after 3 rounds in a row that did not shrink (rounds 1 and 2 always count as
- * shrinking); with it on, a round that did not halve the work raises the throttle
- * (converge_throttle(), the rule tern runs). The pause costs the last pages'
- * transfer, 2 RTTs (commit answer, activation and its answer) and, with full-digest on
- * only, the digest of the whole RAM; setup costs 2 RTTs more (connect, reservation).
+ * are). A round ends when its last page is queued: what lwIP still holds goes on into
+ * the next round, or the pause. The stop rule is migrate/send.c should_stop(), line for
+ * line: stop when the pages left and the bytes still unacknowledged would take no
+ * longer than the limit to send, at max-rounds, or, with auto-converge off, after 3
+ * rounds in a row that did not shrink (rounds 1 and 2 always count as shrinking); with
+ * it on, a round that did not halve the work raises the throttle (converge_throttle(),
+ * the rule tern runs). The pause costs the last pages' and the device state's transfer,
+ * 2 RTTs (commit answer, activation and its answer) and, with full-digest on only, the
+ * digest of the whole RAM; setup costs 2 RTTs more (connect, reservation).
  */
 #include "hv/lib/string.h"
 #include "migrate/precopy.h"
@@ -56,20 +58,21 @@ uint64_t precopy_bytes(uint64_t pages, uint64_t zero)
 /* The pause's fixed part: two round trips, and the whole RAM's digest when asked. */
 static uint64_t fixed_us(const struct precopy_in *in, uint64_t mem)
 {
-	uint64_t us = 2ULL * in->rtt_ms * 1000;
+	uint64_t us = 2ULL * in->rtt_ms * 1000 + xfer_us(PRECOPY_STATE_BYTES, in->bandwidth);
 
 	if (in->digest_bps)
 		us = sat_add(us, mem * PRECOPY_PAGE * US / in->digest_bps);
 	return us;
 }
 
-/* Whether tern stops the iterative copy at the end of round s (pending pages left). */
+/* Whether tern stops the iterative copy at the end of round s, with pending pages left
+ * and carry bytes still unacknowledged (send.c should_stop(), line for line). */
 static bool stops(const struct precopy_in *in, const struct precopy_now *s, uint64_t pending,
-		  uint64_t bw, struct precopy_out *out)
+		  uint64_t carry, uint64_t bw, struct precopy_out *out)
 {
 	uint32_t max = in->max_rounds ? in->max_rounds : PRECOPY_MAX_ROUNDS;
 
-	out->converged = pending * PRECOPY_PAGE * 1000 / bw <= in->downtime_limit_ms;
+	out->converged = (pending * PRECOPY_PAGE + carry) * 1000 / bw <= in->downtime_limit_ms;
 	return out->converged || s->round >= max ||
 	       (!in->converge.on && s->not_shrinking >= PRECOPY_NOT_SHRINKING);
 }
@@ -90,9 +93,11 @@ void precopy_estimate(const struct precopy_in *in, const struct precopy_now *now
 	s.left_bytes = MIN(s.left_bytes, max_bytes);
 	s.round_pages = MIN(s.round_pages, mem);
 	while (!s.paused) {
-		uint64_t pending;
+		/* a round without pages ends once what it carried is across (tern's loop
+		 * turns meanwhile) */
+		uint64_t pending, carry = s.round_pages ? MIN(in->inflight_bytes, s.left_bytes) : 0;
 
-		t = xfer_us(s.left_bytes, bw);
+		t = xfer_us(s.left_bytes - carry, bw);
 		us = sat_add(us, t);
 		out->pages_sent += s.round_pages;
 		pending = MIN(wss, MIN(s.dirtied, mem) +
@@ -100,7 +105,7 @@ void precopy_estimate(const struct precopy_in *in, const struct precopy_now *now
 		bool shrinking = pending < s.last_pending || s.round < 3;
 		s.not_shrinking = shrinking ? 0 : s.not_shrinking + 1;
 		s.last_pending = pending;
-		if (stops(in, &s, pending, bw, out)) {
+		if (stops(in, &s, pending, carry, bw, out)) {
 			s.paused = true;
 		} else {
 			s.throttle_pct = converge_throttle(&in->converge, s.throttle_pct,
@@ -110,7 +115,7 @@ void precopy_estimate(const struct precopy_in *in, const struct precopy_now *now
 		/* the next round sends what this one dirtied: written, so taken as data */
 		s.round++;
 		s.round_pages = pending;
-		s.left_bytes = pending * PRECOPY_PAGE_BYTES;
+		s.left_bytes = carry + pending * PRECOPY_PAGE_BYTES;
 	}
 	/* stop-and-copy: the guest is paused, nothing more is dirtied */
 	t = sat_add(xfer_us(s.left_bytes, bw), fixed_us(in, mem));

@@ -18,6 +18,9 @@
  * (migrate/stream.c), so markers share frames and cost their bytes, not a frame each. */
 #define PRECOPY_PAGE_BYTES (16ULL + 12 + PRECOPY_PAGE)
 #define PRECOPY_MARKER (16ULL + 12)
+/* What the pause sends besides pages: the nine device records and the vCPU state with
+ * its XSAVE area (README, "What the platform adds to the pause": 1,469 + 1,784 bytes). */
+#define PRECOPY_STATE_BYTES 3253ULL
 #define PRECOPY_MAX_ROUNDS 30          /* as MIGRATE_MAX_ROUNDS in migrate/migrate.h */
 #define PRECOPY_NOT_SHRINKING 3        /* auto-converge off: flat rounds before giving up */
 #define PRECOPY_MAX_PAGES (1ULL << 28) /* 1 TiB: keeps pages x 4124 x 10^6 in 64 bits */
@@ -34,6 +37,10 @@ struct precopy_in {
 	uint64_t zero_pages;        /* all-zero pages at the start: round 1 sends markers */
 	struct converge_params converge; /* auto-converge as the migration runs it; 0: off */
 	uint32_t max_rounds;        /* iterative rounds before the stop; 0: PRECOPY_MAX_ROUNDS */
+	/* A round ends when its last page is queued, not acknowledged: the bytes then still
+	 * unacknowledged (at most the sender's buffer, TCP_SND_BUF) go on into the next
+	 * round, or the pause waits for them; tern's stop rule counts them. */
+	uint64_t inflight_bytes;
 };
 
 struct precopy_out {

@@ -444,7 +444,7 @@ static bool estimate(struct vm *vm, struct precopy_out *out)
 	in.downtime_limit_ms = (uint32_t)mig_params.downtime_limit_ms;
 	in.converge = mig_params.converge;
 	in.max_rounds = (uint32_t)mig_params.max_rounds;
-	in.digest_bps = 0; /* the estimate is of this migration's pause, digest included or not */
+	in.inflight_bytes = TCP_SND_BUF;
 	precopy_estimate(&in, &now, out);
 	return in.bandwidth != 0;
 }

@@ -75,6 +75,11 @@ def migrate_once(a, b, mem, mib, rate, sampled=False):
         n = int(a.info("policy")["samples"])
         while int(a.info("policy")["samples"]) < n + 2:
             time.sleep(2)
+    # what the model is given at the start: the guest's sample, the link and round trip
+    sample = re.search(rf"^vm{vm}: load \d+%, dirty-rate (\d+) pages/s, wss \d+ pages, "
+                       rf"zero (\d+) pages$", a.cmd("info policy"), re.M)
+    peer = re.search(r"^10\.0\.0\.2\s+\S+\s+\S+\s+\S+\s+([\d.]+)\s+([\d.]+)",
+                     a.cmd("info hosts"), re.M)
     out = a.cmd(f"migrate {vm} 10.0.0.2")
     assert "started" in out, out
     a.expect(rf"migration vm{vm} -> 10\.0\.0\.2: (completed|failed)[^\r\n]*\r\n".encode(),
@@ -104,6 +109,8 @@ def migrate_once(a, b, mem, mib, rate, sampled=False):
         "dirty_rate": max([d for _, _, d in rounds] or [0]),
         "model": tuple(int(x) for x in model[-1].groups()[1:]) if model else None,
         "left": left,
+        "sample": tuple(int(x) for x in sample.groups()) if sample else None,
+        "peer": tuple(float(x) for x in peer.groups()) if peer else None,
         "line": line,
     }
 
@@ -168,15 +175,19 @@ def grid_table(results, lan_mbs, platform):
               f"| {100 * r['blocked_ms'] // max(r['iterate_ms'], 1)} |")
     print("\nthe model at the start (the policy's sample of the guest, the last migration's "
           "goodput to this peer) against the measurement:")
-    print("| guest MiB | dirty × link | predicted downtime ms | measured | ÷ | predicted total ms "
+    print("| guest MiB | dirty × link | sampled dirty pages/s | zero pages | link MB/s | rtt ms "
+          "| predicted downtime ms | measured | ÷ | predicted total ms "
           "| measured | ÷ | predicted rounds | measured | time left at each progress line, s |")
-    print("|" + "---|" * 11)
+    print("|" + "---|" * 15)
     for r in results:
         if not r["model"]:
             print(f"| {r['mem']} | {r['factor']} | no prediction: {r['line']} |")
             continue
         down, total, rounds = r["model"]
-        print(f"| {r['mem']} | {r['factor']} | {down} | {r['downtime']} "
+        rate, zero = r["sample"] or ("?", "?")
+        link, rtt = r["peer"] or ("?", "?")
+        print(f"| {r['mem']} | {r['factor']} | {rate} | {zero} | {link} | {rtt} "
+              f"| {down} | {r['downtime']} "
               f"| {down / max(r['downtime'], 1):.2f} | {total} | {r['total']} "
               f"| {total / max(r['total'], 1):.2f} | {rounds} | {r['rounds']} "
               f"| {', '.join(f'{x:.1f}' for x in r['left'])} |")
