@@ -406,10 +406,13 @@ static uint64_t left_bytes(void)
 }
 
 /* The guest's dirty rate as measured: the round under way's once it ran a second (so a
- * round's start does not read as idle), else the last round's. */
+ * round's start does not read as idle), else the last round's, else the policy's last
+ * sample of it. */
 static uint64_t measured_rate(uint64_t dirtied, uint64_t round_ms)
 {
-	return round_ms >= 1000 ? dirtied * 1000 / round_ms : mig_out.dirty_rate;
+	if (round_ms >= 1000)
+		return dirtied * 1000 / round_ms;
+	return mig_out.round > 1 ? mig_out.dirty_rate : mig_out.model_in.dirty_rate;
 }
 
 /* ... and as it would be unthrottled, which the model takes (it throttles as tern does) */
