@@ -14,6 +14,10 @@ Usage: tests/bench/migrate.py [--platform P] [--plot CASE] [--no-plot]
 dirty rate, given as a multiple of the LAN's first netperf figure (pages per heartbeat,
 a heartbeat being about one second), and prints the goodput: bytes the target
 acknowledged during the iterative copy ÷ its length, beside netperf in the same run.
+Before the grid it migrates a small idle guest once, so the model has the link's
+goodput to this peer for every row, and samples each guest (the policy's sampling, every
+3 s) while it runs; each row then prints tern's prediction at the start beside the
+measurement, the model's inputs, and the time left each progress line announced.
 It asserts nothing about speed; it fails only when a migration does.
 """
 import argparse

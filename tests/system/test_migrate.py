@@ -299,7 +299,7 @@ def test_auto_converge(pair):
     progress = re.findall(PROGRESS % vm, text)
     print("progress lines:", progress, "remaining-time-ms polled:", left)
     assert len(progress) >= 2, progress
-    assert all(0 <= int(p[1]) <= 100 and p[6] != "?" for p in progress), progress
+    assert all(0 <= int(p[1]) <= 100 and p[5] != "?" for p in progress), progress
     assert len(left) >= 2 and left[-1] < left[0], left
     m = re.search(r"completed, downtime (\d+) ms \(predicted (\d+) ms(?: at [\d.]+ s)?\), .* "
                   r"in (\d+) rounds, CPU throttled up to (\d+) %$", line)
