@@ -487,16 +487,6 @@ bool autopolicy_model_in(int vm_id, uint32_t ip, struct precopy_in *in)
 	return vm && in->bandwidth && f && f->sampled_ms;
 }
 
-bool autopolicy_predict(int vm_id, uint32_t ip, struct precopy_out *out)
-{
-	struct precopy_in in;
-
-	if (!autopolicy_model_in(vm_id, ip, &in))
-		return false;
-	precopy_predict(&in, out);
-	return true;
-}
-
 /* The link's speed in the model's unit: the bytes of pages and markers the target
  * acknowledged ÷ the iterative copy's length, the goodput the source itself measured
  * (the rate its stop rule and its estimate of the time left use). */

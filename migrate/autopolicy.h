@@ -14,8 +14,6 @@ void autopolicy_tick(void);
  * last migration to it, or a netperf probe) and its round trip, and the migration
  * parameters. Whether all were measured; what was not is left 0. */
 bool autopolicy_model_in(int vm_id, uint32_t ip, struct precopy_in *in);
-/* The model's prediction for moving VM vm_id to ip, for printing beside the result. */
-bool autopolicy_predict(int vm_id, uint32_t ip, struct precopy_out *out);
 /* A migration to ip completed: the target acknowledged acked_bytes of pages and markers
  * in the ms of its iterative copy. Notes the link's speed in the model's unit. */
 void autopolicy_migrated(uint32_t ip, uint64_t acked_bytes, uint64_t ms);
