@@ -11,9 +11,9 @@
 void autopolicy_tick(void);
 /* The model's inputs for moving VM vm_id to ip, from what this host measured: the VM's
  * last sample (dirty rate and zero pages; its working set is taken as the whole RAM,
- * see model_wss()), the link to ip (the goodput of the
- * last migration to it, or a netperf probe) and its round trip, and the migration
- * parameters. Whether all were measured; what was not is left 0. */
+ * see model_wss()), the link to ip (the goodput of the last migration to it, or a
+ * netperf probe) and its round trip, and the migration parameters. Whether all were
+ * measured; what was not is left 0. */
 bool autopolicy_model_in(int vm_id, uint32_t ip, struct precopy_in *in);
 /* A migration to ip completed: the target acknowledged acked_bytes of pages and markers
  * in the ms of its iterative copy. Notes the link's speed in the model's unit. */
