@@ -30,7 +30,7 @@ int vmx_vcpu_create(struct vcpu *v)
 	if (!x)
 		return -E_NOMEM;
 	x->v = v;
-	/* Never 0 (VMX root's own tag: VM entry fails with it, SDM 26.2.1.1) and never a
+	/* Never 0 (VMX root's own tag: VM entry fails with it, SDM 27.2.1.1) and never a
 	 * live VM's: the slot, not the id, which would wrap at 16 bits into a collision.
 	 * The INVVPID below drops what a previous holder of the tag left in the TLB. */
 	x->vpid = (uint16_t)(vm_slot(v->vm) + 1);
