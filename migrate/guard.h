@@ -32,9 +32,9 @@ bool guard_pace_short(struct guard_pace *p, uint64_t now, uint64_t *units);
 /* --- the per-peer budget -------------------------------------------------------------- */
 
 #define GUARD_PEERS 16          /* peers remembered; the least restricted one gives way */
-#define GUARD_BURST_MIB 2048    /* a peer's budget when full */
-#define GUARD_REFILL_MIB_S 32   /* the budget grows back this fast */
-#define GUARD_FLOOR_MIB 64      /* a failed reservation costs at least this much */
+#define GUARD_BURST_MIB 1024    /* a peer's budget when full */
+#define GUARD_REFILL_MIB_S 16   /* the budget grows back this fast */
+#define GUARD_FLOOR_MIB 32      /* a failed reservation costs at least this much */
 
 struct guard_peers {
 	struct {
