@@ -65,6 +65,15 @@ static const struct {
 static struct guard_pace pace;
 static struct guard_peers budget; /* reservations by peer that came to nothing */
 
+static void pace_begin(enum mig_stage s)
+{
+	if (s >= ARRAY_SIZE(paces) || !paces[s].window_ms)
+		return;
+	guard_pace_start(&pace, time_now_ms(),
+			 mig_params.x_pace_window_ms ? mig_params.x_pace_window_ms :
+						       paces[s].window_ms, paces[s].min_units);
+}
+
 static void free_books(void)
 {
 	if (in.have)
@@ -393,9 +402,8 @@ static void handle(const struct msg *m)
 	enum mig_stage was = in.stage;
 
 	dispatch(m);
-	if (in.stage != was && in.stage < ARRAY_SIZE(paces) && paces[in.stage].window_ms)
-		guard_pace_start(&pace, time_now_ms(), paces[in.stage].window_ms,
-				 paces[in.stage].min_units);
+	if (in.stage != was)
+		pace_begin(in.stage);
 	else if (in.stage == was && m->type != MSG_ROUND)
 		guard_pace_note(&pace);
 }
@@ -412,8 +420,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 	memset(&in, 0, sizeof(in));
 	mstream_accept(&stream, pcb);
 	in.stage = MIG_RESERVE;
-	guard_pace_start(&pace, time_now_ms(), paces[MIG_RESERVE].window_ms,
-			 paces[MIG_RESERVE].min_units);
+	pace_begin(MIG_RESERVE);
 	sched_hurry(&hurrying, true);
 	return ERR_OK;
 }
