@@ -426,8 +426,8 @@ def test_trickling_reservation_released(host):
         assert kind == ABORT, got
         assert "too slow: 0 pages, records or stage messages in 1 s, at least 16 needed" in \
             reason(got[16:], 0)
-    host.cmd("migrate_set_parameter x-pace-window 0")
     expect_failure(host, "iterative copy", "too slow")
+    host.cmd("migrate_set_parameter x-pace-window 0")
     assert str(vm) not in vm_states(host)
     assert free_kib(host) == base
 
