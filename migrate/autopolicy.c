@@ -335,9 +335,15 @@ static void probe_links(uint64_t now)
 	for (int i = 0; i < PEERS_MAX; i++) {
 		if (!t[i].used || t[i].link_bps || policy_backoff_left(backoff_of(t[i].a.ip), now))
 			continue;
+		char addr[20];
+
 		probe.ip = t[i].a.ip;
 		probe.deadline_ms = now + PROBE_DEADLINE_MS;
 		probe.on = netperf_start(&probe.np, probe.ip, PROBE_MIB) == 0;
+		net_format_ip4(addr, sizeof(addr), probe.ip);
+		if (probe.on)
+			mon_event("policy: measuring the link to %s (netperf, %d MiB)", addr,
+				  PROBE_MIB);
 		return;
 	}
 }
