@@ -142,7 +142,6 @@ static bool dead(const struct vm *vm)
 	return vm->state == VM_EXITED || vm->state == VM_KILLED;
 }
 
-/* A free slot, or the one of the VM that ended longest ago. */
 /* Ids go up, and after VM_ID_MAX start at 1 again, skipping any a slot still holds (a
  * VM that exists, or one still listed as ended): every reservation a peer makes takes
  * one, so they must never wrap into a collision. */
@@ -160,6 +159,7 @@ static int new_id(void)
 	}
 }
 
+/* A free slot, or the one of the VM that ended longest ago. */
 static struct vm *new_slot(void)
 {
 	struct vm *oldest = NULL;

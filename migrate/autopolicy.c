@@ -329,14 +329,13 @@ static void probe_poll(uint64_t now)
 static void probe_links(uint64_t now)
 {
 	const struct peer *t = discovery_peers();
+	char addr[20];
 
 	if (probe.on)
 		return;
 	for (int i = 0; i < PEERS_MAX; i++) {
 		if (!t[i].used || t[i].link_bps || policy_backoff_left(backoff_of(t[i].a.ip), now))
 			continue;
-		char addr[20];
-
 		probe.ip = t[i].a.ip;
 		probe.deadline_ms = now + PROBE_DEADLINE_MS;
 		probe.on = netperf_start(&probe.np, probe.ip, PROBE_MIB) == 0;

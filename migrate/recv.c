@@ -404,7 +404,7 @@ static void handle(const struct msg *m)
 	dispatch(m);
 	if (in.stage != was)
 		pace_begin(in.stage);
-	else if (in.stage == was && m->type != MSG_ROUND)
+	else if (m->type != MSG_ROUND)
 		guard_pace_note(&pace);
 }
 
