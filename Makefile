@@ -47,6 +47,7 @@ NET_SRCS := net/addr.c net/sys_arch.c net/pci.c net/e1000_ring.c net/e1000.c net
 	net/netperf.c
 MIGRATE_SRCS := migrate/wire.c migrate/stream.c migrate/send.c migrate/recv.c migrate/migrate.c \
 	migrate/announce.c migrate/discovery.c migrate/autopolicy.c migrate/policy.c migrate/precopy.c migrate/converge.c \
+	migrate/guard.c \
 	migrate/cluster.c
 TLS_SRCS := tls/tls.c tls/entropy.c tls/key.c tls/session.c
 CORE_SRCS := $(HV_SRCS) $(VMX_SRCS) $(NET_SRCS) $(MIGRATE_SRCS) $(TLS_SRCS)
@@ -250,7 +251,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/te
 UNIT_SRCS := hv/lib/fmt.c hv/cmdline.c hv/lineedit.c hv/monitor.c hv/pmm.c hv/bootinfo.c hv/linuxload.c \
 	hv/acpi.c hv/pci.c hv/mbload.c hv/vm_args.c vmx/ept.c vmx/vapic.c hv/apicv.c hv/vconsole.c hv/bitmap.c hv/lib/error.c hv/lib/strlcpy.c boot/efi/config.c tests/unit/stubs.c \
 	net/e1000_ring.c net/addr.c migrate/wire.c migrate/announce.c migrate/policy.c migrate/precopy.c hv/load.c \
-	hv/throttle.c migrate/converge.c migrate/cluster.c \
+	hv/throttle.c migrate/converge.c migrate/cluster.c migrate/guard.c \
 	hv/vmstate.c hv/cpu_model.c hv/cpuid.c hv/x86_rules.c hv/x86_state.c hv/x86_reset.c hv/calendar.c \
 	hv/wallclock.c hv/gpt.c hv/insn.c hv/insn_emul.c hv/strio.c $(DEV_SRCS) \
 	$(TLS_SRCS) $(MBEDTLS_SRCS)

@@ -300,18 +300,60 @@ static size_t gather_vms(struct policy_vm *out, uint64_t now)
 	return n;
 }
 
-/* A peer no migration has measured yet gets a short netperf probe first. */
-static void probe_links(void)
+/* A peer no migration has measured yet gets a short netperf probe first, in the
+ * background (tern's loop never waits on a peer): one at a time, ended at a deadline. A
+ * probe that fails backs the peer off, as a failed move does. */
+#define PROBE_MIB 1
+#define PROBE_DEADLINE_MS 10000
+static struct {
+	struct netperf np;
+	uint32_t ip;
+	uint64_t deadline_ms;
+	bool on;
+} probe;
+
+static void probe_poll(uint64_t now)
+{
+	struct netperf_result r;
+	char addr[20];
+	int err;
+
+	if (!probe.on)
+		return;
+	if (now >= probe.deadline_ms)
+		netperf_cancel(&probe.np, "no result within the probe's deadline");
+	err = netperf_poll(&probe.np, &r);
+	if (err == NETPERF_RUNNING)
+		return;
+	probe.on = false;
+	if (!err) {
+		discovery_note_link(probe.ip, r.kb_per_s * 1000, 0);
+		return;
+	}
+	net_format_ip4(addr, sizeof(addr), probe.ip);
+	mon_event("policy: link probe to %s failed (%s); backing it off for %llu s", addr, r.error,
+		  (unsigned long long)(policy_backoff_fail(&params, backoff_of(probe.ip), now) /
+				       1000));
+}
+
+static void probe_links(uint64_t now)
 {
 	const struct peer *t = discovery_peers();
+	char addr[20];
 
+	if (probe.on)
+		return;
 	for (int i = 0; i < PEERS_MAX; i++) {
-		struct netperf_result r;
-		if (!t[i].used || t[i].link_bps)
+		if (!t[i].used || t[i].link_bps || policy_backoff_left(backoff_of(t[i].a.ip), now))
 			continue;
-		if (netperf_run(t[i].a.ip, 1, &r) == 0)
-			discovery_note_link(t[i].a.ip, r.kb_per_s * 1000, 0);
-		return; /* one a tick */
+		probe.ip = t[i].a.ip;
+		probe.deadline_ms = now + PROBE_DEADLINE_MS;
+		probe.on = netperf_start(&probe.np, probe.ip, PROBE_MIB) == 0;
+		net_format_ip4(addr, sizeof(addr), probe.ip);
+		if (probe.on)
+			mon_event("policy: measuring the link to %s (netperf, %d MiB)", addr,
+				  PROBE_MIB);
+		return;
 	}
 }
 
@@ -368,7 +410,7 @@ static void decide(uint64_t now)
 		high_since_ms = now;
 	h.high_for_ms = high_since_ms ? now - high_since_ms : 0;
 	if (h.load_pct >= params.load_high)
-		probe_links();
+		probe_links(now);
 	h.vms = vms;
 	h.nvms = gather_vms(vms, now);
 	h.peers = peers;
@@ -401,6 +443,7 @@ void autopolicy_tick(void)
 {
 	uint64_t now = time_now_ms();
 
+	probe_poll(now);
 	if (now < next_tick_ms)
 		return;
 	next_tick_ms = now + 1000;

@@ -250,12 +250,18 @@ static void set_rounds(uint64_t v)
 	mig_params.max_rounds = v;
 }
 
+static void set_pace_window(uint64_t v)
+{
+	mig_params.x_pace_window_ms = v;
+}
+
 static const struct num_param num_params[] = {
 	{ "downtime-limit", 1, 600000, "ms", set_downtime },
 	{ "max-bandwidth", 0, 100000, "MB/s, 0 = unlimited", set_bandwidth },
 	{ "throttle-initial", 1, THROTTLE_MAX_PCT, "%", set_initial },
 	{ "throttle-increment", 1, THROTTLE_MAX_PCT, "%", set_increment },
 	{ "max-rounds", 1, 1000, "iterative rounds", set_rounds },
+	{ "x-pace-window", 0, 600000, "ms, 0 = each stage's own; for tests", set_pace_window },
 };
 
 /* The on|off ones */

@@ -16,6 +16,9 @@ struct mig_params {
 	/* For tests of the failure paths: when this host's side of a migration reaches the
 	 * stage, it cuts the connection (a TCP reset, no goodbye), once. MIG_NONE: never. */
 	enum mig_stage cut_at;
+	/* For tests of the target's pace rule (migrate/guard.h): every stage's window, in
+	 * ms, instead of its own; 0: their own. */
+	uint64_t x_pace_window_ms;
 };
 
 /* Why the iterative copy stopped, for the completion line */

@@ -7,14 +7,15 @@ without auto-converge stops at the round limit; and
 every failure (refusal, no target, cancel, a target that dies, the connection cut at
 each stage) leaves the VM running on exactly one host, with nothing leaked on either;
 a migrating VM refuses the operator's commands that would pause, resume or track it, and
-kill cancels its migration first.
+kill cancels its migration first; a ping or netperf to a silent address holds the
+console while the loop runs guests, takes a migration and serves netperf.
 Malformed streams fed to a live host: test_migrate_wire.py."""
 import re
 import time
 
 import pytest
 
-from ternhost import TernHost, lan_hosts, wait_for, why_no_kvm_vmx
+from ternhost import PROMPT, TernHost, lan_hosts, wait_for, why_no_kvm_vmx
 
 A_IP, B_IP = "10.0.0.1", "10.0.0.2"
 
@@ -555,6 +556,59 @@ def test_bad_requests(pair):
     assert a.info("migrate")["auto-converge"] == "off"
     a.cmd("migrate_set_parameter auto-converge on")
     assert "error: unknown parameter 'throttle'" in a.cmd("migrate_set_parameter throttle 5")
+
+
+# Nothing a peer does blocks tern's loop: the monitor's ping to a silent address and a
+# netperf to one hold the console, not the loop (the target's guards against peers that
+# misbehave inside a migration: test_migrate_wire.py).
+SILENT = "10.0.0.99"    # nothing on the LAN answers it
+NO_REPLY = re.compile(rb"seq=\d+: no reply within 1000 ms\r\n")
+
+
+def beats(host, vm, n=2):
+    for _ in range(n):
+        host.expect(rf"\[vm{vm}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
+
+
+def test_ping_silent_peer_loop_runs_on(pair):
+    """While A pings a silent address, A's loop runs its guest, takes a migration from B
+    and serves B's netperf; Ctrl-C then ends the ping at once."""
+    a, b = pair
+    beater = a.vm_start("memtouch mem=4 name=beater -- mib=1")
+    mover = b.vm_start("memtouch mem=4 name=mover -- mib=1")
+    beats(a, beater, 1)
+    beats(b, mover, 1)
+    a.send_raw(f"ping {SILENT} 1000\r".encode())
+    a.expect(NO_REPLY, timeout=30)
+    beats(a, beater)                            # the console is ping's, the loop runs on
+    line, arrived = migrate(b, mover, A_IP)
+    assert "completed" in line, line
+    a.expect(rf"vm{arrived} arrived from {B_IP}".encode(), timeout=60)
+    beats(a, arrived)
+    out = b.cmd(f"netperf {A_IP} 1", timeout=120)
+    assert re.search(r"^throughput: \d+\.\d\d MB/s", out, re.M), out
+    a.expect(NO_REPLY, timeout=30)              # and the ping went on all along
+    a.send_raw(b"\x03")                         # Ctrl-C: it ends now, not in 1000 s
+    a.expect(rb"ping: (\d+) sent, 0 received, 100% loss\r\n", timeout=5)
+    assert int(a.proc.match.group(1)) >= 2
+    a.expect(PROMPT, timeout=5)
+    assert a.info("version").get("version")
+    for h in (a, b):
+        h.kill_vms()
+
+
+def test_netperf_silent_peer_cancelled(pair):
+    """netperf to a silent address holds the console while the guest runs; Ctrl-] (the
+    monitor's escape) cancels it."""
+    a, _ = pair
+    beater = a.vm_start("memtouch mem=4 name=beater2 -- mib=1")
+    a.send_raw(f"netperf {SILENT} 1\r".encode())
+    beats(a, beater)
+    a.send_raw(b"\x1d")
+    a.expect(rf"error: netperf to {re.escape(SILENT)}: cancelled \(0 of 1048576 bytes "
+             rf"acknowledged\)\r\n".encode(), timeout=5)
+    a.expect(PROMPT, timeout=5)
+    a.kill_vms()
 
 
 @pytest.mark.skipif(why_no_kvm_vmx() is not None,

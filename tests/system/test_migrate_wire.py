@@ -391,3 +391,67 @@ def test_as_source_bad_answers(host):
     still_beating(host, vm)
     assert host.info(f"dirty {vm}")["mode"] == "off"    # tracking ended with it
     host.cmd(f"kill {vm}")
+
+
+# Peers that hold the key but misbehave (migrate/guard.h). These two come last: the loop
+# spends this test machine's budget of reservations on the host.
+
+def test_trickling_reservation_released(host):
+    """Bytes that trickle in (a page's frame, a byte every half second, so the stream is
+    never idle) are no advance: the reservation is released when the first window of
+    the iterative copy ends with fewer than 16 pages or records, and nothing stays held.
+    The HELLO counts for the reservation's window, which a trickle would end too."""
+    base = free_kib(host)
+    # a window of 1 s instead of 10 (10 s of tern's are minutes of Bochs's here)
+    assert "x-pace-window: 1000" in host.cmd("migrate_set_parameter x-pace-window 1000")
+    with connect(host) as s:
+        vm = reserve(host, s)
+        data = page(0, b"\x5a" * PAGE_SIZE)
+        s.settimeout(0.5)
+        got = b""
+        for b in data[:240]:
+            s.sendall(bytes([b]))
+            try:
+                got += s.recv(4096)
+            except socket.timeout:
+                continue
+            break
+        assert got, "tern never gave up on a reservation that made no progress"
+        s.settimeout(30)
+        while len(got) < 16 or len(got) < 16 + struct.unpack("<I", got[8:12])[0]:
+            chunk = s.recv(4096)
+            assert chunk, got
+            got += chunk
+        kind, = struct.unpack("<H", got[6:8])
+        assert kind == ABORT, got
+        assert "too slow: 0 pages, records or stage messages in 1 s, at least 16 needed" in \
+            reason(got[16:], 0)
+    expect_failure(host, "iterative copy", "too slow")
+    host.cmd("migrate_set_parameter x-pace-window 0")
+    assert str(vm) not in vm_states(host)
+    assert free_kib(host) == base
+
+
+def test_hello_loop_refused(host):
+    """HELLO for 64 MiB, then ABORT, again and again: each reservation zeroes 64 MiB for
+    a few kilobytes sent. After the peer's budget (1 GiB, refilled at 16 MiB/s) tern
+    refuses before reserving, and says when it would take the next one."""
+    base = free_kib(host)
+    refused = None
+    for i in range(60):
+        with connect(host) as s:
+            s.sendall(hello(mem=64 << 20))
+            ok, _, text = reserved(s)
+            if not ok:
+                refused = (i, text)
+                break
+            s.sendall(frame(ABORT, b"loop".ljust(120, b"\0")))
+            assert read_frame(s) is None
+        expect_failure(host, "iterative copy", "the source gave up")
+    assert refused, "60 reservations in a loop, none refused"
+    i, text = refused
+    assert i >= 1, refused                   # (the budget the tests before left)
+    assert re.search(r"too many reservations from this host came to nothing; the next one "
+                     r"in \d+ s", text), text
+    expect_failure(host, "reservation", "too many reservations")
+    assert free_kib(host) == base
