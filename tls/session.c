@@ -116,6 +116,10 @@ static const struct {
 	  "a record failed authentication: altered, dropped or replayed on the wire" },
 	{ MBEDTLS_ERR_SSL_UNKNOWN_IDENTITY, E_AUTH,
 	  "the peer's PSK identity is not tern's", NULL },
+	/* what a server reads when a plain peer's first bytes are no ClientHello record */
+	{ MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO, E_FORMAT,
+	  "the peer does not speak TLS, or not tern's (no valid ClientHello; a host without "
+	  "the key: insecure-migration=on?)", NULL },
 	{ MBEDTLS_ERR_SSL_INVALID_RECORD, E_FORMAT,
 	  "the peer does not speak TLS (it holds no cluster key: insecure-migration=on?)",
 	  "a record's header is malformed" },
