@@ -49,11 +49,18 @@ static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 			tcp_abort(pcb);
 		return ERR_OK;
 	}
-	/* records go to the session's side, plain bytes straight to the messages' */
-	if (s->tls ? !take(s->cin, sizeof(s->cin), &s->cin_start, &s->cin_len, p)
-		   : !take(s->in, sizeof(s->in), &s->in_start, &s->in_len, p))
-		return ERR_MEM;
 	s->last_progress_ms = time_now_ms();
+	/* records wait in their pbufs for the session (at most a window of them, as lwIP
+	 * counts only what the session read as taken); plain bytes go to the messages' */
+	if (s->tls) {
+		if (s->rx)
+			pbuf_cat(s->rx, p);
+		else
+			s->rx = p;
+		return ERR_OK;
+	}
+	if (!take(s->in, sizeof(s->in), &s->in_start, &s->in_len, p))
+		return ERR_MEM;
 	pbuf_free(p);
 	return ERR_OK;
 }
@@ -109,7 +116,7 @@ static void attach(struct mstream *s, struct tcp_pcb *pcb)
 	 * partial last one, and only while data is in flight), see mstream_send(). */
 }
 
-/* --- TLS: the session's transport is the pcb and cin[] ------------------------------------ */
+/* --- TLS: the session's transport is the pcb and the pbufs it brought --------------------- */
 
 /* A record, or part of one, to lwIP: counted in sent like plain bytes, so sent - acked stays
  * what is in flight. */
@@ -127,23 +134,24 @@ static int tls_out(void *ctx, const void *buf, size_t len)
 	return (int)n;
 }
 
-/* Bytes of cin[] to the session; they leave TCP's window only now. 0 once the connection
+/* Received bytes to the session; they leave TCP's window only now. 0 once the connection
  * closed and all it brought was read. */
 static int tls_in(void *ctx, void *buf, size_t len)
 {
 	struct mstream *s = ctx;
-	size_t n = MIN(len, s->cin_len);
+	u16_t n;
 
-	if (!n)
+	if (s->rx && !s->rx->tot_len) {
+		pbuf_free(s->rx);
+		s->rx = NULL;
+	}
+	if (!s->rx)
 		return s->closed ? 0 : -E_BUSY;
-	memcpy(buf, s->cin + s->cin_start, n);
-	s->cin_start += n;
-	s->cin_len -= n;
-	if (!s->cin_len)
-		s->cin_start = 0;
+	n = pbuf_copy_partial(s->rx, buf, (u16_t)MIN(len, (size_t)s->rx->tot_len), 0);
+	s->rx = pbuf_free_header(s->rx, n);
 	if (s->pcb)
-		tcp_recved(s->pcb, (u16_t)n);
-	return (int)n;
+		tcp_recved(s->pcb, n);
+	return n;
 }
 
 /* A keyed host's session for this stream (the connecting side is the client); true in a
@@ -165,6 +173,9 @@ static void tls_end(struct mstream *s)
 {
 	tls_session_free(s->tls);
 	s->tls = NULL;
+	if (s->rx)
+		pbuf_free(s->rx);
+	s->rx = NULL;
 }
 
 int mstream_connect(struct mstream *s, uint32_t ip, uint16_t port)

@@ -5,8 +5,8 @@
  * In a keyed host (migrate/cluster.h) every byte goes through a TLS session keyed with the
  * cluster key's migration key (tls/tls.h): the connecting side is the client, the accepting
  * side the server, and no message is read or sent before the handshake is complete. in[]
- * then holds plaintext and cin[] the records TCP brought; a window's worth of ciphertext is
- * acknowledged to lwIP (tcp_recved) only as the session takes it from cin[], and the session
+ * then holds plaintext, and the records TCP brought wait in their pbufs (rx); lwIP is told
+ * they were taken (tcp_recved) only as the session reads them, and the session
  * takes a record only when in[] has room for plaintext, so neither buffer can overflow: what
  * the session has decrypted but in[] could not take yet stays in the session (at most one
  * record). With insecure-migration=on the stream is plain, as before. */
@@ -38,8 +38,7 @@ struct mstream {
 	bool refused;            /* the handshake failed: the peer never proved the key */
 	bool held;               /* the session holds a sealed record lwIP could not take yet */
 	uint64_t start_us, handshake_us; /* connection up; the handshake's duration */
-	uint8_t cin[TCP_WND];    /* records from TCP the session has not read yet */
-	size_t cin_start, cin_len;
+	struct pbuf *rx;         /* records from TCP the session has not read yet (a window) */
 };
 
 /* Connects to ip:port (host order); returns 0 or a negative error (-E_NOMEM also when no TLS

@@ -215,7 +215,10 @@ class TlsPipe:
         self.sock.sendall(data)
 
     def recv(self, n):
-        return self.sock.recv(n)
+        try:
+            return self.sock.recv(n)
+        except ConnectionResetError:    # the tool ended with our bytes unread: it closed
+            return b""
 
     def settimeout(self, t):
         self.sock.settimeout(t)
@@ -554,9 +557,9 @@ def wait_seen(host, pattern, timeout=60):
 
 
 class FlipRelay:
-    """Between a source and a target: copies both ways, and flips one bit in the payload
-    of the source's nth application-data record (TLS content type 23), as a faulty or
-    hostile network would."""
+    """Between a source and a target: copies both ways, and flips one bit in the middle of
+    the source's nth application-data record (TLS content type 23) that carries a page's
+    data (more than 4 KiB), as a faulty or hostile network would."""
 
     def __init__(self, target_port, nth):
         self.ls = socket.socket()
@@ -601,10 +604,10 @@ class FlipRelay:
                         break
                     rec = bytearray(buf[:n])
                     buf = buf[n:]
-                    if rec[0] == 23:
+                    if rec[0] == 23 and n > 4096:
                         seen += 1
                         if seen == self.nth:
-                            rec[5 + 100] ^= 0x10
+                            rec[n // 2] ^= 0x10
                             self.flipped = True
                     out += bytes(rec)
                 dst.sendall(out)
@@ -624,7 +627,7 @@ def test_bit_flipped_in_flight(host):
     vm = host.vm_start("memtouch mem=4 name=flipped -- mib=1")
     host.expect(rf"\[vm{vm}\] seq=1 check=ok".encode(), timeout=120)
     base, shadow = free_kib(host), host.info("shadow")["used"]
-    relay = FlipRelay(host.port, nth=40)   # HELLO first, then pages
+    relay = FlipRelay(host.port, nth=20)   # memtouch's 20th data page
     assert "started" in host.cmd(f"migrate {vm} {GATEWAY}:{relay.port}")
     line = migrate_failed(host, vm)
     assert wait_seen(host, rb"migration from 10\.0\.2\.2: failed at iterative copy: "
