@@ -345,8 +345,23 @@ static bool handshake(struct mstream *s)
 	return true;
 }
 
+/* The session gives no more: the peer's close_notify (r = 0) closes the stream as a plain
+ * close would; a failure ends it with the session's reason, unless it had closed already. */
+static void tls_ended(struct mstream *s, int r)
+{
+	if (r == 0) {
+		mstream_close(s);
+		if (!s->error[0])
+			strlcpy(s->error, "the peer closed the connection", sizeof(s->error));
+	} else if (!s->closed) {
+		tls_failed(s);
+	} else if (!s->error[0]) {
+		strlcpy(s->error, tls_session_why(s->tls), sizeof(s->error));
+	}
+}
+
 /* Decrypts into in[] while it has room (moving its bytes to the front when the tail is
- * short of a message). The peer's close_notify closes the stream as a plain close would. */
+ * short of a message). */
 static void tls_fill(struct mstream *s)
 {
 	if (s->held && tls_session_flush(s->tls) == 0)
@@ -363,20 +378,12 @@ static void tls_fill(struct mstream *s)
 		if (!tail)
 			return;
 		r = tls_session_recv(s->tls, s->in + s->in_start + s->in_len, tail);
-		if (r > 0) {
-			s->in_len += (size_t)r;
-		} else if (r == 0) {
-			mstream_close(s);
-			if (!s->error[0])
-				strlcpy(s->error, "the peer closed the connection", sizeof(s->error));
-			return;
-		} else {
-			if (r != -E_BUSY && !s->closed)
-				tls_failed(s);
-			else if (r != -E_BUSY && !s->error[0])
-				strlcpy(s->error, tls_session_why(s->tls), sizeof(s->error));
+		if (r <= 0) {
+			if (r != -E_BUSY)
+				tls_ended(s, r);
 			return;
 		}
+		s->in_len += (size_t)r;
 	}
 }
 
