@@ -100,7 +100,7 @@ GUEST_LIB64_OBJS := $(patsubst %,$(G64)/%.o,$(basename $(GUEST_LIB64_SRCS)))
 
 .PHONY: all deps run demo test unit fuzz docs system bench clean
 all: $(BUILD)/.deps $(BUILD)/tern.efi $(BUILD)/tern.elf $(BUILD)/tern.img $(BUILD)/tern.iso \
-	$(LINUX_IMAGES)
+	$(LINUX_IMAGES) $(BUILD)/tern-tls-pipe
 
 # make, make run and make test install what is missing; tools/deps is a quick check
 # when everything is there. It runs while the Makefile is read, before anything is
@@ -267,6 +267,12 @@ $(BUILD)/unit/obj/%.o: %.c | $(BUILD)/.deps
 $(BUILD)/unit/%: tests/unit/%.c $(UNIT_OBJS) | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"; $(CC) $(UNIT_CFLAGS) -MMD $< $(UNIT_OBJS) -lcmocka -o $@
+
+# The system tests' TLS-PSK client and server (tools/tls_pipe.c), linked with tls/ and mbedTLS
+# as the unit tests compile them hosted.
+TLS_PIPE_SRCS := $(TLS_SRCS) $(MBEDTLS_SRCS) hv/lib/fmt.c hv/lib/strlcpy.c hv/lib/error.c
+$(BUILD)/tern-tls-pipe: tools/tls_pipe.c $(patsubst %.c,$(BUILD)/unit/obj/%.o,$(TLS_PIPE_SRCS))
+	@echo "  CC      $@"; $(CC) $(UNIT_CFLAGS) $^ -o $@
 
 unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done

@@ -94,8 +94,8 @@ static void cluster_boot(const char *cmdline)
 	if (c.mode == CLUSTER_KEYED && !tls_boot())
 		c.mode = CLUSTER_NONE;
 	if (c.mode == CLUSTER_KEYED)
-		kprintf("cluster: key set: announcements with hosts that hold it only; the "
-			"migration stream is not authenticated yet\n");
+		kprintf("cluster: key set: announcements and migrations with hosts that hold it "
+			"only (migrations over TLS)\n");
 	else if (c.mode == CLUSTER_INSECURE)
 		kprintf("cluster: insecure-migration=on: migrations and announcements are neither "
 			"authenticated nor encrypted; any machine on the LAN may send this host a "
@@ -368,6 +368,9 @@ int cmd_info_migrate(int argc, char **argv)
 	if (o->stage == MIG_FAILED)
 		kprintf("failed-at: %s\nerror: %s\n", mig_stage_name(o->failed_at), o->error);
 	kprintf("vm: %d\n", o->vm_id);
+	kprintf("stream: %s\n", o->handshake_us ? "tls" : "plain");
+	if (o->handshake_us)
+		kprintf("handshake-us: %llu\n", (unsigned long long)o->handshake_us);
 	kprintf("round: %u\n", o->round);
 	kprintf("transferred-pages: %llu\n", (unsigned long long)o->pages_sent);
 	kprintf("zero-pages: %llu\n", (unsigned long long)o->zero_pages);

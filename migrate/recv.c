@@ -110,7 +110,10 @@ static void fail(bool tell, const char *fmt, ...)
 	}
 	mstream_close(&stream);
 	release();
-	mon_event("migration from %s: failed at %s: %s", ip, mig_stage_name(in.stage), why);
+	if (stream.refused) /* at the TLS handshake: nothing was reserved */
+		mon_event("migration from %s refused: %s", ip, why);
+	else
+		mon_event("migration from %s: failed at %s: %s", ip, mig_stage_name(in.stage), why);
 	in.stage = MIG_NONE;
 }
 
@@ -416,6 +419,7 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 		tcp_abort(pcb); /* one incoming migration at a time */
 		return ERR_ABRT;
 	}
+	mstream_close(&stream); /* the last one's, if it lingers (its TLS session) */
 	memset(&stream, 0, sizeof(stream));
 	memset(&in, 0, sizeof(in));
 	mstream_accept(&stream, pcb);

@@ -820,8 +820,10 @@ void mig_send_poll(void)
 		fail("no progress for %d s", MIGRATE_STALL_MS / 1000);
 		return;
 	}
-	if (mig_out.stage == MIG_INIT && stream.connected)
+	if (mig_out.stage == MIG_INIT && mstream_ready(&stream)) {
+		mig_out.handshake_us = stream.handshake_us;
 		send_hello(vm);
+	}
 	else if (mig_out.stage == MIG_ITERATE || mig_out.stage == MIG_STOPCOPY)
 		iterate(vm);
 	if (mig_out.stage == MIG_ITERATE)

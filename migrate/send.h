@@ -58,6 +58,7 @@ struct mig_out {
 	uint64_t pause_run_tsc;     /* the VM's run_tsc at the pause: it must not move */
 	uint64_t state_ms, commit_ms; /* where the pause goes: copy, check, activation */
 	uint64_t downtime_ms, total_ms;
+	uint64_t handshake_us;        /* the TLS handshake's duration; 0: a plain stream */
 	/* Where the iterative copy's time goes: its length and the bytes the target had
 	 * acknowledged by its end (goodput = the one over the other), and how long the
 	 * sender had pages to send but no room in lwIP's send buffer. */

@@ -8,8 +8,10 @@ there. Prints a table of the figures and draws one migration's rounds (pages sen
 pages dirtied per round) into build/bench/migration-rounds.png, copied to
 docs/migration-rounds.png for the README.
 
-Usage: tests/bench/migrate.py [--platform P] [--plot CASE] [--no-plot]
-       tests/bench/migrate.py --grid [--sizes 16,64,256] [--rates 0,0.1,0.5,2]
+Usage: tests/bench/migrate.py [--platform P] [--plot CASE] [--no-plot] [--insecure]
+       tests/bench/migrate.py --grid [--sizes 16,64,256] [--rates 0,0.1,0.5,2] [--insecure]
+The hosts share their LAN's cluster key, so migrations go over TLS (issue 16); --insecure
+boots them with insecure-migration=on instead, for the plain stream's figures.
 --grid (issue 15) migrates memtouch of each guest size (a quarter of it touched) at each
 dirty rate, given as a multiple of the LAN's first netperf figure (pages per heartbeat,
 a heartbeat being about one second), and prints the goodput: bytes the target
@@ -109,6 +111,7 @@ def migrate_once(a, b, mem, mib, rate, sampled=False):
         "iterate_ms": int(info.get("iterate-ms", 0)),
         "iterate_bytes": int(info.get("iterate-acked-bytes", 0)),
         "blocked_ms": int(info.get("send-blocked-ms", 0)),
+        "handshake_us": int(info.get("handshake-us", 0)),
         "tx": tx1 - tx0, "rx": rx1 - rx0,
         "dirty_rate": max([d for _, _, d in rounds] or [0]),
         "model": tuple(int(x) for x in model[-1].groups()[1:]) if model else None,
@@ -163,8 +166,9 @@ def grid_table(results, lan_mbs, platform):
           + ", ".join(f"{x:.2f}" for x in lan_mbs) + f" MB/s (mean {net:.2f})")
     print("| guest MiB | touched MiB | dirty × link | dirty pages/hb | measured dirty pages/s "
           "| rounds | sent ÷ touched | iterate ms | goodput MB/s | ÷ netperf | total ms "
-          "| limit ms | total ÷ limit | downtime ms | frames out/s | send blocked % |")
-    print("|" + "---|" * 16)
+          "| limit ms | total ÷ limit | downtime ms | frames out/s | send blocked % "
+          "| TLS handshake ms |")
+    print("|" + "---|" * 17)
     for r in results:
         goodput = r["iterate_bytes"] / (r["iterate_ms"] * 1000) if r["iterate_ms"] else 0
         # the bytes that had to cross (each sent page once, as data or marker) at netperf's rate
@@ -176,7 +180,8 @@ def grid_table(results, lan_mbs, platform):
               f"| {r['iterate_ms']} | {goodput:.2f} | {goodput / net:.2f} | {r['total']} "
               f"| {limit:.0f} | {r['total'] / limit:.2f} | {r['downtime']} "
               f"| {r['tx'] * 1000 // max(r['total'], 1)} "
-              f"| {100 * r['blocked_ms'] // max(r['iterate_ms'], 1)} |")
+              f"| {100 * r['blocked_ms'] // max(r['iterate_ms'], 1)} "
+              f"| {r['handshake_us'] / 1000 if r['handshake_us'] else 'plain'} |")
     print("\nthe model at the start (the policy's sample of the guest, the last migration's "
           "goodput to this peer) against the measurement:")
     print("| guest MiB | dirty × link | sampled dirty pages/s | zero pages | link MB/s | rtt ms "
@@ -211,10 +216,11 @@ def run_grid(args, platform):
     host_mem = max(512, max(sizes) + shadow + 256)
     lan = f"bench-mig-{os.getpid()}"
     t0 = time.monotonic()
+    plain = ["--insecure"] if args.insecure else []
     a = TernHost(platform, name="bench-migrate-1", mem=host_mem, cmdline=f"shadow={shadow}",
-                 extra=["--host", "1", "--lan", lan])
+                 extra=["--host", "1", "--lan", lan, *plain])
     b = TernHost(platform, name="bench-migrate-2", mem=host_mem, cmdline=f"shadow={shadow}",
-                 extra=["--host", "2", "--lan", lan])
+                 extra=["--host", "2", "--lan", lan, *plain])
     results = []
     try:
         a.wait_prompt(timeout=600)
@@ -256,6 +262,8 @@ def main():
     ap.add_argument("--plot", type=int, default=None, metavar="CASE",
                     help="which case (1..) to plot; default the one with the most rounds")
     ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--insecure", action="store_true",
+                    help="insecure-migration=on on both hosts: the plain stream")
     args = ap.parse_args()
     platform = args.platform or ("kvm-uefi" if why_no_kvm_vmx() is None else "bochs-uefi")
     if args.grid:
@@ -264,8 +272,9 @@ def main():
 
     lan = f"bench-mig-{os.getpid()}"
     t0 = time.monotonic()
-    a = TernHost(platform, name="bench-migrate-1", extra=["--host", "1", "--lan", lan])
-    b = TernHost(platform, name="bench-migrate-2", extra=["--host", "2", "--lan", lan])
+    plain = ["--insecure"] if args.insecure else []
+    a = TernHost(platform, name="bench-migrate-1", extra=["--host", "1", "--lan", lan, *plain])
+    b = TernHost(platform, name="bench-migrate-2", extra=["--host", "2", "--lan", lan, *plain])
     try:
         a.wait_prompt(timeout=300)
         b.wait_prompt(timeout=300)
