@@ -10,10 +10,15 @@ docs/migration-rounds.png for the README.
 
 Usage: tests/bench/migrate.py [--platform P] [--plot CASE] [--no-plot]
        tests/bench/migrate.py --grid [--sizes 16,64,256] [--rates 0,0.1,0.5,2]
+                              [--fills dense,sparse] [--xbzrle off,on]
 --grid (issue 15) migrates memtouch of each guest size (a quarter of it touched) at each
 dirty rate, given as a multiple of the LAN's first netperf figure (pages per heartbeat,
 a heartbeat being about one second), and prints the goodput: bytes the target
 acknowledged during the iterative copy ÷ its length, beside netperf in the same run.
+--fills runs memtouch with fill=dense (every word of a written page new) and/or
+fill=sparse (8 words of it), --xbzrle migrates with `migrate_set_parameter xbzrle`
+off and/or on: each row then also shows the pages sent as deltas, the bytes that saved
+and the source's time encoding.
 It asserts nothing about speed; it fails only when a migration does.
 """
 import argparse
@@ -58,10 +63,10 @@ def frames(host):
     return int(n["tx-packets"]), int(n["rx-packets"])
 
 
-def migrate_once(a, b, mem, mib, rate):
+def migrate_once(a, b, mem, mib, rate, fill="dense"):
     """memtouch on a, moved to b; returns the figures of that migration."""
     tx0, rx0 = frames(a)
-    out = a.cmd(f"vm start memtouch mem={mem} name=bench -- mib={mib} rate={rate}")
+    out = a.cmd(f"vm start memtouch mem={mem} name=bench -- mib={mib} rate={rate} fill={fill}")
     vm = int(re.search(r"^vm(\d+) started$", out, re.M).group(1))
     a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=300)
     out = a.cmd(f"migrate {vm} 10.0.0.2")
@@ -87,6 +92,9 @@ def migrate_once(a, b, mem, mib, rate):
         "iterate_bytes": int(info.get("iterate-acked-bytes", 0)),
         "blocked_ms": int(info.get("send-blocked-ms", 0)),
         "tx": tx1 - tx0, "rx": rx1 - rx0,
+        "xbz_pages": int(info.get("xbzrle-pages", 0)),
+        "xbz_saved": int(info.get("xbzrle-bytes-saved", 0)),
+        "xbz_us": int(info.get("xbzrle-encode-us", 0)),
         "dirty_rate": max([d for _, _, d in rounds] or [0]),
     }
 
@@ -135,8 +143,9 @@ def grid_table(results, lan_mbs, platform):
           + ", ".join(f"{x:.2f}" for x in lan_mbs) + f" MB/s (mean {net:.2f})")
     print("| guest MiB | touched MiB | dirty × link | dirty pages/hb | measured dirty pages/s "
           "| rounds | sent ÷ touched | iterate ms | goodput MB/s | ÷ netperf | total ms "
-          "| limit ms | total ÷ limit | downtime ms | frames out/s | send blocked % |")
-    print("|" + "---|" * 16)
+          "| limit ms | total ÷ limit | downtime ms | frames out/s | send blocked % "
+          "| fill | xbzrle | delta pages | saved KB | encode ms |")
+    print("|" + "---|" * 21)
     for r in results:
         goodput = r["iterate_bytes"] / (r["iterate_ms"] * 1000) if r["iterate_ms"] else 0
         # the bytes that had to cross (each sent page once, as data or marker) at netperf's rate
@@ -148,13 +157,18 @@ def grid_table(results, lan_mbs, platform):
               f"| {r['iterate_ms']} | {goodput:.2f} | {goodput / net:.2f} | {r['total']} "
               f"| {limit:.0f} | {r['total'] / limit:.2f} | {r['downtime']} "
               f"| {r['tx'] * 1000 // max(r['total'], 1)} "
-              f"| {100 * r['blocked_ms'] // max(r['iterate_ms'], 1)} |")
+              f"| {100 * r['blocked_ms'] // max(r['iterate_ms'], 1)} "
+              f"| {r['fill']} | {r['xbzrle']} | {r['xbz_pages']} | {r['xbz_saved'] // 1000} "
+              f"| {r['xbz_us'] / 1000:.1f} |")
     print("goodput: iterate-acked-bytes ÷ iterate-ms (`info migrate`: what the target "
           "acknowledged by the pause ÷ the iterative copy's length); limit: (data pages × "
           f"{PAGE_MSG} + zero pages × {ZERO_MSG} bytes) ÷ netperf's mean; frames out/s: the "
           "source NIC's tx-packets over the whole migration ÷ total; send blocked: time the "
           "sender had pages but no room in lwIP ÷ iterate-ms. Times are tern's own clock "
-          "(emulated). sent ÷ touched: data pages sent ÷ pages memtouch touches.")
+          "(emulated). sent ÷ touched: data pages sent ÷ pages memtouch touches. delta "
+          "pages, saved: `xbzrle-pages`, `xbzrle-bytes-saved` (the limit counts deltas as "
+          "whole pages); encode: `xbzrle-encode-us`, the source's time encoding every "
+          "resent page, paid or not.")
 
 
 def run_grid(args, platform):
@@ -175,16 +189,19 @@ def run_grid(args, platform):
         b.wait_prompt(timeout=600)
         lan_mbs = [netperf(a, "10.0.0.2")]
         print(f"netperf {lan_mbs[0]:.2f} MB/s", flush=True)
-        for mem in sizes:
-            for f in factors:
-                rate = round(float(f) * lan_mbs[0] * 1e6 / PAGE)
-                print(f"migrating memtouch mem={mem} mib={mem // 4} rate={rate} "
-                      f"({f} × link) ...", flush=True)
-                r = migrate_once(a, b, mem, mem // 4, rate)
-                r["factor"] = f
-                results.append(r)
-                print(f"  goodput {r['iterate_bytes'] / max(r['iterate_ms'], 1) / 1000:.2f} "
-                      f"MB/s, total {r['total']} ms, rounds {r['rounds']}", flush=True)
+        cases = [(mem, f, fill, x) for mem in sizes for f in factors
+                 for fill in args.fills.split(",") for x in args.xbzrle.split(",")]
+        for mem, f, fill, x in cases:
+            rate = round(float(f) * lan_mbs[0] * 1e6 / PAGE)
+            a.cmd(f"migrate_set_parameter xbzrle {x}")
+            print(f"migrating memtouch mem={mem} mib={mem // 4} rate={rate} fill={fill} "
+                  f"({f} × link), xbzrle {x} ...", flush=True)
+            r = migrate_once(a, b, mem, mem // 4, rate, fill)
+            r.update(factor=f, fill=fill, xbzrle=x)
+            results.append(r)
+            print(f"  goodput {r['iterate_bytes'] / max(r['iterate_ms'], 1) / 1000:.2f} "
+                  f"MB/s, total {r['total']} ms, rounds {r['rounds']}, deltas {r['xbz_pages']} "
+                  f"saving {r['xbz_saved']} bytes", flush=True)
         lan_mbs.append(netperf(a, "10.0.0.2"))
     finally:
         a.close()
@@ -199,6 +216,8 @@ def main():
     ap.add_argument("--grid", action="store_true")
     ap.add_argument("--sizes", default="16,64,256")
     ap.add_argument("--rates", default="0,0.1,0.5,2")
+    ap.add_argument("--fills", default="dense")
+    ap.add_argument("--xbzrle", default="off")
     ap.add_argument("--platform", choices=sorted(PLATFORMS),
                     help="default: kvm-uefi when KVM offers VT-x, else bochs-uefi")
     ap.add_argument("--plot", type=int, default=None, metavar="CASE",
