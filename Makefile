@@ -46,7 +46,8 @@ VMX_SRCS := vmx/backend.c vmx/cap.c vmx/vmxon.c vmx/vmcs.c vmx/vcpu.c vmx/state.
 NET_SRCS := net/addr.c net/sys_arch.c net/pci.c net/e1000_ring.c net/e1000.c net/net.c net/ping.c \
 	net/netperf.c
 MIGRATE_SRCS := migrate/wire.c migrate/xbzrle.c migrate/stream.c migrate/send.c migrate/recv.c migrate/migrate.c \
-	migrate/announce.c migrate/discovery.c migrate/autopolicy.c migrate/policy.c migrate/converge.c \
+	migrate/announce.c migrate/discovery.c migrate/autopolicy.c migrate/policy.c migrate/precopy.c migrate/converge.c \
+	migrate/guard.c \
 	migrate/cluster.c
 TLS_SRCS := tls/tls.c tls/entropy.c tls/key.c tls/session.c
 CORE_SRCS := $(HV_SRCS) $(VMX_SRCS) $(NET_SRCS) $(MIGRATE_SRCS) $(TLS_SRCS)
@@ -99,7 +100,7 @@ GUEST_LIB64_OBJS := $(patsubst %,$(G64)/%.o,$(basename $(GUEST_LIB64_SRCS)))
 
 .PHONY: all deps run demo test unit fuzz docs system bench clean
 all: $(BUILD)/.deps $(BUILD)/tern.efi $(BUILD)/tern.elf $(BUILD)/tern.img $(BUILD)/tern.iso \
-	$(LINUX_IMAGES)
+	$(LINUX_IMAGES) $(BUILD)/tern-tls-pipe
 
 # make, make run and make test install what is missing; tools/deps is a quick check
 # when everything is there. It runs while the Makefile is read, before anything is
@@ -249,8 +250,8 @@ UNIT_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I.
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 UNIT_SRCS := hv/lib/fmt.c hv/cmdline.c hv/lineedit.c hv/monitor.c hv/pmm.c hv/bootinfo.c hv/linuxload.c \
 	hv/acpi.c hv/pci.c hv/mbload.c hv/vm_args.c vmx/ept.c vmx/vapic.c hv/apicv.c hv/vconsole.c hv/bitmap.c hv/lib/error.c hv/lib/strlcpy.c boot/efi/config.c tests/unit/stubs.c \
-	net/e1000_ring.c net/addr.c migrate/wire.c migrate/xbzrle.c migrate/announce.c migrate/policy.c hv/load.c \
-	hv/throttle.c migrate/converge.c migrate/cluster.c \
+	net/e1000_ring.c net/addr.c migrate/wire.c migrate/xbzrle.c migrate/announce.c migrate/policy.c migrate/precopy.c hv/load.c \
+	hv/throttle.c migrate/converge.c migrate/cluster.c migrate/guard.c \
 	hv/vmstate.c hv/cpu_model.c hv/cpuid.c hv/x86_rules.c hv/x86_state.c hv/x86_reset.c hv/calendar.c \
 	hv/wallclock.c hv/gpt.c hv/insn.c hv/insn_emul.c hv/strio.c $(DEV_SRCS) \
 	$(TLS_SRCS) $(MBEDTLS_SRCS)
@@ -266,6 +267,12 @@ $(BUILD)/unit/obj/%.o: %.c | $(BUILD)/.deps
 $(BUILD)/unit/%: tests/unit/%.c $(UNIT_OBJS) | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"; $(CC) $(UNIT_CFLAGS) -MMD $< $(UNIT_OBJS) -lcmocka -o $@
+
+# The system tests' TLS-PSK client and server (tools/tls_pipe.c), linked with tls/ and mbedTLS
+# as the unit tests compile them hosted.
+TLS_PIPE_SRCS := $(TLS_SRCS) $(MBEDTLS_SRCS) hv/lib/fmt.c hv/lib/strlcpy.c hv/lib/error.c
+$(BUILD)/tern-tls-pipe: tools/tls_pipe.c $(patsubst %.c,$(BUILD)/unit/obj/%.o,$(TLS_PIPE_SRCS))
+	@echo "  CC      $@"; $(CC) $(UNIT_CFLAGS) $^ -o $@
 
 unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done

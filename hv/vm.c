@@ -142,6 +142,23 @@ static bool dead(const struct vm *vm)
 	return vm->state == VM_EXITED || vm->state == VM_KILLED;
 }
 
+/* Ids go up, and after VM_ID_MAX start at 1 again, skipping any a slot still holds (a
+ * VM that exists, or one still listed as ended): every reservation a peer makes takes
+ * one, so they must never wrap into a collision. */
+static int new_id(void)
+{
+	for (;;) {
+		int id = next_id;
+		bool taken = false;
+
+		next_id = next_id == VM_ID_MAX ? 1 : next_id + 1;
+		for (int i = 0; i < VM_MAX; i++)
+			taken |= used[i] && vms[i].id == id;
+		if (!taken)
+			return id;
+	}
+}
+
 /* A free slot, or the one of the VM that ended longest ago. */
 static struct vm *new_slot(void)
 {
@@ -370,7 +387,7 @@ static int create(uint64_t mem_mib, const char *name, const char *image,
 	}
 	release(vm);
 	memset(vm, 0, sizeof(*vm));
-	vm->id = next_id++;
+	vm->id = new_id(); /* after the memset: its old id is not in the way */
 	vm->state = VM_PAUSED;
 	strlcpy(vm->image, image, sizeof(vm->image));
 	if (name && !name_taken(name))
@@ -494,6 +511,11 @@ struct vm *vm_find_id(int id)
 		    (vms[i].state == VM_RUNNING || vms[i].state == VM_PAUSED))
 			return &vms[i];
 	return NULL;
+}
+
+unsigned vm_slot(const struct vm *vm)
+{
+	return (unsigned)(vm - vms);
 }
 
 struct vm *vm_at(unsigned slot)

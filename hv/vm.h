@@ -11,6 +11,7 @@
 enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED, VM_KILLED, VM_INCOMING };
 
 #define VM_MAX 16
+#define VM_ID_MAX 0x7fffffff
 #define VM_CHUNK (2 * MIB) /* guest RAM is allocated and mapped in 2 MiB chunks */
 #define VM_NAME_MAX 32
 
@@ -41,7 +42,7 @@ struct apic_counts {
 };
 
 struct vm {
-	int id;                 /* 1, 2, ...; never reused */
+	int id;                 /* 1, 2, ... VM_ID_MAX, then 1 again: never one a slot holds */
 	char name[VM_NAME_MAX];
 	char image[VM_NAME_MAX];
 	enum vm_state state;
@@ -94,6 +95,9 @@ struct vm *vm_find(const char *id_or_name);
 /* The live (running or paused) VM with this id, or NULL. */
 struct vm *vm_find_id(int id);
 struct vm *vm_at(unsigned slot);
+/* The VM's slot, 0..VM_MAX-1: no two VMs that exist at once share it (the backend tags
+ * the VM's TLB entries with it: hardware tags are 16 bits, VM ids are not). */
+unsigned vm_slot(const struct vm *vm);
 /* VMs running or paused (not ended, not incoming). */
 unsigned vm_count(void); /* for listing: NULL for empty slots */
 void vm_pause(struct vm *vm);

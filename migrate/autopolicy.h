@@ -9,11 +9,15 @@
 
 /* Once a second, from tern's loop. */
 void autopolicy_tick(void);
-/* The model's prediction for moving VM vm_id to ip, for printing beside the result. */
-bool autopolicy_predict(int vm_id, uint32_t ip, struct precopy_out *out);
-/* A migration to ip completed: pages sent (zero of them as markers) in ms from its
- * first round. Notes the link's speed in the model's unit. */
-void autopolicy_migrated(uint32_t ip, uint64_t pages, uint64_t zero, uint64_t ms);
+/* The model's inputs for moving VM vm_id to ip, from what this host measured: the VM's
+ * last sample (dirty rate and zero pages; its working set is taken as the whole RAM,
+ * see model_wss()), the link to ip (the goodput of the last migration to it, or a
+ * netperf probe) and its round trip, and the migration parameters. Whether all were
+ * measured; what was not is left 0. */
+bool autopolicy_model_in(int vm_id, uint32_t ip, struct precopy_in *in);
+/* A migration to ip completed: the target acknowledged acked_bytes of pages and markers
+ * in the ms of its iterative copy. Notes the link's speed in the model's unit. */
+void autopolicy_migrated(uint32_t ip, uint64_t acked_bytes, uint64_t ms);
 /* What this host announces of itself for the balance rule: its load over load-window,
  * load-high, balance-margin and capacity. */
 void autopolicy_end(struct policy_end *e);

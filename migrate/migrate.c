@@ -94,8 +94,8 @@ static void cluster_boot(const char *cmdline)
 	if (c.mode == CLUSTER_KEYED && !tls_boot())
 		c.mode = CLUSTER_NONE;
 	if (c.mode == CLUSTER_KEYED)
-		kprintf("cluster: key set: announcements with hosts that hold it only; the "
-			"migration stream is not authenticated yet\n");
+		kprintf("cluster: key set: announcements and migrations with hosts that hold it "
+			"only (migrations over TLS)\n");
 	else if (c.mode == CLUSTER_INSECURE)
 		kprintf("cluster: insecure-migration=on: migrations and announcements are neither "
 			"authenticated nor encrypted; any machine on the LAN may send this host a "
@@ -250,12 +250,18 @@ static void set_rounds(uint64_t v)
 	mig_params.max_rounds = v;
 }
 
+static void set_pace_window(uint64_t v)
+{
+	mig_params.x_pace_window_ms = v;
+}
+
 static const struct num_param num_params[] = {
 	{ "downtime-limit", 1, 600000, "ms", set_downtime },
 	{ "max-bandwidth", 0, 100000, "MB/s, 0 = unlimited", set_bandwidth },
 	{ "throttle-initial", 1, THROTTLE_MAX_PCT, "%", set_initial },
 	{ "throttle-increment", 1, THROTTLE_MAX_PCT, "%", set_increment },
 	{ "max-rounds", 1, 1000, "iterative rounds", set_rounds },
+	{ "x-pace-window", 0, 600000, "ms, 0 = each stage's own; for tests", set_pace_window },
 };
 
 /* The on|off ones */
@@ -345,6 +351,18 @@ int cmd_migrate_set_parameter(int argc, char **argv)
 	return 0;
 }
 
+/* Pages queued per second over the last progress line's second; before the first, since
+ * the iterative copy began. */
+static uint64_t pages_per_s(const struct mig_out *o)
+{
+	uint64_t ms;
+
+	if (o->pages_per_s || o->stage < MIG_ITERATE)
+		return o->pages_per_s;
+	ms = (o->pause_ms ? o->pause_ms : time_now_ms()) - o->iterate_start_ms;
+	return ms ? o->pages_sent * 1000 / ms : 0;
+}
+
 int cmd_info_migrate(int argc, char **argv)
 {
 	const struct mig_out *o = &mig_out;
@@ -353,6 +371,9 @@ int cmd_info_migrate(int argc, char **argv)
 	if (o->stage == MIG_FAILED)
 		kprintf("failed-at: %s\nerror: %s\n", mig_stage_name(o->failed_at), o->error);
 	kprintf("vm: %d\n", o->vm_id);
+	kprintf("stream: %s\n", o->handshake_us ? "tls" : "plain");
+	if (o->handshake_us)
+		kprintf("handshake-us: %llu\n", (unsigned long long)o->handshake_us);
 	kprintf("round: %u\n", o->round);
 	kprintf("transferred-pages: %llu\n", (unsigned long long)o->pages_sent);
 	kprintf("zero-pages: %llu\n", (unsigned long long)o->zero_pages);
@@ -365,6 +386,16 @@ int cmd_info_migrate(int argc, char **argv)
 		kprintf("expected-downtime: unknown\n"); /* no bandwidth measured yet */
 	else
 		kprintf("expected-downtime: %llu\n", (unsigned long long)o->expected_downtime_ms);
+	uint64_t left = mig_send_remaining_ms();
+	if (left == PRECOPY_NEVER)
+		kprintf("remaining-time-ms: unknown\n"); /* no rate measured yet */
+	else
+		kprintf("remaining-time-ms: %llu\n", (unsigned long long)left);
+	kprintf("pages-per-second: %llu\n", (unsigned long long)pages_per_s(o));
+	if (o->predicted_after_ms != PRECOPY_NEVER && o->stage >= MIG_ITERATE) {
+		kprintf("predicted-downtime: %llu\n", (unsigned long long)o->predicted_downtime_ms);
+		kprintf("predicted-after-ms: %llu\n", (unsigned long long)o->predicted_after_ms);
+	}
 	kprintf("downtime-limit: %llu\n", (unsigned long long)mig_params.downtime_limit_ms);
 	kprintf("max-bandwidth: %llu\n", (unsigned long long)mig_params.max_bandwidth_mbs);
 	kprintf("full-digest: %s\n", mig_out.full_digest ? "on" : "off");

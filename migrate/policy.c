@@ -1,97 +1,9 @@
-/* The migration policy's pure part: the pre-copy model and the choice of VM and peer.
- *
- * Model: round 1 sends every page, the all-zero ones as markers (PRECOPY_MARKER bytes
- * of link time each); each later round sends what the guest dirtied during the previous
- * one, all taken as data. A round of P pages at B bytes/s lasts P x 4096 / B s, during
- * which the guest dirties min(wss, rate x duration) distinct pages. The stop rule is
- * migrate/send.c should_stop(), line for line: stop when the pages left would take no
- * longer than the limit to send, or after 3 rounds in a row that did not shrink
- * (rounds 1 and 2 always count as shrinking), or at round 30. The pause then costs the
- * last pages' transfer, 2 RTTs (commit answer, activation and its answer) and, with
- * full-digest on only, the digest of the whole RAM; setup costs 2 RTTs more (connect,
- * reservation).
- *
- * Against README's "Figures: migration" (test_policy.c test_readme_figures): pauses
- * within 0.96-1.16x but for the smallest, rounds 2/6/3/3 where tern took 4/8/5/4, and
- * totals 0.37-0.54x of the measured ones, because those migrations moved their data at
- * well under netperf's rate; the policy therefore prefers the speed the last migration
- * to a peer achieved over a netperf probe.
- */
+/* The migration policy's pure part: the choice of VM and peer, by the pre-copy model
+ * (migrate/precopy.c). */
 #include "hv/lib/fmt.h"
 #include "hv/lib/string.h"
 #include "migrate/policy.h"
 #include "net/addr.h"
-
-#define US 1000000ULL
-
-static uint64_t xfer_us(uint64_t pages, uint64_t bw)
-{
-	return pages * PRECOPY_PAGE * US / bw;
-}
-
-/* Sums of round times: a 1 TiB VM over a 1 byte/s link would wrap them. */
-static uint64_t sat_add(uint64_t a, uint64_t b)
-{
-	return a + b < a ? UINT64_MAX : a + b;
-}
-
-/* Distinct pages dirtied in us microseconds, without overflowing on long rounds. */
-static uint64_t dirtied(uint64_t rate, uint64_t wss, uint64_t us)
-{
-	uint64_t s = us / US;
-
-	if (!rate || !wss)
-		return 0;
-	if (s >= wss / rate + 1)
-		return wss;
-	return MIN(wss, s * rate + (us % US) * rate / US);
-}
-
-void precopy_predict(const struct precopy_in *in, struct precopy_out *out)
-{
-	uint64_t bw = in->bandwidth, mem = MIN(in->mem_pages, PRECOPY_MAX_PAGES);
-	uint64_t wss = MIN(in->wss_pages, mem), rate = MIN(in->dirty_rate, 1ULL << 40);
-	uint64_t zero = MIN(in->zero_pages, mem);
-	uint64_t send = mem, last = 0, us = 0, t, fixed_us;
-	uint32_t flat = 0;
-
-	memset(out, 0, sizeof(*out));
-	if (!bw) {
-		out->total_ms = out->downtime_ms = PRECOPY_NEVER;
-		return;
-	}
-	for (;;) {
-		uint64_t pending, expect_ms;
-		bool shrinking;
-
-		out->rounds++;
-		t = xfer_us(send - zero, bw) + zero * PRECOPY_MARKER * US / bw;
-		zero = 0; /* later rounds send what was dirtied: written, so taken as data */
-		us = sat_add(us, t);
-		out->pages_sent += send;
-		pending = dirtied(rate, wss, t);
-		expect_ms = pending * PRECOPY_PAGE * 1000 / bw;
-		shrinking = pending < last || out->rounds < 3;
-		flat = shrinking ? 0 : flat + 1;
-		last = pending;
-		send = pending;
-		if (expect_ms <= in->downtime_limit_ms || out->rounds >= PRECOPY_MAX_ROUNDS ||
-		    flat >= PRECOPY_NOT_SHRINKING) {
-			out->converged = expect_ms <= in->downtime_limit_ms;
-			break;
-		}
-	}
-	/* stop-and-copy: the guest is paused, nothing more is dirtied */
-	out->rounds++;
-	t = xfer_us(send, bw);
-	out->pages_sent += send;
-	fixed_us = 2ULL * in->rtt_ms * 1000;
-	if (in->digest_bps)
-		fixed_us += mem * PRECOPY_PAGE * US / in->digest_bps;
-	out->downtime_ms = sat_add(t, fixed_us) / 1000 + (sat_add(t, fixed_us) % 1000 != 0);
-	us = sat_add(sat_add(us, t), sat_add(fixed_us, 2ULL * in->rtt_ms * 1000));
-	out->total_ms = us / 1000 + (us % 1000 != 0);
-}
 
 /* --- the choice --- */
 
@@ -181,6 +93,9 @@ static void predict(const struct policy_params *p, const struct policy_vm *vm,
 		.downtime_limit_ms = p->stop_limit_ms,
 		.digest_bps = p->digest_bps,
 		.zero_pages = vm->zero_pages,
+		.converge = p->converge,
+		.max_rounds = p->max_rounds,
+		.inflight_bytes = p->inflight_bytes,
 	};
 
 	precopy_predict(&in, out);

@@ -1,47 +1,13 @@
-/* The migration policy's pure part (issue 9): a model of pre-copy that predicts a
- * migration's rounds, total time and downtime, and the choice of which VM to move where
- * when this host is overloaded. No state, no I/O: tern feeds it its measurements, the
- * unit tests and tests/bench/policy_sim.c feed it theirs. Integer arithmetic only
- * (tern runs without SSE or x87). */
+/* The migration policy's pure part (issue 9): the choice of which VM to move where when
+ * this host is overloaded, by the pre-copy model's predictions (migrate/precopy.h). No
+ * state, no I/O: tern feeds it its measurements, the unit tests and
+ * tests/bench/policy_sim.c feed it theirs. Integer arithmetic only (tern runs without
+ * SSE or x87). */
 #ifndef TERN_MIGRATE_POLICY_H
 #define TERN_MIGRATE_POLICY_H
 
 #include "hv/types.h"
-
-#define PRECOPY_PAGE 4096ULL
-#define PRECOPY_MAX_ROUNDS 30          /* as MIGRATE_MAX_ROUNDS in migrate/migrate.h */
-#define PRECOPY_NOT_SHRINKING 3        /* rounds that did not shrink before giving up */
-#define PRECOPY_MAX_PAGES (1ULL << 28) /* 1 TiB: keeps pages x 4096 x 10^6 in 64 bits */
-#define PRECOPY_NEVER UINT64_MAX       /* total/downtime when there is no bandwidth */
-/* What a zero-page marker costs on the link, in bytes of page data. Its frame is 28
- * bytes, but tern writes every message with Nagle off, so a marker goes in a segment of
- * its own while the window has room: under Bochs, whose LAN moves about a frame a
- * millisecond, the 1,015 markers of a 4 MiB spin guest took ~0.8 s, a frame's time
- * each, about what 1,460 bytes of pages take at its 1.48 MB/s. */
-#define PRECOPY_MARKER 1460ULL
-
-struct precopy_in {
-	uint64_t mem_pages;         /* the VM's RAM; round 1 sends it all */
-	uint64_t dirty_rate;        /* pages the guest dirties per second */
-	uint64_t wss_pages;         /* writable working set: a round dirties no more */
-	uint64_t bandwidth;         /* bytes/s to the target; 0: cannot migrate */
-	uint32_t rtt_ms;
-	uint32_t downtime_limit_ms; /* the migration's stop rule (migrate/send.c) */
-	uint64_t digest_bps;        /* bytes of RAM the pause's digest covers per s; 0: free */
-	uint64_t zero_pages;        /* all-zero pages at the start: round 1 sends markers */
-};
-
-struct precopy_out {
-	uint32_t rounds;      /* with the final (stop-and-copy) round, as tern prints it */
-	uint64_t total_ms;    /* connect to activation */
-	uint64_t downtime_ms; /* pause to activation */
-	uint64_t pages_sent;
-	bool converged;       /* stopped because the pause fit the limit */
-};
-
-void precopy_predict(const struct precopy_in *in, struct precopy_out *out);
-
-/* --- the choice --- */
+#include "migrate/precopy.h"
 
 struct policy_params {
 	uint32_t load_high;       /* % of one CPU (hv/load.h), default 85: when this host is
@@ -54,9 +20,12 @@ struct policy_params {
 	uint64_t digest_bps;      /* this host's digest speed, for the model */
 	uint32_t margin_pct;      /* balance-margin, default 25: a quarter of one CPU */
 	uint32_t capacity_pct;    /* 100 x this host's CPUs: 100 while tern runs on one */
+	struct converge_params converge; /* the migration's auto-converge, for the model */
+	uint32_t max_rounds;      /* the migration's max-rounds; 0: PRECOPY_MAX_ROUNDS */
+	uint64_t inflight_bytes;  /* the sender's buffer (precopy_in) */
 };
 
-#define POLICY_DEFAULTS { 85, 10, 60, 300, 64, 300, 0, 25, 100 }
+#define POLICY_DEFAULTS { 85, 10, 60, 300, 64, 300, 0, 25, 100, { false, 0, 0 }, 0, 0 }
 
 /* What a host announces of itself, and all that the balance rule reads of either end. */
 struct policy_end {

@@ -14,6 +14,7 @@
 #include "hv/vm.h"
 #include "hv/vm_args.h"
 #include "migrate/autopolicy.h"
+#include "migrate/guard.h"
 #include "migrate/migrate.h"
 #include "migrate/send.h"
 #include "migrate/stream.h"
@@ -53,6 +54,28 @@ static uint8_t page[WIRE_PAGE];
 
 static bool hurrying; /* sched_hurry() while a VM is on its way in */
 
+/* Each stage must advance at a pace (migrate/guard.h): HELLO within the first window;
+ * pages and records while copying; the next stage's message once the VM is paused. */
+static const struct {
+	uint32_t window_ms, min_units;
+} paces[] = {
+	[MIG_RESERVE] = { 30000, 1 },
+	[MIG_ITERATE] = { 10000, 16 }, /* 64 KiB per 10 s: a crawl, and still enough */
+	[MIG_STOPCOPY] = { 30000, 1 },
+	[MIG_COMMIT] = { 30000, 1 },
+};
+static struct guard_pace pace;
+static struct guard_peers budget; /* reservations by peer that came to nothing */
+
+static void pace_begin(enum mig_stage s)
+{
+	if (s >= ARRAY_SIZE(paces) || !paces[s].window_ms)
+		return;
+	guard_pace_start(&pace, time_now_ms(),
+			 mig_params.x_pace_window_ms ? mig_params.x_pace_window_ms :
+						       paces[s].window_ms, paces[s].min_units);
+}
+
 static void free_books(void)
 {
 	if (in.have)
@@ -80,6 +103,8 @@ static void fail(bool tell, const char *fmt, ...)
 	fmt_vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	net_format_ip4(ip, sizeof(ip), stream.peer_ip);
+	if (in.vm && in.vm->state == VM_INCOMING)
+		guard_peers_charge(&budget, stream.peer_ip, in.mem_size / MIB, time_now_ms());
 	if (tell && stream.pcb) {
 		struct msg m = { .type = MSG_ABORT };
 		strlcpy(m.u.abort.reason, why, sizeof(m.u.abort.reason));
@@ -87,7 +112,10 @@ static void fail(bool tell, const char *fmt, ...)
 	}
 	mstream_close(&stream);
 	release();
-	mon_event("migration from %s: failed at %s: %s", ip, mig_stage_name(in.stage), why);
+	if (stream.refused) /* at the TLS handshake: nothing was reserved */
+		mon_event("migration from %s refused: %s", ip, why);
+	else
+		mon_event("migration from %s: failed at %s: %s", ip, mig_stage_name(in.stage), why);
 	in.stage = MIG_NONE;
 }
 
@@ -157,6 +185,7 @@ static void reserve(const struct msg *m)
 {
 	const struct hv_caps *c = hv_caps();
 	uint64_t need = m->u.hello.mem_size + MEM_RESERVE_MIB * MIB, free = pmm_stats().free;
+	uint64_t wait;
 	char err[160];
 
 	if (cut(MIG_RESERVE))
@@ -179,6 +208,10 @@ static void reserve(const struct msg *m)
 	} else if ((m->u.hello.features & FEAT_LOAD_CHECK) &&
 		   autopolicy_refuses(stream.peer_ip, m->u.hello.load, err, sizeof(err))) {
 		/* err says why */
+	} else if ((wait = guard_peers_wait(&budget, stream.peer_ip, m->u.hello.mem_size / MIB,
+					    time_now_ms()))) {
+		fmt_snprintf(err, sizeof(err), "too many reservations from this host came to "
+			     "nothing; the next one in %llu s", (unsigned long long)(wait + 999) / 1000);
 	} else {
 		in.mem_size = m->u.hello.mem_size;
 		in.full_digest = m->u.hello.features & FEAT_FULL_DIGEST;
@@ -371,7 +404,7 @@ static void activate(const struct msg *a)
 	in.vm = NULL;
 }
 
-static void handle(const struct msg *m)
+static void dispatch(const struct msg *m)
 {
 	if (m->type == MSG_ABORT)
 		fail(false, "the source gave up: %s", m->u.abort.reason);
@@ -391,6 +424,19 @@ static void handle(const struct msg *m)
 		fail(true, "message %d out of order", m->type);
 }
 
+/* A stage that begins gets its pace; within one, what advances the migration counts
+ * (a ROUND alone does not: it carries nothing). */
+static void handle(const struct msg *m)
+{
+	enum mig_stage was = in.stage;
+
+	dispatch(m);
+	if (in.stage != was)
+		pace_begin(in.stage);
+	else if (m->type != MSG_ROUND)
+		guard_pace_note(&pace);
+}
+
 static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 {
 	if (err != ERR_OK || !pcb)
@@ -399,10 +445,12 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 		tcp_abort(pcb); /* one incoming migration at a time */
 		return ERR_ABRT;
 	}
+	mstream_close(&stream); /* the last one's, if it lingers (its TLS session) */
 	memset(&stream, 0, sizeof(stream));
 	memset(&in, 0, sizeof(in));
 	mstream_accept(&stream, pcb);
 	in.stage = MIG_RESERVE;
+	pace_begin(MIG_RESERVE);
 	sched_hurry(&hurrying, true);
 	return ERR_OK;
 }
@@ -435,6 +483,7 @@ void mig_recv_poll(void)
 {
 	struct msg m;
 	char err[96];
+	uint64_t units;
 	int r = 0;
 
 	if (in.stage == MIG_NONE || in.stage == MIG_DONE) {
@@ -459,5 +508,10 @@ void mig_recv_poll(void)
 	else if (time_now_ms() - stream.last_progress_ms > MIGRATE_STALL_MS) {
 		mstream_abort(&stream, "no progress"); /* as the source does (send.c) */
 		fail(false, "no progress for %d s", MIGRATE_STALL_MS / 1000);
+	} else if (guard_pace_short(&pace, time_now_ms(), &units)) {
+		fail(true, "too slow: %llu pages, records or stage messages in %llu s, at least %llu "
+		     "needed",
+		     (unsigned long long)units, (unsigned long long)(pace.window_ms / 1000),
+		     (unsigned long long)pace.min_units);
 	}
 }

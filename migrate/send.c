@@ -219,7 +219,13 @@ int mig_send_start(const char *name, uint32_t ip, uint16_t port, uint32_t load_c
 	mig_out.stage = MIG_INIT;
 	vm->owner = &owner;
 	sched_hurry(&hurrying, true);
-	mig_out.predicted = autopolicy_predict(vm->id, ip, &mig_out.prediction);
+	mig_out.predicted = autopolicy_model_in(vm->id, ip, &mig_out.model_in);
+	mig_out.predicted_downtime_ms = mig_out.predicted_after_ms = PRECOPY_NEVER;
+	if (mig_out.predicted) {
+		precopy_predict(&mig_out.model_in, &mig_out.prediction);
+		mig_out.predicted_downtime_ms = mig_out.prediction.downtime_ms;
+		mig_out.predicted_after_ms = 0;
+	}
 	if (mstream_connect(&stream, ip, port)) {
 		fail("cannot open a connection");
 		fmt_snprintf(err, err_size, "cannot open a connection");
@@ -423,6 +429,129 @@ static void progress_line(void)
 		  expected);
 }
 
+/* The bytes of the round under way the target has not acknowledged: its pages not yet
+ * queued, and what lwIP holds. Round 1's unread pages are taken to hold the all-zero
+ * share the VM's last sample estimated, else the share seen so far. */
+static uint64_t left_bytes(void)
+{
+	uint64_t left = mig_out.round_total - mig_out.next, zero = 0;
+
+	if (!mig_out.list && mig_out.model_in.zero_pages)
+		zero = mig_out.model_in.zero_pages - MIN(mig_out.zero_pages,
+							 mig_out.model_in.zero_pages);
+	else if (!mig_out.list && mig_out.next)
+		zero = left * mig_out.zero_pages / mig_out.next;
+	return precopy_bytes(left, MIN(zero, left)) + (stream.sent - stream.acked);
+}
+
+/* The guest's dirty rate as measured: the round under way's once it ran a second (so a
+ * round's start does not read as idle), else the last round's, else the policy's last
+ * sample of it. */
+static uint64_t measured_rate(uint64_t dirtied, uint64_t round_ms)
+{
+	if (round_ms >= 1000)
+		return dirtied * 1000 / round_ms;
+	return mig_out.round > 1 ? mig_out.dirty_rate : mig_out.model_in.dirty_rate;
+}
+
+/* ... and as it would be unthrottled, which the model takes (it throttles as tern does) */
+static uint64_t full_rate(uint64_t dirtied, uint64_t round_ms)
+{
+	return measured_rate(dirtied, round_ms) * 100 / (100 - MIN(mig_out.throttle_pct, 99u));
+}
+
+/* The rest of the migration by the model (migrate/precopy.h), from the rates measured
+ * so far: the goodput, the dirty rate; the working set unknown (the whole RAM). False
+ * while no bandwidth is measured, and in the copy's first second, whose goodput (the
+ * connection's first acknowledgements) put the time left at 107 s for a 5 s migration. */
+static bool estimate(struct vm *vm, struct precopy_out *out)
+{
+	struct precopy_in in = mig_out.model_in;
+	uint64_t ms = time_now_ms() - mig_out.round_start_ms;
+	uint64_t dirtied = mig_out.stage == MIG_ITERATE ? dirty_pending(vm) : 0;
+	struct precopy_now now = {
+		.round = mig_out.round,
+		.round_pages = mig_out.round_total,
+		.left_bytes = left_bytes(),
+		.round_ms = ms,
+		.dirtied = dirtied,
+		.last_pending = mig_out.last_pending,
+		.not_shrinking = (uint32_t)mig_out.not_shrinking,
+		.throttle_pct = mig_out.throttle_pct,
+		.paused = mig_out.stage != MIG_ITERATE,
+	};
+
+	in.mem_pages = in.wss_pages = vm->mem_size / WIRE_PAGE;
+	in.bandwidth = bandwidth();
+	in.dirty_rate = full_rate(dirtied, ms);
+	in.downtime_limit_ms = (uint32_t)mig_params.downtime_limit_ms;
+	in.converge = mig_params.converge;
+	in.max_rounds = (uint32_t)mig_params.max_rounds;
+	in.inflight_bytes = TCP_SND_BUF;
+	precopy_estimate(&in, &now, out);
+	return in.bandwidth && time_now_ms() - mig_out.iterate_start_ms >= 1000;
+}
+
+uint64_t mig_send_remaining_ms(void)
+{
+	struct vm *vm = the_vm();
+	struct precopy_out e;
+
+	if (mig_out.stage == MIG_DONE)
+		return 0;
+	if (mig_out.stage < MIG_ITERATE || mig_out.stage > MIG_ACTIVATE || !vm ||
+	    !estimate(vm, &e))
+		return PRECOPY_NEVER;
+	return e.total_ms;
+}
+
+/* "1.2 s" or "45 ms" (unit "s" or "ms"), "?" when unknown */
+static void ms_text(char *buf, size_t size, uint64_t ms, bool seconds)
+{
+	if (ms == PRECOPY_NEVER)
+		fmt_snprintf(buf, size, "?");
+	else if (seconds)
+		fmt_snprintf(buf, size, "%llu.%llu s", (unsigned long long)(ms / 1000),
+			     (unsigned long long)(ms / 100 % 10));
+	else
+		fmt_snprintf(buf, size, "%llu ms", (unsigned long long)ms);
+}
+
+/* Once a second of the iterative copy, a line the operator sees move: the round and
+ * how much of it is queued, the goodput over that second and the dirty rate, the pause
+ * and the time left as the model expects them now. None during the pause: each line
+ * holds tern on the console for a few ms. The first estimate is the prediction when
+ * the model had none at the start. */
+static void progress_tick(struct vm *vm)
+{
+	uint64_t now = time_now_ms(), dt = now - mig_out.progress_ms;
+	struct precopy_out e;
+	char pause[24], left[24];
+
+	if (now < mig_out.next_progress_ms || !dt)
+		return;
+	uint64_t bps = (stream.acked - mig_out.progress_acked) * 1000 / dt;
+	uint64_t rate = measured_rate(dirty_pending(vm), now - mig_out.round_start_ms);
+	mig_out.pages_per_s = (mig_out.pages_sent - mig_out.progress_pages) * 1000 / dt;
+	mig_out.progress_ms = now;
+	mig_out.progress_pages = mig_out.pages_sent;
+	mig_out.progress_acked = stream.acked;
+	mig_out.next_progress_ms = now + 1000;
+	if (!estimate(vm, &e)) {
+		e.total_ms = e.downtime_ms = PRECOPY_NEVER;
+	} else if (mig_out.predicted_after_ms == PRECOPY_NEVER) {
+		mig_out.predicted_downtime_ms = e.downtime_ms;
+		mig_out.predicted_after_ms = now - mig_out.start_ms;
+	}
+	ms_text(pause, sizeof(pause), e.downtime_ms, false);
+	ms_text(left, sizeof(left), e.total_ms, true);
+	mon_event("migration vm%d: round %u %llu%%, %llu.%02llu MB/s, dirty %llu pages/s, "
+		  "downtime ~%s, %s left", mig_out.vm_id, mig_out.round,
+		  (unsigned long long)(mig_out.next * 100 / MAX(mig_out.round_total, 1ULL)),
+		  (unsigned long long)(bps / 1000000), (unsigned long long)(bps / 10000 % 100),
+		  (unsigned long long)rate, pause, left);
+}
+
 /* At a round's end: go on with another round, or stop and copy the rest (SDM of the
  * seed design: when the pause it would take is under the limit, or rounds stopped
  * shrinking, or there were too many). */
@@ -600,6 +729,24 @@ static const char *peak_text(void)
 	return text;
 }
 
+/* The pause the model predicted, beside the measured one: at the start, or (no
+ * sample or link figure then) from the first second's rates. */
+static const char *predicted_text(void)
+{
+	static char text[48];
+
+	text[0] = 0;
+	if (mig_out.predicted_after_ms == 0)
+		fmt_snprintf(text, sizeof(text), " (predicted %llu ms)",
+			     (unsigned long long)mig_out.predicted_downtime_ms);
+	else if (mig_out.predicted_after_ms != PRECOPY_NEVER)
+		fmt_snprintf(text, sizeof(text), " (predicted %llu ms at %llu.%llu s)",
+			     (unsigned long long)mig_out.predicted_downtime_ms,
+			     (unsigned long long)(mig_out.predicted_after_ms / 1000),
+			     (unsigned long long)(mig_out.predicted_after_ms / 100 % 10));
+	return text;
+}
+
 static void complete(struct vm *vm, uint32_t new_id)
 {
 	char ip[20];
@@ -611,17 +758,17 @@ static void complete(struct vm *vm, uint32_t new_id)
 	mig_out.bandwidth = bandwidth();
 	mig_out.target_vm_id = new_id;
 	mig_out.stage = MIG_DONE;
-	autopolicy_migrated(mig_out.ip, mig_out.pages_sent, mig_out.zero_pages,
-			    now - mig_out.iterate_start_ms);
+	autopolicy_migrated(mig_out.ip, mig_out.iterate_acked, mig_out.iterate_ms);
 	mstream_close(&stream);
 	terms_free();
 	sched_hurry(&hurrying, false);
 	throttle(vm, 0);
 	disown();
-	mon_event("migration vm%d -> %s: completed, downtime %llu ms, total %llu ms, %llu pages "
+	mon_event("migration vm%d -> %s: completed, downtime %llu ms%s, total %llu ms, %llu pages "
 		  "in %u rounds%s%s", mig_out.vm_id, ip, (unsigned long long)mig_out.downtime_ms,
-		  (unsigned long long)mig_out.total_ms, (unsigned long long)mig_out.pages_sent,
-		  mig_out.round, stop_why_text[mig_out.stop_why], peak_text());
+		  predicted_text(), (unsigned long long)mig_out.total_ms,
+		  (unsigned long long)mig_out.pages_sent, mig_out.round,
+		  stop_why_text[mig_out.stop_why], peak_text());
 	if (mig_out.predicted)
 		mon_event("migration vm%d: the model predicted downtime %llu ms, total %llu ms, %u "
 			  "rounds; measured downtime %llu ms, total %llu ms, %u rounds", mig_out.vm_id,
@@ -652,7 +799,8 @@ static void handle(struct vm *vm, const struct msg *m)
 		}
 		if (enter(MIG_ITERATE))
 			return;
-		mig_out.iterate_start_ms = time_now_ms();
+		mig_out.iterate_start_ms = mig_out.progress_ms = time_now_ms();
+		mig_out.next_progress_ms = mig_out.iterate_start_ms + 1000;
 		round_begin(vm, true);
 	} else if (mig_out.stage == MIG_COMMIT && m->type == MSG_COMMIT) {
 		struct msg a = { .type = MSG_ACTIVATE };
@@ -711,10 +859,14 @@ void mig_send_poll(void)
 		fail("no progress for %d s", MIGRATE_STALL_MS / 1000);
 		return;
 	}
-	if (mig_out.stage == MIG_INIT && stream.connected)
+	if (mig_out.stage == MIG_INIT && mstream_ready(&stream)) {
+		mig_out.handshake_us = stream.handshake_us;
 		send_hello(vm);
+	}
 	else if (mig_out.stage == MIG_ITERATE || mig_out.stage == MIG_STOPCOPY)
 		iterate(vm);
+	if (mig_out.stage == MIG_ITERATE)
+		progress_tick(vm);
 }
 
 static int cancel(struct vm *vm, const char *why, char *err, size_t err_size)

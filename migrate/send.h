@@ -4,7 +4,7 @@
 
 #include "migrate/converge.h"
 #include "migrate/migrate.h"
-#include "migrate/policy.h"
+#include "migrate/precopy.h"
 #include "migrate/wire.h"
 
 struct mig_params {
@@ -17,6 +17,9 @@ struct mig_params {
 	/* For tests of the failure paths: when this host's side of a migration reaches the
 	 * stage, it cuts the connection (a TCP reset, no goodbye), once. MIG_NONE: never. */
 	enum mig_stage cut_at;
+	/* For tests of the target's pace rule (migrate/guard.h): every stage's window, in
+	 * ms, instead of its own; 0: their own. */
+	uint64_t x_pace_window_ms;
 };
 
 /* Why the iterative copy stopped, for the completion line */
@@ -60,6 +63,7 @@ struct mig_out {
 	uint64_t pause_run_tsc;     /* the VM's run_tsc at the pause: it must not move */
 	uint64_t state_ms, commit_ms; /* where the pause goes: copy, check, activation */
 	uint64_t downtime_ms, total_ms;
+	uint64_t handshake_us;        /* the TLS handshake's duration; 0: a plain stream */
 	/* Where the iterative copy's time goes: its length and the bytes the target had
 	 * acknowledged by its end (goodput = the one over the other), and how long the
 	 * sender had pages to send but no room in lwIP's send buffer. */
@@ -68,6 +72,16 @@ struct mig_out {
 	char error[160];
 	bool predicted;             /* the model's view, printed beside the result */
 	struct precopy_out prediction;
+	/* The model's inputs at the start (what the policy's sampling and the last
+	 * migration to this peer measured), for the estimate's zero pages and round trip;
+	 * and the pause it predicted (at the start, else with the first measured rates,
+	 * predicted_after_ms into the migration; PRECOPY_NEVER: none). */
+	struct precopy_in model_in;
+	uint64_t predicted_downtime_ms, predicted_after_ms;
+	/* The progress lines, one a second of the iterative copy: when the next is due,
+	 * and the counts at the last, for the rates over the second since */
+	uint64_t next_progress_ms, progress_ms, progress_pages, progress_acked;
+	uint64_t pages_per_s;       /* pages queued per second, over the last second */
 };
 
 extern struct mig_params mig_params;
@@ -78,6 +92,9 @@ bool mig_cut_due(enum mig_stage s);
 /* Bytes per second the target acknowledged: live while a migration copies, else as it
  * was at the end of the last one. */
 uint64_t mig_send_bandwidth(void);
+/* The time left until activation, by the model from the rates measured so far
+ * (migrate/precopy.h): PRECOPY_NEVER while none are (no bandwidth yet), 0 once done. */
+uint64_t mig_send_remaining_ms(void);
 extern struct mig_out mig_out;
 
 

@@ -1,11 +1,22 @@
 /* A migration connection: whole messages over an lwIP TCP connection, with flow
  * control both ways (the receive buffer holds a TCP window, so lwIP never has to be
- * refused data; a send waits until lwIP has room). Driven from tern's loop. */
+ * refused data; a send waits until lwIP has room). Driven from tern's loop.
+ *
+ * In a keyed host (migrate/cluster.h) every byte goes through a TLS session keyed with the
+ * cluster key's migration key (tls/tls.h): the connecting side is the client, the accepting
+ * side the server, and no message is read or sent before the handshake is complete. in[]
+ * then holds plaintext, and the records TCP brought wait in their pbufs (rx); lwIP is told
+ * they were taken (tcp_recved) only as the session reads them, and the session
+ * takes a record only when in[] has room for plaintext, so neither buffer can overflow: what
+ * the session has decrypted but in[] could not take yet stays in the session (at most one
+ * record). With insecure-migration=on the stream is plain, as before. */
 #ifndef TERN_MIGRATE_STREAM_H
 #define TERN_MIGRATE_STREAM_H
 
 #include "lwip/tcp.h"
 #include "migrate/wire.h"
+
+struct tls_session;
 
 #define MSTREAM_IN (TCP_WND + 2 * (WIRE_HDR + WIRE_MAX_PAYLOAD))
 
@@ -21,12 +32,25 @@ struct mstream {
 	uint32_t peer_ip;        /* host order */
 	void (*on_sent)(struct mstream *s);
 	void *owner;
+	/* TLS (keyed hosts only; NULL: the plain stream) */
+	struct tls_session *tls;
+	bool secure;             /* the handshake is complete: messages may flow */
+	bool refused;            /* the handshake failed: the peer never proved the key */
+	bool held;               /* the session holds a sealed record lwIP could not take yet */
+	uint64_t start_us, handshake_us; /* connection up; the handshake's duration */
+	struct pbuf *rx;         /* records from TCP the session has not read yet (a window) */
 };
 
-/* Connects to ip:port (host order); returns 0 or a negative error. */
+/* Connects to ip:port (host order); returns 0 or a negative error (-E_NOMEM also when no TLS
+ * session could be made). */
 int mstream_connect(struct mstream *s, uint32_t ip, uint16_t port);
-/* Takes over an accepted connection. */
+/* Takes over an accepted connection. Without memory for its TLS session the stream reads
+ * as closed and refused at once, with the reason. */
 void mstream_accept(struct mstream *s, struct tcp_pcb *pcb);
+/* Connected, and in a keyed host the handshake complete: messages may be sent. The
+ * handshake advances in mstream_recv(); a failed one closes the stream with refused set
+ * and error saying why ("the peer holds another key ..."). */
+bool mstream_ready(const struct mstream *s);
 /* Whether a frame of len bytes fits into lwIP's send buffer now. */
 bool mstream_room(const struct mstream *s, size_t len);
 /* Sends m; -E_BUSY when there is no room yet (call again later). */

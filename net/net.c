@@ -186,6 +186,8 @@ void net_poll(void)
 		next_link_check = time_now_ms() + LINK_CHECK_MS;
 	}
 	sys_check_timeouts();
+	ping_poll();
+	netperf_cmd_poll();
 }
 
 bool net_active(void)
@@ -213,12 +215,6 @@ bool net_ready(void)
 		return false;
 	}
 	return true;
-}
-
-void net_wait_step(void)
-{
-	net_poll();
-	sched_run_once();
 }
 
 int cmd_info_net(int argc, char **argv)

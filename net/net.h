@@ -20,13 +20,15 @@ bool net_active(void);
 bool net_ready(void);
 /* Whether a NIC was found and lwIP runs on it (quietly: for listeners at boot). */
 bool net_has_nic(void);
-/* One turn of tern's loop for long commands (ping, netperf): the network, then a guest
- * slice, so guests keep running while the monitor waits. */
-void net_wait_step(void);
+/* The monitor's long commands (ping, netperf) hold the console while they run and are
+ * driven from net_poll: tern's loop never waits on a peer. */
+void ping_poll(void);
+void netperf_cmd_poll(void);
 
 /* A netperf transfer to another tern host, the same measurement as the monitor's
- * command (the migration engine uses it to learn the link's speed). */
+ * command (the policy uses it to learn a link's speed). */
 #define NETPERF_MAX_MIB 1024
+#define NETPERF_RUNNING 1
 struct netperf_result {
 	uint64_t bytes;      /* data sent (without the header) */
 	uint64_t acked;      /* data the peer acknowledged, when it failed */
@@ -34,9 +36,26 @@ struct netperf_result {
 	uint64_t kb_per_s;   /* 10^3 bytes a second */
 	const char *error;   /* why it failed, or NULL */
 };
-/* Runs the transfer, serving the network and guests meanwhile; bounded: a peer silent
- * for 10 s ends it. Returns 0, or a negative error with res->error saying why. */
-int netperf_run(uint32_t ip, uint32_t mib, struct netperf_result *res);
+struct tcp_pcb;
+/* One transfer's state; lwIP's callbacks hold its address, so it must stay put (static)
+ * from netperf_start until netperf_poll said it ended or netperf_cancel. */
+struct netperf {
+	struct tcp_pcb *pcb;    /* NULL once let go (or freed by lwIP) */
+	uint64_t total, queued; /* data bytes to send, handed to lwIP so far */
+	uint64_t acked;         /* bytes the peer acknowledged (with the header) */
+	bool active, hdr_sent, connected, done;
+	const char *error;      /* set once; ends the transfer */
+	uint32_t reply_got;
+	uint64_t start_ms, end_ms, progress_ms;
+};
+/* Connects and begins sending mib MiB; returns 0, or a negative error with np->error
+ * saying why (nothing then to poll or cancel). */
+int netperf_start(struct netperf *np, uint32_t ip, uint32_t mib);
+/* Never waits: NETPERF_RUNNING while the transfer goes on; then, once, 0 with res's
+ * figures or a negative error with res->error (a peer silent for 10 s ends it). */
+int netperf_poll(struct netperf *np, struct netperf_result *res);
+/* Ends a transfer now (its poll then reports why); harmless on one that ended. */
+void netperf_cancel(struct netperf *np, const char *why);
 
 int cmd_info_net(int argc, char **argv);
 int cmd_ping(int argc, char **argv);

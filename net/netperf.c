@@ -9,6 +9,7 @@
 #include "hv/console.h"
 #include "hv/error.h"
 #include "hv/lib/string.h"
+#include "hv/monitor.h"
 #include "hv/time.h"
 #include "lwip/tcp.h"
 #include "net/addr.h"
@@ -160,154 +161,223 @@ int netperf_listen(void)
 	return 0;
 }
 
-/* --- client ---------------------------------------------------------------------- */
+/* --- client: a state machine, polled (tern's loop never waits on a peer) --------- */
 
-struct client {
-	uint64_t total, queued; /* data bytes to send, handed to lwIP so far */
-	uint64_t acked;         /* bytes the peer acknowledged (with the header) */
-	bool hdr_sent, connected, done;
-	bool pcb_gone;          /* lwIP freed the PCB (client_err) */
-	const char *error;      /* set once; ends the transfer */
-	uint32_t reply_got;
-	uint64_t start_ms, end_ms, progress_ms;
-};
-
-static void client_fill(struct tcp_pcb *pcb, struct client *cl)
+static void client_fill(struct tcp_pcb *pcb, struct netperf *np)
 {
-	if (!cl->hdr_sent) {
+	if (!np->hdr_sent) {
 		uint8_t h[HDR_LEN];
-		uint32_t mib = (uint32_t)(cl->total / MIB);
+		uint32_t mib = (uint32_t)(np->total / MIB);
 
 		memcpy(h, magic, 4);
 		h[4] = mib >> 24, h[5] = mib >> 16, h[6] = mib >> 8, h[7] = mib;
 		if (tcp_write(pcb, h, HDR_LEN, TCP_WRITE_FLAG_COPY | TCP_WRITE_FLAG_MORE) != ERR_OK)
 			return;
-		cl->hdr_sent = true;
+		np->hdr_sent = true;
 	}
-	while (cl->queued < cl->total) {
-		u16_t n = (u16_t)MIN((uint64_t)MIN(tcp_sndbuf(pcb), CHUNK), cl->total - cl->queued);
+	while (np->queued < np->total) {
+		u16_t n = (u16_t)MIN((uint64_t)MIN(tcp_sndbuf(pcb), CHUNK), np->total - np->queued);
 
 		if (n == 0 || tcp_sndqueuelen(pcb) >= TCP_SND_QUEUELEN - 2)
 			break;
-		if (tcp_write(pcb, pattern, n, cl->queued + n < cl->total ? TCP_WRITE_FLAG_MORE : 0) !=
+		if (tcp_write(pcb, pattern, n, np->queued + n < np->total ? TCP_WRITE_FLAG_MORE : 0) !=
 		    ERR_OK)
 			break;
-		cl->queued += n;
+		np->queued += n;
 	}
 	tcp_output(pcb);
 }
 
 static err_t client_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
 {
-	struct client *cl = arg;
+	struct netperf *np = arg;
 
-	cl->progress_ms = time_now_ms();
-	cl->acked += len;
-	client_fill(pcb, cl);
+	np->progress_ms = time_now_ms();
+	np->acked += len;
+	client_fill(pcb, np);
 	return ERR_OK;
 }
 
 static err_t client_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
-	struct client *cl = arg;
+	struct netperf *np = arg;
 	uint8_t buf[sizeof(done_msg)];
 	u16_t n;
 
 	if (!p) {
-		if (!cl->done)
-			cl->error = "the peer closed the connection before confirming";
+		if (!np->done && !np->error)
+			np->error = "the peer closed the connection before confirming";
 		return ERR_OK;
 	}
-	n = (u16_t)MIN(p->tot_len, sizeof(buf) - cl->reply_got);
+	n = (u16_t)MIN(p->tot_len, sizeof(buf) - np->reply_got);
 	pbuf_copy_partial(p, buf, n, 0);
 	tcp_recved(pcb, p->tot_len);
-	if (p->tot_len != n || memcmp(buf, done_msg + cl->reply_got, n) != 0)
-		cl->error = "unexpected reply from the peer";
-	cl->reply_got += n;
+	if (p->tot_len != n || memcmp(buf, done_msg + np->reply_got, n) != 0)
+		np->error = "unexpected reply from the peer";
+	np->reply_got += n;
 	pbuf_free(p);
-	if (!cl->error && cl->reply_got == sizeof(done_msg)) {
-		cl->done = true;
-		cl->end_ms = time_now_ms();
+	if (!np->error && np->reply_got == sizeof(done_msg)) {
+		np->done = true;
+		np->end_ms = time_now_ms();
 	}
 	return ERR_OK;
 }
 
 static void client_err(void *arg, err_t err)
 {
-	struct client *cl = arg;
+	struct netperf *np = arg;
 
-	cl->pcb_gone = true;
-	if (!cl->error)
-		cl->error = err == ERR_RST ? "connection reset by the peer"
+	np->pcb = NULL; /* lwIP has freed it */
+	if (!np->error)
+		np->error = err == ERR_RST ? "connection reset by the peer"
 			    : err == ERR_ABRT ? "connection aborted"
 					      : "connection failed";
 }
 
 static err_t client_connected(void *arg, struct tcp_pcb *pcb, err_t err)
 {
-	struct client *cl = arg;
+	struct netperf *np = arg;
 
-	cl->connected = true;
-	cl->start_ms = cl->progress_ms = time_now_ms();
-	client_fill(pcb, cl);
+	np->connected = true;
+	np->start_ms = np->progress_ms = time_now_ms();
+	client_fill(pcb, np);
 	return ERR_OK;
 }
 
-int netperf_run(uint32_t ip, uint32_t mib, struct netperf_result *res)
+/* Lets go of the PCB (closed when it ended well, else reset) and of its callbacks. */
+static void client_end(struct netperf *np)
 {
-	struct client cl = { 0 };
+	struct tcp_pcb *pcb = np->pcb;
+
+	np->active = false;
+	if (!pcb)
+		return;
+	np->pcb = NULL;
+	tcp_arg(pcb, NULL);
+	tcp_err(pcb, NULL);
+	tcp_recv(pcb, NULL);
+	tcp_sent(pcb, NULL);
+	if (np->error || tcp_close(pcb) != ERR_OK)
+		tcp_abort(pcb);
+}
+
+int netperf_start(struct netperf *np, uint32_t ip, uint32_t mib)
+{
 	struct tcp_pcb *pcb;
 	ip_addr_t peer;
 
-	*res = (struct netperf_result){ .bytes = (uint64_t)mib * MIB };
-	if (mib == 0 || mib > NETPERF_MAX_MIB)
+	*np = (struct netperf){ .total = (uint64_t)mib * MIB };
+	if (mib == 0 || mib > NETPERF_MAX_MIB) {
+		np->error = "size out of range";
 		return -E_INVAL;
+	}
 	pcb = tcp_new();
 	if (!pcb) {
-		res->error = "out of lwIP PCBs";
+		np->error = "out of lwIP PCBs";
 		return -E_NOMEM;
 	}
-	cl.total = res->bytes;
-	cl.progress_ms = time_now_ms();
+	np->progress_ms = time_now_ms();
 	ip_addr_set_ip4_u32(&peer, lwip_htonl(ip));
-	tcp_arg(pcb, &cl);
+	tcp_arg(pcb, np);
 	tcp_err(pcb, client_err);
 	tcp_recv(pcb, client_recv);
 	tcp_sent(pcb, client_sent);
 	if (tcp_connect(pcb, &peer, NET_NETPERF_PORT, client_connected) != ERR_OK) {
 		tcp_abort(pcb);
-		res->error = "cannot connect";
+		np->error = "cannot connect";
 		return -E_IO;
 	}
-	while (!cl.done && !cl.error) {
-		net_wait_step();
-		if (time_now_ms() - cl.progress_ms > NETPERF_STALL_MS)
-			cl.error = cl.connected ? "no progress for 10 s (peer gone?)"
-						: "no answer from the peer within 10 s";
-	}
-	if (!cl.pcb_gone) {
-		tcp_arg(pcb, NULL);
-		tcp_err(pcb, NULL);
-		tcp_recv(pcb, NULL);
-		tcp_sent(pcb, NULL);
-		if (cl.error || tcp_close(pcb) != ERR_OK)
-			tcp_abort(pcb);
-	}
-	res->acked = cl.acked > HDR_LEN ? cl.acked - HDR_LEN : 0;
-	res->error = cl.error;
-	if (cl.error)
+	np->pcb = pcb;
+	np->active = true;
+	return 0;
+}
+
+int netperf_poll(struct netperf *np, struct netperf_result *res)
+{
+	if (!np->active && !np->done && !np->error)
+		np->error = "not running";
+	if (np->active && !np->done && !np->error &&
+	    time_now_ms() - np->progress_ms > NETPERF_STALL_MS)
+		np->error = np->connected ? "no progress for 10 s (peer gone?)"
+					  : "no answer from the peer within 10 s";
+	if (!np->done && !np->error)
+		return NETPERF_RUNNING;
+	client_end(np);
+	*res = (struct netperf_result){ .bytes = np->total, .error = np->error };
+	res->acked = np->acked > HDR_LEN ? np->acked - HDR_LEN : 0;
+	if (np->error)
 		return -E_IO;
-	res->ms = MAX(cl.end_ms - cl.start_ms, 1ULL);
+	res->ms = MAX(np->end_ms - np->start_ms, 1ULL);
 	res->kb_per_s = res->bytes / res->ms;
 	return 0;
 }
 
-int cmd_netperf(int argc, char **argv)
+void netperf_cancel(struct netperf *np, const char *why)
+{
+	if (!np->error && !np->done)
+		np->error = why;
+	client_end(np);
+}
+
+/* --- the monitor's command: the console is the transfer's until it ends ----------- */
+
+static struct {
+	struct netperf np;
+	bool running;
+	char peer[16];
+	uint32_t mib;
+} cmd;
+
+static void cmd_report(int err, const struct netperf_result *r)
+{
+	if (err) {
+		kprintf("error: netperf to %s: %s (%llu of %llu bytes acknowledged)\n", cmd.peer,
+			r->error, (unsigned long long)r->acked, (unsigned long long)r->bytes);
+		return;
+	}
+	kprintf("netperf: %u MiB to %s in %llu ms\n", cmd.mib, cmd.peer,
+		(unsigned long long)r->ms);
+	/* MB/s (10^6 bytes a second) with two decimals: kB/s is bytes per ms. */
+	kprintf("throughput: %llu.%02llu MB/s\n", (unsigned long long)(r->kb_per_s / 1000),
+		(unsigned long long)(r->kb_per_s / 10 % 100));
+}
+
+/* Ctrl-] (the monitor's) or Ctrl-C ends it; anything else typed meanwhile is dropped. */
+static void cmd_input(void *ctx, uint8_t byte)
+{
+	(void)ctx;
+	if (byte == 0x03)
+		mon_detach();
+}
+
+static void cmd_detached(void *ctx)
 {
 	struct netperf_result r;
+
+	(void)ctx;
+	if (!cmd.running)
+		return;
+	cmd.running = false;
+	netperf_cancel(&cmd.np, "cancelled");
+	cmd_report(netperf_poll(&cmd.np, &r), &r);
+}
+
+void netperf_cmd_poll(void)
+{
+	struct netperf_result r;
+	int err;
+
+	if (!cmd.running || (err = netperf_poll(&cmd.np, &r)) == NETPERF_RUNNING)
+		return;
+	cmd.running = false;
+	cmd_report(err, &r);
+	mon_detach();
+}
+
+int cmd_netperf(int argc, char **argv)
+{
 	uint64_t mib = NETPERF_DEFAULT_MIB;
 	uint32_t ip;
-	int err;
 
 	if (argc < 1 || argc > 2 || !net_parse_ip4(argv[0], &ip) ||
 	    (argc == 2 && (!parse_u64(argv[1], &mib) || mib == 0 || mib > NETPERF_MAX_MIB))) {
@@ -316,16 +386,13 @@ int cmd_netperf(int argc, char **argv)
 	}
 	if (!net_ready())
 		return -E_BUSY;
-	err = netperf_run(ip, (uint32_t)mib, &r);
-	if (err) {
-		kprintf("error: netperf to %s: %s (%llu of %llu bytes acknowledged)\n", argv[0],
-			r.error, (unsigned long long)r.acked, (unsigned long long)r.bytes);
-		return err;
+	if (netperf_start(&cmd.np, ip, (uint32_t)mib)) {
+		kprintf("error: netperf to %s: %s\n", argv[0], cmd.np.error);
+		return -E_IO;
 	}
-	kprintf("netperf: %llu MiB to %s in %llu ms\n", (unsigned long long)mib, argv[0],
-		(unsigned long long)r.ms);
-	/* MB/s (10^6 bytes a second) with two decimals: kB/s is bytes per ms. */
-	kprintf("throughput: %llu.%02llu MB/s\n", (unsigned long long)(r.kb_per_s / 1000),
-		(unsigned long long)(r.kb_per_s / 10 % 100));
+	strlcpy(cmd.peer, argv[0], sizeof(cmd.peer));
+	cmd.mib = (uint32_t)mib;
+	cmd.running = true;
+	mon_attach(cmd_input, cmd_detached, &cmd);
 	return 0;
 }

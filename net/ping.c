@@ -1,7 +1,10 @@
-/* `ping <ip> [count]`: ICMP echo through a raw lwIP PCB, one request at a time. */
+/* `ping <ip> [count]`: ICMP echo through a raw lwIP PCB, one request at a time, a state
+ * machine polled from tern's loop (net_poll) while the console is attached to it. */
 #include "hv/cmdline.h"
 #include "hv/console.h"
 #include "hv/error.h"
+#include "hv/lib/string.h"
+#include "hv/monitor.h"
 #include "hv/time.h"
 #include "lwip/inet_chksum.h"
 #include "lwip/prot/icmp.h"
@@ -17,12 +20,17 @@
 #define PING_GAP_MS 200
 #define PING_MAX 1000
 
-struct ping {
-	uint16_t seq;      /* of the request in flight */
+/* The one ping the monitor runs; the console is its own until it ends. */
+static struct ping {
+	bool running, waiting;   /* a command is on; its request is in flight (else a gap) */
 	bool replied;
-	uint64_t sent_us, rtt_us;
+	uint16_t seq;            /* of the request in flight */
+	uint64_t count, sent, got, min, max, sum;
+	uint64_t sent_us, rtt_us, until_ms;
 	ip4_addr_t peer;
-};
+	char peer_text[16];
+	struct raw_pcb *pcb;
+} pg;
 
 bool net_echo_reply(const struct pbuf *p, u16_t id, struct icmp_echo_hdr *h)
 {
@@ -53,7 +61,7 @@ static u8_t on_recv(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip_add
 	return 1; /* ours: lwIP need not look further */
 }
 
-static int send_echo(struct raw_pcb *pcb, struct ping *pg)
+static int send_echo(struct ping *pg)
 {
 	struct pbuf *p = pbuf_alloc(PBUF_IP, sizeof(struct icmp_echo_hdr) + PING_DATA, PBUF_RAM);
 	struct icmp_echo_hdr *h;
@@ -72,7 +80,7 @@ static int send_echo(struct raw_pcb *pcb, struct ping *pg)
 	h->chksum = inet_chksum(h, p->len);
 	pg->replied = false;
 	pg->sent_us = time_now_us();
-	err = raw_sendto(pcb, p, (ip_addr_t *)&pg->peer);
+	err = raw_sendto(pg->pcb, p, (ip_addr_t *)&pg->peer);
 	pbuf_free(p);
 	return err == ERR_OK ? 0 : -E_IO;
 }
@@ -83,11 +91,92 @@ static void print_ms(const char *pre, uint64_t us)
 		(unsigned long long)(us % 1000));
 }
 
+static void send_next(void)
+{
+	pg.seq = (uint16_t)++pg.sent;
+	if (send_echo(&pg) < 0)
+		kprintf("seq=%llu: cannot send\n", (unsigned long long)pg.sent);
+	pg.waiting = true;
+	pg.until_ms = time_now_ms() + PING_TIMEOUT_MS;
+}
+
+/* The summary covers the requests sent; one in flight when cancelled counts as lost. */
+static void finish(void)
+{
+	pg.running = false;
+	raw_remove(pg.pcb);
+	pg.pcb = NULL;
+	kprintf("ping: %llu sent, %llu received, %llu%% loss", (unsigned long long)pg.sent,
+		(unsigned long long)pg.got,
+		(unsigned long long)(pg.sent ? (pg.sent - pg.got) * 100 / pg.sent : 0));
+	if (pg.got) {
+		print_ms("; rtt min/avg/max ", pg.min);
+		print_ms("/", pg.sum / pg.got);
+		print_ms("/", pg.max);
+		kprintf(" ms");
+	}
+	kprintf("\n");
+}
+
+static void note_reply(void)
+{
+	pg.got++;
+	pg.sum += pg.rtt_us;
+	pg.min = MIN(pg.min, pg.rtt_us);
+	pg.max = MAX(pg.max, pg.rtt_us);
+	kprintf("reply from %s: seq=%llu", pg.peer_text, (unsigned long long)pg.sent);
+	print_ms(" time=", pg.rtt_us);
+	kprintf(" ms\n");
+}
+
+/* One request at a time: its reply or its timeout, then (after a reply) a short gap. */
+void ping_poll(void)
+{
+	uint64_t now = time_now_ms();
+
+	if (!pg.running)
+		return;
+	if (pg.waiting && !pg.replied && now < pg.until_ms)
+		return;
+	if (!pg.waiting && now < pg.until_ms)
+		return;
+	if (pg.waiting) {
+		pg.waiting = false;
+		if (pg.replied)
+			note_reply();
+		else
+			kprintf("seq=%llu: no reply within %d ms\n", (unsigned long long)pg.sent,
+				PING_TIMEOUT_MS);
+		pg.until_ms = pg.replied ? now + PING_GAP_MS : now;
+		if (pg.sent < pg.count)
+			return;
+	}
+	if (pg.sent < pg.count) {
+		send_next();
+		return;
+	}
+	finish();
+	mon_detach();
+}
+
+/* Ctrl-] (the monitor's) or Ctrl-C ends it; anything else typed meanwhile is dropped. */
+static void ping_input(void *ctx, uint8_t byte)
+{
+	(void)ctx;
+	if (byte == 0x03)
+		mon_detach();
+}
+
+static void ping_detached(void *ctx)
+{
+	(void)ctx;
+	if (pg.running)
+		finish();
+}
+
 int cmd_ping(int argc, char **argv)
 {
-	struct ping pg = { 0 };
-	struct raw_pcb *pcb;
-	uint64_t count = 4, got = 0, min = ~0ULL, max = 0, sum = 0, until;
+	uint64_t count = 4;
 	uint32_t ip;
 
 	if (argc < 1 || argc > 2 || !net_parse_ip4(argv[0], &ip) ||
@@ -97,46 +186,17 @@ int cmd_ping(int argc, char **argv)
 	}
 	if (!net_ready())
 		return -E_BUSY;
-	pcb = raw_new(IP_PROTO_ICMP);
-	if (!pcb) {
+	pg = (struct ping){ .count = count, .min = ~0ULL };
+	pg.pcb = raw_new(IP_PROTO_ICMP);
+	if (!pg.pcb) {
 		kprintf("error: ping: out of lwIP PCBs\n");
 		return -E_NOMEM;
 	}
 	ip4_addr_set_u32(&pg.peer, lwip_htonl(ip));
-	raw_recv(pcb, on_recv, &pg);
-	for (uint64_t i = 1; i <= count; i++) {
-		pg.seq = (uint16_t)i;
-		if (send_echo(pcb, &pg) < 0)
-			kprintf("seq=%llu: cannot send\n", (unsigned long long)i);
-		until = time_now_ms() + PING_TIMEOUT_MS;
-		while (!pg.replied && time_now_ms() < until)
-			net_wait_step();
-		if (!pg.replied) {
-			kprintf("seq=%llu: no reply within %d ms\n", (unsigned long long)i,
-				PING_TIMEOUT_MS);
-			continue;
-		}
-		got++;
-		sum += pg.rtt_us;
-		min = MIN(min, pg.rtt_us);
-		max = MAX(max, pg.rtt_us);
-		kprintf("reply from %s: seq=%llu", argv[0], (unsigned long long)i);
-		print_ms(" time=", pg.rtt_us);
-		kprintf(" ms\n");
-		/* A short gap between requests, serving the network and guests meanwhile. */
-		until = time_now_ms() + PING_GAP_MS;
-		while (i < count && time_now_ms() < until)
-			net_wait_step();
-	}
-	raw_remove(pcb);
-	kprintf("ping: %llu sent, %llu received, %llu%% loss", (unsigned long long)count,
-		(unsigned long long)got, (unsigned long long)((count - got) * 100 / count));
-	if (got) {
-		print_ms("; rtt min/avg/max ", min);
-		print_ms("/", sum / got);
-		print_ms("/", max);
-		kprintf(" ms");
-	}
-	kprintf("\n");
-	return got ? 0 : -E_IO;
+	strlcpy(pg.peer_text, argv[0], sizeof(pg.peer_text));
+	raw_recv(pg.pcb, on_recv, &pg);
+	pg.running = true;
+	send_next();
+	mon_attach(ping_input, ping_detached, &pg);
+	return 0;
 }

@@ -5,6 +5,7 @@
 #include "mbedtls/net_sockets.h"
 #include "mbedtls/platform.h"
 #include "mbedtls/ssl.h"
+#include "mbedtls/ssl_internal.h"
 #include "hv/error.h"
 #include "hv/lib/fmt.h"
 #include "tls/tls_int.h"
@@ -115,6 +116,13 @@ static const struct {
 	  "a record failed authentication: altered, dropped or replayed on the wire" },
 	{ MBEDTLS_ERR_SSL_UNKNOWN_IDENTITY, E_AUTH,
 	  "the peer's PSK identity is not tern's", NULL },
+	/* what a server reads when a plain peer's first bytes are no ClientHello record */
+	{ MBEDTLS_ERR_SSL_BAD_HS_CLIENT_HELLO, E_FORMAT,
+	  "the peer does not speak TLS, or not tern's (no valid ClientHello; a host without "
+	  "the key: insecure-migration=on?)", NULL },
+	{ MBEDTLS_ERR_SSL_INVALID_RECORD, E_FORMAT,
+	  "the peer does not speak TLS (it holds no cluster key: insecure-migration=on?)",
+	  "a record's header is malformed" },
 	{ MBEDTLS_ERR_SSL_CONN_EOF, E_IO, "the connection closed during the handshake",
 	  "the connection closed without close_notify (truncated)" },
 	{ MBEDTLS_ERR_NET_SEND_FAILED, E_IO, "the connection failed (send)", NULL },
@@ -222,6 +230,27 @@ int tls_session_recv(struct tls_session *s, void *buf, size_t len)
 	if (ret == 0 || ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
 		return 0;
 	return fail(s, ret);
+}
+
+int tls_session_flush(struct tls_session *s)
+{
+	int ret;
+
+	if (s->err)
+		return s->err;
+	ret = mbedtls_ssl_flush_output(&s->ssl);
+	return ret == 0 ? 0 : fail(s, ret);
+}
+
+/* ChaCha20-Poly1305 in TLS 1.2 (RFC 7905, 2): a 5-byte header and a 16-byte tag, no explicit
+ * nonce. */
+#define SUITE_EXPANSION (5 + 16)
+
+size_t tls_session_expansion(const struct tls_session *s)
+{
+	int n = s->done ? mbedtls_ssl_get_record_expansion(&s->ssl) : SUITE_EXPANSION;
+
+	return n > 0 ? (size_t)n : SUITE_EXPANSION;
 }
 
 size_t tls_session_pending(const struct tls_session *s)

@@ -87,6 +87,16 @@ int tls_session_handshake(struct tls_session *s);
  * they may be sealed in a record that the transport has not taken yet. */
 int tls_session_send(struct tls_session *s, const void *buf, size_t len);
 int tls_session_recv(struct tls_session *s, void *buf, size_t len);
+/* Sends what a send left sealed but not taken by the transport (after -E_BUSY): 0 once
+ * nothing is held, -E_BUSY while the transport still refuses, or an error. A caller that
+ * cannot repeat its bytes (it has counted them as sent) calls this instead. */
+int tls_session_flush(struct tls_session *s);
+/* The most bytes a record adds to the plaintext it carries (header, explicit IV, tag): what
+ * the transport must have room for beyond a send of len bytes, len at most
+ * TLS_RECORD_MAX. Known once the handshake is done; before, the largest this build's suite
+ * adds. */
+#define TLS_RECORD_MAX 16384
+size_t tls_session_expansion(const struct tls_session *s);
 /* Decrypted bytes waiting: tls_session_recv returns them without touching the transport. */
 size_t tls_session_pending(const struct tls_session *s);
 /* Sends close_notify: 0 or -E_BUSY (call again), or an error. */

@@ -8,13 +8,19 @@ there. Prints a table of the figures and draws one migration's rounds (pages sen
 pages dirtied per round) into build/bench/migration-rounds.png, copied to
 docs/migration-rounds.png for the README.
 
-Usage: tests/bench/migrate.py [--platform P] [--plot CASE] [--no-plot]
-       tests/bench/migrate.py --grid [--sizes 16,64,256] [--rates 0,0.1,0.5,2]
+Usage: tests/bench/migrate.py [--platform P] [--plot CASE] [--no-plot] [--insecure]
+       tests/bench/migrate.py --grid [--sizes 16,64,256] [--rates 0,0.1,0.5,2] [--insecure]
                               [--fills dense,sparse] [--xbzrle off,on]
+The hosts share their LAN's cluster key, so migrations go over TLS (issue 16); --insecure
+boots them with insecure-migration=on instead, for the plain stream's figures.
 --grid (issue 15) migrates memtouch of each guest size (a quarter of it touched) at each
 dirty rate, given as a multiple of the LAN's first netperf figure (pages per heartbeat,
 a heartbeat being about one second), and prints the goodput: bytes the target
 acknowledged during the iterative copy ÷ its length, beside netperf in the same run.
+Before the grid it migrates a small idle guest once, so the model has the link's
+goodput to this peer for every row, and samples each guest (the policy's sampling, every
+3 s) while it runs; each row then prints tern's prediction at the start beside the
+measurement, the model's inputs, and the time left each progress line announced.
 --fills runs memtouch with fill=dense (every word of a written page new) and/or
 fill=sparse (8 words of it), --xbzrle migrates with `migrate_set_parameter xbzrle`
 off and/or on: each row then also shows the pages sent as deltas, the bytes that saved
@@ -40,6 +46,12 @@ CASES = [(8, 2, 16), (8, 3, 256), (16, 6, 64), (32, 6, 64)]
 ROUND = re.compile(r"migration vm(\d+): round (\d+): (\d+) pages, ([\d.]+) MB/s, "
                    r"dirty rate (\d+) pages/s, expected downtime (\d+) ms")
 THROUGHPUT = re.compile(r"throughput: (\d+\.\d+) MB/s")
+# the model's prediction at the start (migrate/precopy.c), printed beside the result
+MODEL = re.compile(r"migration vm(\d+): the model predicted downtime (\d+) ms, total (\d+) ms, "
+                   r"(\d+) rounds")
+# the progress line, once a second: the time left the source expects
+PROGRESS = re.compile(r"migration vm(\d+): round \d+ \d+%, [\d.]+ MB/s, dirty \d+ pages/s, "
+                      r"downtime ~(?:\d+ ms|\?), ([\d.]+) s left")
 PNG = os.path.join(ROOT, "build", "bench", "migration-rounds.png")
 DOCS_PNG = os.path.join(ROOT, "docs", "migration-rounds.png")
 
@@ -63,12 +75,22 @@ def frames(host):
     return int(n["tx-packets"]), int(n["rx-packets"])
 
 
-def migrate_once(a, b, mem, mib, rate, fill="dense"):
+def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense"):
     """memtouch on a, moved to b; returns the figures of that migration."""
     tx0, rx0 = frames(a)
     out = a.cmd(f"vm start memtouch mem={mem} name=bench -- mib={mib} rate={rate} fill={fill}")
     vm = int(re.search(r"^vm(\d+) started$", out, re.M).group(1))
     a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=300)
+    if sampled:
+        # a sample of the running guest (the policy's, every few s), for the model
+        n = int(a.info("policy")["samples"])
+        while int(a.info("policy")["samples"]) < n + 2:
+            time.sleep(2)
+    # what the model is given at the start: the guest's sample, the link and round trip
+    sample = re.search(rf"^vm{vm}: load \d+%, dirty-rate (\d+) pages/s, wss \d+ pages, "
+                       rf"zero (\d+) pages$", a.cmd("info policy"), re.M)
+    peer = re.search(r"^10\.0\.0\.2\s+\S+\s+\S+\s+\S+\s+([\d.]+)\s+([\d.]+)",
+                     a.cmd("info hosts"), re.M)
     out = a.cmd(f"migrate {vm} 10.0.0.2")
     assert "started" in out, out
     a.expect(rf"migration vm{vm} -> 10\.0\.0\.2: (completed|failed)[^\r\n]*\r\n".encode(),
@@ -81,8 +103,11 @@ def migrate_once(a, b, mem, mib, rate, fill="dense"):
     b.expect(rf"\[vm{new}\] seq=\d+ check=ok\r\n".encode(), timeout=300)
     b.cmd(f"kill {new}")
     tx1, rx1 = frames(a)
+    text = console(a)
     rounds = [(int(m.group(2)), int(m.group(3)), int(m.group(5)))
-              for m in ROUND.finditer(console(a)) if int(m.group(1)) == vm]
+              for m in ROUND.finditer(text) if int(m.group(1)) == vm]
+    model = [m for m in MODEL.finditer(text) if int(m.group(1)) == vm]
+    left = [float(m.group(2)) for m in PROGRESS.finditer(text) if int(m.group(1)) == vm]
     return {
         "mem": mem, "mib": mib, "rate": rate,
         "downtime": int(info["downtime"]), "total": int(info["total-time"]),
@@ -91,11 +116,17 @@ def migrate_once(a, b, mem, mib, rate, fill="dense"):
         "iterate_ms": int(info.get("iterate-ms", 0)),
         "iterate_bytes": int(info.get("iterate-acked-bytes", 0)),
         "blocked_ms": int(info.get("send-blocked-ms", 0)),
+        "handshake_us": int(info.get("handshake-us", 0)),
         "tx": tx1 - tx0, "rx": rx1 - rx0,
         "xbz_pages": int(info.get("xbzrle-pages", 0)),
         "xbz_saved": int(info.get("xbzrle-bytes-saved", 0)),
         "xbz_us": int(info.get("xbzrle-encode-us", 0)),
         "dirty_rate": max([d for _, _, d in rounds] or [0]),
+        "model": tuple(int(x) for x in model[-1].groups()[1:]) if model else None,
+        "left": left,
+        "sample": tuple(int(x) for x in sample.groups()) if sample else None,
+        "peer": tuple(float(x) for x in peer.groups()) if peer else None,
+        "line": line,
     }
 
 
@@ -144,8 +175,8 @@ def grid_table(results, lan_mbs, platform):
     print("| guest MiB | touched MiB | dirty × link | dirty pages/hb | measured dirty pages/s "
           "| rounds | sent ÷ touched | iterate ms | goodput MB/s | ÷ netperf | total ms "
           "| limit ms | total ÷ limit | downtime ms | frames out/s | send blocked % "
-          "| fill | xbzrle | delta pages | saved KB | encode ms |")
-    print("|" + "---|" * 21)
+          "| TLS handshake ms | fill | xbzrle | delta pages | saved KB | encode ms |")
+    print("|" + "---|" * 22)
     for r in results:
         goodput = r["iterate_bytes"] / (r["iterate_ms"] * 1000) if r["iterate_ms"] else 0
         # the bytes that had to cross (each sent page once, as data or marker) at netperf's rate
@@ -158,8 +189,27 @@ def grid_table(results, lan_mbs, platform):
               f"| {limit:.0f} | {r['total'] / limit:.2f} | {r['downtime']} "
               f"| {r['tx'] * 1000 // max(r['total'], 1)} "
               f"| {100 * r['blocked_ms'] // max(r['iterate_ms'], 1)} "
+              f"| {r['handshake_us'] / 1000 if r['handshake_us'] else 'plain'} "
               f"| {r['fill']} | {r['xbzrle']} | {r['xbz_pages']} | {r['xbz_saved'] // 1000} "
               f"| {r['xbz_us'] / 1000:.1f} |")
+    print("\nthe model at the start (the policy's sample of the guest, the last migration's "
+          "goodput to this peer) against the measurement:")
+    print("| guest MiB | dirty × link | sampled dirty pages/s | zero pages | link MB/s | rtt ms "
+          "| predicted downtime ms | measured | ÷ | predicted total ms "
+          "| measured | ÷ | predicted rounds | measured | time left at each progress line, s |")
+    print("|" + "---|" * 15)
+    for r in results:
+        if not r["model"]:
+            print(f"| {r['mem']} | {r['factor']} | no prediction: {r['line']} |")
+            continue
+        down, total, rounds = r["model"]
+        rate, zero = r["sample"] or ("?", "?")
+        link, rtt = r["peer"] or ("?", "?")
+        print(f"| {r['mem']} | {r['factor']} | {rate} | {zero} | {link} | {rtt} "
+              f"| {down} | {r['downtime']} "
+              f"| {down / max(r['downtime'], 1):.2f} | {total} | {r['total']} "
+              f"| {total / max(r['total'], 1):.2f} | {rounds} | {r['rounds']} "
+              f"| {', '.join(f'{x:.1f}' for x in r['left'])} |")
     print("goodput: iterate-acked-bytes ÷ iterate-ms (`info migrate`: what the target "
           "acknowledged by the pause ÷ the iterative copy's length); limit: (data pages × "
           f"{PAGE_MSG} + zero pages × {ZERO_MSG} bytes) ÷ netperf's mean; frames out/s: the "
@@ -179,16 +229,23 @@ def run_grid(args, platform):
     host_mem = max(512, max(sizes) + shadow + 256)
     lan = f"bench-mig-{os.getpid()}"
     t0 = time.monotonic()
+    plain = ["--insecure"] if args.insecure else []
     a = TernHost(platform, name="bench-migrate-1", mem=host_mem, cmdline=f"shadow={shadow}",
-                 extra=["--host", "1", "--lan", lan])
+                 extra=["--host", "1", "--lan", lan, *plain])
     b = TernHost(platform, name="bench-migrate-2", mem=host_mem, cmdline=f"shadow={shadow}",
-                 extra=["--host", "2", "--lan", lan])
+                 extra=["--host", "2", "--lan", lan, *plain])
     results = []
     try:
         a.wait_prompt(timeout=600)
         b.wait_prompt(timeout=600)
         lan_mbs = [netperf(a, "10.0.0.2")]
         print(f"netperf {lan_mbs[0]:.2f} MB/s", flush=True)
+        # the model's link figure is the goodput of the last migration to the peer:
+        # a small one first, so the grid's first row has a prediction too; and the
+        # policy's sampling often enough that each guest is sampled while it runs
+        a.cmd("policy set sample-every 3")
+        warm = migrate_once(a, b, 4, 1, 0)
+        print(f"warm-up: {warm['line']}", flush=True)
         cases = [(mem, f, fill, x) for mem in sizes for f in factors
                  for fill in args.fills.split(",") for x in args.xbzrle.split(",")]
         for mem, f, fill, x in cases:
@@ -196,7 +253,7 @@ def run_grid(args, platform):
             a.cmd(f"migrate_set_parameter xbzrle {x}")
             print(f"migrating memtouch mem={mem} mib={mem // 4} rate={rate} fill={fill} "
                   f"({f} × link), xbzrle {x} ...", flush=True)
-            r = migrate_once(a, b, mem, mem // 4, rate, fill)
+            r = migrate_once(a, b, mem, mem // 4, rate, sampled=True, fill=fill)
             r.update(factor=f, fill=fill, xbzrle=x)
             results.append(r)
             print(f"  goodput {r['iterate_bytes'] / max(r['iterate_ms'], 1) / 1000:.2f} "
@@ -223,6 +280,8 @@ def main():
     ap.add_argument("--plot", type=int, default=None, metavar="CASE",
                     help="which case (1..) to plot; default the one with the most rounds")
     ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--insecure", action="store_true",
+                    help="insecure-migration=on on both hosts: the plain stream")
     args = ap.parse_args()
     platform = args.platform or ("kvm-uefi" if why_no_kvm_vmx() is None else "bochs-uefi")
     if args.grid:
@@ -231,8 +290,9 @@ def main():
 
     lan = f"bench-mig-{os.getpid()}"
     t0 = time.monotonic()
-    a = TernHost(platform, name="bench-migrate-1", extra=["--host", "1", "--lan", lan])
-    b = TernHost(platform, name="bench-migrate-2", extra=["--host", "2", "--lan", lan])
+    plain = ["--insecure"] if args.insecure else []
+    a = TernHost(platform, name="bench-migrate-1", extra=["--host", "1", "--lan", lan, *plain])
+    b = TernHost(platform, name="bench-migrate-2", extra=["--host", "2", "--lan", lan, *plain])
     try:
         a.wait_prompt(timeout=300)
         b.wait_prompt(timeout=300)

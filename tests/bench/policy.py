@@ -13,7 +13,8 @@ import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 OUT = os.path.join(ROOT, "build", "bench", "policy_sim")
-SRCS = ["tests/bench/policy_sim.c", "migrate/policy.c", "hv/lib/fmt.c", "net/addr.c"]
+SRCS = ["tests/bench/policy_sim.c", "migrate/policy.c", "migrate/precopy.c", "migrate/converge.c",
+        "hv/lib/fmt.c", "net/addr.c"]
 
 
 def main():

@@ -2,14 +2,27 @@
 user-mode networking: malformed and out-of-order messages, as target and as source.
 Each one ends that migration with a clear reason, frees what it reserved, and
 disturbs nothing else: the host's memory returns to its baseline, and a VM it was
-sending runs on."""
+sending runs on.
+
+The host holds a cluster key (issue 16), so its migration stream is TLS: the test speaks
+through build/tern-tls-pipe (tools/tls_pipe.c), a TLS-PSK client or server with the same
+key, and the malformed streams reach the decoder inside the secure channel. Peers without
+the key (a wrong key, none, plain TCP) are refused at the handshake with nothing reserved,
+and a bit flipped in flight ends a migration with the VM running on at its source."""
+import os
 import re
+import secrets
 import socket
 import struct
+import subprocess
+import threading
 
 import pytest
 
-from ternhost import TernHost
+from ternhost import BUILD, TernHost
+
+KEY = secrets.token_hex(32)
+TLS_PIPE = os.path.join(BUILD, "tern-tls-pipe")
 
 MAGIC, VERSION = b"TRNM", 4
 HELLO, RESERVED, PAGE, ROUND, STATE, COMMIT, ACTIVATE, ACTIVATED, ABORT, RECORD = range(1, 11)
@@ -171,18 +184,72 @@ def host():
     with socket.socket() as s:          # a free port here for the forward
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    h = TernHost("bochs-uefi", name="migrate-wire", extra=["--forward", f"{port}:4444"])
+    h = TernHost("bochs-uefi", name="migrate-wire", cmdline=f"key={KEY}",
+                 extra=["--forward", f"{port}:4444"])
     try:
         h.wait_prompt(timeout=240)
         assert "migrate: listening on port 4444" in h.boot_text, h.boot_text[-500:]
+        assert "migrations with hosts that hold it only (migrations over TLS)" in h.boot_text
         h.port = port
         yield h
     finally:
         h.close()
 
 
-def connect(host):
-    return socket.create_connection(("127.0.0.1", host.port), timeout=30)
+class TlsPipe:
+    """A socket to the test's end of tern-tls-pipe: bytes written here go through the
+    session, what the peer sends comes back; the tool ends (and this reads b"") when the
+    peer closes, and closing this makes it send close_notify."""
+
+    def __init__(self, args):
+        mine, theirs = socket.socketpair()
+        self.sock = mine
+        self.proc = subprocess.Popen([TLS_PIPE, *args], stdin=theirs, stdout=theirs,
+                                     stderr=subprocess.PIPE)
+        theirs.close()
+
+    def status_line(self):
+        return self.proc.stderr.readline().decode().strip()
+
+    def sendall(self, data):
+        self.sock.sendall(data)
+
+    def recv(self, n):
+        try:
+            return self.sock.recv(n)
+        except ConnectionResetError:    # the tool ended with our bytes unread: it closed
+            return b""
+
+    def settimeout(self, t):
+        self.sock.settimeout(t)
+
+    def close(self):
+        self.sock.close()
+        try:
+            self.proc.wait(timeout=60)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc.stderr.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def connect(host, key=KEY):
+    """A migration connection to host as a source with key would open it."""
+    return TlsPipe(["--key", key, "127.0.0.1", str(host.port)])
+
+
+def listen_tls(port, key=KEY):
+    """A target with key on port here (one connection); returns once it listens."""
+    p = TlsPipe(["--key", key, "--listen", str(port)])
+    assert p.status_line() == "listening"
+    return p
 
 
 def expect_failure(host, stage, why):
@@ -345,25 +412,31 @@ def test_stream_cut_mid_frame(host):
     assert free_kib(host) == base
 
 
-def fake_target(host, vm, answer):
-    """Listens here, migrates vm to it, reads the HELLO and answers with answer(s)."""
+def free_port():
     with socket.socket() as ls:
         ls.bind(("127.0.0.1", 0))
-        ls.listen(1)
-        ls.settimeout(60)
-        port = ls.getsockname()[1]
+        return ls.getsockname()[1]
+
+
+def migrate_failed(host, vm):
+    host.expect(re.compile(rf"migration vm{vm} -> {re.escape(GATEWAY)}: failed at "
+                           rf"[^\r\n]*\r\n".encode()), timeout=120)
+    return host.proc.match.group(0).decode()
+
+
+def fake_target(host, vm, answer):
+    """A target with the key here: migrates vm to it, reads the HELLO and answers with
+    answer(s)."""
+    port = free_port()
+    with listen_tls(port) as s:
         out = host.cmd(f"migrate {vm} {GATEWAY}:{port}")
         assert "started" in out, out
-        s, _ = ls.accept()
-        with s:
-            f = read_frame(s)
-            assert f and f[0] == HELLO, f
-            mem, = struct.unpack("<Q", f[1][:8])
-            assert mem == 4 << 20 and f[1][24:24 + 5] == b"liver"
-            answer(s)
-            host.expect(re.compile(rf"migration vm{vm} -> {re.escape(GATEWAY)}: failed at "
-                                   rf"[^\r\n]*\r\n".encode()), timeout=60)
-    return host.proc.match.group(0).decode()
+        f = read_frame(s)
+        assert f and f[0] == HELLO, f
+        mem, = struct.unpack("<Q", f[1][:8])
+        assert mem == 4 << 20 and f[1][24:24 + 5] == b"liver"
+        answer(s)
+        return migrate_failed(host, vm)
 
 
 def still_beating(host, vm):
@@ -391,3 +464,243 @@ def test_as_source_bad_answers(host):
     still_beating(host, vm)
     assert host.info(f"dirty {vm}")["mode"] == "off"    # tracking ended with it
     host.cmd(f"kill {vm}")
+
+
+# --- the secure channel (issue 16) -------------------------------------------------------
+
+def nothing_held(host, base, shadow_base):
+    """Nothing reserved or left behind: memory and the shadow region at their baselines, no
+    incoming VM, and the host's own migration not touched."""
+    assert free_kib(host) == base
+    assert host.info("shadow")["used"] == shadow_base
+    assert "incoming" not in vm_states(host).values()
+
+
+def expect_refused(host, why):
+    host.expect(re.compile(rf"migration from {re.escape(GATEWAY)} refused: "
+                           rf"[^\r\n]*{re.escape(why)}".encode()), timeout=120)
+
+
+def test_wrong_key_refused(host):
+    base, shadow = free_kib(host), host.info("shadow")["used"]
+    with connect(host, key=secrets.token_hex(32)) as s:
+        s.sendall(hello())              # never read: the handshake fails first
+        assert read_frame(s) is None
+        why = s.status_line()
+    assert why.startswith("refused: the peer refused the handshake (alert bad_record_mac"), why
+    expect_refused(host, "the peer holds another key")
+    nothing_held(host, base, shadow)
+
+
+def read_all(sock, timeout=120):
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def test_plain_tcp_gets_nothing(host):
+    """A peer without a key (plain TCP, as an insecure-migration=on host talks) gets no
+    migration message back: tern answers its HELLO with a TLS alert at most, and closes."""
+    base, shadow = free_kib(host), host.info("shadow")["used"]
+    with socket.create_connection(("127.0.0.1", host.port), timeout=30) as s:
+        s.sendall(hello())
+        back = read_all(s)
+    assert MAGIC not in back, back
+    assert back == b"" or back[0] == 0x15, back    # an alert record, or nothing
+    expect_refused(host, "the peer does not speak TLS")
+    nothing_held(host, base, shadow)
+
+
+def test_as_source_refused(host):
+    """As a source: a target with another key, and one with none, are refused at the
+    handshake; no HELLO leaves in clear, and the VM runs on here."""
+    vm = host.vm_start("memtouch mem=4 name=refused -- mib=1")
+    host.expect(rf"\[vm{vm}\] seq=1 check=ok".encode(), timeout=120)
+
+    port = free_port()
+    with listen_tls(port, key=secrets.token_hex(32)) as s:
+        assert "started" in host.cmd(f"migrate {vm} {GATEWAY}:{port}")
+        line = migrate_failed(host, vm)
+        assert s.status_line().startswith("refused: the peer holds another key"), line
+    assert "the peer refused the handshake (alert bad_record_mac" in line, line
+    assert f"vm{vm} runs on here" in line, line
+    still_beating(host, vm)
+
+    with socket.socket() as ls:         # an insecure-migration=on target
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(1)
+        ls.settimeout(60)
+        assert "started" in host.cmd(f"migrate {vm} {GATEWAY}:{ls.getsockname()[1]}")
+        s, _ = ls.accept()
+        with s:
+            s.settimeout(60)
+            first = s.recv(5)
+            assert first[:3] == b"\x16\x03\x01" or first[:3] == b"\x16\x03\x03", first
+            s.sendall(frame(ABORT, b"bad magic".ljust(120, b"\0")))
+            line = migrate_failed(host, vm)
+    assert "the peer does not speak TLS" in line, line
+    assert f"vm{vm} runs on here" in line, line
+    still_beating(host, vm)
+    host.cmd(f"kill {vm}")
+
+
+def wait_seen(host, pattern, timeout=60):
+    """pattern on the console, printed before or after what expect() last matched."""
+    for _ in range(timeout):
+        if host.seen(pattern):
+            return True
+    return False
+
+
+class FlipRelay:
+    """Between a source and a target: copies both ways, and flips one bit in the middle of
+    the source's nth application-data record (TLS content type 23) that carries a page's
+    data (more than 4 KiB), as a faulty or hostile network would."""
+
+    def __init__(self, target_port, nth):
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(1)
+        self.ls.settimeout(120)
+        self.port = self.ls.getsockname()[1]
+        self.target_port, self.nth, self.flipped = target_port, nth, False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        src, _ = self.ls.accept()
+        dst = socket.create_connection(("127.0.0.1", self.target_port))
+        back = threading.Thread(target=self.copy, args=(dst, src), daemon=True)
+        back.start()
+        self.forward(src, dst)
+        back.join(60)
+
+    @staticmethod
+    def copy(a, b):
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def forward(self, src, dst):
+        buf, seen = b"", 0
+        try:
+            while data := src.recv(65536):
+                buf += data
+                out = b""
+                while len(buf) >= 5:        # whole records: header, then payload
+                    n = 5 + struct.unpack(">H", buf[3:5])[0]
+                    if len(buf) < n:
+                        break
+                    rec = bytearray(buf[:n])
+                    buf = buf[n:]
+                    if rec[0] == 23 and n > 4096:
+                        seen += 1
+                        if seen == self.nth:
+                            rec[n // 2] ^= 0x10
+                            self.flipped = True
+                    out += bytes(rec)
+                dst.sendall(out)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def test_bit_flipped_in_flight(host):
+    """A live migration (this host to itself, through a relay here that flips one bit of a
+    page's record): the target names the failed record and frees all; the source fails
+    and its VM runs on."""
+    # before the VM: tracking its pages splits its EPT's large pages, kept until it ends
+    base, shadow = free_kib(host), host.info("shadow")["used"]
+    vm = host.vm_start("memtouch mem=4 name=flipped -- mib=1")
+    host.expect(rf"\[vm{vm}\] seq=1 check=ok".encode(), timeout=120)
+    relay = FlipRelay(host.port, nth=20)   # memtouch's 20th data page
+    assert "started" in host.cmd(f"migrate {vm} {GATEWAY}:{relay.port}")
+    line = migrate_failed(host, vm)
+    assert wait_seen(host, rb"migration from 10\.0\.2\.2: failed at iterative copy: "
+                           rb"a record failed authentication"), line
+    assert relay.flipped
+    assert f"vm{vm} runs on here" in line, line
+    relay.thread.join(60)
+    still_beating(host, vm)
+    assert "incoming" not in vm_states(host).values()
+    host.cmd(f"kill {vm}")
+    nothing_held(host, base, shadow)
+
+
+# Peers that hold the key but misbehave (migrate/guard.h). These two come last: the loop
+# spends this test machine's budget of reservations on the host.
+
+def test_trickling_reservation_released(host):
+    """Bytes that trickle in (a page's frame, a byte every half second, so the stream is
+    never idle) are no advance: the reservation is released when the first window of
+    the iterative copy ends with fewer than 16 pages or records, and nothing stays held.
+    The HELLO counts for the reservation's window, which a trickle would end too."""
+    base = free_kib(host)
+    # a window of 1 s instead of 10 (10 s of tern's are minutes of Bochs's here)
+    assert "x-pace-window: 1000" in host.cmd("migrate_set_parameter x-pace-window 1000")
+    with connect(host) as s:
+        vm = reserve(host, s)
+        data = page(0, b"\x5a" * PAGE_SIZE)
+        s.settimeout(0.5)
+        got = b""
+        for b in data[:240]:
+            s.sendall(bytes([b]))
+            try:
+                got += s.recv(4096)
+            except socket.timeout:
+                continue
+            break
+        assert got, "tern never gave up on a reservation that made no progress"
+        s.settimeout(30)
+        while len(got) < 16 or len(got) < 16 + struct.unpack("<I", got[8:12])[0]:
+            chunk = s.recv(4096)
+            assert chunk, got
+            got += chunk
+        kind, = struct.unpack("<H", got[6:8])
+        assert kind == ABORT, got
+        assert "too slow: 0 pages, records or stage messages in 1 s, at least 16 needed" in \
+            reason(got[16:], 0)
+    expect_failure(host, "iterative copy", "too slow")
+    host.cmd("migrate_set_parameter x-pace-window 0")
+    assert str(vm) not in vm_states(host)
+    assert free_kib(host) == base
+
+
+def test_hello_loop_refused(host):
+    """HELLO for 64 MiB, then ABORT, again and again: each reservation zeroes 64 MiB for
+    a few kilobytes sent. After the peer's budget (1 GiB, refilled at 16 MiB/s) tern
+    refuses before reserving, and says when it would take the next one."""
+    base = free_kib(host)
+    refused = None
+    for i in range(60):
+        with connect(host) as s:
+            s.sendall(hello(mem=64 << 20))
+            ok, _, text = reserved(s)
+            if not ok:
+                refused = (i, text)
+                break
+            s.sendall(frame(ABORT, b"loop".ljust(120, b"\0")))
+            assert read_frame(s) is None
+        expect_failure(host, "iterative copy", "the source gave up")
+    assert refused, "60 reservations in a loop, none refused"
+    i, text = refused
+    assert i >= 1, refused                   # (the budget the tests before left)
+    assert re.search(r"too many reservations from this host came to nothing; the next one "
+                     r"in \d+ s", text), text
+    expect_failure(host, "reservation", "too many reservations")
+    assert free_kib(host) == base

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import time
 
-from ternhost import ROOT, launch
+from ternhost import ROOT, launch, wait_for
 
 lan_tool = launch.lan
 
@@ -85,8 +85,10 @@ def test_qemu_peer_vanishes_mid_transfer(hosts):
     a.wait_prompt()
     b.wait_prompt()
     ping_ok(a, "10.0.0.2", count=1)
+    rx0 = int(b.info("net")["rx-packets"])
     a.send_raw(b"netperf 10.0.0.2 512\r")
-    time.sleep(2)
+    # mid-transfer: host 2 has taken a good part of a MiB (512 MiB take far longer)
+    assert wait_for(lambda: int(b.info("net")["rx-packets"]) > rx0 + 500, 60, 0.2)
     b.kill()
     a.expect(re.compile(rb"error: netperf to 10\.0\.0\.2: [^\n]*\(\d+ of \d+ bytes "
                         rb"acknowledged\)"), timeout=60)

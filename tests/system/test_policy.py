@@ -296,3 +296,57 @@ def test_mismatched_settings_and_a_peer_that_refuses(pair):
     # a peer that powers off leaves host 1's list once its announcements stop
     b.poweroff()
     assert wait_for(lambda: "10.0.0.2" not in a.cmd("info hosts"), SLOW), a.cmd("info hosts")
+
+
+class Announcer:
+    """Host 4 of the Bochs LAN announcing, every second, a silent host (10.0.0.9: nothing
+    answers it) under the LAN's key, idle with room: a peer the policy must measure."""
+
+    def __init__(self, lan, ip="10.0.0.9"):
+        self.hub = ("127.0.0.1", launch.lan.bochs_port(lan, 4) + 1)
+        self.key, self.ip = launch.lan.key(lan), ip
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.bind(("127.0.0.1", launch.lan.bochs_port(lan, 4)))
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        body, n = announcement(self.ip, load=0, capacity=400, free=100000), counter_now()
+        while not self.stop.wait(1):
+            n += 1
+            self.s.sendto(udp_broadcast_frame(self.ip, sign(body, self.key, n)), self.hub)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        self.s.close()
+
+
+def test_link_probe_to_a_silent_peer(pair):
+    """Overloaded, the policy measures each peer it has no speed for with a netperf in
+    the background: while it waits on a silent one, the monitor answers; the probe ends
+    at its deadline and backs that peer off, which is never picked."""
+    a, b = pair
+    for h in (a, b):
+        h.cmd("policy off")     # so that no probe starts before this test looks for it
+        h.kill_vms()
+    announcer = Announcer(a.lan)
+    start = mark(a)
+    try:
+        assert wait_for(lambda: "10.0.0.9" in a.cmd("info hosts"), 60)
+        a.vm_start("spin mem=4 name=probe-busy")
+        assert "policy: on" in a.cmd("policy on")
+        a.expect(rb"policy: measuring the link to (10\.0\.0\.(?!2\b)\d+) \(netperf, 1 MiB\)",
+                 timeout=2 * SLOW)
+        silent = a.proc.match.group(1).decode()
+        # the loop is not the probe's: the monitor answers before the probe ends
+        assert a.info("version").get("version")
+        a.expect(rf"policy: link probe to {re.escape(silent)} failed \([^)]*\); backing it "
+                 rf"off for \d+ s".encode(), timeout=2 * SLOW)
+        assert not found(a, rb"policy: migrating vm\d+ to 10\.0\.0\.[39]", start)
+    finally:
+        announcer.close()
+        a.cmd("policy off")
+        for h in (a, b):
+            h.kill_vms()

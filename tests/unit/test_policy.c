@@ -5,146 +5,6 @@
 #define MB 1000000ULL
 #define IP(a, b, c, d) ((uint32_t)(a) << 24 | (b) << 16 | (c) << 8 | (d))
 
-static struct precopy_out run(uint64_t mem, uint64_t rate, uint64_t wss, uint64_t bw)
-{
-	struct precopy_in in = { mem, rate, wss, bw, 0, 300, 0, 0 };
-	struct precopy_out o;
-
-	precopy_predict(&in, &o);
-	return o;
-}
-
-/* Nothing dirtied: round 1 sends it all, the final round nothing. */
-static void test_no_dirtying(void **state)
-{
-	struct precopy_out o = run(2048, 0, 2048, 4096 * 1000);
-
-	assert_int_equal(o.rounds, 2);
-	assert_true(o.converged);
-	assert_int_equal(o.pages_sent, 2048);
-	assert_int_equal(o.total_ms, 2048);
-	assert_int_equal(o.downtime_ms, 0);
-}
-
-/* The guest dirties faster than the link: rounds stay the size of the VM; after rounds
- * 3, 4 and 5 did not shrink, tern stops anyway (send.c should_stop). */
-static void test_dirty_beats_bandwidth(void **state)
-{
-	struct precopy_out o = run(1024, 2000, 1024, 4096 * 1000);
-
-	assert_false(o.converged);
-	assert_int_equal(o.rounds, 5 + 1);
-	assert_int_equal(o.pages_sent, 6 * 1024);
-	assert_int_equal(o.downtime_ms, 1024);
-}
-
-/* Rounds that shrink by 0.1% each never get under the limit: 30 rounds and the final. */
-static void test_round_limit(void **state)
-{
-	struct precopy_out o = run(1 << 20, 999, 1 << 20, 4096 * 1000);
-
-	assert_false(o.converged);
-	assert_int_equal(o.rounds, PRECOPY_MAX_ROUNDS + 1);
-}
-
-static void test_zero_bandwidth(void **state)
-{
-	struct precopy_out o = run(2048, 10, 100, 0);
-
-	assert_false(o.converged);
-	assert_int_equal(o.rounds, 0);
-	assert_true(o.total_ms == PRECOPY_NEVER && o.downtime_ms == PRECOPY_NEVER);
-}
-
-/* A round dirties no more than the working set, whatever the rate; and no more than
- * the RAM, whatever the working set claims. */
-static void test_wss_caps(void **state)
-{
-	struct precopy_out o = run(4096, 1000000, 64, 100 * MB);
-
-	assert_true(o.converged);
-	assert_int_equal(o.rounds, 2);
-	assert_int_equal(o.pages_sent, 4096 + 64);
-	o = run(16, 1000000, 1 << 30, 4096);
-	assert_int_equal(o.pages_sent, (o.rounds) * 16);
-}
-
-/* The pause: the last pages, the digest of the whole RAM, two RTTs; setup two more. */
-static void test_pause_costs(void **state)
-{
-	struct precopy_in in = { 2048, 0, 0, 4096 * 1000, 5, 300, 2048 * 4096 * 10, 0 };
-	struct precopy_out o;
-
-	precopy_predict(&in, &o);
-	assert_int_equal(o.downtime_ms, 10 + 100);
-	assert_int_equal(o.total_ms, 10 + 2048 + 10 + 100);
-	/* huge VM, fast dirtying: no overflow, still bounded */
-	in = (struct precopy_in){ 1ULL << 40, 1ULL << 50, 1ULL << 40, 1, 0, 300, 1, 0 };
-	precopy_predict(&in, &o);
-	assert_false(o.converged);
-	assert_true(o.rounds <= PRECOPY_MAX_ROUNDS + 1);
-}
-
-/* All-zero pages go as markers in round 1 (migrate/send.c): each costs PRECOPY_MARKER
- * bytes of link time, not a page. Pages dirtied later are taken as data. */
-static void test_zero_pages(void **state)
-{
-	struct precopy_in in = { 2048, 0, 0, 4096 * 1000, 0, 300, 0, 1536 };
-	struct precopy_out o;
-
-	precopy_predict(&in, &o);
-	/* 512 data pages: 512 ms; 1536 markers x 1460 bytes at 4.096 MB/s: 547.5 ms */
-	assert_int_equal(o.total_ms, 512 + 548);
-	assert_int_equal(o.pages_sent, 2048); /* markers count as pages, as tern prints */
-	in.zero_pages = 0;
-	precopy_predict(&in, &o);
-	assert_int_equal(o.total_ms, 2048);
-	in.zero_pages = 1ULL << 40; /* more than the VM has: all of it, no more */
-	precopy_predict(&in, &o);
-	assert_int_equal(o.total_ms, 2048 * PRECOPY_MARKER * 1000 / (4096 * 1000));
-	/* with dirtying, round 2 sends what round 1 dirtied at a page each: the markers
-	 * shorten round 1, so fewer pages are dirtied during it */
-	in = (struct precopy_in){ 2048, 100, 2048, 4096 * 1000, 0, 0, 0, 0 };
-	struct precopy_out full, zeroed;
-	precopy_predict(&in, &full);
-	in.zero_pages = 1536;
-	precopy_predict(&in, &zeroed);
-	assert_true(zeroed.total_ms < full.total_ms);
-	assert_true(zeroed.pages_sent < full.pages_sent);
-	assert_true(zeroed.downtime_ms <= full.downtime_ms);
-}
-
-/* README "Figures: migration" (Bochs + OVMF, netperf 1.75 MB/s on average, the digest
- * kept page by page so the pause reads no RAM, memtouch's heartbeat ~1 s): tern took
- * 4/8/5/4 rounds, 6990/15166/17122/19859 ms total, 35/205/135/178 ms downtime. With the
- * untouched MiB as zero pages (markers) the model gives 2/6/3/3 rounds,
- * 2576/6816/6718/10725 ms and 94/223/129/206 ms: pauses within 0.96-1.16x but for the
- * smallest (94 against 35 ms), totals 0.37-0.54x: the migrations moved their data at
- * 0.4-0.7 MB/s where netperf measured 1.75 (per-page messages, a guest running beside
- * them), which is why the policy takes a peer's speed from the last migration to it
- * when it has one. Held here to those bounds, so a change to the model that drifts
- * from the measurements shows. */
-static void test_readme_figures(void **state)
-{
-	static const struct {
-		uint64_t mib, touched, rate, total, down;
-		uint32_t rounds;
-	} c[] = { { 8, 2, 16, 6990, 35, 4 }, { 8, 3, 256, 15166, 205, 8 },
-		  { 16, 6, 64, 17122, 135, 5 }, { 32, 6, 64, 19859, 178, 4 } };
-
-	for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
-		struct precopy_in in = { c[i].mib * 256, c[i].rate, c[i].touched * 256,
-					 1750000, 1, 300, 0, (c[i].mib - c[i].touched) * 256 };
-		struct precopy_out o;
-
-		precopy_predict(&in, &o);
-		assert_true(o.converged);
-		assert_true(o.rounds * 2 >= c[i].rounds && o.rounds <= c[i].rounds);
-		assert_true(o.downtime_ms * 5 >= c[i].down * 4 && o.downtime_ms <= c[i].down * 3);
-		assert_true(o.total_ms * 3 >= c[i].total && o.total_ms * 5 <= c[i].total * 3);
-	}
-}
-
 /* --- the choice --- */
 
 static const struct policy_params defaults = POLICY_DEFAULTS;
@@ -180,7 +40,7 @@ static void test_migrates(void **state)
 	assert_int_equal(d.target_free_mib, 1024 - 64);
 	assert_true(d.pred.converged);
 	assert_string_equal(d.text, "migrating vm1 to 10.0.0.2: load 95% > 85% for 20 s; "
-				    "predicted downtime 3 ms, total 676 ms; target load 50%, "
+				    "predicted downtime 3 ms, total 680 ms; target load 50%, "
 				    "free 960 MiB");
 }
 
@@ -341,7 +201,7 @@ static void test_load_per_downtime(void **state)
 	host.nvms = 2;
 	assert_int_equal(choose(), POLICY_MIGRATE);
 	assert_int_equal(d.vm_id, 2);
-	assert_int_equal(d.pred.downtime_ms, 2);
+	assert_int_equal(d.pred.downtime_ms, 3); /* 2 RTTs and the device state */
 	vms[0].dirty_rate = 0;
 	assert_int_equal(choose(), POLICY_MIGRATE);
 	assert_int_equal(d.vm_id, 1);
@@ -589,14 +449,6 @@ static void test_why_str(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_no_dirtying),
-		cmocka_unit_test(test_dirty_beats_bandwidth),
-		cmocka_unit_test(test_round_limit),
-		cmocka_unit_test(test_zero_bandwidth),
-		cmocka_unit_test(test_wss_caps),
-		cmocka_unit_test(test_pause_costs),
-		cmocka_unit_test(test_zero_pages),
-		cmocka_unit_test(test_readme_figures),
 		cmocka_unit_test_setup(test_migrates, setup),
 		cmocka_unit_test_setup(test_not_overloaded, setup),
 		cmocka_unit_test_setup(test_no_peer, setup),

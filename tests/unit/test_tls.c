@@ -277,6 +277,62 @@ static void test_replayed_record_detected(void **state)
 	link_free(l);
 }
 
+/* What a record adds is what tls_session_expansion() says: a sender that makes room for
+ * len + expansion bytes has its record taken whole (migrate/stream.c relies on it). */
+static void test_expansion(void **state)
+{
+	static uint8_t page[4124];
+	struct link *l = connected(1 << 17);
+
+	assert_int_equal(tls_session_expansion(l->client), 5 + 16); /* RFC 7905, 2 */
+	assert_int_equal(tls_session_send(l->client, page, sizeof(page)), sizeof(page));
+	assert_int_equal(l->c2s.len, sizeof(page) + tls_session_expansion(l->client));
+	assert_int_equal(record_len(&l->c2s, 0), l->c2s.len);
+	link_free(l);
+}
+
+/* A record sealed while the transport was full goes out with tls_session_flush(), without
+ * the caller sending its bytes again; the peer gets them once. */
+static void test_flush_held_record(void **state)
+{
+	struct link *l = connected(1 << 17);
+	char buf[16];
+
+	l->c2s.cap = l->c2s.len; /* the transport takes nothing now */
+	assert_int_equal(tls_session_send(l->client, "held", 4), -E_BUSY);
+	assert_int_equal(tls_session_flush(l->client), -E_BUSY);
+	l->c2s.cap = sizeof(l->c2s.buf);
+	assert_int_equal(tls_session_flush(l->client), 0);
+	assert_int_equal(tls_session_flush(l->client), 0); /* nothing held: nothing to do */
+	assert_int_equal(tls_session_recv(l->server, buf, sizeof(buf)), 4);
+	assert_memory_equal(buf, "held", 4);
+	assert_int_equal(tls_session_recv(l->server, buf, sizeof(buf)), -E_BUSY);
+	link_free(l);
+}
+
+/* A peer that speaks the plain migration protocol (a host with insecure-migration=on) is
+ * named as such on either side. */
+static void test_plain_peer_named(void **state)
+{
+	static const uint8_t plain[] = "TRNM\x04\x00\x09\x00\x78\x00\x00\x00" "abcdbad magic";
+	struct tls_key k;
+	struct link *l;
+
+	migration_key(&k);
+	l = link_new(&k, &k, 1 << 17);
+	memcpy(l->c2s.buf, plain, sizeof(plain)); /* to the server, instead of a ClientHello */
+	l->c2s.len = sizeof(plain);
+	assert_int_equal(tls_session_handshake(l->server), -E_FORMAT);
+	assert_non_null(strstr(tls_session_why(l->server), "the peer does not speak TLS"));
+
+	assert_int_equal(tls_session_handshake(l->client), -E_BUSY); /* ClientHello sent */
+	memcpy(l->s2c.buf, plain, sizeof(plain)); /* the plain target's ABORT */
+	l->s2c.len = sizeof(plain);
+	assert_int_equal(tls_session_handshake(l->client), -E_FORMAT);
+	assert_non_null(strstr(tls_session_why(l->client), "the peer does not speak TLS"));
+	link_free(l);
+}
+
 /* Ephemeral keys and fresh randoms: the same plaintext under the same PSK is sealed
  * differently in two sessions. */
 static void test_sessions_differ(void **state)
@@ -481,6 +537,9 @@ int main(void)
 		cmocka_unit_test(test_dropped_record_detected),
 		cmocka_unit_test(test_replayed_record_detected),
 		cmocka_unit_test(test_sessions_differ),
+		cmocka_unit_test(test_expansion),
+		cmocka_unit_test(test_flush_held_record),
+		cmocka_unit_test(test_plain_peer_named),
 		cmocka_unit_test(test_arena_exhaustion_and_reuse),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -1,0 +1,56 @@
+/* What a migration's target holds against peers that hold the key but misbehave, pure
+ * (tested hosted; times are arguments):
+ *  - the pace rule: a reservation is released unless the migration itself advances
+ *    (pages, records, the messages that end a stage) at a minimum pace; bytes trickling
+ *    in count for nothing;
+ *  - a per-peer budget of reservations that came to nothing, so no peer can make tern
+ *    zero gigabytes for a few hundred bytes sent in a HELLO/ABORT loop. */
+#ifndef TERN_MIGRATE_GUARD_H
+#define TERN_MIGRATE_GUARD_H
+
+#include "hv/types.h"
+
+/* --- the pace rule ------------------------------------------------------------------ */
+
+struct guard_pace {
+	uint64_t window_ms;     /* the window's length */
+	uint64_t min_units;     /* advances each window must see */
+	uint64_t start_ms;      /* of the current window */
+	uint64_t units;         /* advances in it so far */
+};
+
+/* A stage begins at now (its first window with it): at least min_units advances in
+ * every window_ms from here on. */
+void guard_pace_start(struct guard_pace *p, uint64_t now, uint64_t window_ms,
+		      uint64_t min_units);
+/* The migration advanced: a page stored, a record decoded, a stage's message. */
+void guard_pace_note(struct guard_pace *p);
+/* Whether it fell short: true when a window has ended with fewer than min_units (*units
+ * then says how many it saw); a window that was met gives way to the next one. */
+bool guard_pace_short(struct guard_pace *p, uint64_t now, uint64_t *units);
+
+/* --- the per-peer budget -------------------------------------------------------------- */
+
+#define GUARD_PEERS 16          /* peers remembered; the least restricted one gives way */
+#define GUARD_BURST_MIB 1024    /* a peer's budget when full */
+#define GUARD_REFILL_MIB_S 16   /* the budget grows back this fast */
+#define GUARD_FLOOR_MIB 32      /* a failed reservation costs at least this much */
+
+struct guard_peers {
+	struct {
+		uint32_t ip;      /* 0: free */
+		uint64_t milli;   /* budget left, in 1/1000 MiB: the refill is exact per ms */
+		uint64_t at_ms;   /* when milli was last brought up to date */
+	} slot[GUARD_PEERS];
+};
+
+/* What a reservation of mem_mib that comes to nothing costs: the memory tern zeroes,
+ * with a floor for the work any reservation takes. */
+uint64_t guard_cost_mib(uint64_t mem_mib);
+/* 0 when ip may reserve mem_mib now, else the ms until its budget allows it. */
+uint64_t guard_peers_wait(struct guard_peers *g, uint32_t ip, uint64_t mem_mib, uint64_t now);
+/* A reservation of mem_mib by ip came to nothing (refused later, aborted, timed out):
+ * its cost comes off ip's budget. A migration that completes costs nothing. */
+void guard_peers_charge(struct guard_peers *g, uint32_t ip, uint64_t mem_mib, uint64_t now);
+
+#endif

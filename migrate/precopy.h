@@ -1,0 +1,81 @@
+/* The pre-copy model, pure (tested hosted): how a migration's iterative copy goes on
+ * from where it stands, given the rates the source measures. One loop serves the
+ * prediction before a migration starts (the policy's choice, the line printed beside the
+ * result) and the source's running estimate of the time left (`info migrate`'s
+ * remaining-time-ms, the progress lines), so both count bytes and rates as the source
+ * measures them. No state, no I/O; integer arithmetic only (tern runs without SSE or
+ * x87). */
+#ifndef TERN_MIGRATE_PRECOPY_H
+#define TERN_MIGRATE_PRECOPY_H
+
+#include "hv/types.h"
+#include "migrate/converge.h"
+
+#define PRECOPY_PAGE 4096ULL
+/* A page and a zero-page marker as they cross (migrate/wire.h: a 16-byte header, the
+ * address and kind, then the data): the bytes the target acknowledges, which is what the
+ * source's measured bandwidth counts. Pages and markers go with Nagle on
+ * (migrate/stream.c), so markers share frames and cost their bytes, not a frame each. */
+#define PRECOPY_PAGE_BYTES (16ULL + 12 + PRECOPY_PAGE)
+#define PRECOPY_MARKER (16ULL + 12)
+/* What the pause sends besides pages: the nine device records and the vCPU state with
+ * its XSAVE area (README, "What the platform adds to the pause": 1,469 + 1,784 bytes). */
+#define PRECOPY_STATE_BYTES 3253ULL
+#define PRECOPY_MAX_ROUNDS 30          /* as MIGRATE_MAX_ROUNDS in migrate/migrate.h */
+#define PRECOPY_NOT_SHRINKING 3        /* auto-converge off: flat rounds before giving up */
+#define PRECOPY_MAX_PAGES (1ULL << 28) /* 1 TiB: keeps pages x 4124 x 10^6 in 64 bits */
+#define PRECOPY_NEVER UINT64_MAX       /* total/downtime when there is no bandwidth */
+
+struct precopy_in {
+	uint64_t mem_pages;         /* the VM's RAM; round 1 sends it all */
+	uint64_t dirty_rate;        /* distinct pages/s the guest dirties, unthrottled */
+	uint64_t wss_pages;         /* writable working set: a round dirties no more */
+	uint64_t bandwidth;         /* bytes/s the target acknowledges; 0: cannot migrate */
+	uint32_t rtt_ms;
+	uint32_t downtime_limit_ms; /* the migration's stop rule (migrate/send.c) */
+	uint64_t digest_bps;        /* bytes of RAM the pause's digest covers per s; 0: free */
+	uint64_t zero_pages;        /* all-zero pages at the start: round 1 sends markers */
+	struct converge_params converge; /* auto-converge as the migration runs it; 0: off */
+	uint32_t max_rounds;        /* iterative rounds before the stop; 0: PRECOPY_MAX_ROUNDS */
+	/* A round ends when its last page is queued, not acknowledged: the bytes then still
+	 * unacknowledged (at most the sender's buffer, TCP_SND_BUF) go on into the next
+	 * round, or the pause waits for them; tern's stop rule counts them. */
+	uint64_t inflight_bytes;
+};
+
+struct precopy_out {
+	uint32_t rounds;       /* with the final (stop-and-copy) round, as tern prints it */
+	uint64_t total_ms;     /* predict: connect to activation; estimate: now to activation */
+	uint64_t downtime_ms;  /* pause to activation */
+	uint64_t pages_sent;   /* by the rounds from the one under way on */
+	bool converged;        /* stopped because the pause fit the limit */
+	uint32_t throttle_pct; /* auto-converge's throttle at the pause */
+};
+
+/* A whole migration, before it starts. */
+void precopy_predict(const struct precopy_in *in, struct precopy_out *out);
+
+/* Where a migration stands, as its source measures it. */
+struct precopy_now {
+	uint32_t round;         /* the round under way, from 1 */
+	uint64_t round_pages;   /* pages it sends */
+	uint64_t left_bytes;    /* of its bytes, those the target has not acknowledged yet */
+	uint64_t round_ms;      /* since it began */
+	uint64_t dirtied;       /* distinct pages dirtied since it began */
+	uint64_t last_pending;  /* pages left at the previous round's end (the shrink rule) */
+	uint32_t not_shrinking; /* rounds in a row that did not shrink, up to the last */
+	uint32_t throttle_pct;  /* auto-converge's throttle now */
+	bool paused;            /* the round under way is the stop-and-copy */
+};
+
+/* The rest of a migration from now: its rounds as the model runs them from the rates in
+ * `in`, with this round's measured progress. total_ms is the time left until
+ * activation, downtime_ms the pause expected (for a paused migration: what is left of
+ * it). */
+void precopy_estimate(const struct precopy_in *in, const struct precopy_now *now,
+		      struct precopy_out *out);
+
+/* The bytes round 1 puts on the wire for `pages` pages of which `zero` are all-zero. */
+uint64_t precopy_bytes(uint64_t pages, uint64_t zero);
+
+#endif

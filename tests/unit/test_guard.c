@@ -1,0 +1,125 @@
+/* The target's guards against peers that hold the key but misbehave (migrate/guard.c):
+ * the pace a reservation must keep, and the per-peer budget of reservations that came
+ * to nothing. Times are arguments. */
+#include "migrate/guard.h"
+#include "tests/unit/stubs.h"
+
+#define IP_A 0x0a000201u
+#define IP_B 0x0a000202u
+
+/* A window that saw its minimum gives way to the next, which must see it again. */
+static void test_pace_kept(void **state)
+{
+	struct guard_pace p;
+	uint64_t units = 99;
+
+	guard_pace_start(&p, 1000, 10000, 3);
+	for (int i = 0; i < 3; i++)
+		guard_pace_note(&p);
+	assert_false(guard_pace_short(&p, 10999, &units)); /* the window has not ended */
+	assert_false(guard_pace_short(&p, 11000, &units)); /* ended, met: the next begins */
+	assert_int_equal(units, 99);
+	guard_pace_note(&p);
+	guard_pace_note(&p);
+	assert_false(guard_pace_short(&p, 20999, &units));
+	assert_true(guard_pace_short(&p, 21000, &units));  /* 2 of 3: short */
+	assert_int_equal(units, 2);
+	assert_true(guard_pace_short(&p, 90000, &units));  /* and it stays short */
+}
+
+/* Nothing noted: short as soon as the first window ends, however busy the socket was
+ * (bytes are not advances). */
+static void test_pace_trickle(void **state)
+{
+	struct guard_pace p;
+	uint64_t units = 99;
+
+	guard_pace_start(&p, 0, 30000, 1);
+	for (uint64_t t = 0; t < 30000; t += 1000)
+		assert_false(guard_pace_short(&p, t, &units));
+	assert_true(guard_pace_short(&p, 30000, &units));
+	assert_int_equal(units, 0);
+	/* a stage that starts again (the next stage) starts a new first window */
+	guard_pace_start(&p, 30000, 30000, 1);
+	assert_false(guard_pace_short(&p, 59999, &units));
+}
+
+/* A failed reservation costs its memory, at least the floor. */
+static void test_cost(void **state)
+{
+	assert_int_equal(guard_cost_mib(2), GUARD_FLOOR_MIB);
+	assert_int_equal(guard_cost_mib(GUARD_FLOOR_MIB), GUARD_FLOOR_MIB);
+	assert_int_equal(guard_cost_mib(1024), 1024);
+}
+
+/* A HELLO/ABORT loop of small VMs: the burst's worth pass, then one per floor's refill
+ * time; another peer is not held back by it. */
+static void test_budget_loop(void **state)
+{
+	static struct guard_peers g;
+	uint64_t now = 5000, per = GUARD_FLOOR_MIB * 1000 / GUARD_REFILL_MIB_S, n = 0;
+
+	while (!guard_peers_wait(&g, IP_A, 2, now) && n < 1000) {
+		guard_peers_charge(&g, IP_A, 2, now);
+		n++;
+	}
+	assert_int_equal(n, GUARD_BURST_MIB / GUARD_FLOOR_MIB);
+	assert_int_equal(guard_peers_wait(&g, IP_A, 2, now), per);
+	assert_int_equal(guard_peers_wait(&g, IP_B, 2, now), 0);
+	assert_int_equal(guard_peers_wait(&g, IP_A, 2, now + per - 1), 1);
+	assert_int_equal(guard_peers_wait(&g, IP_A, 2, now + per), 0);
+	guard_peers_charge(&g, IP_A, 2, now + per);
+	assert_int_equal(guard_peers_wait(&g, IP_A, 2, now + per), per);
+	/* a long quiet time fills the budget, never past the burst */
+	now += 1000000;
+	n = 0;
+	while (!guard_peers_wait(&g, IP_A, 2, now) && n < 1000) {
+		guard_peers_charge(&g, IP_A, 2, now);
+		n++;
+	}
+	assert_int_equal(n, GUARD_BURST_MIB / GUARD_FLOOR_MIB);
+}
+
+/* Waiting only (reservations that completed) costs nothing; a VM bigger than the burst
+ * still comes to a peer with a full budget, and then empties it. */
+static void test_budget_big(void **state)
+{
+	static struct guard_peers g;
+
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(guard_peers_wait(&g, IP_A, 1024, 0), 0);
+	assert_int_equal(guard_peers_wait(&g, IP_A, 4 * GUARD_BURST_MIB, 0), 0);
+	guard_peers_charge(&g, IP_A, 4 * GUARD_BURST_MIB, 0);
+	assert_int_equal(guard_peers_wait(&g, IP_A, 2, 0), GUARD_FLOOR_MIB * 1000 /
+			 GUARD_REFILL_MIB_S);
+	assert_int_equal(guard_peers_wait(&g, IP_A, 4 * GUARD_BURST_MIB, 0),
+			 GUARD_BURST_MIB * 1000 / GUARD_REFILL_MIB_S);
+}
+
+/* More peers than slots: a new one takes the slot with most budget left, so the peers
+ * that spent theirs stay limited. */
+static void test_budget_slots(void **state)
+{
+	static struct guard_peers g;
+	uint32_t bad = 0x0a000100;
+
+	for (uint32_t i = 0; i < GUARD_PEERS - 1; i++)
+		guard_peers_charge(&g, bad + i, GUARD_BURST_MIB, 0);
+	for (uint32_t i = 0; i < 4 * GUARD_PEERS; i++)
+		assert_int_equal(guard_peers_wait(&g, 0x0b000000 + i, 2, 0), 0);
+	for (uint32_t i = 0; i < GUARD_PEERS - 1; i++)
+		assert_true(guard_peers_wait(&g, bad + i, 2, 0) > 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pace_kept),
+		cmocka_unit_test(test_pace_trickle),
+		cmocka_unit_test(test_cost),
+		cmocka_unit_test(test_budget_loop),
+		cmocka_unit_test(test_budget_big),
+		cmocka_unit_test(test_budget_slots),
+	};
+	return cmocka_run_group_tests_name("guard", tests, NULL, NULL);
+}

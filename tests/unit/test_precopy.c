@@ -1,0 +1,360 @@
+/* The pre-copy model (migrate/precopy.c): the prediction before a migration and the
+ * estimate of what is left of one under way. The link below carries a data page a
+ * millisecond (4,124 bytes on the wire each), which keeps the arithmetic readable. */
+#include <string.h>
+#include "migrate/precopy.h"
+#include "tests/unit/stubs.h"
+
+#define MB 1000000ULL
+#define PAGE_MS (PRECOPY_PAGE_BYTES * 1000) /* bytes/s: one data page a millisecond */
+/* the device state's bytes at PAGE_MS: 788.8 us, so the pause rounds up to 1 ms */
+#define STATE_US (PRECOPY_STATE_BYTES * 1000000 / PAGE_MS)
+
+static const struct converge_params qemu = { true, CONVERGE_INITIAL_PCT,
+					     CONVERGE_INCREMENT_PCT };
+
+static struct precopy_in link_in(uint64_t mem, uint64_t rate, uint64_t wss)
+{
+	return (struct precopy_in){ .mem_pages = mem, .dirty_rate = rate, .wss_pages = wss,
+				    .bandwidth = PAGE_MS, .downtime_limit_ms = 300 };
+}
+
+static struct precopy_out predict(const struct precopy_in *in)
+{
+	struct precopy_out o;
+
+	precopy_predict(in, &o);
+	return o;
+}
+
+/* Nothing dirtied: round 1 sends it all, the final round only the device state. */
+static void test_no_dirtying(void **state)
+{
+	struct precopy_in in = link_in(2048, 0, 2048);
+	struct precopy_out o = predict(&in);
+
+	assert_int_equal(STATE_US, 788);
+	assert_int_equal(o.rounds, 2);
+	assert_true(o.converged);
+	assert_int_equal(o.pages_sent, 2048);
+	assert_int_equal(o.total_ms, 2049);
+	assert_int_equal(o.downtime_ms, 1);
+	assert_int_equal(o.throttle_pct, 0);
+}
+
+/* With auto-converge off, a guest dirtying faster than the link: rounds stay the size of
+ * the VM; after rounds 3, 4 and 5 did not shrink, tern stops anyway (send.c
+ * should_stop). */
+static void test_dirty_beats_bandwidth(void **state)
+{
+	struct precopy_in in = link_in(1024, 2000, 1024);
+	struct precopy_out o = predict(&in);
+
+	assert_false(o.converged);
+	assert_int_equal(o.rounds, 5 + 1);
+	assert_int_equal(o.pages_sent, 6 * 1024);
+	assert_int_equal(o.downtime_ms, 1024 + 1);
+	assert_int_equal(o.throttle_pct, 0);
+}
+
+/* The same guest with auto-converge on (20 %, +10 % a round): round r runs at
+ * 2000 x (100 - throttle) % pages/s. Rounds 1-6 send the whole 1024 pages (1.024 s
+ * each); in rounds 1-5 the guest dirties at least 1000 x 1.024 of them, so the throttle
+ * climbs to 60 %; round 6 dirties 800 x 1.024 = 819 (more than half of 1024: 70 %),
+ * round 7 sends them in 0.819 s while 600 x 0.819 = 491 are dirtied (80 %), round 8
+ * those in 0.491 s while 400 x 0.491 = 196 are: 196 pages take 195 ms < 300, so the
+ * pause follows. */
+static void test_auto_converge(void **state)
+{
+	struct precopy_in in = link_in(1024, 2000, 1024);
+	struct precopy_out o;
+
+	in.converge = qemu;
+	o = predict(&in);
+	assert_true(o.converged);
+	assert_int_equal(o.throttle_pct, 80);
+	assert_int_equal(o.rounds, 8 + 1);
+	assert_int_equal(o.pages_sent, 6 * 1024 + 819 + 491 + 196);
+	assert_int_equal(o.downtime_ms, 196 + 1);
+	/* max-rounds 4 stops it first, throttled but not converged */
+	in.max_rounds = 4;
+	o = predict(&in);
+	assert_false(o.converged);
+	assert_int_equal(o.rounds, 4 + 1);
+	assert_int_equal(o.throttle_pct, 40);
+}
+
+/* Rounds that shrink by 0.1% each never get under the limit: 30 rounds and the final;
+ * max-rounds lowers that. */
+static void test_round_limit(void **state)
+{
+	struct precopy_in in = link_in(1 << 20, 999, 1 << 20);
+
+	assert_false(predict(&in).converged);
+	assert_int_equal(predict(&in).rounds, PRECOPY_MAX_ROUNDS + 1);
+	in.max_rounds = 7;
+	assert_int_equal(predict(&in).rounds, 7 + 1);
+}
+
+static void test_zero_bandwidth(void **state)
+{
+	struct precopy_in in = link_in(2048, 10, 100);
+	struct precopy_out o;
+
+	in.bandwidth = 0;
+	o = predict(&in);
+	assert_false(o.converged);
+	assert_int_equal(o.rounds, 0);
+	assert_true(o.total_ms == PRECOPY_NEVER && o.downtime_ms == PRECOPY_NEVER);
+}
+
+/* A round dirties no more than the working set, whatever the rate; and no more than the
+ * RAM, whatever the working set claims. */
+static void test_wss_caps(void **state)
+{
+	struct precopy_in in = link_in(4096, 1000000, 64);
+	struct precopy_out o;
+
+	in.bandwidth = 100 * MB;
+	o = predict(&in);
+	assert_true(o.converged);
+	assert_int_equal(o.rounds, 2);
+	assert_int_equal(o.pages_sent, 4096 + 64);
+	in = link_in(16, 1000000, 1 << 30);
+	in.bandwidth = 4096;
+	o = predict(&in);
+	assert_int_equal(o.pages_sent, o.rounds * 16);
+}
+
+/* The pause: the last pages and the state, the digest of the whole RAM, two RTTs; setup
+ * two more. */
+static void test_pause_costs(void **state)
+{
+	struct precopy_in in = link_in(2048, 0, 0);
+	struct precopy_out o;
+
+	in.rtt_ms = 5;
+	in.digest_bps = 2048 * 4096 * 10; /* the RAM in 100 ms */
+	o = predict(&in);
+	assert_int_equal(o.downtime_ms, 10 + 100 + 1);
+	assert_int_equal(o.total_ms, 2048 + 10 + 100 + 1 + 10);
+	/* huge VM, fast dirtying: no overflow, still bounded */
+	in = (struct precopy_in){ .mem_pages = 1ULL << 40, .dirty_rate = 1ULL << 50,
+				  .wss_pages = 1ULL << 40, .bandwidth = 1, .downtime_limit_ms = 300,
+				  .digest_bps = 1, .converge = qemu, .inflight_bytes = UINT64_MAX };
+	o = predict(&in);
+	assert_false(o.converged);
+	assert_true(o.rounds <= PRECOPY_MAX_ROUNDS + 1);
+}
+
+/* All-zero pages go as 28-byte markers in round 1 (migrate/send.c), not pages. Pages
+ * dirtied later are taken as data. */
+static void test_zero_pages(void **state)
+{
+	struct precopy_in in = link_in(2048, 0, 0);
+	struct precopy_out o;
+
+	assert_int_equal(precopy_bytes(2048, 1536), 512 * 4124 + 1536 * 28);
+	assert_int_equal(precopy_bytes(10, 99), 10 * 28); /* no more zero pages than pages */
+	in.zero_pages = 1536;
+	o = predict(&in);
+	/* 512 pages: 512 ms; 1536 markers: 1536 x 28 / 4124 = 10.4 ms; the state 0.8 ms */
+	assert_int_equal(o.total_ms, 524);
+	assert_int_equal(o.pages_sent, 2048); /* markers count as pages, as tern prints */
+	in.zero_pages = 1ULL << 40;           /* more than the VM has: all of it, no more */
+	o = predict(&in);
+	assert_int_equal(o.total_ms, (2048ULL * 28 * 1000000 / PAGE_MS + STATE_US) / 1000 + 1);
+	/* with dirtying, the markers shorten round 1, so fewer pages are dirtied in it */
+	struct precopy_out full, zeroed;
+	in = link_in(2048, 100, 2048);
+	in.downtime_limit_ms = 0;
+	full = predict(&in);
+	in.zero_pages = 1536;
+	zeroed = predict(&in);
+	assert_true(zeroed.total_ms < full.total_ms);
+	assert_true(zeroed.pages_sent < full.pages_sent);
+	assert_true(zeroed.downtime_ms <= full.downtime_ms);
+}
+
+/* A round ends when its last page is queued: the bytes lwIP still holds cross in the
+ * next round or the pause. For an idle guest that moves the sender's buffer from round 1
+ * into the pause, the total unchanged; and the stop rule counts them (send.c). */
+static void test_inflight(void **state)
+{
+	struct precopy_in in = link_in(2048, 0, 2048);
+	struct precopy_out o;
+
+	in.inflight_bytes = 64 * 1024;
+	o = predict(&in);
+	assert_true(o.converged);
+	assert_int_equal(o.total_ms, 2049);
+	/* (65536 + 3253) bytes at 4.124 MB/s: 16.7 ms */
+	assert_int_equal(o.downtime_ms, 17);
+	/* a limit the buffer alone exceeds: another round, of no pages, drains it */
+	in.downtime_limit_ms = 10;
+	o = predict(&in);
+	assert_true(o.converged);
+	assert_int_equal(o.rounds, 3);
+	assert_int_equal(o.downtime_ms, 1);
+	assert_int_equal(o.total_ms, 2049);
+}
+
+/* The estimate from a migration's very start is the prediction, less the setup's two
+ * round trips. */
+static void test_estimate_at_start(void **state)
+{
+	static const uint64_t rates[] = { 0, 50, 400, 2000 };
+
+	for (size_t i = 0; i < ARRAY_SIZE(rates); i++) {
+		struct precopy_in in = link_in(4096, rates[i], 4096);
+		struct precopy_now now = { .round = 1, .round_pages = 4096 };
+		struct precopy_out p, e;
+
+		in.rtt_ms = 4;
+		in.zero_pages = 3000;
+		in.converge = qemu;
+		in.inflight_bytes = 64 * 1024;
+		now.left_bytes = precopy_bytes(4096, 3000);
+		precopy_predict(&in, &p);
+		precopy_estimate(&in, &now, &e);
+		assert_int_equal(e.total_ms + 2 * 4, p.total_ms);
+		assert_int_equal(e.downtime_ms, p.downtime_ms);
+		assert_int_equal(e.rounds, p.rounds);
+		assert_int_equal(e.pages_sent, p.pages_sent);
+	}
+}
+
+/* Along round 1 of a guest dirtying 200 pages/s, as the source measures it (the bytes
+ * left shrink at the link's rate, the pages dirtied grow at the guest's), the time left
+ * goes down by the time that passed. */
+static void test_estimate_counts_down(void **state)
+{
+	struct precopy_in in = link_in(4096, 200, 4096);
+	struct precopy_now now = { .round = 1, .round_pages = 4096 };
+	struct precopy_out start, e;
+
+	in.rtt_ms = 2;
+	now.left_bytes = precopy_bytes(4096, 0);
+	precopy_estimate(&in, &now, &start);
+	assert_true(start.rounds > 2);
+	for (uint64_t ms = 500; ms < 4000; ms += 500) {
+		now.round_ms = ms;
+		now.left_bytes = precopy_bytes(4096 - ms, 0);
+		now.dirtied = 200 * ms / 1000;
+		precopy_estimate(&in, &now, &e);
+		assert_int_equal(e.rounds, start.rounds);
+		assert_in_range(e.total_ms, start.total_ms - ms - 1, start.total_ms - ms + 1);
+		assert_int_equal(e.downtime_ms, start.downtime_ms);
+	}
+}
+
+/* What was measured outweighs the rate: more pages dirtied so far in this round than
+ * the rate says make a longer next round and a longer time left. */
+static void test_estimate_measured_dirtied(void **state)
+{
+	struct precopy_in in = link_in(4096, 200, 4096);
+	struct precopy_now now = { .round = 1, .round_pages = 4096, .round_ms = 2000,
+				   .dirtied = 400 };
+	struct precopy_out as_rate, more;
+
+	in.downtime_limit_ms = 50;
+	now.left_bytes = precopy_bytes(2096, 0);
+	precopy_estimate(&in, &now, &as_rate);
+	now.dirtied = 1500;
+	precopy_estimate(&in, &now, &more);
+	assert_true(more.total_ms > as_rate.total_ms + 1000);
+	assert_true(more.pages_sent > as_rate.pages_sent + 1000);
+	/* and the throttle in force slows the guest the model projects */
+	now.throttle_pct = 50;
+	in.converge = qemu;
+	struct precopy_out slowed, full;
+	precopy_estimate(&in, &now, &slowed);
+	now.throttle_pct = 0;
+	precopy_estimate(&in, &now, &full);
+	assert_true(slowed.total_ms < full.total_ms);
+}
+
+/* Paused: what is left is the last copy's bytes, the state and two round trips. */
+static void test_estimate_paused(void **state)
+{
+	struct precopy_in in = link_in(4096, 5000, 4096);
+	struct precopy_now now = { .round = 7, .round_pages = 300, .left_bytes = 300 * 4124,
+				   .paused = true };
+	struct precopy_out e;
+
+	in.rtt_ms = 3;
+	precopy_estimate(&in, &now, &e);
+	assert_int_equal(e.rounds, 7);
+	assert_int_equal(e.downtime_ms, 300 + 1 + 6);
+	assert_int_equal(e.total_ms, e.downtime_ms);
+	in.bandwidth = 0;
+	precopy_estimate(&in, &now, &e);
+	assert_true(e.total_ms == PRECOPY_NEVER);
+}
+
+/* README "The model against the measurement" (tests/bench/migrate.py --grid --sizes 16
+ * --rates 0.5,2, Bochs + OVMF, netperf 1.31 MB/s, measured once): each row gives the
+ * model the rates the source measured during that migration (the goodput:
+ * iterate-acked-bytes ÷ iterate-ms; the guest's dirty rate in round 1, before any
+ * throttle; the zero pages it sent; the round trip `info hosts` showed), with tern's
+ * defaults (300 ms, auto-converge on, lwIP's 64,240-byte send buffer). The README
+ * prints the model's figures, held here exactly so that a change to the model shows in
+ * its table. Unthrottled, the model's rounds and total agree within 25 %; its pause
+ * does not (two ICMP round trips, where the busy target took 131 ms to answer). Where
+ * auto-converge throttled the guest to 80 %, the model converges sooner and shorter
+ * than tern did (the guest's rate did not fall with the throttle as the model takes
+ * it to): held as the miss the README reports. */
+static void test_readme_grid(void **state)
+{
+	static const struct {
+		uint64_t zero, rate, goodput, rtt;      /* measured during the migration */
+		uint64_t total, down, rounds, throttle; /* measured */
+		uint64_t m_total, m_down, m_rounds;     /* the model, as the README prints it */
+	} c[] = {
+		{ 3062, 93, 1272812, 10, 5112, 288, 4, 0, 4870, 164, 4 },      /* 0.5 x link */
+		{ 3062, 218, 1274603, 10, 14037, 240, 10, 80, 9131, 300, 6 },  /* 2 x link */
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
+		struct precopy_in in = link_in(4096, c[i].rate, 4096);
+		struct precopy_out o;
+
+		in.zero_pages = c[i].zero;
+		in.bandwidth = c[i].goodput;
+		in.rtt_ms = (uint32_t)c[i].rtt;
+		in.converge = qemu;
+		in.inflight_bytes = 44 * 1460;
+		o = predict(&in);
+		assert_int_equal(o.total_ms, c[i].m_total);
+		assert_int_equal(o.downtime_ms, c[i].m_down);
+		assert_int_equal(o.rounds, c[i].m_rounds);
+		if (!c[i].throttle) {
+			assert_int_equal(o.rounds, c[i].rounds);
+			assert_in_range(o.total_ms * 4, c[i].total * 3, c[i].total * 5);
+		} else {
+			assert_true(o.total_ms < c[i].total && o.throttle_pct < c[i].throttle);
+		}
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_no_dirtying),
+		cmocka_unit_test(test_dirty_beats_bandwidth),
+		cmocka_unit_test(test_auto_converge),
+		cmocka_unit_test(test_round_limit),
+		cmocka_unit_test(test_zero_bandwidth),
+		cmocka_unit_test(test_wss_caps),
+		cmocka_unit_test(test_pause_costs),
+		cmocka_unit_test(test_zero_pages),
+		cmocka_unit_test(test_inflight),
+		cmocka_unit_test(test_estimate_at_start),
+		cmocka_unit_test(test_estimate_counts_down),
+		cmocka_unit_test(test_estimate_measured_dirtied),
+		cmocka_unit_test(test_estimate_paused),
+		cmocka_unit_test(test_readme_grid),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
