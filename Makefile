@@ -45,7 +45,7 @@ VMX_SRCS := vmx/backend.c vmx/cap.c vmx/vmxon.c vmx/vmcs.c vmx/vcpu.c vmx/state.
 	vmx/exit.c vmx/event.c vmx/names.c vmx/ept.c vmx/s2.c vmx/dirty.c vmx/apicv.c vmx/vapic.c
 NET_SRCS := net/addr.c net/sys_arch.c net/pci.c net/e1000_ring.c net/e1000.c net/net.c net/ping.c \
 	net/netperf.c
-MIGRATE_SRCS := migrate/wire.c migrate/stream.c migrate/send.c migrate/recv.c migrate/migrate.c \
+MIGRATE_SRCS := migrate/wire.c migrate/xbzrle.c migrate/stream.c migrate/send.c migrate/recv.c migrate/migrate.c \
 	migrate/announce.c migrate/discovery.c migrate/autopolicy.c migrate/policy.c migrate/precopy.c migrate/converge.c \
 	migrate/guard.c \
 	migrate/cluster.c
@@ -250,7 +250,7 @@ UNIT_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I.
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 UNIT_SRCS := hv/lib/fmt.c hv/cmdline.c hv/lineedit.c hv/monitor.c hv/pmm.c hv/bootinfo.c hv/linuxload.c \
 	hv/acpi.c hv/pci.c hv/mbload.c hv/vm_args.c vmx/ept.c vmx/vapic.c hv/apicv.c hv/vconsole.c hv/bitmap.c hv/lib/error.c hv/lib/strlcpy.c boot/efi/config.c tests/unit/stubs.c \
-	net/e1000_ring.c net/addr.c migrate/wire.c migrate/announce.c migrate/policy.c migrate/precopy.c hv/load.c \
+	net/e1000_ring.c net/addr.c migrate/wire.c migrate/xbzrle.c migrate/announce.c migrate/policy.c migrate/precopy.c hv/load.c \
 	hv/throttle.c migrate/converge.c migrate/cluster.c migrate/guard.c \
 	hv/vmstate.c hv/cpu_model.c hv/cpuid.c hv/x86_rules.c hv/x86_state.c hv/x86_reset.c hv/calendar.c \
 	hv/wallclock.c hv/gpt.c hv/insn.c hv/insn_emul.c hv/strio.c $(DEV_SRCS) \
@@ -281,7 +281,7 @@ unit: $(UNIT_TESTS)
 # every type written by the encoder. A fixed number of runs, capped at a minute; any
 # crash, sanitizer report or broken round trip fails, its input kept in $(FUZZ)/.
 FUZZ := $(BUILD)/fuzz
-FUZZ_SRCS := migrate/wire.c hv/lib/fmt.c hv/lib/strlcpy.c
+FUZZ_SRCS := migrate/wire.c migrate/xbzrle.c hv/lib/fmt.c hv/lib/strlcpy.c
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I. \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_RUNS := 200000

@@ -4,11 +4,19 @@
  *
  * Arguments: mib=N (MiB touched, default 4), rate=N (pages written per heartbeat,
  * default 256), beat=N (page checks per heartbeat, default about one second at
- * 100 MIPS), seed=N, mode=32|64 (64: run in long mode; default 32, paging off).
+ * 100 MIPS), seed=N, mode=32|64 (64: run in long mode; default 32, paging off),
+ * fill=dense|sparse (default dense).
  *
  * Page p at generation g holds, as 32-bit words:
  *
- *   [0] p   [1] g   [2] checksum of [3..1023]   [3..1023] stream(seed, p, g)
+ *   [0] p   [1] g   [2] checksum of [3..1023]   [3..1023] body
+ *
+ * fill=dense: the body is stream(seed, p, g), every word new at each write (nothing
+ * for a delta encoding to find). fill=sparse, as real workloads write a few words of a
+ * page: body word i is stream(seed, p, 0)'s, XORed with a mark of the last generation
+ * that rewrote it; generation g rewrites only the words with (i - 3) mod 128 = g mod 128
+ * (8 of them, 512 bytes apart) and header words 1 and 2, so a write changes
+ * 40 bytes of the page.
  *
  * ledger[p] is the generation last written. Each heartbeat does beat checks of the
  * next page in a rolling pass, spreads rate writes among them (each checked right
@@ -24,6 +32,7 @@
 #define HDR_WORDS 3
 #define MAX_RECENT 4096         /* pages rechecked at a heartbeat */
 #define DEFAULT_BEAT 10000      /* ~10k instructions a check (measured): ~1 s at 100 MIPS */
+#define SPARSE_GROUPS 128       /* fill=sparse: a write rewrites every 128th body word */
 #define MSR_EFER 0xC0000080
 #define EFER_LMA (1u << 10)
 
@@ -31,6 +40,7 @@
  * which equal virtual ones in both modes (paging off, or identity mapped). */
 struct mt_args {
 	uint32_t mib, rate, beat, seed, mode;
+	uint32_t sparse;       /* fill=sparse */
 	uint32_t area, pages;  /* the touched pages */
 	uint32_t ledger;       /* uint32_t[pages]: generation of each page */
 	uint32_t recent;       /* uint32_t[MIN(rate, MAX_RECENT)]: written this beat */
@@ -69,6 +79,25 @@ static inline uint32_t next(uint32_t x)
 	return x * 1664525 + 1013904223;
 }
 
+/* fill=sparse: the last generation up to g that rewrote body word i (0: the first
+ * stamp), and the word's value from its stream word x. */
+static uint32_t word_gen(uint32_t i, uint32_t g)
+{
+	uint32_t lg = g - ((g - (i - HDR_WORDS)) & (SPARSE_GROUPS - 1));
+
+	return lg > g ? 0 : lg; /* wrapped: no generation up to g was its */
+}
+
+static uint32_t body_word(const struct mt_args *a, uint32_t x, uint32_t i, uint32_t g)
+{
+	return a->sparse ? x ^ (word_gen(i, g) * 0x9e3779b9u) : x;
+}
+
+static uint32_t body_key(const struct mt_args *a, uint32_t page, uint32_t gen)
+{
+	return page_key(a, page, a->sparse ? 0 : gen);
+}
+
 static uint32_t *page_ptr(const struct mt_args *a, uint32_t page)
 {
 	return (uint32_t *)(uintptr_t)(a->area + page * PAGE_SIZE);
@@ -81,14 +110,34 @@ static uint32_t *ledger(const struct mt_args *a)
 
 static void stamp(const struct mt_args *a, uint32_t page, uint32_t gen)
 {
-	uint32_t *w = page_ptr(a, page), x = page_key(a, page, gen), sum = 0;
+	uint32_t *w = page_ptr(a, page), x = body_key(a, page, gen), sum = 0;
 
 	for (uint32_t i = HDR_WORDS; i < WORDS; i++) {
 		x = next(x);
-		w[i] = x;
-		sum += x;
+		w[i] = body_word(a, x, i, gen);
+		sum += w[i];
 	}
 	w[0] = page;
+	w[1] = gen;
+	w[2] = sum;
+}
+
+/* A write of generation gen: the whole page (dense), or only the words it rewrites and
+ * the header (sparse; the page held gen - 1 just before, as the check after tells). */
+static void write_page(const struct mt_args *a, uint32_t page, uint32_t gen)
+{
+	uint32_t *w = page_ptr(a, page), x = body_key(a, page, gen), sum = 0;
+
+	if (!a->sparse) {
+		stamp(a, page, gen);
+		return;
+	}
+	for (uint32_t i = HDR_WORDS; i < WORDS; i++) {
+		x = next(x);
+		if (((i - HDR_WORDS) & (SPARSE_GROUPS - 1)) == (gen & (SPARSE_GROUPS - 1)))
+			w[i] = body_word(a, x, i, gen);
+		sum += w[i];
+	}
 	w[1] = gen;
 	w[2] = sum;
 }
@@ -98,7 +147,7 @@ static void stamp(const struct mt_args *a, uint32_t page, uint32_t gen)
 static bool check(const struct mt_args *a, uint32_t page)
 {
 	const uint32_t *w = page_ptr(a, page);
-	uint32_t gen = ledger(a)[page], x = page_key(a, page, gen), sum = 0, expected = 0;
+	uint32_t gen = ledger(a)[page], x = body_key(a, page, gen), sum = 0, expected = 0;
 	int bad = -1;
 
 	if (w[0] != page)
@@ -107,9 +156,10 @@ static bool check(const struct mt_args *a, uint32_t page)
 		bad = 1, expected = gen;
 	for (uint32_t i = HDR_WORDS; i < WORDS; i++) {
 		x = next(x);
-		sum += x;
-		if (w[i] != x && bad < 0)
-			bad = i, expected = x;
+		uint32_t want = body_word(a, x, i, gen);
+		sum += want;
+		if (w[i] != want && bad < 0)
+			bad = i, expected = want;
 	}
 	if (bad < 0 && w[2] != sum)
 		bad = 2, expected = sum;
@@ -166,7 +216,7 @@ static __noreturn void run(const struct mt_args *a)
 			for (acc += a->rate; acc >= a->beat; acc -= a->beat) {
 				uint32_t p = random_page(a);
 
-				stamp(a, p, ++ledger(a)[p]);
+				write_page(a, p, ++ledger(a)[p]);
 				check(a, p);
 				if (written < MIN(a->rate, MAX_RECENT))
 					recent[written] = p;
@@ -214,11 +264,15 @@ void guest_main(uint32_t magic, struct mb_info *mbi)
 	a.beat = arg_u32(args, "beat", DEFAULT_BEAT);
 	a.seed = arg_u32(args, "seed", 1);
 	a.mode = arg_u32(args, "mode", 32);
+	char fill[8] = "dense";
+	arg_str(args, "fill", fill, sizeof(fill));
+	EXPECT(!strcmp(fill, "dense") || !strcmp(fill, "sparse"));
+	a.sparse = !strcmp(fill, "sparse");
 	EXPECT(a.mode == 32 || a.mode == 64);
 	EXPECT(a.mib > 0 && a.beat > 0);
 	layout(&a, ram_top);
-	printf("memtouch: mode=%u mib=%u pages=%u area=0x%x rate=%u beat=%u seed=%u\n", a.mode,
-	       a.mib, a.pages, a.area, a.rate, a.beat, a.seed);
+	printf("memtouch: mode=%u mib=%u pages=%u area=0x%x rate=%u beat=%u seed=%u fill=%s\n",
+	       a.mode, a.mib, a.pages, a.area, a.rate, a.beat, a.seed, fill);
 	if (a.mode == 64)
 		enter_long_mode(ram_top, BLOB64_BASE, &a);
 	run(&a);

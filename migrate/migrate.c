@@ -271,6 +271,8 @@ static bool *flag_param(const char *name)
 		return &mig_params.full_digest;
 	if (strcmp(name, "auto-converge") == 0)
 		return &mig_params.converge.on;
+	if (strcmp(name, "xbzrle") == 0)
+		return &mig_params.xbzrle;
 	return NULL;
 }
 
@@ -281,7 +283,8 @@ static void usage_set_parameter(void)
 		kprintf(" %s <%llu..%llu %s> |", num_params[i].name,
 			(unsigned long long)num_params[i].min,
 			(unsigned long long)num_params[i].max, num_params[i].unit);
-	kprintf(" full-digest on|off | auto-converge on|off | x-cut-at <stage>|none\n");
+	kprintf(" full-digest on|off | auto-converge on|off | xbzrle on|off | "
+		"x-cut-at <stage>|none\n");
 }
 
 static int set_flag(const char *name, bool *flag, const char *val)
@@ -401,6 +404,11 @@ int cmd_info_migrate(int argc, char **argv)
 	kprintf("throttle-initial: %u\n", mig_params.converge.initial_pct);
 	kprintf("throttle-increment: %u\n", mig_params.converge.increment_pct);
 	kprintf("max-rounds: %llu\n", (unsigned long long)mig_params.max_rounds);
+	kprintf("xbzrle: %s\n", mig_params.xbzrle ? "on" : "off");
+	kprintf("xbzrle-pages: %llu\n", (unsigned long long)o->xbzrle_pages);
+	kprintf("xbzrle-bytes-saved: %llu\n", (unsigned long long)o->xbzrle_saved);
+	kprintf("xbzrle-encode-us: %llu\n",
+		(unsigned long long)dev_muldiv(o->xbzrle_tsc, 1000000, time_tsc_hz()));
 	if (o->stage == MIG_DONE) {
 		kprintf("downtime: %llu\n", (unsigned long long)o->downtime_ms);
 		/* the pause, split: last pages and state out; the target's check; activation */

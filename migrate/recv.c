@@ -18,6 +18,7 @@
 #include "migrate/migrate.h"
 #include "migrate/send.h"
 #include "migrate/stream.h"
+#include "migrate/xbzrle.h"
 #include "net/addr.h"
 #include "hv/backend.h"
 #include "hv/vcpu.h"
@@ -36,6 +37,7 @@ static struct {
 	uint64_t terms_pages;
 	uint64_t mem_sum;     /* their sum: the memory part of the digest */
 	bool full_digest;     /* the source asked for the whole RAM in the digest too */
+	bool xbzrle;          /* the source may send deltas (FEAT_XBZRLE) */
 	uint32_t rounds;
 	/* the device records HELLO announced, in order, each as this host's record index */
 	struct wire_record_id records[WIRE_MAX_RECORDS];
@@ -213,6 +215,7 @@ static void reserve(const struct msg *m)
 	} else {
 		in.mem_size = m->u.hello.mem_size;
 		in.full_digest = m->u.hello.features & FEAT_FULL_DIGEST;
+		in.xbzrle = m->u.hello.features & FEAT_XBZRLE;
 		in.have_pages = ALIGN_UP(BITMAP_WORDS(in.mem_size / WIRE_PAGE) * 8, PAGE_SIZE) /
 				PAGE_SIZE;
 		in.terms_pages = ALIGN_UP(in.mem_size / WIRE_PAGE * 8, PAGE_SIZE) / PAGE_SIZE;
@@ -233,19 +236,42 @@ static void reserve(const struct msg *m)
 	fail(false, "refused: %s", err);
 }
 
+/* A delta applies to this host's copy of a page it has, under FEAT_XBZRLE only; the
+ * result is in page. False (the migration failed) for any other. */
+static bool apply_delta(const struct msg *m, uint64_t pfn)
+{
+	if (!in.xbzrle || !bitmap_test(in.have, pfn)) {
+		fail(true, "a delta for page 0x%llx, %s", (unsigned long long)m->u.page.gpa,
+		     in.xbzrle ? "which never arrived" : "but xbzrle was not agreed");
+		return false;
+	}
+	gpa_read(in.vm, gpa(m->u.page.gpa), page, WIRE_PAGE);
+	if (xbz_decode(page, m->u.page.data, m->u.page.delta_len)) {
+		fail(true, "a malformed delta for page 0x%llx", (unsigned long long)m->u.page.gpa);
+		return false;
+	}
+	gpa_write(in.vm, gpa(m->u.page.gpa), page, WIRE_PAGE);
+	return true;
+}
+
 static void store_page(const struct msg *m)
 {
 	uint64_t pfn = m->u.page.gpa / WIRE_PAGE, term;
+	const uint8_t *data = m->u.page.data;
 
-	if (m->u.page.zero) {
+	if (m->u.page.delta) {
+		if (!apply_delta(m, pfn))
+			return;
+		data = page;
+	} else if (m->u.page.zero) {
 		memset(page, 0, sizeof(page));
 		gpa_write(in.vm, gpa(m->u.page.gpa), page, WIRE_PAGE);
 	} else {
 		gpa_write(in.vm, gpa(m->u.page.gpa), m->u.page.data, WIRE_PAGE);
 	}
-	/* the term of what arrived, not of what guest memory reads back: both sides hash
-	 * the bytes on the wire */
-	term = wire_page_term(m->u.page.gpa, m->u.page.zero ? NULL : m->u.page.data);
+	/* the term of what arrived (a delta: the page it made), not of what guest memory
+	 * reads back: both sides hash the same bytes */
+	term = wire_page_term(m->u.page.gpa, m->u.page.zero ? NULL : data);
 	in.mem_sum += term - in.terms[pfn];
 	in.terms[pfn] = term;
 	bitmap_test_set(in.have, pfn);

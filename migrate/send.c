@@ -1,7 +1,9 @@
 /* The source side of a migration: one at a time, driven from tern's loop and lwIP's
  * sent callbacks. The VM runs through the iterative copy; pages of rounds after the
  * first are staged in the shadow region at the round's end, so the guest runs on while
- * they are on the wire. */
+ * they are on the wire. With xbzrle the staging area is instead each page's copy last
+ * sent (a page per guest page, at its own index), and resent pages are read as they go
+ * and sent as deltas against it. */
 #include <stdarg.h>
 #include "hv/bitmap.h"
 #include "hv/console.h"
@@ -20,6 +22,7 @@
 #include "migrate/migrate.h"
 #include "migrate/send.h"
 #include "migrate/stream.h"
+#include "migrate/xbzrle.h"
 #include "net/addr.h"
 #include "hv/backend.h"
 #include "hv/vcpu.h"
@@ -33,6 +36,11 @@ struct mig_out mig_out;
 
 static struct mstream stream;
 static uint8_t page[WIRE_PAGE];
+static uint8_t delta[WIRE_PAGE];
+/* A delta longer than this sends the page whole: past half a page the bytes saved no
+ * longer pay for the encoding, and a rewritten page is given up on after scanning
+ * about this much of it. */
+#define DELTA_MAX (WIRE_PAGE / 2)
 /* The memory digest as pages go out: each page's term as last sent, and their sum. */
 static uint64_t *terms, terms_pages, mem_sum;
 /* At the pause: the digest so far, memory then each record sent (wire.h) */
@@ -206,6 +214,7 @@ int mig_send_start(const char *name, uint32_t ip, uint16_t port, uint32_t load_c
 	mig_out.port = port;
 	mig_out.load_check = MIN(load_check, (uint32_t)WIRE_MAX_LOAD);
 	mig_out.full_digest = mig_params.full_digest;
+	mig_out.xbzrle = mig_params.xbzrle;
 	mig_out.start_ms = time_now_ms();
 	mig_out.stage = MIG_INIT;
 	vm->owner = &owner;
@@ -258,7 +267,8 @@ static void send_hello(struct vm *vm)
 	m.u.hello.vcpus = 1;
 	m.u.hello.features = FEAT_EPT | FEAT_UNRESTRICTED |
 			     (mig_out.full_digest ? FEAT_FULL_DIGEST : 0) |
-			     (mig_out.load_check ? FEAT_LOAD_CHECK : 0);
+			     (mig_out.load_check ? FEAT_LOAD_CHECK : 0) |
+			     (mig_out.xbzrle ? FEAT_XBZRLE : 0);
 	m.u.hello.load = mig_out.load_check;
 	strlcpy(m.u.hello.name, vm->name, sizeof(m.u.hello.name));
 	strlcpy(m.u.hello.image, vm->image, sizeof(m.u.hello.image));
@@ -289,6 +299,8 @@ static void round_begin(struct vm *vm, bool first)
 	dirty_sync(vm);
 	mig_out.list = d->log[d->cur ^ 1];
 	mig_out.round_total = d->log_len[d->cur ^ 1];
+	if (mig_out.xbzrle)
+		return; /* the staging area holds the copies last sent: read as they go */
 	for (uint64_t i = 0; i < mig_out.round_total; i++)
 		gpa_read(vm, gpa((uint64_t)mig_out.list[i] * WIRE_PAGE), d->stage + i * WIRE_PAGE,
 			 WIRE_PAGE);
@@ -338,6 +350,21 @@ static void blocked(bool now_blocked)
 	}
 }
 
+/* XBZRLE: a resent page (every page went in round 1, so both ends hold its copy last
+ * sent) goes as a delta against that copy when the delta is short enough. */
+static void try_delta(struct vm *vm, uint64_t pfn, struct msg *m)
+{
+	uint64_t t0 = rdtsc();
+	int n = xbz_encode(vm->dirty.stage + pfn * WIRE_PAGE, m->u.page.data, delta, DELTA_MAX);
+
+	mig_out.xbzrle_tsc += rdtsc() - t0;
+	if (n == XBZ_NO_GAIN)
+		return;
+	m->u.page.delta = true;
+	m->u.page.delta_len = (uint32_t)n;
+	m->u.page.data = delta;
+}
+
 /* Queues the round's pages while lwIP has room; true when the round is all queued. */
 static bool pump_pages(struct vm *vm)
 {
@@ -348,7 +375,12 @@ static bool pump_pages(struct vm *vm)
 
 		if (throttled())
 			return false;
-		if (mig_out.list) {
+		/* a delta is encoded once there is room for the page it may not replace */
+		if (mig_out.xbzrle && !mstream_room(&stream, WIRE_HDR + 12 + WIRE_PAGE)) {
+			blocked(true);
+			return false;
+		}
+		if (mig_out.list && !mig_out.xbzrle) {
 			data = vm->dirty.stage + mig_out.next * WIRE_PAGE;
 		} else {
 			gpa_read(vm, gpa(pfn * WIRE_PAGE), page, WIRE_PAGE);
@@ -357,11 +389,18 @@ static bool pump_pages(struct vm *vm)
 		m.u.page.gpa = pfn * WIRE_PAGE;
 		m.u.page.zero = is_zero(data);
 		m.u.page.data = data;
+		if (mig_out.xbzrle && mig_out.list && !m.u.page.zero)
+			try_delta(vm, pfn, &m);
 		if (mstream_send(&stream, &m)) {
 			blocked(true);
 			return false;
 		}
 		blocked(false);
+		if (mig_out.xbzrle) {
+			memcpy(vm->dirty.stage + pfn * WIRE_PAGE, data, WIRE_PAGE);
+			mig_out.xbzrle_pages += m.u.page.delta;
+			mig_out.xbzrle_saved += m.u.page.delta ? WIRE_PAGE - m.u.page.delta_len : 0;
+		}
 		uint64_t term = wire_page_term(m.u.page.gpa, m.u.page.zero ? NULL : data);
 		mem_sum += term - terms[pfn];
 		terms[pfn] = term;

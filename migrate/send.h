@@ -13,6 +13,7 @@ struct mig_params {
 	bool full_digest;           /* fold the whole RAM into the digest at the pause */
 	struct converge_params converge; /* auto-converge, throttle-initial, -increment */
 	uint64_t max_rounds;        /* iterative rounds before the stop is forced */
+	bool xbzrle;                /* resent pages as deltas (migrate/xbzrle.h) */
 	/* For tests of the failure paths: when this host's side of a migration reaches the
 	 * stage, it cuts the connection (a TCP reset, no goodbye), once. MIG_NONE: never. */
 	enum mig_stage cut_at;
@@ -39,6 +40,10 @@ struct mig_out {
 	uint32_t load_check;       /* see mig_send_start() */
 	bool full_digest;          /* as the HELLO told the target, whatever the parameter
 				    * says by the time of the pause */
+	bool xbzrle;               /* likewise: FEAT_XBZRLE was asked for */
+	/* pages that went as deltas, the bytes that saved (page minus delta), and the
+	 * source's cycles encoding every resent page, paid or not */
+	uint64_t xbzrle_pages, xbzrle_saved, xbzrle_tsc;
 	uint32_t round;
 	const uint32_t *list;      /* rounds after the first: the staged pages */
 	uint64_t next, round_total, round_sent, final_pages;

@@ -258,6 +258,9 @@ static const char *get_record_ids(const uint8_t **p, uint32_t *n, struct wire_re
 
 /* --- frames --- */
 
+/* A PAGE's kind, after its address */
+enum { PAGE_WHOLE, PAGE_ZERO, PAGE_DELTA };
+
 size_t wire_encode(const struct msg *m, uint8_t *out)
 {
 	uint8_t *p = out + WIRE_HDR, *h = out;
@@ -282,8 +285,10 @@ size_t wire_encode(const struct msg *m, uint8_t *out)
 		break;
 	case MSG_PAGE:
 		put(&p, m->u.page.gpa, 8);
-		put(&p, m->u.page.zero, 4);
-		if (!m->u.page.zero)
+		put(&p, m->u.page.zero ? PAGE_ZERO : m->u.page.delta ? PAGE_DELTA : PAGE_WHOLE, 4);
+		if (m->u.page.delta)
+			put_bytes(&p, m->u.page.data, m->u.page.delta_len);
+		else if (!m->u.page.zero)
 			put_bytes(&p, m->u.page.data, WIRE_PAGE);
 		break;
 	case MSG_ROUND:
@@ -391,12 +396,18 @@ static int decode_payload(const uint8_t *p, uint32_t len, uint64_t mem_size, str
 		uint32_t kind;
 		m->u.page.gpa = get(&p, 8);
 		kind = (uint32_t)get(&p, 4);
-		if (kind > 1 || len != 12 + (kind ? 0 : WIRE_PAGE))
+		/* a delta is shorter than the page it stands for, else the page goes whole;
+		 * what it says is checked where it is applied (xbz_decode) */
+		if (kind > PAGE_DELTA ||
+		    (kind == PAGE_DELTA ? len - 12 >= WIRE_PAGE
+					: len != 12 + (kind == PAGE_ZERO ? 0 : WIRE_PAGE)))
 			return bad(err, err_size, "page: bad kind or length");
 		if (m->u.page.gpa % WIRE_PAGE || m->u.page.gpa >= mem_size)
 			return bad(err, err_size, "page: address outside the VM's memory");
-		m->u.page.zero = kind;
-		m->u.page.data = kind ? NULL : p;
+		m->u.page.zero = kind == PAGE_ZERO;
+		m->u.page.delta = kind == PAGE_DELTA;
+		m->u.page.delta_len = kind == PAGE_DELTA ? len - 12 : 0;
+		m->u.page.data = kind == PAGE_ZERO ? NULL : p;
 		return 0;
 	}
 	case MSG_ROUND:

@@ -27,7 +27,7 @@
 enum wire_type {
 	MSG_HELLO = 1,     /* source: the VM to host */
 	MSG_RESERVED = 2,  /* target: yes (with its VM id) or no (with a reason) */
-	MSG_PAGE = 3,      /* source: one page, or a zero-page marker */
+	MSG_PAGE = 3,      /* source: one page, a zero-page marker, or a delta (FEAT_XBZRLE) */
 	MSG_ROUND = 4,     /* source: a round of the iterative copy ended */
 	MSG_STATE = 5,     /* source: vCPU state, digest of memory, records and state */
 	MSG_COMMIT = 6,    /* target: the image is complete and checked (or not) */
@@ -46,7 +46,11 @@ enum wire_type {
  * VM's (hello.load), and refuses it when the move would not even the load. An
  * operator's migrations do not ask. */
 #define FEAT_LOAD_CHECK (1u << 3)
-#define FEAT_ALL (FEAT_EPT | FEAT_UNRESTRICTED | FEAT_FULL_DIGEST | FEAT_LOAD_CHECK)
+/* The source may send a page it sent before as a delta against that copy
+ * (migrate/xbzrle.h). A target that does not know the bit refuses the HELLO (unknown
+ * features), so no delta ever reaches a host that cannot apply it. */
+#define FEAT_XBZRLE (1u << 4)
+#define FEAT_ALL (FEAT_EPT | FEAT_UNRESTRICTED | FEAT_FULL_DIGEST | FEAT_LOAD_CHECK | FEAT_XBZRLE)
 #define WIRE_MAX_LOAD 10000 /* % of one CPU, as hosts announce it */
 /* A target sets the guest's TSC at activation to what the source sent, but never more
  * than this after the STATE's TSC: a peer cannot fling the guest's clock into the
@@ -79,7 +83,10 @@ struct msg {
 		struct {
 			uint64_t gpa;
 			bool zero;
-			const uint8_t *data; /* WIRE_PAGE bytes inside the decoded buffer */
+			bool delta;         /* data is a delta of delta_len (< WIRE_PAGE) bytes */
+			uint32_t delta_len;
+			/* WIRE_PAGE bytes (or the delta's) inside the decoded buffer */
+			const uint8_t *data;
 		} page;
 		struct {
 			uint32_t round, pages;

@@ -10,6 +10,7 @@ docs/migration-rounds.png for the README.
 
 Usage: tests/bench/migrate.py [--platform P] [--plot CASE] [--no-plot] [--insecure]
        tests/bench/migrate.py --grid [--sizes 16,64,256] [--rates 0,0.1,0.5,2] [--insecure]
+                              [--fills dense,sparse] [--xbzrle off,on]
 The hosts share their LAN's cluster key, so migrations go over TLS (issue 16); --insecure
 boots them with insecure-migration=on instead, for the plain stream's figures.
 --grid (issue 15) migrates memtouch of each guest size (a quarter of it touched) at each
@@ -20,6 +21,10 @@ Before the grid it migrates a small idle guest once, so the model has the link's
 goodput to this peer for every row, and samples each guest (the policy's sampling, every
 3 s) while it runs; each row then prints tern's prediction at the start beside the
 measurement, the model's inputs, and the time left each progress line announced.
+--fills runs memtouch with fill=dense (every word of a written page new) and/or
+fill=sparse (8 words of it), --xbzrle migrates with `migrate_set_parameter xbzrle`
+off and/or on: each row then also shows the pages sent as deltas, the bytes that saved
+and the source's time encoding.
 It asserts nothing about speed; it fails only when a migration does.
 """
 import argparse
@@ -70,10 +75,10 @@ def frames(host):
     return int(n["tx-packets"]), int(n["rx-packets"])
 
 
-def migrate_once(a, b, mem, mib, rate, sampled=False):
+def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense"):
     """memtouch on a, moved to b; returns the figures of that migration."""
     tx0, rx0 = frames(a)
-    out = a.cmd(f"vm start memtouch mem={mem} name=bench -- mib={mib} rate={rate}")
+    out = a.cmd(f"vm start memtouch mem={mem} name=bench -- mib={mib} rate={rate} fill={fill}")
     vm = int(re.search(r"^vm(\d+) started$", out, re.M).group(1))
     a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=300)
     if sampled:
@@ -113,6 +118,9 @@ def migrate_once(a, b, mem, mib, rate, sampled=False):
         "blocked_ms": int(info.get("send-blocked-ms", 0)),
         "handshake_us": int(info.get("handshake-us", 0)),
         "tx": tx1 - tx0, "rx": rx1 - rx0,
+        "xbz_pages": int(info.get("xbzrle-pages", 0)),
+        "xbz_saved": int(info.get("xbzrle-bytes-saved", 0)),
+        "xbz_us": int(info.get("xbzrle-encode-us", 0)),
         "dirty_rate": max([d for _, _, d in rounds] or [0]),
         "model": tuple(int(x) for x in model[-1].groups()[1:]) if model else None,
         "left": left,
@@ -167,8 +175,8 @@ def grid_table(results, lan_mbs, platform):
     print("| guest MiB | touched MiB | dirty × link | dirty pages/hb | measured dirty pages/s "
           "| rounds | sent ÷ touched | iterate ms | goodput MB/s | ÷ netperf | total ms "
           "| limit ms | total ÷ limit | downtime ms | frames out/s | send blocked % "
-          "| TLS handshake ms |")
-    print("|" + "---|" * 17)
+          "| TLS handshake ms | fill | xbzrle | delta pages | saved KB | encode ms |")
+    print("|" + "---|" * 22)
     for r in results:
         goodput = r["iterate_bytes"] / (r["iterate_ms"] * 1000) if r["iterate_ms"] else 0
         # the bytes that had to cross (each sent page once, as data or marker) at netperf's rate
@@ -181,7 +189,9 @@ def grid_table(results, lan_mbs, platform):
               f"| {limit:.0f} | {r['total'] / limit:.2f} | {r['downtime']} "
               f"| {r['tx'] * 1000 // max(r['total'], 1)} "
               f"| {100 * r['blocked_ms'] // max(r['iterate_ms'], 1)} "
-              f"| {r['handshake_us'] / 1000 if r['handshake_us'] else 'plain'} |")
+              f"| {r['handshake_us'] / 1000 if r['handshake_us'] else 'plain'} "
+              f"| {r['fill']} | {r['xbzrle']} | {r['xbz_pages']} | {r['xbz_saved'] // 1000} "
+              f"| {r['xbz_us'] / 1000:.1f} |")
     print("\nthe model at the start (the policy's sample of the guest, the last migration's "
           "goodput to this peer) against the measurement:")
     print("| guest MiB | dirty × link | sampled dirty pages/s | zero pages | link MB/s | rtt ms "
@@ -205,7 +215,10 @@ def grid_table(results, lan_mbs, platform):
           f"{PAGE_MSG} + zero pages × {ZERO_MSG} bytes) ÷ netperf's mean; frames out/s: the "
           "source NIC's tx-packets over the whole migration ÷ total; send blocked: time the "
           "sender had pages but no room in lwIP ÷ iterate-ms. Times are tern's own clock "
-          "(emulated). sent ÷ touched: data pages sent ÷ pages memtouch touches.")
+          "(emulated). sent ÷ touched: data pages sent ÷ pages memtouch touches. delta "
+          "pages, saved: `xbzrle-pages`, `xbzrle-bytes-saved` (the limit counts deltas as "
+          "whole pages); encode: `xbzrle-encode-us`, the source's time encoding every "
+          "resent page, paid or not.")
 
 
 def run_grid(args, platform):
@@ -233,16 +246,19 @@ def run_grid(args, platform):
         a.cmd("policy set sample-every 3")
         warm = migrate_once(a, b, 4, 1, 0)
         print(f"warm-up: {warm['line']}", flush=True)
-        for mem in sizes:
-            for f in factors:
-                rate = round(float(f) * lan_mbs[0] * 1e6 / PAGE)
-                print(f"migrating memtouch mem={mem} mib={mem // 4} rate={rate} "
-                      f"({f} × link) ...", flush=True)
-                r = migrate_once(a, b, mem, mem // 4, rate, sampled=True)
-                r["factor"] = f
-                results.append(r)
-                print(f"  goodput {r['iterate_bytes'] / max(r['iterate_ms'], 1) / 1000:.2f} "
-                      f"MB/s, total {r['total']} ms, rounds {r['rounds']}", flush=True)
+        cases = [(mem, f, fill, x) for mem in sizes for f in factors
+                 for fill in args.fills.split(",") for x in args.xbzrle.split(",")]
+        for mem, f, fill, x in cases:
+            rate = round(float(f) * lan_mbs[0] * 1e6 / PAGE)
+            a.cmd(f"migrate_set_parameter xbzrle {x}")
+            print(f"migrating memtouch mem={mem} mib={mem // 4} rate={rate} fill={fill} "
+                  f"({f} × link), xbzrle {x} ...", flush=True)
+            r = migrate_once(a, b, mem, mem // 4, rate, sampled=True, fill=fill)
+            r.update(factor=f, fill=fill, xbzrle=x)
+            results.append(r)
+            print(f"  goodput {r['iterate_bytes'] / max(r['iterate_ms'], 1) / 1000:.2f} "
+                  f"MB/s, total {r['total']} ms, rounds {r['rounds']}, deltas {r['xbz_pages']} "
+                  f"saving {r['xbz_saved']} bytes", flush=True)
         lan_mbs.append(netperf(a, "10.0.0.2"))
     finally:
         a.close()
@@ -257,6 +273,8 @@ def main():
     ap.add_argument("--grid", action="store_true")
     ap.add_argument("--sizes", default="16,64,256")
     ap.add_argument("--rates", default="0,0.1,0.5,2")
+    ap.add_argument("--fills", default="dense")
+    ap.add_argument("--xbzrle", default="off")
     ap.add_argument("--platform", choices=sorted(PLATFORMS),
                     help="default: kvm-uefi when KVM offers VT-x, else bochs-uefi")
     ap.add_argument("--plot", type=int, default=None, metavar="CASE",

@@ -1,12 +1,15 @@
 /* libFuzzer harness for the migration stream's decoder. It consumes the input as a
  * receiver consumes its TCP stream: decode a frame, advance by its length, stop when
  * more bytes are needed or a frame is refused. Each accepted frame must survive a
- * round trip: re-encoded, it decodes again, and encodes to the same bytes. */
+ * round trip: re-encoded, it decodes again, and encodes to the same bytes. A delta
+ * page is applied as a target would (xbz_decode); the whole input is tried as a delta
+ * too, so the delta decoder sees inputs no frame check has shaped. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "hv/error.h"
 #include "migrate/wire.h"
+#include "migrate/xbzrle.h"
 
 #define CHECK(cond)                                                                        \
 	do {                                                                               \
@@ -48,6 +51,26 @@ static void round_trip(const struct msg *m, size_t n, uint64_t mem_size)
 		CHECK(wire_digest_record(0, m) == wire_digest_record(0, &again));
 }
 
+/* A delta applied to a page: refused (the page untouched) or accepted; an accepted one's
+ * result, encoded again against the old page, decodes to the same page. */
+static void apply_delta(const uint8_t *d, size_t len)
+{
+	static uint8_t old[XBZ_PAGE], cur[XBZ_PAGE], again[XBZ_PAGE], redo[2 * XBZ_PAGE];
+
+	for (size_t i = 0; i < XBZ_PAGE; i++)
+		old[i] = (uint8_t)(i * 37 + 11);
+	memcpy(cur, old, XBZ_PAGE);
+	if (xbz_decode(cur, d, len)) {
+		CHECK(memcmp(cur, old, XBZ_PAGE) == 0);
+		return;
+	}
+	int n = xbz_encode(old, cur, redo, sizeof(redo));
+	CHECK(n >= 0 && (size_t)n <= XBZ_PAGE + 4); /* at worst one pair: the whole page */
+	memcpy(again, old, XBZ_PAGE);
+	CHECK(xbz_decode(again, redo, (size_t)n) == 0);
+	CHECK(memcmp(again, cur, XBZ_PAGE) == 0);
+}
+
 static void check_accepted(const struct msg *m, const uint8_t *frame, size_t n, uint64_t mem_size)
 {
 	CHECK(n >= WIRE_HDR && n <= WIRE_HDR + WIRE_MAX_PAYLOAD);
@@ -56,6 +79,14 @@ static void check_accepted(const struct msg *m, const uint8_t *frame, size_t n, 
 	case MSG_PAGE:
 		CHECK(m->u.page.gpa % WIRE_PAGE == 0 && m->u.page.gpa < mem_size);
 		/* The data points inside the frame, a whole page of it. */
+		CHECK(!(m->u.page.zero && m->u.page.delta));
+		if (m->u.page.delta) {
+			CHECK(m->u.page.data == frame + WIRE_HDR + 12 &&
+			      m->u.page.delta_len < WIRE_PAGE &&
+			      n == WIRE_HDR + 12 + m->u.page.delta_len);
+			apply_delta(m->u.page.data, m->u.page.delta_len);
+			break;
+		}
 		CHECK(m->u.page.zero ? !m->u.page.data :
 				       m->u.page.data == frame + WIRE_HDR + 12 &&
 					       n == WIRE_HDR + 12 + WIRE_PAGE);
@@ -131,6 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	CHECK(copy);
 	memcpy(copy, data, size);
+	apply_delta(copy, size);
 	consume(copy, size, 64 * MIB, false);
 	for (size_t i = 0; i < sizeof(mem_sizes) / sizeof(mem_sizes[0]); i++) {
 		memcpy(copy, data, size);

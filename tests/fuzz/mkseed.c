@@ -91,6 +91,13 @@ int main(int argc, char **argv)
 	ms[nm++].u.activated.vm_id = 2;
 	ms[nm].type = MSG_ABORT;
 	strcpy(ms[nm++].u.abort.reason, "cancelled by the operator");
+	/* a delta (migrate/xbzrle.h): bytes 4..7 and 100 of the page rewritten */
+	static const uint8_t delta[] = { 4, 4, 1, 2, 3, 4, 92, 1, 0xee };
+	ms[nm].type = MSG_PAGE;
+	ms[nm].u.page.gpa = 0x1000;
+	ms[nm].u.page.delta = true;
+	ms[nm].u.page.delta_len = sizeof(delta);
+	ms[nm++].u.page.data = delta;
 
 	for (size_t i = 0; i < nm; i++) {
 		size_t n = wire_encode(&ms[i], buf);

@@ -59,19 +59,21 @@ def migrate(src, vm, dst_ip, timeout=600):
 
 
 def test_back_and_forth(pair):
-    """memtouch crosses between the hosts six times, the last time with the whole RAM
-    in the digest; each time its heartbeat goes on without a gap or a repeat, and in
-    the end both hosts' memory is back at its baseline."""
+    """memtouch crosses between the hosts six times, the last three with xbzrle (its
+    sparse writes resent as deltas) and the last with the whole RAM in the digest too;
+    each time its heartbeat goes on without a gap or a repeat and its ledger passes on
+    the target, and in the end both hosts' memory is back at its baseline."""
     a, b = pair
     base_a, base_b = free_kib(a), free_kib(b)
-    vm = a.vm_start("memtouch mem=8 name=traveller -- mib=3 rate=64")
+    vm = a.vm_start("memtouch mem=8 name=traveller -- mib=3 rate=64 fill=sparse")
     a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=120)
     src, src_ip, dst, dst_ip = a, A_IP, b, B_IP
     downtimes = []
     for leg in range(6):
-        full = leg == 5
+        full, xbzrle = leg == 5, "on" if leg >= 3 else "off"
         if full:
             assert "full-digest: on" in src.cmd("migrate_set_parameter full-digest on")
+        assert f"xbzrle: {xbzrle}" in src.cmd(f"migrate_set_parameter xbzrle {xbzrle}")
         line, new = migrate(src, vm, dst_ip)
         assert re.match(rf"migration vm{vm} -> {dst_ip}: completed, downtime \d+ ms"
                         rf"(?: \(predicted \d+ ms(?: at [\d.]+ s)?\))?, total \d+ ms, \d+ "
@@ -87,6 +89,9 @@ def test_back_and_forth(pair):
         assert int(info["total-time"]) >= int(info["downtime"]), info
         assert int(info["zero-pages"]) > 0, info   # the untouched RAM went as markers
         assert info["full-digest"] == ("on" if full else "off"), info
+        # the stop-and-copy resends what round 1 saw written: deltas, when on
+        assert (int(info["xbzrle-pages"]) > 0) == (xbzrle == "on"), info
+        assert int(info["xbzrle-bytes-saved"]) >= int(info["xbzrle-pages"]) * 2048, info
         bw = re.fullmatch(r"(\d+\.\d\d) MB/s", info["bandwidth"])
         assert bw and float(bw.group(1)) > 0, info
         downtimes.append(int(info["downtime"]))
@@ -97,6 +102,8 @@ def test_back_and_forth(pair):
         assert after == list(range(after[0], after[0] + len(after))), after
         src, src_ip, dst, dst_ip, vm = dst, dst_ip, src, src_ip, new
     print("downtimes (ms):", downtimes)
+    for h in (a, b):
+        h.cmd("migrate_set_parameter xbzrle off")
 
     a.cmd(f"kill {vm}")
     assert wait_for(lambda: free_kib(a) == base_a), "memory leaked on host 1"
@@ -153,6 +160,8 @@ def there_and_back(a, b, vms, line):
             for _ in range(2):
                 dst.expect(rf"\[vm{new}\] {line}".encode(), timeout=120)
     print("downtimes (ms):", downtimes)
+    for h in (a, b):
+        h.cmd("migrate_set_parameter xbzrle off")
     return journey, downtimes
 
 
@@ -537,6 +546,7 @@ def test_bad_requests(pair):
     assert "max-bandwidth: 5" in a.cmd("migrate_set_parameter max-bandwidth 5")
     a.cmd("migrate_set_parameter max-bandwidth 0")
     assert "error: full-digest takes on or off" in a.cmd("migrate_set_parameter full-digest 1")
+    assert "error: xbzrle takes on or off" in a.cmd("migrate_set_parameter xbzrle yes")
     assert "error: x-cut-at takes" in a.cmd("migrate_set_parameter x-cut-at lunch")
     assert "x-cut-at: none" in a.cmd("migrate_set_parameter x-cut-at none")
     # auto-converge's parameters: each refuses what is out of its range, naming it

@@ -211,8 +211,13 @@ static void check_round_trip(const struct msg *in, size_t want_len)
 	case MSG_PAGE:
 		assert_int_equal(out.u.page.gpa, in->u.page.gpa);
 		assert_int_equal(out.u.page.zero, in->u.page.zero);
+		assert_int_equal(out.u.page.delta, in->u.page.delta);
 		if (in->u.page.zero) {
 			assert_null(out.u.page.data);
+		} else if (in->u.page.delta) {
+			assert_int_equal(out.u.page.delta_len, in->u.page.delta_len);
+			assert_ptr_equal(out.u.page.data, frame + WIRE_HDR + 12);
+			assert_memory_equal(out.u.page.data, in->u.page.data, in->u.page.delta_len);
 		} else {
 			/* The data is not copied: it points into the frame. */
 			assert_ptr_equal(out.u.page.data, frame + WIRE_HDR + 12);
@@ -275,6 +280,15 @@ static void test_round_trip(void **unused)
 		page[i] = (uint8_t)(i * 7 + 1);
 	m = (struct msg){ .type = MSG_PAGE, .u.page = { .gpa = MEM - WIRE_PAGE, .data = page } };
 	check_round_trip(&m, WIRE_HDR + 12 + WIRE_PAGE);
+	m = (struct msg){ .type = MSG_PAGE, .u.page = { .gpa = 0, .zero = true } };
+	check_round_trip(&m, WIRE_HDR + 12);
+	m = (struct msg){ .type = MSG_PAGE,
+			  .u.page = { .gpa = WIRE_PAGE, .delta = true, .delta_len = 7, .data = page } };
+	check_round_trip(&m, WIRE_HDR + 12 + 7);
+	m.u.page.delta_len = 0; /* the page was written with what it held */
+	check_round_trip(&m, WIRE_HDR + 12);
+	m.u.page.delta_len = WIRE_PAGE - 1;
+	check_round_trip(&m, WIRE_HDR + 12 + WIRE_PAGE - 1);
 	m = (struct msg){ .type = MSG_PAGE, .u.page = { .gpa = 0, .zero = true } };
 	check_round_trip(&m, WIRE_HDR + 12);
 
@@ -431,9 +445,13 @@ static void test_page(void **unused)
 		refused(n, MEM, "address");
 	}
 
-	/* Kind and length must agree: data pages carry 4 KiB, zero pages nothing. */
+	/* Kind and length must agree: data pages carry 4 KiB, zero pages nothing, deltas
+	 * less than a page (else the page would have gone whole). */
 	encode(&m);
 	put_le(frame + WIRE_HDR + 8, 2, 4);
+	reseal(frame);
+	refused(n, MEM, "length");
+	put_le(frame + WIRE_HDR + 8, 3, 4);
 	reseal(frame);
 	refused(n, MEM, "kind");
 	put_le(frame + WIRE_HDR + 8, 0xffffffffu, 4);
