@@ -214,9 +214,13 @@ static enum policy_why refuse(const struct policy_params *p, const struct policy
 			     "help is taking in another VM");
 		break;
 	case POLICY_TOO_DIRTY:
-		fmt_snprintf(d->text, sizeof(d->text), "every VM too dirty: shortest predicted "
-			     "downtime %llu ms > %u ms", (unsigned long long)s->cleanest_ms,
-			     p->downtime_max_ms);
+		if (s->cleanest_ms == PRECOPY_NEVER) /* no peer's link measured: no prediction */
+			fmt_snprintf(d->text, sizeof(d->text), "no prediction: the link to every "
+				     "peer a move would help is not measured yet");
+		else
+			fmt_snprintf(d->text, sizeof(d->text), "every VM too dirty: shortest "
+				     "predicted downtime %llu ms > %u ms",
+				     (unsigned long long)s->cleanest_ms, p->downtime_max_ms);
 		break;
 	default:
 		d->why = POLICY_NO_FIT;

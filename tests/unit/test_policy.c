@@ -148,6 +148,16 @@ static void test_too_big(void **state)
 	assert_int_equal(d.vm_id, 2);
 }
 
+/* A peer whose link nothing has measured gives no prediction: said so, not as a pause of
+ * 2^64 - 1 ms. */
+static void test_link_not_measured(void **state)
+{
+	peers[0].link_bps = 0;
+	assert_int_equal(choose(), POLICY_TOO_DIRTY);
+	assert_non_null(strstr(d.text, "not measured yet"));
+	assert_null(strstr(d.text, "18446744073709551615"));
+}
+
 /* A guest dirtying faster than the link pauses too long: refused, with the figure. */
 static void test_too_dirty(void **state)
 {
@@ -455,6 +465,7 @@ int main(void)
 		cmocka_unit_test_setup(test_uneven, setup),
 		cmocka_unit_test_setup(test_loads_past_100, setup),
 		cmocka_unit_test_setup(test_too_big, setup),
+		cmocka_unit_test_setup(test_link_not_measured, setup),
 		cmocka_unit_test_setup(test_too_dirty, setup),
 		cmocka_unit_test_setup(test_ties, setup),
 		cmocka_unit_test_setup(test_load_per_downtime, setup),
