@@ -493,7 +493,10 @@ void mig_recv_poll(void)
 		return;
 	}
 	/* a bounded batch, so guests and the monitor keep their turn */
+	uint64_t until = time_now_us() + MIGRATE_SLICE_US;
 	for (int i = 0; i < 256 && in.stage != MIG_NONE && in.stage != MIG_DONE; i++) {
+		if (i && time_now_us() >= until)
+			break;
 		r = mstream_recv(&stream, in.mem_size, &m, err, sizeof(err));
 		if (r != 1)
 			break;

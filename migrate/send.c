@@ -368,12 +368,14 @@ static void try_delta(struct vm *vm, uint64_t pfn, struct msg *m)
 /* Queues the round's pages while lwIP has room; true when the round is all queued. */
 static bool pump_pages(struct vm *vm)
 {
+	uint64_t until = time_now_us() + MIGRATE_SLICE_US;
+
 	while (mig_out.next < mig_out.round_total) {
 		struct msg m = { .type = MSG_PAGE };
 		uint64_t pfn = mig_out.list ? mig_out.list[mig_out.next] : mig_out.next;
 		const uint8_t *data;
 
-		if (throttled())
+		if (throttled() || time_now_us() >= until)
 			return false;
 		/* a delta is encoded once there is room for the page it may not replace */
 		if (mig_out.xbzrle && !mstream_room(&stream, WIRE_HDR + 12 + WIRE_PAGE)) {

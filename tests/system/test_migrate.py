@@ -29,6 +29,19 @@ def pair():
         yield a, b
 
 
+@pytest.fixture(autouse=True)
+def pair_left_clean(request):
+    """A failed test's VMs and test-only parameters would change what the next test on
+    the shared pair sees: both hosts are put back after each test."""
+    yield
+    if "pair" not in request.fixturenames:
+        return
+    for h in request.getfixturevalue("pair"):
+        if h.proc.proc.poll() is None:
+            h.kill_vms()
+            h.cmd("migrate_set_parameter x-cut-at none")
+
+
 def free_kib(host):
     return int(host.info("mem")["free"].split()[0])
 
@@ -147,7 +160,8 @@ def guest_lines(host, vm, pattern):
 
 def there_and_back(a, b, vms, line):
     """Moves each of vms (name: id on a) to b, one after the other, then each back.
-    Returns per name the (host, id) of each leg and the downtime (ms) of each crossing;
+    Returns per name the (host, id) of each leg and the time each crossing held the VM
+    or tern's loop (ms: the downtime, plus the TLS handshake's, which holds the loop);
     after each crossing two of the VM's lines (the regex line) come on its new host."""
     journey = {name: [(a, vm)] for name, vm in vms.items()}
     downtimes = {name: [] for name in vms}
@@ -155,7 +169,10 @@ def there_and_back(a, b, vms, line):
         for name in vms:
             out, new = migrate(src, journey[name][-1][1], dst_ip)
             assert "completed" in out, out
-            downtimes[name].append(int(re.search(r"downtime (\d+) ms", out).group(1)))
+            # the pause, and the TLS handshake before it: its x25519 computations hold
+            # tern's loop on both hosts (guests wait), which a 100 Hz ticker sees as misses
+            hs_ms = int(src.info("migrate").get("handshake-us", 0)) // 1000
+            downtimes[name].append(int(re.search(r"downtime (\d+) ms", out).group(1)) + hs_ms)
             journey[name].append((dst, new))
             for _ in range(2):
                 dst.expect(rf"\[vm{new}\] {line}".encode(), timeout=120)
@@ -297,6 +314,9 @@ def test_auto_converge(pair):
         if int(info["throttle-percent"]) > peak:
             peak = int(info["throttle-percent"])
             throttled_vms = a.cmd("info vms")
+        # each `info migrate` holds tern's console (and so the guests) for ~0.2 s of its
+        # clock: polled without a pause it slowed the guest below the link's rate
+        time.sleep(2)
     m = a.seen(end)
     assert m, "the migration did not end"
     line = m.group(0).decode().strip()
@@ -503,7 +523,9 @@ def test_target_dies_mid_way(pair):
         a.cmd(f"migrate {vm} 10.0.0.3")
         assert wait_for(lambda: in_copy(a), 60), a.cmd("info migrate")
         c.kill()
-        a.expect(rf"migration vm{vm} -> 10.0.0.3: failed at [a-z -]+: ".encode(), timeout=60)
+        # nothing tells the source: its no-progress rule (15 s of tern's clock, a minute or
+        # more of Bochs's on a loaded machine) ends it
+        a.expect(rf"migration vm{vm} -> 10.0.0.3: failed at [a-z -]+: ".encode(), timeout=300)
         assert vm in vm_ids(a)
         seq = heartbeats(a, vm)[-1]
         a.expect(rf"\[vm{vm}\] seq={seq + 1} check=ok".encode(), timeout=120)
@@ -599,9 +621,9 @@ def test_ping_silent_peer_loop_runs_on(pair):
     assert re.search(r"^throughput: \d+\.\d\d MB/s", out, re.M), out
     a.expect(NO_REPLY, timeout=30)              # and the ping went on all along
     a.send_raw(b"\x03")                         # Ctrl-C: it ends now, not in 1000 s
-    a.expect(rb"ping: (\d+) sent, 0 received, 100% loss\r\n", timeout=5)
+    a.expect(rb"ping: (\d+) sent, 0 received, 100% loss\r\n", timeout=30)
     assert int(a.proc.match.group(1)) >= 2
-    a.expect(PROMPT, timeout=5)
+    a.expect(PROMPT, timeout=30)
     assert a.info("version").get("version")
     for h in (a, b):
         h.kill_vms()
@@ -616,8 +638,8 @@ def test_netperf_silent_peer_cancelled(pair):
     beats(a, beater)
     a.send_raw(b"\x1d")
     a.expect(rf"error: netperf to {re.escape(SILENT)}: cancelled \(0 of 1048576 bytes "
-             rf"acknowledged\)\r\n".encode(), timeout=5)
-    a.expect(PROMPT, timeout=5)
+             rf"acknowledged\)\r\n".encode(), timeout=30)
+    a.expect(PROMPT, timeout=30)
     a.kill_vms()
 
 

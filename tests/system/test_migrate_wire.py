@@ -515,6 +515,25 @@ def test_plain_tcp_gets_nothing(host):
     nothing_held(host, base, shadow)
 
 
+def test_silent_peer_cut_during_the_handshake(host):
+    """A peer that connects and never completes the handshake (here: sends nothing) holds
+    the one incoming slot only for the reservation's pace window (30 s; 1 s here, as the
+    test shortens it), then tern closes the connection, reserving nothing."""
+    base, shadow = free_kib(host), host.info("shadow")["used"]
+    assert "x-pace-window: 1000" in host.cmd("migrate_set_parameter x-pace-window 1000")
+    try:
+        with socket.create_connection(("127.0.0.1", host.port), timeout=120) as s:
+            try:
+                back = read_all(s)
+            except ConnectionResetError:    # tern may reset rather than close
+                back = b""
+            assert back == b"" or back[0] == 0x15, back   # nothing, or a TLS alert
+        expect_failure(host, "reservation", "too slow")
+    finally:
+        host.cmd("migrate_set_parameter x-pace-window 0")
+    nothing_held(host, base, shadow)
+
+
 def test_as_source_refused(host):
     """As a source: a target with another key, and one with none, are refused at the
     handshake; no HELLO leaves in clear, and the VM runs on here."""
