@@ -253,6 +253,35 @@ def test_defaults_move_one_vm_and_nothing_back(pair):
     assert b"check=FAIL" not in text
 
 
+def test_link_probe_to_a_silent_peer(pair):
+    """Overloaded, the policy measures each peer it has no speed for with a netperf in
+    the background: while it waits on a silent one, the monitor answers; the probe ends
+    at its deadline and backs that peer off, which is never picked."""
+    a, b = pair
+    for h in (a, b):
+        h.cmd("policy off")     # so that no probe starts before this test looks for it
+        h.kill_vms()
+    announcer = Announcer(a.lan)
+    start = mark(a)
+    try:
+        assert wait_for(lambda: "10.0.0.9" in a.cmd("info hosts"), 60)
+        a.vm_start("spin mem=4 name=probe-busy")
+        assert "policy: on" in a.cmd("policy on")
+        a.expect(rb"policy: measuring the link to (10\.0\.0\.(?!2\b)\d+) \(netperf, 1 MiB\)",
+                 timeout=2 * SLOW)
+        silent = a.proc.match.group(1).decode()
+        # the loop is not the probe's: the monitor answers before the probe ends
+        assert a.info("version").get("version")
+        a.expect(rf"policy: link probe to {re.escape(silent)} failed \([^)]*\); backing it "
+                 rf"off for \d+ s".encode(), timeout=2 * SLOW)
+        assert not found(a, rb"policy: migrating vm\d+ to 10\.0\.0\.[39]", start)
+    finally:
+        announcer.close()
+        for h in (a, b):
+            h.kill_vms()
+            h.cmd("policy on")      # as the test before left them, for the one after
+
+
 def test_mismatched_settings_and_a_peer_that_refuses(pair):
     """Host 2 (load-high 150) sends to host 1 (defaults). While host 1 refuses every
     request, host 2 backs off: over 60 s from its first attempt it makes at most three
@@ -321,32 +350,3 @@ class Announcer:
         self.stop.set()
         self.thread.join()
         self.s.close()
-
-
-def test_link_probe_to_a_silent_peer(pair):
-    """Overloaded, the policy measures each peer it has no speed for with a netperf in
-    the background: while it waits on a silent one, the monitor answers; the probe ends
-    at its deadline and backs that peer off, which is never picked."""
-    a, b = pair
-    for h in (a, b):
-        h.cmd("policy off")     # so that no probe starts before this test looks for it
-        h.kill_vms()
-    announcer = Announcer(a.lan)
-    start = mark(a)
-    try:
-        assert wait_for(lambda: "10.0.0.9" in a.cmd("info hosts"), 60)
-        a.vm_start("spin mem=4 name=probe-busy")
-        assert "policy: on" in a.cmd("policy on")
-        a.expect(rb"policy: measuring the link to (10\.0\.0\.(?!2\b)\d+) \(netperf, 1 MiB\)",
-                 timeout=2 * SLOW)
-        silent = a.proc.match.group(1).decode()
-        # the loop is not the probe's: the monitor answers before the probe ends
-        assert a.info("version").get("version")
-        a.expect(rf"policy: link probe to {re.escape(silent)} failed \([^)]*\); backing it "
-                 rf"off for \d+ s".encode(), timeout=2 * SLOW)
-        assert not found(a, rb"policy: migrating vm\d+ to 10\.0\.0\.[39]", start)
-    finally:
-        announcer.close()
-        a.cmd("policy off")
-        for h in (a, b):
-            h.kill_vms()
