@@ -476,20 +476,25 @@ bool pc_apic_enabled(const struct vm *vm)
 
 /* --- state records --- */
 
-/* Each record and where its struct lives in struct pc. */
+/* Each record and where its struct lives: in struct pc, or (in_vm) in struct vm. The
+ * VM's boot record travels with the devices' so that a reset on a migration's target
+ * loads what the firmware of the source would have (QEMU's -kernel, -initrd and -append
+ * are the machine's too). */
 static const struct {
 	const struct vms_desc *desc;
 	size_t off;
+	bool in_vm;
 } records[PC_NR_RECORDS] = {
-	{ &pic_vms, offsetof(struct pc, pic.s) },
-	{ &pit_vms, offsetof(struct pc, pit.s) },
-	{ &rtc_vms, offsetof(struct pc, rtc.s) },
-	{ &uart_vms, offsetof(struct pc, uart.s) },
-	{ &lapic_vms, offsetof(struct pc, lapic.s) },
-	{ &ioapic_vms, offsetof(struct pc, ioapic.s) },
-	{ &acpi_pm_vms, offsetof(struct pc, pm.s) },
-	{ &kbc_vms, offsetof(struct pc, kbc.s) },
-	{ &pci_host_vms, offsetof(struct pc, pci.s) },
+	{ &vm_boot_vms, offsetof(struct vm, boot), true },
+	{ &pic_vms, offsetof(struct pc, pic.s), false },
+	{ &pit_vms, offsetof(struct pc, pit.s), false },
+	{ &rtc_vms, offsetof(struct pc, rtc.s), false },
+	{ &uart_vms, offsetof(struct pc, uart.s), false },
+	{ &lapic_vms, offsetof(struct pc, lapic.s), false },
+	{ &ioapic_vms, offsetof(struct pc, ioapic.s), false },
+	{ &acpi_pm_vms, offsetof(struct pc, pm.s), false },
+	{ &kbc_vms, offsetof(struct pc, kbc.s), false },
+	{ &pci_host_vms, offsetof(struct pc, pci.s), false },
 };
 
 unsigned pc_record_descs(const struct vms_desc **out)
@@ -501,7 +506,9 @@ unsigned pc_record_descs(const struct vms_desc **out)
 
 void *pc_record_state(struct vm *vm, unsigned i)
 {
-	return i < PC_NR_RECORDS ? (uint8_t *)vm->pc + records[i].off : NULL;
+	if (i >= PC_NR_RECORDS)
+		return NULL;
+	return (records[i].in_vm ? (uint8_t *)vm : (uint8_t *)vm->pc) + records[i].off;
 }
 
 unsigned pc_records(struct vm *vm, struct pc_record *out)

@@ -106,7 +106,7 @@ struct pc_record {
 	const struct vms_desc *desc;
 	void *rec;
 };
-#define PC_NR_RECORDS 9
+#define PC_NR_RECORDS 10
 unsigned pc_records(struct vm *vm, struct pc_record *out);
 unsigned pc_record_descs(const struct vms_desc **out);
 void *pc_record_state(struct vm *vm, unsigned i);

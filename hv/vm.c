@@ -247,24 +247,24 @@ static int load_multiboot(struct vm *vm, const struct boot_module *image,
 	struct mb_guest_mem mem = guest_mem(vm);
 	struct mb_blob kernel, mods[8];
 	struct mb_boot boot;
-	int e = no_initrd(image, vm->initrd, err, err_size);
+	int e = no_initrd(image, vm->boot.initrd, err, err_size);
 
 	if (e)
 		return e;
 	fmt_snprintf(cmdline, sizeof(cmdline), "%s %s", image->name,
-		     vm->has_args ? vm->args : image->args);
+		     vm->boot.has_args ? vm->boot.args : image->args);
 	kernel = (struct mb_blob){ image_data(image), image->size, cmdline };
-	for (unsigned i = 0; i < vm->nr_mods; i++) {
-		const struct boot_module *m = find_module(vm->mods[i]);
+	for (unsigned i = 0; i < vm->boot.nr_mods; i++) {
+		const struct boot_module *m = find_module(vm->boot.mods[i]);
 		if (!m) {
 			fmt_snprintf(err, err_size, "no module '%s' (see info modules)",
-				     vm->mods[i]);
+				     vm->boot.mods[i]);
 			return -E_NOENT;
 		}
 		fmt_snprintf(modlines[i], sizeof(modlines[i]), "%s %s", m->name, m->args);
 		mods[i] = (struct mb_blob){ image_data(m), m->size, modlines[i] };
 	}
-	e = mb_load(&mem, &kernel, mods, vm->nr_mods, &boot, err, err_size);
+	e = mb_load(&mem, &kernel, mods, vm->boot.nr_mods, &boot, err, err_size);
 	if (!e)
 		x86_reset_multiboot(&vm->cpu, st, boot.entry, boot.mbi);
 	return e;
@@ -301,7 +301,7 @@ static int load_linux(struct vm *vm, const struct boot_module *image, struct vcp
 	struct mb_blob kernel, initrd;
 	const char *cmdline;
 	struct lx_boot boot;
-	int e = linux_inputs(image, vm->nr_mods, vm->initrd, vm->has_args ? vm->args : NULL, &rd,
+	int e = linux_inputs(image, vm->boot.nr_mods, vm->boot.initrd, vm->boot.has_args ? vm->boot.args : NULL, &rd,
 			     &cmdline, err, err_size);
 
 	if (e)
@@ -441,13 +441,13 @@ int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t e
 	if (e)
 		return e;
 	if (a->cmdline) {
-		strlcpy(vm->args, a->cmdline, sizeof(vm->args));
-		vm->has_args = true;
+		strlcpy(vm->boot.args, a->cmdline, sizeof(vm->boot.args));
+		vm->boot.has_args = 1;
 	}
 	for (unsigned i = 0; i < a->nr_mods; i++)
-		strlcpy(vm->mods[vm->nr_mods++], a->mods[i], sizeof(vm->mods[0]));
+		strlcpy(vm->boot.mods[vm->boot.nr_mods++], a->mods[i], sizeof(vm->boot.mods[0]));
 	if (a->initrd)
-		strlcpy(vm->initrd, a->initrd, sizeof(vm->initrd));
+		strlcpy(vm->boot.initrd, a->initrd, sizeof(vm->boot.initrd));
 	e = load_image(vm, err, err_size);
 	if (e) {
 		vm_discard(vm);

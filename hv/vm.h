@@ -41,6 +41,20 @@ struct apic_counts {
 	uint64_t injected;
 };
 
+/* How a VM was started (beside its image, vm.image), to start it again the same way on
+ * a reset: one of its migration records (hv/pc.h), so a VM reset on a migration's
+ * target boots with the command line, modules and initrd it was started with. */
+struct vm_boot {
+	char args[BOOT_CMDLINE_MAX]; /* the guest's command line, when has_args */
+	char mods[8][VM_NAME_MAX];   /* a Multiboot kernel's modules, by name */
+	char initrd[VM_NAME_MAX];    /* a Linux kernel's initrd module; "" for none */
+	uint8_t has_args;            /* args replace the module's own arguments */
+	uint8_t nr_mods;
+};
+
+struct vms_desc;
+extern const struct vms_desc vm_boot_vms;
+
 struct vm {
 	int id;                 /* 1, 2, ... VM_ID_MAX, then 1 again: never one a slot holds */
 	char name[VM_NAME_MAX];
@@ -58,12 +72,7 @@ struct vm {
 	struct apic_counts apic_counts;
 	uint64_t runnable_us;   /* time it was runnable (running, not halted): hv/load.h */
 	struct pc *pc;          /* its PC platform: devices, interrupts, firmware tables */
-	/* how it was started, to start it again from its image on a reset */
-	char args[BOOT_CMDLINE_MAX];
-	bool has_args;          /* args replace the module's own arguments */
-	char mods[8][VM_NAME_MAX];
-	unsigned nr_mods;
-	char initrd[VM_NAME_MAX]; /* a Linux kernel's initrd module; "" for none */
+	struct vm_boot boot;    /* how it was started, to start it so again on a reset */
 	struct dirty dirty;
 	const struct vm_owner *owner; /* NULL, or what holds the VM (above) */
 	uint32_t throttle_pct;  /* share of wall time withheld (hv/throttle.h): vm_throttle */

@@ -3,6 +3,7 @@
 #include "hv/lib/fmt.h"
 #include "hv/lib/string.h"
 #include "hv/vm_args.h"
+#include "hv/vmstate.h"
 
 bool vm_name_valid(const char *name)
 {
@@ -20,6 +21,75 @@ bool vm_name_valid(const char *name)
 	}
 	return !digits;
 }
+
+/* A module's name as a record carries it: 1..VM_NAME_MAX-1 visible characters. */
+static bool module_name_ok(const char *s, bool may_be_empty)
+{
+	size_t n = strnlen(s, VM_NAME_MAX);
+
+	if (n == VM_NAME_MAX || (!n && !may_be_empty))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return false;
+	return true;
+}
+
+/* The strings end inside their arrays and hold only what the monitor could have given
+ * (a peer's record reaches a guest's command line and tern's messages); unused module
+ * slots and an unused command line are empty. */
+static bool boot_check(const void *rec, char *err, size_t err_size)
+{
+	const struct vm_boot *b = rec;
+	size_t n = strnlen(b->args, sizeof(b->args));
+
+	if (n == sizeof(b->args) || (!b->has_args && n)) {
+		fmt_snprintf(err, err_size, "boot: args %s", n == sizeof(b->args) ?
+			     "not terminated" : "given while has_args is 0");
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (b->args[i] < ' ' || b->args[i] > '~') {
+			fmt_snprintf(err, err_size, "boot: args[%zu] = 0x%02x, not printable", i,
+				     (unsigned)(uint8_t)b->args[i]);
+			return false;
+		}
+	}
+	for (unsigned i = 0; i < ARRAY_SIZE(b->mods); i++) {
+		if (!module_name_ok(b->mods[i], i >= b->nr_mods) ||
+		    (i >= b->nr_mods && b->mods[i][0])) {
+			fmt_snprintf(err, err_size, "boot: mods[%u] is not a module name%s", i,
+				     i >= b->nr_mods ? " or not empty past nr_mods" : "");
+			return false;
+		}
+	}
+	if (!module_name_ok(b->initrd, true)) {
+		fmt_snprintf(err, err_size, "boot: initrd is not a module name");
+		return false;
+	}
+	if (b->initrd[0] && b->nr_mods) {
+		fmt_snprintf(err, err_size, "boot: an initrd beside Multiboot modules");
+		return false;
+	}
+	return true;
+}
+
+static const struct vms_field boot_fields[] = {
+	VMS_BYTES(struct vm_boot, args),
+	VMS_BYTES(struct vm_boot, mods),
+	VMS_BYTES(struct vm_boot, initrd),
+	VMS_FIELD(struct vm_boot, has_args, 1),
+	VMS_FIELD(struct vm_boot, nr_mods, 8),
+};
+
+const struct vms_desc vm_boot_vms = {
+	.name = "boot",
+	.version = 1,
+	.size = sizeof(struct vm_boot),
+	.fields = boot_fields,
+	.nr_fields = ARRAY_SIZE(boot_fields),
+	.check = boot_check,
+};
 
 static int fail(char *err, size_t size, const char *fmt, const char *arg)
 {

@@ -1,6 +1,8 @@
 #include <string.h>
 #include "hv/vm_args.h"
 #include "hv/vconsole.h"
+#include "hv/error.h"
+#include "hv/vmstate.h"
 #include "tests/unit/stubs.h"
 
 static struct vm_start_args a;
@@ -108,6 +110,81 @@ static void test_console_lines(void **state)
 	assert_int_equal(strlen(stub_output), 1000 + 7 * (1000 / VCON_LINE_MAX + 1));
 }
 
+/* The boot record a migration carries: what was given survives the trip, and whatever
+ * a peer could send that the monitor never would is refused with its reason. */
+static struct vm_boot boot_in, boot_out;
+static uint8_t boot_buf[sizeof(struct vm_boot) + 64];
+
+static int boot_trip(void)
+{
+	size_t n = vms_encode(&vm_boot_vms, &boot_in, boot_buf);
+
+	assert_true(n <= sizeof(boot_buf));
+	err[0] = 0;
+	return vms_decode(&vm_boot_vms, boot_buf, n, &boot_out, err, sizeof(err));
+}
+
+static void boot_linux(void)
+{
+	memset(&boot_in, 0, sizeof(boot_in));
+	strcpy(boot_in.args, "console=ttyS0,115200 init_on_free=1");
+	boot_in.has_args = 1;
+	strcpy(boot_in.initrd, "initramfs");
+}
+
+static void test_boot_record(void **state)
+{
+	boot_linux();
+	assert_int_equal(boot_trip(), 0);
+	assert_memory_equal(&boot_in, &boot_out, sizeof(boot_in));
+	memset(&boot_in, 0, sizeof(boot_in)); /* a Multiboot kernel with two modules */
+	strcpy(boot_in.mods[0], "pages");
+	strcpy(boot_in.mods[1], "hello.elf");
+	boot_in.nr_mods = 2;
+	assert_int_equal(boot_trip(), 0);
+	assert_memory_equal(&boot_in, &boot_out, sizeof(boot_in));
+
+	boot_linux();
+	memset(boot_in.args, 'a', sizeof(boot_in.args)); /* no NUL */
+	assert_int_equal(boot_trip(), -E_FORMAT);
+	assert_non_null(strstr(err, "args not terminated"));
+	boot_linux();
+	boot_in.args[3] = '\n';
+	assert_int_equal(boot_trip(), -E_FORMAT);
+	assert_non_null(strstr(err, "args[3] = 0x0a, not printable"));
+	boot_linux();
+	boot_in.has_args = 0;
+	assert_int_equal(boot_trip(), -E_FORMAT);
+	assert_non_null(strstr(err, "given while has_args is 0"));
+	boot_linux();
+	boot_in.has_args = 2;
+	assert_int_equal(boot_trip(), -E_FORMAT);
+	boot_linux();
+	strcpy(boot_in.initrd, "init ramfs");
+	assert_int_equal(boot_trip(), -E_FORMAT);
+	assert_non_null(strstr(err, "initrd is not a module name"));
+	boot_linux();
+	memset(boot_in.initrd, 'x', sizeof(boot_in.initrd));
+	assert_int_equal(boot_trip(), -E_FORMAT);
+	boot_linux();
+	strcpy(boot_in.mods[0], "pages");
+	boot_in.nr_mods = 1;
+	assert_int_equal(boot_trip(), -E_FORMAT);
+	assert_non_null(strstr(err, "initrd beside Multiboot modules"));
+	boot_linux();
+	strcpy(boot_in.mods[2], "pages"); /* past nr_mods */
+	assert_int_equal(boot_trip(), -E_FORMAT);
+	assert_non_null(strstr(err, "mods[2]"));
+	boot_linux();
+	boot_in.initrd[0] = 0;
+	boot_in.nr_mods = 1; /* a module counted but empty */
+	assert_int_equal(boot_trip(), -E_FORMAT);
+	assert_non_null(strstr(err, "mods[0] is not a module name"));
+	boot_linux();
+	boot_in.nr_mods = 9;
+	assert_int_equal(boot_trip(), -E_FORMAT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -117,6 +194,7 @@ int main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_console_lines),
+		cmocka_unit_test(test_boot_record),
 	};
 	return cmocka_run_group_tests_name("vm_args", tests, NULL, NULL);
 }
