@@ -450,6 +450,11 @@ int wire_decode(const uint8_t *buf, size_t len, uint64_t mem_size, struct msg *m
 
 	if (len < WIRE_HDR)
 		return 0;
+	/* A TLS record's header (handshake, version 3.x): a keyed source, which this host,
+	 * without a key, cannot answer; the operator needs that, not "bad magic". */
+	if (buf[0] == 0x16 && buf[1] == 3)
+		return bad(err, err_size, "the peer speaks TLS (it holds a cluster key); this "
+			   "host has none and takes plain streams only");
 	if (memcmp(buf, magic, 4) != 0)
 		return bad(err, err_size, "not a tern migration stream (bad magic)");
 	version = (uint32_t)get(&p, 2);

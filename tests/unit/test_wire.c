@@ -365,6 +365,8 @@ static void test_header(void **unused)
 
 	frame[0] = 't';
 	refused(n, MEM, "magic");
+	memcpy(frame, "\x16\x03\x01\x00", 4); /* a TLS ClientHello's record header */
+	refused(n, MEM, "the peer speaks TLS (it holds a cluster key)");
 	encode(&m);
 	put_le(frame + 4, WIRE_VERSION + 1, 2);
 	refused(n, MEM, "version");
