@@ -130,7 +130,7 @@ static const struct mon_cmd commands[] = {
 	{ "info mem", "", "host memory: total, free, used by tern (KiB)", cmd_info_mem },
 	{ "info cpu", "", "the CPU and its VT-x features", cmd_info_cpu },
 	{ "info modules", "", "the guest images the loader brought", cmd_info_modules },
-	{ "info vms", "", "the VMs: id name state mem-MiB exits kind", cmd_info_vms },
+	{ "info vms", "", "the VMs: id name state mem-MiB exits cpu-ms kind", cmd_info_vms },
 	{ "info apic", "<vm>", "the VM's local APIC: mode, path, exits by register, injected",
 	  cmd_info_apic },
 	{ "info registers", "<vm>", "the vCPU's registers, pending event and local APIC state",

@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "system"))
 import argparse  # noqa: E402
 import time  # noqa: E402
 
-from ternhost import TernHost  # noqa: E402
+from ternhost import TernHost, parse_vms  # noqa: E402
 from test_platform import Console, TICK  # noqa: E402
 
 WINDOW_S = 10
@@ -51,11 +51,9 @@ MODES = [
 
 
 def exits(con, vm):
-    for line in con.cmd("info vms").splitlines()[1:]:
-        f = line.split()
-        if len(f) == 6 and int(f[0]) == vm:
-            return int(f[4])
-    raise AssertionError(f"vm{vm} not in info vms")
+    rows = parse_vms(con.cmd("info vms"))
+    assert vm in rows, f"vm{vm} not in info vms"
+    return rows[vm]["exits"]
 
 
 def idle_host(con):

@@ -91,6 +91,20 @@ def to_text(data):
     return data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
 
 
+def parse_vms(text):
+    """`info vms` as {id: {name, state, mem, exits, cpu_ms, kind}} (a throttled VM's
+    row ends in `throttled N%`, kept as throttled)."""
+    rows = {}
+    for line in text.splitlines()[1:]:
+        f = line.split()
+        if len(f) < 7:
+            continue
+        rows[int(f[0])] = {"name": f[1], "state": f[2], "mem": int(f[3]), "exits": int(f[4]),
+                           "cpu_ms": int(f[5]), "kind": f[6],
+                           "throttled": f[8] if len(f) > 8 else None}
+    return rows
+
+
 class TernHost:
     def __init__(self, platform, name=None, mem=512, cmdline="", guests=(), extra=()):
         self.platform = platform
@@ -188,10 +202,12 @@ class TernHost:
     def kill_vms(self):
         """Kill every VM still running or paused, so that a failed test leaves a
         shared host as the next test expects it."""
-        for line in self.cmd("info vms").splitlines()[1:]:
-            f = line.split()
-            if len(f) > 2 and f[2] in ("running", "paused"):
-                self.cmd(f"kill {f[0]}")
+        for vm, row in self.vms().items():
+            if row["state"] in ("running", "paused"):
+                self.cmd(f"kill {vm}")
+
+    def vms(self):
+        return parse_vms(self.cmd("info vms"))
 
     def poweroff(self, timeout=60):
         """Send `poweroff`, wait for the launcher to exit, return its status."""

@@ -47,8 +47,8 @@ def free_kib(host):
 
 
 def vm_ids(host):
-    return {int(l.split()[0]): l.split()[1] for l in host.cmd("info vms").splitlines()[1:]
-            if l.split() and l.split()[2] in ("running", "paused", "incoming")}
+    return {vm: row["name"] for vm, row in host.vms().items()
+            if row["state"] in ("running", "paused", "incoming")}
 
 
 def heartbeats(host, vm):

@@ -175,8 +175,7 @@ def free_kib(host):
 
 
 def vm_states(host):
-    return {l.split()[0]: l.split()[2] for l in host.cmd("info vms").splitlines()[1:]
-            if len(l.split()) > 2}
+    return {str(vm): row["state"] for vm, row in host.vms().items()}
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from ternhost import TernHost
+from ternhost import TernHost, parse_vms
 
 PLATFORM = "bochs-bios"
 WINDOW_S = 10           # seconds of tern's clock a rate is measured over (the issue's)
@@ -95,12 +95,7 @@ class Console:
 
 
 def vm_rows(con):
-    rows = {}
-    for line in con.cmd("info vms").splitlines()[1:]:
-        f = line.split()
-        if len(f) == 6:  # id name state mem-MiB exits kind
-            rows[int(f[0])] = {"name": f[1], "state": f[2], "exits": int(f[4])}
-    return rows
+    return parse_vms(con.cmd("info vms"))
 
 
 def tick_window(con, vm, seconds=WINDOW_S):

@@ -289,9 +289,7 @@ def test_mismatched_settings_and_a_peer_that_refuses(pair):
     same single move happens."""
     a, b = pair
     for h in (a, b):
-        for line in h.cmd("info vms").splitlines()[1:]:
-            if line.split() and line.split()[2] in ("running", "paused"):
-                h.cmd(f"kill {line.split()[0]}")
+        h.kill_vms()
     assert b.cmd("policy set load-high 150").strip() == "load-high: 150"
     assert a.cmd("policy set x-refuse 1").strip() == "x-refuse: 1"
     start = (mark(a), mark(b))

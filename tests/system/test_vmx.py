@@ -45,13 +45,7 @@ def host(request, tmp_path_factory):
 
 
 def vms(host):
-    rows = {}
-    for line in host.cmd("info vms").splitlines()[1:]:
-        f = line.split()
-        if len(f) == 6:
-            rows[int(f[0])] = {"name": f[1], "state": f[2], "mem": int(f[3]), "exits": int(f[4]),
-                               "kind": f[5]}
-    return rows
+    return host.vms()
 
 
 def test_info_modules(host):
