@@ -189,9 +189,11 @@ static void report(void)
 			kprintf("smp: cpu%u (apic %u): vmx off: %s\n", i, p->apic_id, p->why);
 		}
 	}
-	kprintf("smp: %u CPUs (%s): cpu0 boot, %u parked (%u with vmx on), %u failed, "
-		"%u disabled by cpus=%u\n", pcpu_count(), source, parked, vmx, failed, disabled,
-		limit);
+	kprintf("smp: %u CPUs (%s): cpu0 boot, %u parked (%u with vmx on), %u failed",
+		pcpu_count(), source, parked, vmx, failed);
+	if (limit)
+		kprintf(", %u disabled by cpus=%u", disabled, limit);
+	kprintf("\n");
 }
 
 void smp_init(const struct boot_info *bi)

@@ -1,0 +1,99 @@
+"""Every CPU of the host comes up (issue 17, first step): Bochs with 2 and 4 emulated
+CPUs, through OVMF (no ACPI tables there: the CPU list comes from UEFI's MP services)
+and through the Bochs BIOS and GRUB (the ACPI MADT). Each application processor must
+reach tern's C code, enter VMX operation and park, and answer a wake-up IPI; `cpus=1`
+leaves the others down and says so; the monitor and a guest on CPU 0 still work.
+
+One boot per configuration, shared by its checks (Bochs with 4 CPUs is slow to boot)."""
+import re
+
+import pytest
+
+from ternhost import TernHost
+
+# (platform, emulated CPUs, tern's command line, the CPU list's source)
+CONFIGS = [
+    ("bochs-uefi", 2, "", "firmware"),
+    ("bochs-uefi", 4, "", "firmware"),
+    ("bochs-bios", 2, "", "acpi"),
+    ("bochs-bios", 4, "", "acpi"),
+    ("bochs-bios", 2, "cpus=1", "acpi"),
+]
+BOOT_TIMEOUT = 300    # OVMF starts its own APs first: 4 CPUs take a while under Bochs
+
+
+def config_id(c):
+    return f"{c[0]}-{c[1]}cpu" + (f"-{c[2].replace('=', '')}" if c[2] else "")
+
+
+@pytest.fixture(scope="module", params=CONFIGS, ids=config_id)
+def smp_host(request):
+    platform, cpus, cmdline, source = request.param
+    host = TernHost(platform, name=f"smp-{config_id(request.param)}", cmdline=cmdline,
+                    cpus=cpus)
+    host.limit = 1 if cmdline == "cpus=1" else None
+    host.source = source
+    try:
+        host.wait_prompt(timeout=BOOT_TIMEOUT)
+        yield host
+    finally:
+        host.close()
+
+
+def rows(info):
+    """The `cpuN: key=value ...` rows of `info cpu`, by N."""
+    out = {}
+    for key, val in info.items():
+        m = re.fullmatch(r"cpu(\d+)", key)
+        if m:
+            out[int(m.group(1))] = dict(kv.split("=", 1) for kv in val.split())
+    return out
+
+
+def test_boot_says_what_came_up(smp_host):
+    n = smp_host.cpus
+    if smp_host.limit:
+        want = (f"smp: {n} CPUs ({smp_host.source}): cpu0 boot, 0 parked (0 with vmx on), "
+                f"0 failed, {n - 1} disabled by cpus=1")
+    else:
+        want = (f"smp: {n} CPUs ({smp_host.source}): cpu0 boot, {n - 1} parked "
+                f"({n - 1} with vmx on), 0 failed\n")
+    assert want in smp_host.boot_text, smp_host.boot_text
+
+
+def test_info_cpu_lists_every_cpu(smp_host):
+    n = smp_host.cpus
+    info = smp_host.info("cpu")
+    # the fields other tests read stay
+    assert int(info["uptime-ms"]) > 0 and int(info["tsc-mhz"]) > 0, info
+    assert info["vmx"] == "yes", info
+    assert info["cpus"] == str(n) and info["cpus-source"] == smp_host.source, info
+    cpu = rows(info)
+    assert sorted(cpu) == list(range(n)), info
+    assert len({c["apic"] for c in cpu.values()}) == n, info
+    assert cpu[0]["state"] == "online" and cpu[0]["vmx"] == "on", info
+    if smp_host.limit:
+        assert info["cpus-up"] == "1" and info["cpus-limit"] == "1", info
+        for i in range(1, n):
+            assert cpu[i]["state"] == "disabled" and cpu[i]["vmx"] == "off", info
+            assert cpu[i]["wakeups"] == "0", info
+        return
+    assert info["cpus-up"] == str(n) and info["cpus-limit"] == "none", info
+    for i in range(1, n):
+        # parked, in VMX operation, and it woke for the IPI `info cpu` sent it
+        assert cpu[i]["state"] == "parked" and cpu[i]["vmx"] == "on", info
+        assert cpu[i]["answered"] == "yes" and int(cpu[i]["wakeups"]) >= 1, info
+
+
+def test_guest_runs_and_aps_stay_parked(smp_host):
+    vm = smp_host.vm_start("hello -- greeting=1")
+    smp_host.expect(rf"\[vm{vm}\] PASS".encode(), timeout=120)
+    smp_host.expect(rf"vm{vm} exited with status 0".encode(), timeout=60)
+    before = rows(smp_host.info("cpu"))
+    after = rows(smp_host.info("cpu"))
+    for i in range(1, smp_host.cpus):
+        if smp_host.limit:
+            assert after[i]["state"] == "disabled", after
+            continue
+        assert after[i]["state"] == "parked" and after[i]["answered"] == "yes", after
+        assert int(after[i]["wakeups"]) > int(before[i]["wakeups"]), (before, after)
