@@ -60,8 +60,8 @@ static void cpu_brand(char out[49])
 	out[48] = 0;
 }
 
-/* One row per host CPU, as `cpuN: key=value ...`; parked CPUs are woken by an IPI
- * first, so `answered` says that each still runs. */
+/* One row per host CPU, as `cpuN: key=value ...` with `why=<text>` last; parked CPUs
+ * are woken by an IPI first, so `answered` says that each still runs. */
 static void info_cpus(void)
 {
 	static bool answered[PCPU_MAX];
@@ -81,9 +81,10 @@ static void info_cpus(void)
 		const struct pcpu *p = pcpu_get(i);
 		uint32_t st = __atomic_load_n(&p->state, __ATOMIC_ACQUIRE);
 		const char *why = __atomic_load_n(&p->why, __ATOMIC_ACQUIRE);
+		bool vmx = __atomic_load_n(&p->virt_on, __ATOMIC_ACQUIRE);
 
 		kprintf("cpu%u: apic=%u state=%s vmx=%s wakeups=%llu", i, p->apic_id,
-			pcpu_state_name(st), __atomic_load_n(&p->virt_on, __ATOMIC_ACQUIRE) ? "on" : "off",
+			pcpu_state_name(st), vmx ? "on" : "off",
 			(unsigned long long)__atomic_load_n(&p->wakeups, __ATOMIC_ACQUIRE));
 		if (st == PCPU_PARKED)
 			kprintf(" answered=%s", yes_no(answered[i]));

@@ -214,7 +214,8 @@ void smp_init(const struct boot_info *bi)
 	start_page = (uint8_t *)(uintptr_t)bi->ap_start;
 	if (start_page) {
 		memcpy(start_page, ap_start_code, (size_t)(ap_start_end - ap_start_code));
-		memcpy(start_page + AP_PML4, (void *)(uintptr_t)(read_cr3() & ~0xfffull), PAGE_SIZE);
+		memcpy(start_page + AP_PML4, (void *)(uintptr_t)(read_cr3() & ~0xfffull),
+		       PAGE_SIZE);
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t st = pcpu_count() < want ? PCPU_STARTING : PCPU_DISABLED;

@@ -41,12 +41,15 @@ def smp_host(request):
 
 
 def rows(info):
-    """The `cpuN: key=value ...` rows of `info cpu`, by N."""
+    """The `cpuN: key=value ... [why=text]` rows of `info cpu`, by N."""
     out = {}
     for key, val in info.items():
         m = re.fullmatch(r"cpu(\d+)", key)
         if m:
+            val, _, why = val.partition(" why=")
             out[int(m.group(1))] = dict(kv.split("=", 1) for kv in val.split())
+            if why:
+                out[int(m.group(1))]["why"] = why
     return out
 
 
