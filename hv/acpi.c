@@ -1,4 +1,5 @@
 #include "hv/acpi.h"
+#include "hv/error.h"
 #include "hv/lib/string.h"
 #include "hv/pci.h"
 #include "hv/time.h"
@@ -88,6 +89,74 @@ const struct acpi_header *acpi_find(const char sig[4])
 			return h;
 	}
 	return NULL;
+}
+
+/* MADT (ACPI 6.5, 5.2.12): the header, the local APIC address and flags (44 bytes),
+ * then entries of { type, length, ... }. */
+#define MADT_ENTRIES 44
+#define MADT_LAPIC 0        /* uid(1) apic_id(1) flags(4): 8 bytes (5.2.12.2) */
+#define MADT_X2APIC 9       /* reserved(2) x2apic_id(4) flags(4) uid(4): 16 bytes (5.2.12.12) */
+#define MADT_ENABLED (1u << 0)
+
+static void madt_add(struct acpi_cpus *out, uint32_t id, uint32_t flags)
+{
+	if (!(flags & MADT_ENABLED)) {
+		out->not_enabled++; /* absent, or online-capable: hot-plug, not started */
+		return;
+	}
+	/* Firmware may list a CPU both as local APIC and as x2APIC. */
+	for (uint32_t i = 0; i < out->n; i++)
+		if (out->apic_id[i] == id)
+			return;
+	if (out->n == ACPI_MAX_CPUS) {
+		out->dropped++;
+		return;
+	}
+	out->apic_id[out->n++] = id;
+}
+
+int acpi_parse_madt(const uint8_t *t, size_t len, struct acpi_cpus *out)
+{
+	uint32_t tlen, flags, id;
+
+	memset(out, 0, sizeof(*out));
+	if (len < MADT_ENTRIES)
+		return -E_FORMAT;
+	memcpy(&tlen, t + 4, 4);
+	if (tlen < MADT_ENTRIES || tlen > len)
+		return -E_FORMAT;
+	for (size_t p = MADT_ENTRIES; p < tlen;) {
+		uint8_t type = t[p], elen = p + 1 < tlen ? t[p + 1] : 0;
+
+		if (elen < 2 || elen > tlen - p)
+			return -E_FORMAT;
+		if (type == MADT_LAPIC) {
+			if (elen < 8)
+				return -E_FORMAT;
+			memcpy(&flags, t + p + 4, 4);
+			if (t[p + 3] != 0xff) /* 0xff: no processor (5.2.12.2) */
+				madt_add(out, t[p + 3], flags);
+		} else if (type == MADT_X2APIC) {
+			if (elen < 16)
+				return -E_FORMAT;
+			memcpy(&id, t + p + 4, 4);
+			memcpy(&flags, t + p + 8, 4);
+			if (id != 0xffffffffu)
+				madt_add(out, id, flags);
+		}
+		p += elen;
+	}
+	return 0;
+}
+
+int acpi_host_cpus(struct acpi_cpus *out)
+{
+	const struct acpi_header *madt = acpi_find("APIC");
+
+	memset(out, 0, sizeof(*out));
+	if (!madt)
+		return -E_NOENT;
+	return acpi_parse_madt((const uint8_t *)madt, madt->len, out);
 }
 
 /* AML: NameOp "_S5_" PackageOp PkgLength NumElements <SLP_TYPa> ... (ACPI 6.x, 20.2) */

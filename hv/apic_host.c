@@ -1,4 +1,5 @@
 #include "hv/apic_host.h"
+#include "hv/error.h"
 #include "hv/time.h"
 #include "hv/x86.h"
 
@@ -8,9 +9,16 @@
 #define APIC_BASE_ENABLE (1ull << 11)
 
 /* Registers by xAPIC offset; x2APIC MSR = 0x800 + offset / 16 (SDM 11.12.1.2). */
+#define REG_ID 0x20
 #define REG_EOI 0xb0
 #define REG_SVR 0xf0
+#define REG_ICR_LOW 0x300
+#define REG_ICR_HIGH 0x310
 #define REG_LVT_TIMER 0x320
+#define REG_LVT_LINT0 0x350
+#define REG_LVT_LINT1 0x360
+#define REG_LVT_ERROR 0x370
+#define ICR_PENDING (1u << 12)
 #define REG_TIMER_INIT 0x380
 #define REG_TIMER_CUR 0x390
 #define REG_TIMER_DIV 0x3e0
@@ -112,6 +120,43 @@ void apic_host_disarm(void)
 		wrmsr(MSR_TSC_DEADLINE, 0);
 	else
 		wr(REG_TIMER_INIT, 0);
+}
+
+uint32_t apic_host_id(void)
+{
+	return x2apic ? (uint32_t)rdmsr(0x802) : mmio[REG_ID / 4] >> 24;
+}
+
+/* The AP's IA32_APIC_BASE after INIT keeps its mode (SDM 11.12.5.1); the boot CPU
+ * chose the mode for all, and x2APIC is entered from xAPIC, never the other way. */
+void apic_host_ap_init(void)
+{
+	uint64_t base = rdmsr(MSR_APIC_BASE) | APIC_BASE_ENABLE;
+
+	wrmsr(MSR_APIC_BASE, base);
+	if (x2apic && !(base & APIC_BASE_X2APIC))
+		wrmsr(MSR_APIC_BASE, base | APIC_BASE_X2APIC);
+	wr(REG_LVT_TIMER, LVT_MASKED);
+	wr(REG_LVT_LINT0, LVT_MASKED);
+	wr(REG_LVT_LINT1, LVT_MASKED);
+	wr(REG_LVT_ERROR, LVT_MASKED);
+	wr(REG_SVR, SVR_ENABLE | VEC_SPURIOUS);
+}
+
+int apic_host_send(uint32_t dest, uint32_t icr)
+{
+	if (x2apic) {
+		wrmsr(0x830, (uint64_t)dest << 32 | icr);
+		return 0;
+	}
+	mmio[REG_ICR_HIGH / 4] = dest << 24;
+	mmio[REG_ICR_LOW / 4] = icr;
+	for (unsigned i = 0; i < 1000; i++) {
+		if (!(mmio[REG_ICR_LOW / 4] & ICR_PENDING))
+			return 0;
+		time_delay_us(1);
+	}
+	return -E_IO;
 }
 
 void apic_host_irq(void)

@@ -34,3 +34,8 @@ int hv_enable(const char **why)
 	enabled = !e;
 	return e;
 }
+
+bool hv_enabled(void)
+{
+	return enabled;
+}

@@ -46,8 +46,14 @@ struct hv_backend {
 	/* Reads the CPU's capabilities (once, at boot), enabling the extension in the
 	 * firmware's lock register where it was left unlocked. */
 	void (*probe)(struct hv_caps *caps);
-	/* Enters virtualization operation on this CPU (once). */
+	/* Enters virtualization operation on the boot CPU (once), after what every CPU
+	 * shares is set up. */
 	int (*enable)(const char **why);
+	/* For each other CPU (hv/pcpu.h's index): cpu_prepare runs on the boot CPU before
+	 * that CPU starts and allocates what it needs (the CPU itself must not use the
+	 * allocator); cpu_enable then runs on that CPU and enters virtualization there. */
+	int (*cpu_prepare)(uint32_t cpu);
+	int (*cpu_enable)(uint32_t cpu, const char **why);
 
 	/* stage 2: the guest-physical address space of a VM */
 	int (*s2_init)(struct vm *vm);
@@ -90,5 +96,7 @@ const struct hv_backend *hv_backend(void);
 const struct hv_caps *hv_caps(void);
 /* Enters virtualization operation if not yet done; on failure *why says why. */
 int hv_enable(const char **why);
+/* Whether hv_enable succeeded on the boot CPU. */
+bool hv_enabled(void);
 
 #endif

@@ -28,6 +28,46 @@ void boot_add_used(struct boot_info *bi, uint64_t base, uint64_t len)
 		bi->used[bi->nr_used++] = (struct boot_mem){ base, len, BOOT_MEM_LOADED };
 }
 
+static bool used_overlaps(const struct boot_info *bi, uint64_t base, uint64_t len)
+{
+	for (uint32_t i = 0; i < bi->nr_used; i++) {
+		const struct boot_mem *u = &bi->used[i];
+		if (base < u->base + u->len && u->base < base + len)
+			return true;
+	}
+	return false;
+}
+
+/* Below 640 KiB: 0xA0000 up is video memory and ROM; the EBDA under it is reserved in
+ * any map that knows of it. */
+#define LOW_TOP 0xa0000ull
+
+uint64_t boot_reserve_low(struct boot_info *bi, uint32_t npages)
+{
+	uint64_t len = (uint64_t)npages * PAGE_SIZE, best = 0;
+
+	if (!npages || bi->nr_used == BOOT_MAX_USED)
+		return 0;
+	for (uint32_t i = 0; i < bi->nr_mem; i++) {
+		const struct boot_mem *m = &bi->mem[i];
+		uint64_t lo = ALIGN_UP(MAX(m->base, PAGE_SIZE), PAGE_SIZE);
+		uint64_t end = MIN(m->base + m->len, LOW_TOP);
+
+		if (m->type != BOOT_MEM_USABLE || end < lo + len)
+			continue;
+		for (uint64_t at = ALIGN_DOWN(end - len, PAGE_SIZE); at >= lo && at > best;
+		     at -= PAGE_SIZE) {
+			if (!used_overlaps(bi, at, len)) {
+				best = at;
+				break;
+			}
+		}
+	}
+	if (best)
+		boot_add_used(bi, best, len);
+	return best;
+}
+
 void boot_module_name(char *name, size_t size, const char *path)
 {
 	const char *start = path, *end;

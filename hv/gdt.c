@@ -1,35 +1,21 @@
 #include "hv/cpu.h"
 #include "hv/lib/string.h"
 
-struct tss {
-	uint32_t reserved0;
-	uint64_t rsp[3];
-	uint64_t reserved1;
-	uint64_t ist[7];
-	uint64_t reserved2;
-	uint16_t reserved3;
-	uint16_t iomap_base;
-} __packed;
-
-/* Separate stacks for the exceptions that can arrive with a broken stack (SDM 6.14.5). */
-#define IST_STACK_SIZE 8192
-static uint8_t ist_stacks[3][IST_STACK_SIZE] __attribute__((aligned(16)));
-static struct tss tss;
-static uint64_t gdt[5] __attribute__((aligned(16)));
-
 struct dtr {
 	uint16_t limit;
 	uint64_t base;
 } __packed;
 
-void gdt_init(void)
+void gdt_load(struct cpu_tables *t, uint8_t *ist)
 {
-	uint64_t base = (uintptr_t)&tss, limit = sizeof(tss) - 1;
-	struct dtr d = { sizeof(gdt) - 1, (uintptr_t)gdt };
+	struct tss *tss = &t->tss;
+	uint64_t *gdt = t->gdt, base = (uintptr_t)tss, limit = sizeof(*tss) - 1;
+	struct dtr d = { sizeof(t->gdt) - 1, (uintptr_t)gdt };
 
-	for (int i = 0; i < 3; i++)
-		tss.ist[i] = (uintptr_t)ist_stacks[i] + IST_STACK_SIZE;
-	tss.iomap_base = sizeof(tss); /* no I/O bitmap */
+	memset(tss, 0, sizeof(*tss));
+	for (int i = 0; i < IST_COUNT; i++)
+		tss->ist[i] = (uintptr_t)ist + (uint64_t)(i + 1) * IST_STACK_SIZE;
+	tss->iomap_base = sizeof(*tss); /* no I/O bitmap */
 
 	gdt[0] = 0;
 	gdt[1] = 0x00af9a000000ffffULL; /* 64-bit code, DPL 0 */

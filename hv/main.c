@@ -9,9 +9,11 @@
 #include "hv/monitor.h"
 #include "migrate/migrate.h"
 #include "hv/paging.h"
+#include "hv/pcpu.h"
 #include "hv/panic.h"
 #include "hv/pmm.h"
 #include "hv/shadow.h"
+#include "hv/smp.h"
 #include "hv/time.h"
 #include "hv/vm.h"
 #include "hv/wallclock.h"
@@ -61,17 +63,9 @@ __noreturn void hv_main(const struct boot_info *bi)
 		cmdline_redact(shown, sizeof(shown), bi->cmdline, "key"); /* the cluster key */
 		kprintf("cmdline: %s\n", shown);
 	}
-	/* Caches on (SDM Vol. 3A 12.5.1, Table 12-5: CD=0 NW=0 is the normal mode): a BIOS
-	 * may never have turned them on, and VM entry and exit never load CR0.CD and NW
-	 * (SDM 27.3.2.1, 28.5.1), so a guest would find them set without having set them. */
-	write_cr0(read_cr0() & ~(CR0_CD | CR0_NW));
-	/* FXSAVE/FXRSTOR of guest FPU state need it; GRUB leaves it clear. */
-	write_cr4(read_cr4() | CR4_OSFXSR);
-	/* XSAVE switches the guests' AVX state (vmx/vcpu.c), where the CPU has it. */
-	if (cpuid(1, 0).ecx & (1u << 26))
-		write_cr4(read_cr4() | CR4_OSXSAVE);
-	gdt_init();
+	cpu_control_init();
 	idt_init();
+	pcpu_boot_init();
 	if (pmm_init(bi) < 0)
 		panic("no usable memory for the page allocator in the boot memory map");
 	if (paging_init(bi) < 0)
@@ -91,6 +85,7 @@ __noreturn void hv_main(const struct boot_info *bi)
 	report_vmx();
 	if (hv_caps()->usable && hv_enable(&why) < 0)
 		kprintf("vmx: cannot enter VMX operation: %s; guests cannot run\n", why);
+	smp_init(bi);
 	if (!shadow_init(bi->cmdline))
 		kprintf("shadow: no memory for the shadow region; dirty tracking is off\n");
 	kprintf("shadow: %llu MiB reserved for dirty tracking\n",

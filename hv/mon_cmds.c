@@ -9,7 +9,9 @@
 #include "hv/idle.h"
 #include "hv/monitor.h"
 #include "hv/mon_vm.h"
+#include "hv/pcpu.h"
 #include "hv/pmm.h"
+#include "hv/smp.h"
 #include "hv/time.h"
 #include "hv/x86.h"
 #include "migrate/autopolicy.h"
@@ -58,6 +60,42 @@ static void cpu_brand(char out[49])
 	out[48] = 0;
 }
 
+/* One row per host CPU, as `cpuN: key=value ...` with `why=<text>` last; parked CPUs
+ * are woken by an IPI first, so `answered` says that each still runs. */
+static void info_cpus(void)
+{
+	static bool answered[PCPU_MAX];
+	uint32_t up = 0, n = pcpu_count();
+
+	smp_ping(10000, answered);
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t st = __atomic_load_n(&pcpu_get(i)->state, __ATOMIC_ACQUIRE);
+		up += st == PCPU_ONLINE || st == PCPU_PARKED;
+	}
+	kprintf("cpus: %u\ncpus-up: %u\ncpus-source: %s\n", n, up, smp_source());
+	if (smp_limit())
+		kprintf("cpus-limit: %u\n", smp_limit());
+	else
+		kprintf("cpus-limit: none\n");
+	for (uint32_t i = 0; i < n; i++) {
+		const struct pcpu *p = pcpu_get(i);
+		uint32_t st = __atomic_load_n(&p->state, __ATOMIC_ACQUIRE);
+		const char *why = __atomic_load_n(&p->why, __ATOMIC_ACQUIRE);
+		bool vmx = __atomic_load_n(&p->virt_on, __ATOMIC_ACQUIRE);
+
+		kprintf("cpu%u: apic=%u state=%s vmx=%s wakeups=%llu", i, p->apic_id,
+			pcpu_state_name(st), vmx ? "on" : "off",
+			(unsigned long long)__atomic_load_n(&p->wakeups, __ATOMIC_ACQUIRE));
+		if (st == PCPU_PARKED)
+			kprintf(" answered=%s", yes_no(answered[i]));
+		if (st == PCPU_FAILED)
+			kprintf(" stage=%u", p->start_stage);
+		if (why && st != PCPU_DISABLED)
+			kprintf(" why=%s", why);
+		kprintf("\n");
+	}
+}
+
 static int cmd_info_cpu(int argc, char **argv)
 {
 	const struct hv_caps *c = hv_caps();
@@ -94,6 +132,7 @@ static int cmd_info_cpu(int argc, char **argv)
 	kprintf("preemption-timer: %s\n", yes_no(c->preemption_timer));
 	hv_apicv_describe(hv_apicv(), apicv, sizeof(apicv));
 	kprintf("apic-virtualization: %s\n", apicv);
+	info_cpus();
 	return 0;
 }
 
@@ -128,7 +167,7 @@ static const struct mon_cmd commands[] = {
 	{ "help", "", "list the commands", cmd_help },
 	{ "info version", "", "tern's version and the loader that started it", cmd_info_version },
 	{ "info mem", "", "host memory: total, free, used by tern (KiB)", cmd_info_mem },
-	{ "info cpu", "", "the CPU and its VT-x features", cmd_info_cpu },
+	{ "info cpu", "", "the CPU, its VT-x features, and every host CPU's state", cmd_info_cpu },
 	{ "info modules", "", "the guest images the loader brought", cmd_info_modules },
 	{ "info vms", "", "the VMs: id name state mem-MiB exits cpu-ms kind", cmd_info_vms },
 	{ "info apic", "<vm>", "the VM's local APIC: mode, path, exits by register, injected",

@@ -40,13 +40,18 @@ static uint8_t ist_for(int vec)
 	}
 }
 
-void idt_init(void)
+void idt_load(void)
 {
 	struct {
 		uint16_t limit;
 		uint64_t base;
 	} __packed d = { sizeof(idt) - 1, (uintptr_t)idt };
 
+	asm volatile("lidt %0" : : "m"(d));
+}
+
+void idt_init(void)
+{
 	for (int i = 0; i < 256; i++) {
 		uint64_t a = i < 32 ? (uintptr_t)trap_stubs + 16 * (uint64_t)i : (uintptr_t)irq_stub;
 		idt[i] = (struct idt_gate){
@@ -58,7 +63,7 @@ void idt_init(void)
 			.off_hi = (uint32_t)(a >> 32),
 		};
 	}
-	asm volatile("lidt %0" : : "m"(d));
+	idt_load();
 }
 
 static void dump_stack(uint64_t rsp)

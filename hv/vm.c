@@ -14,6 +14,7 @@
 #include "hv/mbload.h"
 #include "hv/monitor.h"
 #include "hv/pc.h"
+#include "hv/pcpu.h"
 #include "hv/pmm.h"
 #include "hv/time.h"
 #include "hv/vm.h"
@@ -745,11 +746,11 @@ static bool held(const struct vm *vm, uint64_t now, uint64_t *wake)
 	return true;
 }
 
-static uint64_t next_wake;
-
+/* The round robin's position and the next wake-up are the running CPU's own
+ * (struct pcpu's sched): CPU 0's today, one run queue per CPU later. */
 bool sched_run_once(void)
 {
-	static int last = -1;
+	struct pcpu *cpu = pcpu_this();
 	uint64_t slice = time_tsc_hz() / 1000 * (hurry ? HURRY_SLICE_MS : SLICE_MS), wake;
 
 	account_runnable();
@@ -757,20 +758,20 @@ bool sched_run_once(void)
 	 * not late by a slice. */
 	wake = wake_halted(UINT64_MAX);
 	uint64_t now = rdtsc(), back = UINT64_MAX;
-	next_wake = MIN(wake, now + time_tsc_hz() / 1000000 * IDLE_POLL_US);
+	cpu->sched.next_wake = MIN(wake, now + time_tsc_hz() / 1000000 * IDLE_POLL_US);
 	for (int n = 1; n <= VM_MAX; n++) {
-		int i = (last + n) % VM_MAX;
+		int i = (cpu->sched.last + n) % VM_MAX;
 		struct vm *vm = &vms[i];
 		if (!used[i] || !runnable(vm) || held(vm, now, &back))
 			continue;
-		last = i;
+		cpu->sched.last = i;
 		run_slice(vm, MIN(now + slice, wake));
 		if (vm->pc->request)
 			platform_request(vm);
 		reap();
 		return true;
 	}
-	next_wake = MIN(next_wake, back);
+	cpu->sched.next_wake = MIN(cpu->sched.next_wake, back);
 	reap();
 	return false;
 }
@@ -778,5 +779,5 @@ bool sched_run_once(void)
 void sched_idle(void)
 {
 	if (!hurry)
-		idle_until(next_wake);
+		idle_until(pcpu_this()->sched.next_wake);
 }

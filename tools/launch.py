@@ -46,6 +46,8 @@ def parse_args(platform):
     p = argparse.ArgumentParser(
         description=f"Boot one tern host under {platform}; its COM1 is this terminal.")
     p.add_argument("--mem", type=int, default=512, metavar="MiB", help="host RAM (512)")
+    p.add_argument("--cpus", type=int, default=1, choices=range(1, 9), metavar="N",
+                   help="host CPUs, 1..8 (1); tern's cpus= may start fewer")
     p.add_argument("--cmdline", default="", help="tern command line")
     p.add_argument("--guest", action="append", default=[], metavar="FILE[=ARGS]",
                    help="extra guest image, after build/guests/*.elf (repeatable)")
@@ -386,7 +388,7 @@ def start_bochs(host, args, image):
         firmware = ["romimage: file=/usr/share/bochs/BIOS-bochs-latest",
                     f"ata0-master: type=cdrom, path={image}, status=inserted",
                     "boot: cdrom"]
-    rc = [f"cpu: model=corei7_skylake_x, count=1, ips={BOCHS_IPS}",
+    rc = [f"cpu: model=corei7_skylake_x, count={args.cpus}, ips={BOCHS_IPS}",
           f"megs: {args.mem}",
           *firmware,
           "vgaromimage: file=/usr/share/vgabios/vgabios.bin",
@@ -454,6 +456,7 @@ def start_qemu(host, args, image):
     listener.bind(sock)
     listener.listen(1)
     argv = ["qemu-system-x86_64", "-machine", "q35", "-m", str(args.mem),
+            "-smp", str(args.cpus),
             "-accel", accel, "-cpu", "host" if accel == "kvm" else "max",
             "-display", "none", "-monitor", "none", "-parallel", "none",
             *qemu_lan(args), "-no-reboot",

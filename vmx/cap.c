@@ -39,7 +39,7 @@ static bool allowed1(uint64_t msr_value, uint64_t bit)
 	return (msr_value >> 32) & bit;
 }
 
-static bool feature_control_allows_vmx(void)
+bool vmx_feature_control(void)
 {
 	uint64_t fc = rdmsr(MSR_IA32_FEATURE_CONTROL);
 
@@ -61,7 +61,7 @@ void vmx_probe(struct hv_caps *c)
 		c->why = "the CPU has no VT-x (CPUID.1:ECX.VMX is clear)";
 		return;
 	}
-	if (!feature_control_allows_vmx()) {
+	if (!vmx_feature_control()) {
 		c->why = "the firmware locked VT-x off in IA32_FEATURE_CONTROL";
 		return;
 	}

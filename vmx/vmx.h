@@ -17,8 +17,13 @@ struct vmx_caps {
 
 /* vmx/cap.c */
 void vmx_probe(struct hv_caps *caps);
+/* Locks VT-x on in IA32_FEATURE_CONTROL where the firmware left it unlocked, on the
+ * calling CPU (the MSR is per CPU); false when it is locked off. */
+bool vmx_feature_control(void);
 const struct vmx_caps *vmx_caps(void);
 /* vmx/vmxon.c */
 int vmx_enable(const char **why);
+int vmx_cpu_prepare(uint32_t cpu);
+int vmx_cpu_enable(uint32_t cpu, const char **why);
 
 #endif

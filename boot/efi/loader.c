@@ -3,6 +3,7 @@
  * hv_main. After ExitBootServices no firmware service is used. */
 #include <efi.h>
 #include "boot/efi/config.h"
+#include "hv/ap_start.h"
 #include "hv/boot.h"
 #include "hv/lib/fmt.h"
 #include "hv/lib/string.h"
@@ -194,6 +195,60 @@ static uint32_t mem_type(UINT32 efi_type)
 	}
 }
 
+/* The start pages of the other CPUs must lie below 1 MiB (SIPI vectors are page
+ * numbers): taken from the firmware while it still hands out memory, as LoaderData so
+ * that the map tern gets shows them in use. Below 640 KiB, clear of ROM and video. */
+static void reserve_ap_start(void)
+{
+	EFI_PHYSICAL_ADDRESS pa = 0xa0000 - 1;
+
+	if (EFI_ERROR(bs->AllocatePages(AllocateMaxAddress, EfiLoaderData, AP_START_PAGES, &pa))) {
+		note("no free memory below 640 KiB: the other CPUs cannot be started");
+		return;
+	}
+	bi.ap_start = pa;
+	boot_add_used(&bi, pa, AP_START_PAGES * PAGE_SIZE);
+}
+
+/* EFI_MP_SERVICES_PROTOCOL (UEFI PI specification 1.7, Vol. 2, 13.4): its first two
+ * functions, to list the processors where the firmware gives no ACPI MADT. */
+#define MP_SERVICES_GUID                                                                \
+	{                                                                               \
+		0x3fdda605, 0xa76e, 0x4f46, { 0xad, 0x29, 0x12, 0xf4, 0x53, 0x1b, 0x3d, 0x08 } \
+	}
+#define MP_PROC_ENABLED (1u << 1)
+
+struct mp_proc_info {
+	UINT64 ProcessorId; /* the local APIC ID */
+	UINT32 StatusFlag;
+	UINT32 Package, Core, Thread;
+	UINT8 extended[24]; /* filled only when asked for; room in case a firmware does */
+};
+
+struct mp_services {
+	EFI_STATUS(EFIAPI *GetNumberOfProcessors)(struct mp_services *self, UINTN *n,
+						  UINTN *enabled);
+	EFI_STATUS(EFIAPI *GetProcessorInfo)(struct mp_services *self, UINTN i,
+					     struct mp_proc_info *info);
+};
+
+static void list_cpus(void)
+{
+	EFI_GUID id = MP_SERVICES_GUID;
+	struct mp_services *mp;
+	UINTN n, enabled;
+
+	if (EFI_ERROR(bs->LocateProtocol(&id, NULL, (void **)&mp)) ||
+	    EFI_ERROR(mp->GetNumberOfProcessors(mp, &n, &enabled)))
+		return;
+	for (UINTN i = 0; i < n && bi.nr_cpus < BOOT_MAX_CPUS; i++) {
+		struct mp_proc_info info;
+		if (!EFI_ERROR(mp->GetProcessorInfo(mp, i, &info)) &&
+		    (info.StatusFlag & MP_PROC_ENABLED))
+			bi.cpu_apic_id[bi.nr_cpus++] = (uint32_t)info.ProcessorId;
+	}
+}
+
 static __noreturn void enter_hv(uint64_t stack_top)
 {
 	asm volatile("movq %0, %%rsp\n\t"
@@ -226,6 +281,8 @@ EFI_STATUS efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *systab)
 		note("cannot open the boot partition: no tern.cfg, no modules");
 	add_load_options(image);
 	bi.rsdp = find_rsdp();
+	reserve_ap_start();
+	list_cpus();
 	if (EFI_ERROR(bs->AllocatePages(AllocateAnyPages, EfiLoaderData,
 					EFI_SIZE_TO_PAGES(STACK_SIZE), &stack))) {
 		say("tern: out of memory for the stack\n");

@@ -1,4 +1,5 @@
 /* The Multiboot2 loader: turns GRUB's boot information tags into the boot contract. */
+#include "hv/ap_start.h"
 #include "hv/boot.h"
 #include "hv/lib/string.h"
 
@@ -119,5 +120,7 @@ __noreturn void mb2_main(uint32_t info)
 		}
 		off += ALIGN_UP(t->size, 8);
 	}
+	/* After the map and every module are known, so the pages avoid all of them. */
+	bi.ap_start = boot_reserve_low(&bi, AP_START_PAGES);
 	hv_main(&bi);
 }

@@ -106,11 +106,14 @@ def parse_vms(text):
 
 
 class TernHost:
-    def __init__(self, platform, name=None, mem=512, cmdline="", guests=(), extra=()):
+    def __init__(self, platform, name=None, mem=512, cmdline="", guests=(), extra=(), cpus=1):
+        """cpus: how many CPUs the emulator gives the host (--cpus); tern's own cpus=
+        in cmdline may start fewer."""
         self.platform = platform
+        self.cpus = cpus
         tool, *opts = PLATFORMS[platform]
         argv = [os.path.join(ROOT, "tools", tool), *opts, "--build", BUILD,
-                "--mem", str(mem), "--cmdline", cmdline, *extra]
+                "--mem", str(mem), "--cmdline", cmdline, "--cpus", str(cpus), *extra]
         for g in guests:
             argv += ["--guest", g]
         os.makedirs(LOG_DIR, exist_ok=True)
@@ -247,17 +250,18 @@ class TernHost:
 
 
 @contextlib.contextmanager
-def lan_hosts(platform, tag, mems=(512, 512), timeout=BOOT_TIMEOUT, extra=(), cmdline=""):
+def lan_hosts(platform, tag, mems=(512, 512), timeout=BOOT_TIMEOUT, extra=(), cmdline="",
+              cpus=1):
     """Hosts 1, 2, ... (one per entry of mems: its RAM in MiB), named <tag>-a, <tag>-b,
     ..., on one emulated LAN of their own (<tag>-<pid>, also as each host's .lan), with
-    extra launcher options and tern's command line. Yields them at their prompts; closes them all after, each
+    extra launcher options, tern's command line and `cpus` CPUs each. Yields them at their prompts; closes them all after, each
     checked for leftover emulators."""
     lan = f"{tag}-{os.getpid()}"
     hosts = []
     try:
         for i, mem in enumerate(mems):
             h = TernHost(platform, name=f"{tag}-{chr(ord('a') + i)}", mem=mem, cmdline=cmdline,
-                         extra=["--host", str(i + 1), "--lan", lan, *extra])
+                         extra=["--host", str(i + 1), "--lan", lan, *extra], cpus=cpus)
             h.lan = lan
             hosts.append(h)
         for h in hosts:

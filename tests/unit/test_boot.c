@@ -92,6 +92,38 @@ static void test_mem_merge(void **state)
 	assert_int_equal(bi.mem[BOOT_MAX_MEM - 1].type, BOOT_MEM_RESERVED);
 }
 
+/* The APs' start pages under GRUB: the highest free run below 640 KiB, clear of what
+ * the loader occupies, never page 0, and listed as used so the allocator skips it. */
+static void test_reserve_low(void **state)
+{
+	static struct boot_info bi;
+	uint64_t at;
+
+	memset(&bi, 0, sizeof(bi));
+	boot_add_mem(&bi, 0, 0x9fc00, BOOT_MEM_USABLE);
+	boot_add_mem(&bi, 0x9fc00, 0x400, BOOT_MEM_RESERVED); /* the EBDA */
+	boot_add_mem(&bi, 0x100000, 0x1000000, BOOT_MEM_USABLE);
+	boot_add_used(&bi, 0x9d000, 0x1000); /* say, the Multiboot information */
+	/* 0x9e000 would run into the EBDA, 0x9c000 into the used page */
+	at = boot_reserve_low(&bi, 2);
+	assert_int_equal(at, 0x9b000);
+	assert_int_equal(bi.nr_used, 2);
+	assert_int_equal(bi.used[1].base, 0x9b000);
+	assert_int_equal(bi.used[1].len, 0x2000);
+	assert_int_equal(boot_reserve_low(&bi, 2), 0x99000); /* not the same pages twice */
+
+	/* Nothing usable below 640 KiB but page 0 and one lone page: no room. */
+	memset(&bi, 0, sizeof(bi));
+	boot_add_mem(&bi, 0, 0x1000, BOOT_MEM_USABLE);
+	boot_add_mem(&bi, 0x1000, 0x1000, BOOT_MEM_RESERVED);
+	boot_add_mem(&bi, 0x2000, 0x1000, BOOT_MEM_USABLE);
+	boot_add_mem(&bi, 0x3000, 0x9c000, BOOT_MEM_RESERVED);
+	boot_add_mem(&bi, 0x100000, 0x1000000, BOOT_MEM_USABLE);
+	assert_int_equal(boot_reserve_low(&bi, 2), 0);
+	assert_int_equal(bi.nr_used, 0);
+	assert_int_equal(boot_reserve_low(&bi, 1), 0x2000);
+}
+
 static void test_s5(void **state)
 {
 	/* NameOp "_S5_" PackageOp PkgLength NumElements BytePrefix 5 ... */
@@ -122,6 +154,7 @@ int main(void)
 		cmocka_unit_test(test_module_names),
 		cmocka_unit_test(test_mem_merge),
 		cmocka_unit_test(test_s5),
+		cmocka_unit_test(test_reserve_low),
 	};
 	return cmocka_run_group_tests_name("boot", tests, NULL, NULL);
 }
