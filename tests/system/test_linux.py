@@ -17,6 +17,10 @@ LINUX = os.path.join(BUILD, "linux")
 BOOT_TIMEOUT = 1800     # Linux under Bochs on a loaded 2-core machine: minutes
 PROMPT = rb"linux:[^\r\n]*# "
 CTRL_RBRACKET = b"\x1d"
+DEFAULT_CMDLINE = "console=ttyS0,115200"     # tern's, when `vm start` gives none
+# init_on_free=1: Linux zeroes the memory it frees (at boot, all it never used), so a
+# migration sends what it holds as zero-page markers; the second VM keeps the default
+CMDLINE = DEFAULT_CMDLINE + " init_on_free=1"
 
 
 def broken_kernels(tmp):
@@ -61,20 +65,17 @@ def free_kib(host):
 
 
 def vms(host):
-    rows = {}
-    for line in host.cmd("info vms").splitlines()[1:]:
-        f = line.split()
-        if len(f) == 6:
-            rows[int(f[0])] = {"name": f[1], "state": f[2], "kind": f[5]}
-    return rows
+    return {vm: {k: row[k] for k in ("name", "state", "kind")}
+            for vm, row in host.vms().items()}
 
 
 @pytest.fixture(scope="module")
 def linux(host):
-    """A 128 MiB Linux VM at its shell, with the default command line; yields its id and
-    the seconds from `vm start` to init's line (tern's clock)."""
+    """A 128 MiB Linux VM at its shell, with CMDLINE; yields its id and the seconds from
+    `vm start` to init's line (tern's clock)."""
     t0 = uptime_ms(host)
-    out = host.cmd("vm start linux mem=128 initrd=initramfs", timeout=600)  # zeroes 128 MiB
+    out = host.cmd(f"vm start linux mem=128 initrd=initramfs -- {CMDLINE}",
+                   timeout=600)  # zeroes 128 MiB
     m = re.search(r"^vm(\d+) started$", out, re.M)
     assert m, out
     vm = int(m.group(1))
@@ -168,7 +169,7 @@ def test_shell_through_console(host, linux):
         status, out = con.run("echo $((6 * 7)) $(uname -r)")
         assert status == 0 and re.match(r"42 6\.\d+\.\d+-\d+-amd64\n", out), out
         status, out = con.run("cat /proc/cmdline")
-        assert out.strip() == "console=ttyS0,115200", out
+        assert out.strip() == CMDLINE, out
         # the e820 map gives Linux all 128 MiB less the legacy hole; its image (code,
         # data, bss: 45 MiB of Debian's 6.1) and memory map are not in MemTotal (82056 kB)
         status, out = con.run("grep MemTotal /proc/meminfo")
@@ -218,15 +219,80 @@ def test_timekeeping(host, linux):
         assert out.strip() == "", out
 
 
+# --- neighbours: a second Linux VM and the test guests beside the first --------------
+
+SHARE_WINDOW_MS = 10_000
+TICKER_HZ = 100
+# Beside three busy VMs the ticker kept 96.7 of its 100 Hz (33 ticks in 10 s came more
+# than 7/8 of a period late and were coalesced; why is not found yet: see issue 14's
+# note), against 34 Hz before a waking VM ran first. 5 % catches the latter, not the
+# former.
+TICKER_TOLERANCE = 0.05
+
+
+def ticker_at(host, vm, sec=0):
+    """The ticker's first line at or after its second sec: (ticks, missed, sec). Waiting
+    on its lines sends no command: every line tern prints holds its loop (and the guests)
+    about 9 ms, so a window read this way is the guests' alone."""
+    while True:
+        host.expect(rb"\[vm%d\] ticker: mode=\S+ apic=\S+ hz=\d+ ticks=(\d+) missed=(\d+) "
+                    rb"doubled=\d+ tsc-khz=\d+ sec=(\d+) " % vm, timeout=300)
+        ticks, missed, at = (int(g) for g in host.proc.match.groups())
+        if at >= sec:
+            return ticks, missed, at
+
+
+def test_neighbours_at_their_share(host, linux):
+    """A second Linux VM boots beside the first, and with a spinning test guest they
+    share the CPU evenly (each busy VM's time in its guest within 20 % of theirs on
+    average, over 10 s of tern's clock), while an idle ticker beside them keeps its rate
+    (TICKER_TOLERANCE) and takes next to nothing; both shells answer throughout."""
+    vm, _ = linux
+    out = host.cmd("vm start linux mem=128 name=linux2 initrd=initramfs", timeout=600)
+    m = re.search(r"^vm(\d+) started$", out, re.M)
+    assert m, out
+    vm2 = int(m.group(1))
+    host.expect(rf"\[vm{vm2}\] init: up after".encode(), timeout=BOOT_TIMEOUT)
+    host.cmd(f"vm send {vm2} echo cmdline=$(cat /proc/cmdline)")
+    host.expect(rf"\[vm{vm2}\] cmdline=([^\r\n]*)\r\n".encode(), timeout=120)
+    assert host.proc.match.group(1).decode() == DEFAULT_CMDLINE
+    spin = host.vm_start("spin")
+    ticker = host.vm_start(f"ticker -- mode=lapic-periodic hz={TICKER_HZ}")
+    try:
+        for v in (vm, vm2):
+            host.cmd(f"vm send {v} while :; do :; done &")
+        busy = {vm: "linux", vm2: "linux2", spin: "spin"}
+        # the ticker's rate over 10 of its seconds, then the shares over the next 10
+        ticks0, missed0, sec0 = ticker_at(host, ticker, 2)
+        ticks1, missed1, sec1 = ticker_at(host, ticker, sec0 + SHARE_WINDOW_MS // 1000)
+        t0, rows0 = uptime_ms(host), host.vms()
+        _, _, sec2 = ticker_at(host, ticker)
+        ticker_at(host, ticker, sec2 + SHARE_WINDOW_MS // 1000)
+        t1, rows1 = uptime_ms(host), host.vms()
+        share = {v: (rows1[v]["cpu_ms"] - rows0[v]["cpu_ms"]) / (t1 - t0)
+                 for v in list(busy) + [ticker]}
+        mean = sum(share[v] for v in busy) / len(busy)
+        rate = (ticks1 - ticks0) / (sec1 - sec0)
+        what = (", ".join(f"{busy[v]} {share[v]:.1%}" for v in busy) +
+                f"; ticker {share[ticker]:.2%} at {rate:.1f} Hz (missed "
+                f"{missed1 - missed0}) over {t1 - t0} ms of tern's clock")
+        print("shares:", what)
+        assert all(abs(share[v] - mean) <= 0.2 * mean for v in busy), what
+        assert sum(share[v] for v in busy) >= 0.6, what
+        assert share[ticker] < 0.05, what
+        assert abs(rate - TICKER_HZ) <= TICKER_TOLERANCE * TICKER_HZ, what
+        for v in (vm, vm2):
+            host.cmd(f"vm send {v} kill %1; echo share-$((6 * 7))")
+            host.expect(rf"\[vm{v}\] share-42".encode(), timeout=120)
+        assert all(host.vms()[v]["state"] == "running" for v in (vm, vm2, spin, ticker))
+    finally:
+        for v in (vm2, spin, ticker):
+            host.cmd(f"kill {v}")
+
+
 # --- migration: a working Linux VM there and back -------------------------------------
 
 A_IP, B_IP = "10.0.0.1", "10.0.0.2"
-
-
-# Under Bochs a 128 MiB Linux VM takes about 9 minutes each way at today's migration
-# speed (0.9 MB/s of a 1.45 MB/s LAN, issue 15): the there-and-back would double the
-# suite's time, so make test leaves it to those who ask for it.
-LINUX_MIGRATION = os.environ.get("TERN_LINUX_MIGRATION") == "1"
 
 
 def heartbeats(host, vm):
@@ -237,6 +303,13 @@ def heartbeats(host, vm):
     found = re.findall(rf"\[vm{vm}\] [^\r\n]*?seq=(\d+) check=(\w+)", text)
     assert all(c == "ok" for _, c in found), [f for f in found if f[1] != "ok"]
     return [int(n) for n, _ in found]
+
+
+def guest_free_pages(host, vm):
+    """The pages Linux counts free (MemFree), asked through its COM1."""
+    host.cmd(f"vm send {vm} echo free=$(grep MemFree /proc/meminfo)")
+    host.expect(rf"\[vm{vm}\] free=MemFree: +(\d+) kB\r\n".encode(), timeout=120)
+    return int(host.proc.match.group(1)) // 4
 
 
 def guest_uptime(host, vm, tag):
@@ -256,20 +329,19 @@ def migrate(src, vm, dst_ip):
     return src.info("migrate")
 
 
-@pytest.mark.skipif(not LINUX_MIGRATION,
-                    reason="about 20 minutes under Bochs at today's migration speed; "
-                    "TERN_LINUX_MIGRATION=1 runs it")
 def test_migrate_there_and_back(pair, linux):
-    """The 128 MiB Linux VM, running memtouch (32 MiB), moves to the other host and back:
+    """The 128 MiB Linux VM, running memtouch (16 MiB), moves to the other host and back:
     the heartbeat goes on without a gap or a repeat, every check passes, the shell
     answers on the target, the guest's clock advances by no more than the move took, and
-    the RAM Linux never touched travels as zero-page markers."""
+    the memory Linux holds free (zeroed, with init_on_free=1) travels as zero-page
+    markers, so the pages sent are those Linux uses and memtouch rewrites."""
     a, b = pair
     vm, _ = linux
-    a.cmd(f"vm send {vm} memtouch mib=32 rate=64 &")
+    a.cmd(f"vm send {vm} memtouch mib=16 rate=64 &")
     a.expect(rf"\[vm{vm}\] [^\r\n]*?seq=2 check=ok".encode(), timeout=600)
     src, dst, dst_ip, legs = a, b, B_IP, []
     for leg in range(2):
+        free = guest_free_pages(src, vm)
         before = guest_uptime(src, vm, f"before{leg}")
         info = migrate(src, vm, dst_ip)
         new = int(info["target-vm"])
@@ -283,14 +355,15 @@ def test_migrate_there_and_back(pair, linux):
         old, now = heartbeats(src, vm), heartbeats(dst, new)
         assert now[0] == old[-1] + 1, (leg, old[-3:], now[:3])
         assert now == list(range(now[0], now[0] + len(now))), now
-        pages = 128 * 256
-        assert int(info["zero-pages"]) > pages // 8, info
-        assert int(info["transferred-pages"]) - int(info["zero-pages"]) < pages, info
+        pages, zero = 128 * 256, int(info["zero-pages"])
+        data = int(info["transferred-pages"]) - zero
+        assert zero >= free * 0.95, (free, info)
+        assert data <= (pages - free) * 1.3, (free, info)
         legs.append({k: info[k] for k in ("downtime", "total-time", "transferred-pages",
-                                          "zero-pages", "rounds")})
+                                          "zero-pages", "rounds")} | {"free-pages": free})
         src, dst, dst_ip, vm = dst, src, A_IP if dst_ip == B_IP else B_IP, new
     # home again: a whole pass of the ledger checked after the moves
-    src.expect(rf"\[vm{vm}\] memtouch: pass \d+ of 8192 pages ok".encode(), timeout=900)
+    src.expect(rf"\[vm{vm}\] memtouch: pass \d+ of 4096 pages ok".encode(), timeout=900)
     src.cmd(f"vm send {vm} kill %1")
     print("legs:", legs)
     linux[0] = vm   # the tests after this one find it here, under its new id
@@ -305,7 +378,7 @@ def test_reboot_then_poweroff(host, linux):
         host.expect(rb"init: up after", timeout=BOOT_TIMEOUT)
         host.expect(PROMPT, timeout=120)
         status, out = con.run("cat /proc/cmdline")
-        assert out.strip() == "console=ttyS0,115200", out
+        assert out.strip() == CMDLINE, out
         host.send_raw(b"poweroff -f\r")
         host.expect(rf"vm{vm} powered off".encode(), timeout=120)
         host.expect(rb"tern> ", timeout=60)
