@@ -224,7 +224,7 @@ def test_timekeeping(host, linux):
 SHARE_WINDOW_MS = 10_000
 TICKER_HZ = 100
 # The ticker's rate beside three busy VMs is printed, not asserted: round robin puts a
-# VM woken by its timer behind every busy VM's 10 ms slice, and it kept 34 of its 100 Hz
+# VM woken by its timer behind every busy VM's 10 ms slice, and it kept 35 of its 100 Hz
 # (a waking VM's boost brought 96.7 Hz but was taken out again: see issue 14's note).
 
 
