@@ -62,6 +62,8 @@ __noreturn void hv_main(const struct boot_info *bi);
 /* Helpers both loaders use to fill the contract (hv/bootinfo.c). */
 void boot_add_mem(struct boot_info *bi, uint64_t base, uint64_t len, uint32_t type);
 void boot_add_used(struct boot_info *bi, uint64_t base, uint64_t len);
+/* Whether [base, base + len) meets a range the loader marked used. */
+bool boot_used_overlaps(const struct boot_info *bi, uint64_t base, uint64_t len);
 /* Reserves npages pages below 640 KiB from USABLE memory that no used[] range covers
  * (the highest such run; page 0 never), lists them in used[], returns their address;
  * 0 when there is no room. For loaders whose firmware has no allocator left. */

@@ -28,7 +28,7 @@ void boot_add_used(struct boot_info *bi, uint64_t base, uint64_t len)
 		bi->used[bi->nr_used++] = (struct boot_mem){ base, len, BOOT_MEM_LOADED };
 }
 
-static bool used_overlaps(const struct boot_info *bi, uint64_t base, uint64_t len)
+bool boot_used_overlaps(const struct boot_info *bi, uint64_t base, uint64_t len)
 {
 	for (uint32_t i = 0; i < bi->nr_used; i++) {
 		const struct boot_mem *u = &bi->used[i];
@@ -57,7 +57,7 @@ uint64_t boot_reserve_low(struct boot_info *bi, uint32_t npages)
 			continue;
 		for (uint64_t at = ALIGN_DOWN(end - len, PAGE_SIZE); at >= lo && at > best;
 		     at -= PAGE_SIZE) {
-			if (!used_overlaps(bi, at, len)) {
+			if (!boot_used_overlaps(bi, at, len)) {
 				best = at;
 				break;
 			}

@@ -112,16 +112,6 @@ static bool is_ram(uint32_t type)
 	return type == BOOT_MEM_USABLE || type == BOOT_MEM_RECLAIM || type == BOOT_MEM_LOADED;
 }
 
-static bool overlaps_used(const struct boot_info *bi, uint64_t base, uint64_t len)
-{
-	for (uint32_t i = 0; i < bi->nr_used; i++) {
-		const struct boot_mem *u = &bi->used[i];
-		if (base < u->base + u->len && u->base < base + len)
-			return true;
-	}
-	return false;
-}
-
 /* The bitmap lives in the first usable range that holds it, above low memory and clear
  * of everything the loader still occupies. */
 static uint64_t place_bitmap(const struct boot_info *bi, uint64_t bytes)
@@ -133,7 +123,7 @@ static uint64_t place_bitmap(const struct boot_info *bi, uint64_t bytes)
 		uint64_t end = m->base + m->len;
 		for (uint64_t at = ALIGN_UP(MAX(m->base, LOW_MEMORY), PAGE_SIZE); at + bytes <= end;
 		     at += PAGE_SIZE) {
-			if (!overlaps_used(bi, at, bytes))
+			if (!boot_used_overlaps(bi, at, bytes))
 				return at;
 		}
 	}
