@@ -37,6 +37,9 @@ static bool take(uint8_t *buf, size_t cap, size_t *start, size_t *len, struct pb
 	return true;
 }
 
+/* rx is one pbuf chain, whose length lwIP counts in 16 bits: the window keeps it below. */
+_Static_assert(TCP_WND <= 0xffff, "a window of records must fit one pbuf chain");
+
 static err_t on_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
 {
 	struct mstream *s = arg;
@@ -395,7 +398,10 @@ int mstream_recv(struct mstream *s, uint64_t mem_size, struct msg *m, char *err,
 	if (s->last_frame) { /* the caller is done with the previous message */
 		s->in_start += s->last_frame;
 		s->in_len -= s->last_frame;
-		if (s->pcb)
+		/* a plain frame's bytes leave TCP's window now; a record's left it when the
+		 * session read them (tls_in): counting both would open the window past what
+		 * rx can hold */
+		if (s->pcb && !s->tls)
 			tcp_recved(s->pcb, (u16_t)s->last_frame);
 		s->last_frame = 0;
 	}
