@@ -205,7 +205,7 @@ $(BUILD)/guests/%.elf: $(G32)/guests/%.o $(GUEST_LIB_OBJS) guests/lib/guest.ld
 # guests/linux/, built static with the host's libc. /dev/console must be in the archive
 # (the kernel opens it for init before anything is mounted): fakeroot lets mknod make it
 # without root. Images "linux" and "initramfs" for `vm start linux initrd=initramfs`.
-LINUX_PROGS := memtouch
+LINUX_PROGS := memtouch clockstep
 LINUX_DIR := $(BUILD)/linux
 LINUX_BINS := $(patsubst %,$(LINUX_DIR)/bin/%,$(LINUX_PROGS))
 LINUX_IMAGES := $(LINUX_DIR)/linux $(LINUX_DIR)/initramfs

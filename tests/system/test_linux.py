@@ -278,12 +278,14 @@ def migrate(src, vm, dst_ip):
 def leg(linux, dst, dst_ip):
     """Moves the first VM, running memtouch, to dst: the heartbeat goes on there without a
     gap or a repeat, every check passes, the shell answers, the guest's clock advances by
-    no more than the move took, and the memory Linux holds free (zeroed, with
-    init_on_free=1) travels as zero-page markers, so the pages sent are those Linux uses
-    and memtouch rewrites."""
+    no more than the move took and steps by no more than the pause (clockstep), and the
+    memory Linux holds free (zeroed, with init_on_free=1) travels as zero-page markers,
+    so the pages sent are those Linux uses and memtouch rewrites."""
     src, vm = linux.host, linux.vm
     free = guest_free_pages(src, vm)
     before = guest_uptime(src, vm, f"before{dst_ip}")
+    src.cmd(f"vm send {vm} clockstep &")
+    src.expect(rf"\[vm{vm}\] [^\r\n]*?clockstep: every 10 ms".encode(), timeout=120)
     info = migrate(src, vm, dst_ip)
     new = int(info["target-vm"])
     dst.expect(rf"vm{new} arrived from".encode(), timeout=120)
@@ -293,6 +295,18 @@ def leg(linux, dst, dst_ip):
     assert 0 <= after - before <= int(info["total-time"]) / 1000 + 30, (before, after)
     for _ in range(2):
         dst.expect(rf"\[vm{new}\] [^\r\n]*?seq=\d+ check=ok\r\n".encode(), timeout=600)
+    # the guest's clock across the pause: clockstep's largest step on the target within
+    # the pause, but for the time from clockstep's last read to the pause (its 10 ms
+    # period, and a throttled VM's sitting out: 50 ms); the kill shows that it ran on
+    dst.cmd(f"vm send {new} kill $! && echo clockstep-$((6 * 7))")
+    dst.expect(rf"\[vm{new}\] [^\r\n]*?clockstep-42".encode(), timeout=120)
+    dst.seen(rb"x")
+    text = open(dst.log_path, "rb").read().decode("latin-1")
+    text = text[text.rindex(f"vm{new} arrived from"):]
+    steps = [int(n) for n in re.findall(rf"\[vm{new}\] [^\r\n]*?clockstep: step=(\d+) ms",
+                                        text)]
+    downtime = int(info["downtime"])
+    assert max(steps, default=0) <= downtime + 50, (steps, downtime)
     old, now = heartbeats(src, vm), heartbeats(dst, new)
     assert now[0] == old[-1] + 1, (old[-3:], now[:3])
     assert now == list(range(now[0], now[0] + len(now))), now
@@ -301,7 +315,8 @@ def leg(linux, dst, dst_ip):
     assert zero >= free * 0.95, (free, info)
     assert data <= (pages - free) * 1.3, (free, info)
     print("leg:", {k: info[k] for k in ("downtime", "total-time", "transferred-pages",
-                                        "zero-pages", "rounds")} | {"free-pages": free})
+                                        "zero-pages", "rounds")} |
+          {"free-pages": free, "clock-steps-ms": steps})
     linux.host, linux.vm = dst, new   # the tests after this one find it there
 
 
