@@ -464,8 +464,14 @@ static void insb(uint32_t n)
 	rep_insb(COM1 + RBR, buf, n);
 	buf[n] = 0;
 	printf("power: insb '%s'\n", buf);
-	while (rx_ready()) /* the line's end */
-		inb(COM1 + RBR);
+	/* the line's end, if it came, and no further: the next line may be typed as soon as
+	 * the one above is seen (an empty line, should the end come later, reads as none) */
+	while (rx_ready()) {
+		char c = inb(COM1 + RBR);
+
+		if (c == '\r' || c == '\n')
+			break;
+	}
 }
 
 static void command(const char *line)

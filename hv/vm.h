@@ -77,6 +77,9 @@ struct vm {
 	const struct vm_owner *owner; /* NULL, or what holds the VM (above) */
 	uint32_t throttle_pct;  /* share of wall time withheld (hv/throttle.h): vm_throttle */
 	uint64_t throttle_until; /* host TSC before which the scheduler leaves it off the CPU */
+	uint64_t window_mark;   /* run_tsc when the scheduler's share window began */
+	bool may_boost;         /* it used less than its share in the last window */
+	bool boost;             /* woken from HLT: runs next, for one short slice */
 };
 
 struct vm_start_args {
