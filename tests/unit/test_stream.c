@@ -4,9 +4,12 @@
  * takes them and read slowly at the other end. What the target holds of the sender's bytes
  * must stay within the TCP window it advertised (lwIP counts a pbuf chain in 16 bits: a
  * queue past 64 KiB wraps its length and loses records), and every page must arrive once, in
- * order, intact; with the cluster key (TLS records) and without (plain frames). */
+ * order, intact; with the cluster key (TLS records) and without (plain frames). Then the
+ * same with lwIP out of segments now and then, so that a sealed record waits in the session
+ * (held) and must leave first, whole, on a later turn. */
 #include "lwip/init.h"
 #include "lwip/ip.h"
+#include "lwip/memp.h"
 #include "lwip/netif.h"
 #include "lwip/timeouts.h"
 #undef BYTE_ORDER /* lwIP's port says LITTLE_ENDIAN, the C library __BYTE_ORDER: the same */
@@ -109,8 +112,23 @@ static void page_fill(uint8_t *page, uint32_t seq)
 		memcpy(page + i, &(uint32_t){ seq * 2654435761u + (uint32_t)i }, 4);
 }
 
-static void stream_pages(enum cluster_mode mode, uint32_t pages, int read_every)
+/* Takes every free TCP segment from lwIP's pool (so tcp_write fails as on a host short of
+ * memory); gives them back with starve(false). */
+static void starve(bool on)
 {
+	static void *segs[4 * MEMP_NUM_TCP_SEG];
+	static size_t n;
+
+	while (on && n < sizeof(segs) / sizeof(segs[0]) && (segs[n] = memp_malloc(MEMP_TCP_SEG)))
+		n++;
+	while (!on && n)
+		memp_free(MEMP_TCP_SEG, segs[--n]);
+}
+
+static void stream_pages(enum cluster_mode mode, uint32_t pages, int read_every,
+			 uint32_t starve_every)
+{
+	uint32_t held = 0, starved = UINT32_MAX;
 	static uint8_t page[WIRE_PAGE], want[WIRE_PAGE];
 	struct cluster_cfg c = { 0 };
 	uint32_t sent = 0, got = 0;
@@ -149,11 +167,20 @@ static void stream_pages(enum cluster_mode mode, uint32_t pages, int read_every)
 		while (sent < pages && mstream_ready(&src)) {
 			struct msg out = { .type = MSG_PAGE };
 
+			int r;
+
 			page_fill(page, sent);
 			out.u.page.gpa = (uint64_t)sent * WIRE_PAGE;
 			out.u.page.data = page;
-			if (mstream_send(&src, &out) == -E_BUSY)
+			/* once a page: a plain stream's refused send comes back to it */
+			starve(starve_every && sent % starve_every == 0 && sent != starved);
+			starved = starve_every && sent % starve_every == 0 ? sent : starved;
+			r = mstream_send(&src, &out);
+			held += src.held;
+			starve(false);
+			if (r == -E_BUSY)
 				break;
+			assert_int_equal(r, 0);
 			sent++;
 		}
 		/* its replies (none) are read so that its handshake advances */
@@ -179,8 +206,12 @@ static void stream_pages(enum cluster_mode mode, uint32_t pages, int read_every)
 		assert_memory_equal(m.u.page.data, want, WIRE_PAGE);
 		got++;
 	}
-	printf("%s: %u pages, the target held at most %zu bytes in pbufs (window %u)\n",
-	       mode == CLUSTER_KEYED ? "tls" : "plain", pages, most_held, TCP_WND);
+	printf("%s: %u pages, the target held at most %zu bytes in pbufs (window %u); "
+	       "%u sends left a sealed record held\n", mode == CLUSTER_KEYED ? "tls" : "plain", pages,
+	       most_held, TCP_WND, held);
+	/* the starved sends must have met lwIP's refusal, or the held path went untested */
+	if (starve_every && mode == CLUSTER_KEYED)
+		assert_true(held > 0);
 	/* a slow reader must have met the window, or the test proved nothing */
 	if (mode == CLUSTER_KEYED)
 		assert_true(most_held > TCP_WND / 2);
@@ -193,12 +224,22 @@ static void stream_pages(enum cluster_mode mode, uint32_t pages, int read_every)
 
 static void test_tls_slow_reader(void **state)
 {
-	stream_pages(CLUSTER_KEYED, 3000, 3);
+	stream_pages(CLUSTER_KEYED, 3000, 3, 0);
 }
 
 static void test_plain_slow_reader(void **state)
 {
-	stream_pages(CLUSTER_INSECURE, 3000, 3);
+	stream_pages(CLUSTER_INSECURE, 3000, 3, 0);
+}
+
+static void test_tls_short_of_segments(void **state)
+{
+	stream_pages(CLUSTER_KEYED, 3000, 2, 7);
+}
+
+static void test_plain_short_of_segments(void **state)
+{
+	stream_pages(CLUSTER_INSECURE, 3000, 2, 7);
 }
 
 static unsigned char arena[512 * 1024] __attribute__((aligned(16)));
@@ -223,6 +264,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_tls_slow_reader),
 		cmocka_unit_test(test_plain_slow_reader),
+		cmocka_unit_test(test_tls_short_of_segments),
+		cmocka_unit_test(test_plain_short_of_segments),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
