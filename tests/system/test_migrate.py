@@ -292,7 +292,7 @@ def test_auto_converge(pair):
     shrink, so auto-converge (on by default) throttles its CPU, 20 % then +10 % a round,
     until the pause fits the limit; the throttle is gone afterwards, and the guest
     beats as fast on the target as before it. Meanwhile the source prints a progress
-    line a second, `info migrate`'s remaining-time-ms shrinks as the copy advances, and
+    line a second, `info migrate`'s remaining-time-ms falls as the copy converges, and
     the completion line carries the pause the model predicted beside the measured one."""
     a, b = pair
     vm = a.vm_start("memtouch mem=4 name=hasty -- mib=1 beat=100 rate=32")
@@ -330,7 +330,10 @@ def test_auto_converge(pair):
     print("progress lines:", progress, "remaining-time-ms polled:", left)
     assert len(progress) >= 2, progress
     assert all(0 <= int(p[1]) <= 100 and p[5] != "?" for p in progress), progress
-    assert len(left) >= 2 and left[-1] < left[0], left
+    # not against the first: a poll as round 1 ends finds little left, and round 2 then
+    # brings what the guest dirtied meanwhile (here faster than the link takes it, until
+    # the throttle bites)
+    assert len(left) >= 2 and left[-1] < max(left), left
     m = re.search(r"completed, downtime (\d+) ms \(predicted (\d+) ms(?: at [\d.]+ s)?\), .* "
                   r"in (\d+) rounds, CPU throttled up to (\d+) %$", line)
     assert m and int(m.group(1)) < 300 and int(m.group(4)) >= 30, line
