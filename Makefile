@@ -269,8 +269,8 @@ $(BUILD)/unit/%: tests/unit/%.c $(UNIT_OBJS) | $(BUILD)/.deps
 	@echo "  CC      $@"; $(CC) $(UNIT_CFLAGS) -MMD $< $(UNIT_OBJS) -lcmocka -o $@
 
 # The migration stream over lwIP's own TCP: lwIP compiled hosted for that one test (its
-# sources are not ours to hold to our warnings).
-# (ssize_t as the C library has it, where lwIP would make it an int)
+# sources are not ours to hold to our warnings; ssize_t as the C library has it, where
+# lwIP would make it an int).
 UNIT_LWIP_INC := $(LWIP_INC) -DSSIZE_MAX=LONG_MAX
 UNIT_LWIP_OBJS := $(patsubst $(LWIP)/%.c,$(BUILD)/unit/lwip/%.o,$(LWIP_SRCS))
 .SECONDARY: $(UNIT_LWIP_OBJS)

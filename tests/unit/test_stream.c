@@ -128,10 +128,10 @@ static void starve(bool on)
 static void stream_pages(enum cluster_mode mode, uint32_t pages, int read_every,
 			 uint32_t starve_every)
 {
-	uint32_t held = 0, starved = UINT32_MAX;
 	static uint8_t page[WIRE_PAGE], want[WIRE_PAGE];
 	struct cluster_cfg c = { 0 };
-	uint32_t sent = 0, got = 0;
+	uint32_t sent = 0, got = 0, held = 0, starved = UINT32_MAX;
+	struct tcp_pcb *pcb;
 	size_t most_held = 0;
 	ip4_addr_t a;
 	char err[96];
@@ -148,11 +148,9 @@ static void stream_pages(enum cluster_mode mode, uint32_t pages, int read_every,
 		mstream_abort(&dst, "left");
 	memset(&src, 0, sizeof(src));
 	memset(&dst, 0, sizeof(dst));
-	listener = tcp_listen(({
-		struct tcp_pcb *p = tcp_new();
-		assert_int_equal(tcp_bind(p, IP_ADDR_ANY, ++port), ERR_OK);
-		p;
-	}));
+	pcb = tcp_new();
+	assert_int_equal(tcp_bind(pcb, IP_ADDR_ANY, ++port), ERR_OK);
+	listener = tcp_listen(pcb);
 	assert_non_null(listener);
 	tcp_accept(listener, on_accept);
 	IP4_ADDR(&a, 10, 0, 0, 1);
@@ -166,15 +164,16 @@ static void stream_pages(enum cluster_mode mode, uint32_t pages, int read_every,
 		/* the source sends whenever the stream has room */
 		while (sent < pages && mstream_ready(&src)) {
 			struct msg out = { .type = MSG_PAGE };
-
+			/* once a page: a plain stream's refused send comes back to it */
+			bool short_now = starve_every && sent % starve_every == 0 && sent != starved;
 			int r;
 
 			page_fill(page, sent);
 			out.u.page.gpa = (uint64_t)sent * WIRE_PAGE;
 			out.u.page.data = page;
-			/* once a page: a plain stream's refused send comes back to it */
-			starve(starve_every && sent % starve_every == 0 && sent != starved);
-			starved = starve_every && sent % starve_every == 0 ? sent : starved;
+			if (short_now)
+				starved = sent;
+			starve(short_now);
 			r = mstream_send(&src, &out);
 			held += src.held;
 			starve(false);
@@ -196,8 +195,10 @@ static void stream_pages(enum cluster_mode mode, uint32_t pages, int read_every,
 		if (dst.closed || r < 0)
 			fail_msg("the target's stream ended (%d) at page %u of %u sent: %s %s", r, got,
 				 sent, dst.error, err);
-		most_held = MAX(most_held, held_rx());
-		assert_true(held_rx() <= TCP_WND);
+		size_t in_pbufs = held_rx();
+
+		most_held = MAX(most_held, in_pbufs);
+		assert_true(in_pbufs <= TCP_WND);
 		if (r == 0)
 			continue;
 		assert_int_equal(m.type, MSG_PAGE);
