@@ -162,6 +162,12 @@ class TernHost:
             found = list(re.finditer(pattern, f.read()))
         return found[-1] if found else None
 
+    def console_text(self):
+        """Everything the console printed so far, as text (read up to now first)."""
+        self.seen(rb"x")
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("latin-1")
+
     def wait_prompt(self, timeout=BOOT_TIMEOUT):
         """Wait for the first prompt; return the boot output before it."""
         self.expect(PROMPT, timeout=timeout)

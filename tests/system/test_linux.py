@@ -243,8 +243,7 @@ A_IP, B_IP = "10.0.0.1", "10.0.0.2"
 
 def heartbeats(host, vm):
     """Every seq=<n> the VM printed on this host so far, in order, all check=ok."""
-    host.seen(rb"x")
-    text = open(host.log_path, "rb").read().decode("latin-1")
+    text = host.console_text()
     # the shell's prompt may share the line, when a command ends as a beat is printed
     found = re.findall(rf"\[vm{vm}\] [^\r\n]*?seq=(\d+) check=(\w+)", text)
     assert all(c == "ok" for _, c in found), [f for f in found if f[1] != "ok"]
@@ -300,8 +299,7 @@ def leg(linux, dst, dst_ip):
     # period, and a throttled VM's sitting out: 50 ms); the kill shows that it ran on
     dst.cmd(f"vm send {new} kill $! && echo clockstep-$((6 * 7))")
     dst.expect(rf"\[vm{new}\] [^\r\n]*?clockstep-42".encode(), timeout=120)
-    dst.seen(rb"x")
-    text = open(dst.log_path, "rb").read().decode("latin-1")
+    text = dst.console_text()
     text = text[text.rindex(f"vm{new} arrived from"):]
     steps = [int(n) for n in re.findall(rf"\[vm{new}\] [^\r\n]*?clockstep: step=(\d+) ms",
                                         text)]

@@ -53,8 +53,7 @@ def vm_ids(host):
 
 def heartbeats(host, vm):
     """Every seq=<n> the VM printed on this host so far, in order."""
-    host.seen(rb"x")  # flush the log
-    text = open(host.log_path, "rb").read().decode("latin-1")
+    text = host.console_text()
     found = re.findall(rf"\[vm{vm}\] seq=(\d+) check=(\w+)", text)
     assert all(c == "ok" for _, c in found), [f for f in found if f[1] != "ok"]
     return [int(n) for n, _ in found]
@@ -153,8 +152,7 @@ CPUS = r"cpustate: seq=(\d+) syscalls=\d+ tsc=([0-9a-f]+) avx=\w+ check=(\w+)"
 
 def guest_lines(host, vm, pattern):
     """The groups of every line of the VM's on this host so far that match pattern."""
-    host.seen(rb"x")  # flush the log
-    text = open(host.log_path, "rb").read().decode("latin-1")
+    text = host.console_text()
     return re.findall(rf"\[vm{vm}\] {pattern}", text)
 
 
@@ -282,11 +280,6 @@ PROGRESS = (r"migration vm%d: round (\d+) (\d+)%%, (\d+\.\d\d) MB/s, dirty (\d+)
             r"downtime ~(\d+ ms|\?), ([\d.]+ s|\?) left\r\n")
 
 
-def console_text(host):
-    host.seen(rb"x")  # flush the log
-    return open(host.log_path, "rb").read().decode("latin-1")
-
-
 def test_auto_converge(pair):
     """memtouch rewriting its 1 MiB faster than the link carries it: the rounds do not
     shrink, so auto-converge (on by default) throttles its CPU, 20 % then +10 % a round,
@@ -320,7 +313,7 @@ def test_auto_converge(pair):
     m = a.seen(end)
     assert m, "the migration did not end"
     line = m.group(0).decode().strip()
-    text = console_text(a)
+    text = a.console_text()
     first = re.search(THROTTLING % vm, text)
     assert first, f"it ended without a throttle: {line}"
     sent, dirtied, pct = map(int, first.groups())
