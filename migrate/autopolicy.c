@@ -24,9 +24,6 @@
 /* Pages read at the end of a sample to estimate the all-zero ones: at most 1 MiB read
  * (a page in use usually differs from zero in its first words), about 12 ms under Bochs. */
 #define ZERO_PROBES 256
-/* How fast the pause's digest reads RAM with full-digest on: measured under Bochs (~8 MiB
- * per 100 ms). Without it the pause reads no RAM for the digest. */
-#define DIGEST_BPS (80ull * 1000 * 1000)
 
 struct vm_figures {
 	int id;
@@ -416,7 +413,7 @@ static void decide(uint64_t now)
 	h.peers = peers;
 	h.npeers = gather_peers(peers, now);
 	params.stop_limit_ms = (uint32_t)mig_params.downtime_limit_ms;
-	params.digest_bps = mig_params.full_digest ? DIGEST_BPS : 0;
+	params.digest_bps = mig_params.full_digest ? PRECOPY_DIGEST_BPS : 0;
 	params.converge = mig_params.converge;
 	params.max_rounds = (uint32_t)mig_params.max_rounds;
 	params.inflight_bytes = TCP_SND_BUF;
@@ -513,7 +510,7 @@ bool autopolicy_model_in(int vm_id, uint32_t ip, struct precopy_in *in)
 	*in = (struct precopy_in){
 		.mem_pages = vm ? vm->mem_size / PAGE_SIZE : 0,
 		.downtime_limit_ms = (uint32_t)mig_params.downtime_limit_ms,
-		.digest_bps = mig_params.full_digest ? DIGEST_BPS : 0,
+		.digest_bps = mig_params.full_digest ? PRECOPY_DIGEST_BPS : 0,
 		.converge = mig_params.converge,
 		.max_rounds = (uint32_t)mig_params.max_rounds,
 		.inflight_bytes = TCP_SND_BUF, /* the migration stream's send buffer */

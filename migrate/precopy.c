@@ -7,9 +7,9 @@
  * CPU, and so of its rate (a guest whose writes are paced by its CPU, as memtouch's
  * are). A round ends when its last page is queued: what lwIP still holds goes on into
  * the next round, or the pause. The stop rule is migrate/send.c should_stop(), line for
- * line: stop when the pages left and the bytes still unacknowledged would take no
- * longer than the limit to send, at max-rounds, or, with auto-converge off, after 3
- * rounds in a row that did not shrink (rounds 1 and 2 always count as shrinking); with
+ * line: stop when the pause for the pages left and the bytes still unacknowledged (with
+ * its fixed part, below) fits PRECOPY_AIM_PCT of the limit, at max-rounds, or, with
+ * auto-converge off, after 3 rounds in a row that did not shrink (rounds 1 and 2 always count as shrinking); with
  * it on, a round that did not halve the work raises the throttle (converge_throttle(),
  * the rule tern runs). The pause costs the last pages' and the device state's transfer,
  * 2 RTTs (commit answer, activation and its answer) and, with full-digest on only, the
@@ -55,24 +55,34 @@ uint64_t precopy_bytes(uint64_t pages, uint64_t zero)
 	return (pages - zero) * PRECOPY_PAGE_BYTES + zero * PRECOPY_MARKER;
 }
 
-/* The pause's fixed part: two round trips, and the whole RAM's digest when asked. */
-static uint64_t fixed_us(const struct precopy_in *in, uint64_t mem)
+uint64_t precopy_pause_us(const struct precopy_in *in, uint64_t bytes)
 {
-	uint64_t us = 2ULL * in->rtt_ms * 1000 + xfer_us(PRECOPY_STATE_BYTES, in->bandwidth);
+	uint64_t mem = MIN(in->mem_pages, PRECOPY_MAX_PAGES), us;
 
+	if (!in->bandwidth)
+		return PRECOPY_NEVER;
+	bytes = MIN(bytes, PRECOPY_MAX_PAGES * PRECOPY_PAGE_BYTES);
+	us = 2ULL * in->rtt_ms * 1000 + xfer_us(bytes + PRECOPY_STATE_BYTES, in->bandwidth);
 	if (in->digest_bps)
 		us = sat_add(us, mem * PRECOPY_PAGE * US / in->digest_bps);
 	return us;
 }
 
+bool precopy_pause_fits(const struct precopy_in *in, uint64_t pause_us)
+{
+	/* limit ms x AIM % = limit x AIM x 10 us */
+	return pause_us <= (uint64_t)in->downtime_limit_ms * PRECOPY_AIM_PCT * 10;
+}
+
 /* Whether tern stops the iterative copy at the end of round s, with pending pages left
  * and carry bytes still unacknowledged (send.c should_stop(), line for line). */
 static bool stops(const struct precopy_in *in, const struct precopy_now *s, uint64_t pending,
-		  uint64_t carry, uint64_t bw, struct precopy_out *out)
+		  uint64_t carry, struct precopy_out *out)
 {
 	uint32_t max = in->max_rounds ? in->max_rounds : PRECOPY_MAX_ROUNDS;
 
-	out->converged = (pending * PRECOPY_PAGE + carry) * 1000 / bw <= in->downtime_limit_ms;
+	out->converged = precopy_pause_fits(in, precopy_pause_us(in, pending * PRECOPY_PAGE_BYTES +
+								 carry));
 	return out->converged || s->round >= max ||
 	       (!in->converge.on && s->not_shrinking >= PRECOPY_NOT_SHRINKING);
 }
@@ -105,7 +115,7 @@ void precopy_estimate(const struct precopy_in *in, const struct precopy_now *now
 		bool shrinking = pending < s.last_pending || s.round < 3;
 		s.not_shrinking = shrinking ? 0 : s.not_shrinking + 1;
 		s.last_pending = pending;
-		if (stops(in, &s, pending, carry, bw, out)) {
+		if (stops(in, &s, pending, carry, out)) {
 			s.paused = true;
 		} else {
 			s.throttle_pct = converge_throttle(&in->converge, s.throttle_pct,
@@ -118,7 +128,7 @@ void precopy_estimate(const struct precopy_in *in, const struct precopy_now *now
 		s.left_bytes = carry + pending * PRECOPY_PAGE_BYTES;
 	}
 	/* stop-and-copy: the guest is paused, nothing more is dirtied */
-	t = sat_add(xfer_us(s.left_bytes, bw), fixed_us(in, mem));
+	t = precopy_pause_us(in, s.left_bytes);
 	out->rounds = s.round;
 	out->pages_sent += s.round_pages;
 	out->throttle_pct = s.throttle_pct;

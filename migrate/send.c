@@ -557,7 +557,7 @@ static void progress_tick(struct vm *vm)
 /* At a round's end: go on with another round, or stop and copy the rest (SDM of the
  * seed design: when the pause it would take is under the limit, or rounds stopped
  * shrinking, or there were too many). */
-static bool should_stop(uint64_t pending)
+static bool should_stop(const struct vm *vm, uint64_t pending)
 {
 	uint64_t bw = mig_out.bandwidth = bandwidth();
 	bool shrinking = pending < mig_out.last_pending || mig_out.round < 3;
@@ -565,15 +565,22 @@ static bool should_stop(uint64_t pending)
 	/* The pause also waits for what is still in lwIP's buffers: a round ends when its
 	 * pages are queued, and a round of zero-page markers queues at once. No
 	 * acknowledgement yet means no bandwidth known: only an empty pipe is cheap. */
-	uint64_t bytes = pending * WIRE_PAGE + (stream.sent - stream.acked);
-	mig_out.expected_downtime_ms = bw ? bytes * 1000 / bw : bytes ? UINT64_MAX : 0;
+	struct precopy_in in = mig_out.model_in;
+	uint64_t bytes = precopy_bytes(pending, 0) + (stream.sent - stream.acked), us;
+
+	in.bandwidth = bw;
+	in.mem_pages = vm->mem_size / WIRE_PAGE;
+	in.downtime_limit_ms = (uint32_t)mig_params.downtime_limit_ms;
+	in.digest_bps = mig_out.full_digest ? PRECOPY_DIGEST_BPS : 0;
+	us = bw || bytes ? precopy_pause_us(&in, bytes) : 0;
+	mig_out.expected_downtime_ms = us == PRECOPY_NEVER ? UINT64_MAX : (us + 999) / 1000;
 	mig_out.remaining = pending;
 	if (!shrinking)
 		mig_out.not_shrinking++;
 	else
 		mig_out.not_shrinking = 0;
 	mig_out.last_pending = pending;
-	if (mig_out.expected_downtime_ms <= mig_params.downtime_limit_ms)
+	if (precopy_pause_fits(&in, us))
 		mig_out.stop_why = MIG_STOP_CONVERGED;
 	else if (mig_out.round >= mig_params.max_rounds)
 		mig_out.stop_why = MIG_STOP_ROUND_LIMIT;
@@ -704,7 +711,7 @@ static void iterate(struct vm *vm)
 	}
 	uint64_t pending = dirty_pending(vm), ms = time_now_ms() - mig_out.round_start_ms;
 	mig_out.dirty_rate = ms ? pending * 1000 / ms : 0;
-	bool stop = should_stop(pending);
+	bool stop = should_stop(vm, pending);
 	progress_line();
 	if (stop) {
 		stop_and_copy(vm);
