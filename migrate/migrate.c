@@ -36,11 +36,12 @@ const char *mig_stage_name(enum mig_stage s)
 	return stage_names[s];
 }
 
-/* mbedTLS's arena (tls_init): 256 KiB. Two client-server pairs of sessions, handshake done
+/* mbedTLS's arena (tls_init): 512 KiB. Two client-server pairs of sessions, handshake done
  * and a full record each way, measured 143 KiB in mbedTLS 2.28's buffer allocator (one pair
- * 75 KiB); a host has at most one migration out and one in, and room for two handshakes
- * besides (a peer being refused, say) and the allocator's fragments. */
-#define TLS_ARENA_PAGES 64
+ * 75 KiB, a session about 37 KiB); a host has at most one migration out and MIG_IN_MAX in
+ * (five sessions, about 190 KiB), and room for handshakes besides (a peer being refused,
+ * say) and the allocator's fragments. */
+#define TLS_ARENA_PAGES 128
 
 static const struct boot_module *key_module;
 

@@ -49,7 +49,9 @@ bool mig_send_busy(void);
 /* The target side (migrate/recv.c). */
 int mig_recv_listen(uint16_t port);
 void mig_recv_poll(void);
-/* Whether a migration is coming in (the target takes one at a time). */
+/* Whether a migration is coming in. A host takes up to MIG_IN_MAX at once, from different
+ * hosts: a slow peer, or a stranger who only connects, holds one slot, not the host. */
+#define MIG_IN_MAX 4
 bool mig_recv_busy(void);
 
 int cmd_migrate(int argc, char **argv);

@@ -516,7 +516,7 @@ def test_plain_tcp_gets_nothing(host):
 
 def test_silent_peer_cut_during_the_handshake(host):
     """A peer that connects and never completes the handshake (here: sends nothing) holds
-    the one incoming slot only for the reservation's pace window (30 s; 1 s here, as the
+    its incoming slot only for the reservation's pace window (30 s; 1 s here, as the
     test shortens it), then tern closes the connection, reserving nothing."""
     base, shadow = free_kib(host), host.info("shadow")["used"]
     assert "x-pace-window: 1000" in host.cmd("migrate_set_parameter x-pace-window 1000")
@@ -657,6 +657,63 @@ def test_bit_flipped_in_flight(host):
     still_beating(host, vm)
     assert "incoming" not in vm_states(host).values()
     host.cmd(f"kill {vm}")
+    nothing_held(host, base, shadow)
+
+
+def give_up(host, s):
+    """The source (this test) ends its reservation; tern frees it."""
+    s.sendall(frame(ABORT, b"enough".ljust(120, b"\0")))
+    assert read_frame(s) is None
+    expect_failure(host, "iterative copy", "the source gave up")
+
+
+def test_slow_peers_hold_a_slot_not_the_host(host):
+    """A host takes up to four migrations in at once. A keyed peer that reserved and then
+    sends nothing holds one slot; a silent stranger holds one until a connection from
+    its own address replaces it; meanwhile other migrations are reserved (with one slot,
+    each of them was reset). With all four slots reserved, a fifth connection is refused,
+    and the monitor says why."""
+    base, shadow = free_kib(host), host.info("shadow")["used"]
+    held = []
+    # the slow peer is silent for minutes of this machine's time: more than the iterative
+    # copy's pace window (10 s of tern's clock), which would end it first
+    assert "x-pace-window: 600000" in host.cmd("migrate_set_parameter x-pace-window 600000")
+    try:
+        stranger = socket.create_connection(("127.0.0.1", host.port), timeout=120)
+        held.append(stranger)
+        slow = connect(host)
+        held.append(slow)
+        vm = reserve(host, slow)
+        # a source opens one migration at a time: its address's unproven one was stale
+        assert (f"migration from {GATEWAY}: failed at reservation: a new connection from "
+                "the same host replaced it") in host.console_text()
+        try:
+            back = read_all(stranger, timeout=60)
+        except ConnectionResetError:
+            back = b""
+        assert back == b"" or back[0] == 0x15, back
+        # a policy's move is judged by a load that lacks the VM still on its way in
+        with connect(host) as policy:
+            policy.sendall(hello(features=3 | 8, load=10))
+            ok, _, text = reserved(policy)
+            assert not ok and "another VM is coming in; a policy's move waits" in text, text
+        others = []
+        for _ in range(3):                     # the slow one keeps its slot meanwhile
+            s = connect(host)
+            held.append(s)
+            others.append((s, reserve(host, s)))
+        assert vm_states(host).get(str(vm)) == "incoming"
+        with connect(host) as fifth:
+            assert read_frame(fifth) is None    # reset before the handshake
+        host.expect(re.compile(rf"migration from {re.escape(GATEWAY)} refused: 4 "
+                               rf"migrations are coming in already".encode()), timeout=60)
+        for s, _ in others:
+            give_up(host, s)
+        give_up(host, slow)
+    finally:
+        for s in held:
+            s.close()
+        host.cmd("migrate_set_parameter x-pace-window 0")
     nothing_held(host, base, shadow)
 
 
