@@ -508,12 +508,48 @@ def test_kill_cancels_the_migration(pair):
     assert wait_for(lambda: free_kib(a) == base_a, 10, 0.2), "the source kept the VM's memory"
 
 
-def test_target_dies_mid_way(pair):
-    """A third host that vanishes in the middle of the copy, as a reboot would."""
-    a, _ = pair
-    c = TernHost("bochs-bios", name="migrate-c", extra=["--host", "3", "--lan", a.lan])
+@pytest.fixture(scope="module")
+def third(pair):
+    """A third host on the pair's LAN (Bochs with BIOS and GRUB), booted once for the
+    tests that need one; the last of them kills it."""
+    c = TernHost("bochs-bios", name="migrate-c", extra=["--host", "3", "--lan", pair[0].lan])
     try:
         c.wait_prompt(timeout=240)
+        yield c
+    finally:
+        c.close()
+
+
+def test_two_arrive_at_once(pair, third):
+    """Host b takes two VMs in at once, one from a and one from a third host: both are
+    on their way together (b shows two incoming VMs) and both arrive intact."""
+    a, b = pair
+    c = third
+    sources = [(a, a.vm_start("memtouch mem=8 name=from-a -- mib=2")),
+               (c, c.vm_start("memtouch mem=8 name=from-c -- mib=2"))]
+    for h, vm in sources:
+        h.expect(rf"\[vm{vm}\] seq=1 check=ok".encode(), timeout=120)
+    for h, vm in sources:
+        assert f"migration vm{vm} -> {B_IP}: started" in h.cmd(f"migrate {vm} {B_IP}")
+    def both_coming():
+        rows = b.vms().values()
+        return sorted(r["name"] for r in rows if r["state"] == "incoming") == ["from-a",
+                                                                               "from-c"]
+    assert wait_for(both_coming, 300, 0.5), b.cmd("info vms")
+    arrived = []
+    for h, vm in sources:
+        h.expect(rf"migration vm{vm} -> {B_IP}: completed[^\r\n]*\r\n".encode(), timeout=600)
+        arrived.append(int(h.info("migrate")["target-vm"]))
+    for vm in arrived:
+        b.expect(rf"\[vm{vm}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
+        b.cmd(f"kill {vm}")
+
+
+def test_target_dies_mid_way(pair, third):
+    """A third host that vanishes in the middle of the copy, as a reboot would."""
+    a, _ = pair
+    c = third
+    try:
         vm = a.vm_start("memtouch mem=16 name=stubborn -- mib=2")
         a.expect(rf"\[vm{vm}\] seq=1 check=ok".encode(), timeout=120)
         a.cmd(f"migrate {vm} 10.0.0.3")
@@ -527,7 +563,7 @@ def test_target_dies_mid_way(pair):
         a.expect(rf"\[vm{vm}\] seq={seq + 1} check=ok".encode(), timeout=120)
         a.cmd(f"kill {vm}")
     finally:
-        c.close()
+        c.close()           # the fixture's own close then finds it gone
 
 
 @pytest.mark.parametrize("side,stage,target_stage", [
