@@ -1,5 +1,6 @@
 #include "hv/apic_host.h"
 #include "hv/error.h"
+#include "hv/pcpu.h"
 #include "hv/time.h"
 #include "hv/x86.h"
 
@@ -11,6 +12,7 @@
 /* Registers by xAPIC offset; x2APIC MSR = 0x800 + offset / 16 (SDM 11.12.1.2). */
 #define REG_ID 0x20
 #define REG_EOI 0xb0
+#define REG_ISR 0x100
 #define REG_SVR 0xf0
 #define REG_ICR_LOW 0x300
 #define REG_ICR_HIGH 0x310
@@ -136,7 +138,8 @@ void apic_host_ap_init(void)
 	wrmsr(MSR_APIC_BASE, base);
 	if (x2apic && !(base & APIC_BASE_X2APIC))
 		wrmsr(MSR_APIC_BASE, base | APIC_BASE_X2APIC);
-	wr(REG_LVT_TIMER, LVT_MASKED);
+	/* its own idle timer (hv/idle.c), as the boot CPU's; one-shot mode arms it then */
+	wr(REG_LVT_TIMER, deadline_mode ? LVT_TSC_DEADLINE | VEC_IDLE_TIMER : LVT_MASKED);
 	wr(REG_LVT_LINT0, LVT_MASKED);
 	wr(REG_LVT_LINT1, LVT_MASKED);
 	wr(REG_LVT_ERROR, LVT_MASKED);
@@ -159,7 +162,16 @@ int apic_host_send(uint32_t dest, uint32_t icr)
 	return -E_IO;
 }
 
+/* In service: the In-Service Register's bit for a vector (SDM 11.8.4). */
+static bool in_service(unsigned vector)
+{
+	return rd(REG_ISR + vector / 32 * 0x10) & (1u << (vector % 32));
+}
+
+/* A wake-up IPI is counted on the CPU that took it, for `info cpu`'s answered. */
 void apic_host_irq(void)
 {
+	if (in_service(VEC_WAKE))
+		__atomic_fetch_add(&pcpu_this()->ipis, 1, __ATOMIC_RELEASE);
 	wr(REG_EOI, 0);
 }

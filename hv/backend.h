@@ -66,6 +66,10 @@ struct hv_backend {
 	/* Runs the vCPU until deadline_tsc, until the core asks it to stop (a handler's
 	 * VA_STOP), or until the VM stops running. */
 	void (*vcpu_run)(struct vcpu *v, uint64_t deadline_tsc);
+	/* On the CPU that ran or inspected the vCPU: its state back in memory and nothing
+	 * of it left cached in this CPU's virtualization structures, so that another CPU
+	 * may run it next. */
+	void (*vcpu_put)(struct vcpu *v);
 	void (*get_state)(struct vcpu *v, struct vcpu_state *s);
 	/* s has passed x86_state_check(): the backend only translates it. */
 	void (*set_state)(struct vcpu *v, const struct vcpu_state *s);

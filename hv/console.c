@@ -65,23 +65,52 @@ static void uart_put(char c)
 	outb(port + UART_DATA, (uint8_t)c);
 }
 
-void console_putc(char c)
+/* The console lock: the UART's transmit side, so that a line printed by one CPU is not
+ * cut by another's. Taken by every CPU around one call below; nothing else is taken
+ * while it is held (it is the innermost lock), and tern runs with interrupts off, so
+ * its holder is never interrupted by code that wants it. */
+static uint32_t tx_lock;
+
+static void lock(void)
+{
+	while (__atomic_exchange_n(&tx_lock, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&tx_lock, __ATOMIC_RELAXED))
+			cpu_relax();
+}
+
+static void unlock(void)
+{
+	__atomic_store_n(&tx_lock, 0, __ATOMIC_RELEASE);
+}
+
+static void putc_locked(char c)
 {
 	if (c == '\n')
 		uart_put('\r');
 	uart_put(c);
 }
 
+void console_putc(char c)
+{
+	lock();
+	putc_locked(c);
+	unlock();
+}
+
 void console_write_raw(const uint8_t *s, size_t n)
 {
+	lock();
 	while (n--)
 		uart_put((char)*s++);
+	unlock();
 }
 
 void console_write(const char *s, size_t n)
 {
+	lock();
 	while (n--)
-		console_putc(*s++);
+		putc_locked(*s++);
+	unlock();
 }
 
 void console_drain(void)
@@ -102,7 +131,7 @@ int console_getc(void)
 static void put(char c, void *ctx)
 {
 	(void)ctx;
-	console_putc(c);
+	putc_locked(c);
 }
 
 int kprintf(const char *fmt, ...)
@@ -111,7 +140,9 @@ int kprintf(const char *fmt, ...)
 	int n;
 
 	va_start(ap, fmt);
+	lock();
 	n = fmt_vformat(put, NULL, fmt, ap);
+	unlock();
 	va_end(ap);
 	return n;
 }

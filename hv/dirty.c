@@ -1,5 +1,6 @@
 #include "hv/bitmap.h"
 #include "hv/dirty.h"
+#include "hv/sched.h"
 #include "hv/error.h"
 #include "hv/lib/fmt.h"
 #include "hv/lib/string.h"
@@ -93,6 +94,7 @@ static int start(struct vm *vm, enum dirty_mode mode, bool sample, char *err, si
 			     (unsigned long long)(s.size / KIB));
 		return -E_NOMEM;
 	}
+	vm_hold(vm); /* its CPU must not fault or log into half-laid tables */
 	d->npages = n;
 	d->sample = sample;
 	lay_out(d);
@@ -106,6 +108,7 @@ static int start(struct vm *vm, enum dirty_mode mode, bool sample, char *err, si
 		shadow_free(&d->ext);
 		fmt_snprintf(err, err_size, "cannot arm tracking: %s", error_str(e));
 	}
+	vm_unhold(vm);
 	return e;
 }
 
@@ -125,25 +128,31 @@ void dirty_stop(struct vm *vm)
 
 	if (d->mode == DIRTY_OFF)
 		return;
+	vm_hold(vm);
 	hv_backend()->dirty_disarm(vm);
 	d->mode = DIRTY_OFF;
 	d->sample = false;
 	shadow_free(&d->ext);
 	d->bitmap[0] = d->bitmap[1] = NULL;
 	d->log[0] = d->log[1] = NULL;
+	vm_unhold(vm);
 }
 
-/* Runs between guest slices (one CPU), so no write lands while the bitmaps swap: every
- * write is either in the round that ends (collected first) or faults, logs or sets a
- * dirty flag again after re-arming, into the next one. */
+/* Runs with the VM out of its guest (between CPU 0's slices, or held on the CPU that runs
+ * it: hv/sched.h), so no write lands while the bitmaps swap: every write is either in
+ * the round that ends (collected first) or faults, logs or sets a dirty flag again
+ * after re-arming, into the next one; the home CPU drops its stale translations before
+ * it enters again (the hold's end). */
 uint64_t dirty_sync(struct vm *vm)
 {
 	struct dirty *d = &vm->dirty;
-	int c = d->cur, o = c ^ 1;
+	int c, o;
 	uint64_t n, now;
 
 	if (d->mode == DIRTY_OFF)
 		return 0;
+	vm_hold(vm);
+	c = d->cur, o = c ^ 1;
 	hv_backend()->dirty_collect(vm);
 	n = d->log_len[c];
 	hv_backend()->dirty_rearm(vm, d->log[c], n);
@@ -156,6 +165,7 @@ uint64_t dirty_sync(struct vm *vm)
 	d->last_pages = n;
 	d->last_round_us = now - d->round_start_us;
 	d->round_start_us = now;
+	vm_unhold(vm);
 	return n;
 }
 
@@ -163,10 +173,15 @@ uint64_t dirty_pending(struct vm *vm)
 {
 	struct dirty *d = &vm->dirty;
 
+	uint64_t n;
+
 	if (d->mode == DIRTY_OFF)
 		return 0;
+	vm_hold(vm);
 	hv_backend()->dirty_collect(vm);
-	return d->log_len[d->cur];
+	n = d->log_len[d->cur];
+	vm_unhold(vm);
+	return n;
 }
 
 uint64_t dirty_rate(const struct dirty *d)

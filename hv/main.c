@@ -15,6 +15,7 @@
 #include "hv/shadow.h"
 #include "hv/smp.h"
 #include "hv/time.h"
+#include "hv/sched.h"
 #include "hv/vm.h"
 #include "hv/wallclock.h"
 #include "hv/x86.h"

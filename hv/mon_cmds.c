@@ -11,6 +11,7 @@
 #include "hv/mon_vm.h"
 #include "hv/pcpu.h"
 #include "hv/pmm.h"
+#include "hv/sched.h"
 #include "hv/smp.h"
 #include "hv/time.h"
 #include "hv/x86.h"
@@ -86,8 +87,10 @@ static void info_cpus(void)
 		kprintf("cpu%u: apic=%u state=%s vmx=%s wakeups=%llu", i, p->apic_id,
 			pcpu_state_name(st), vmx ? "on" : "off",
 			(unsigned long long)__atomic_load_n(&p->wakeups, __ATOMIC_ACQUIRE));
-		if (st == PCPU_PARKED)
-			kprintf(" answered=%s", yes_no(answered[i]));
+		if (i && (st == PCPU_PARKED || st == PCPU_ONLINE))
+			kprintf(" answered=%s ipis=%llu vms=%u", yes_no(answered[i]),
+				(unsigned long long)__atomic_load_n(&p->ipis, __ATOMIC_ACQUIRE),
+				sched_load(i));
 		if (st == PCPU_FAILED)
 			kprintf(" stage=%u", p->start_stage);
 		if (why && st != PCPU_DISABLED)
@@ -169,7 +172,7 @@ static const struct mon_cmd commands[] = {
 	{ "info mem", "", "host memory: total, free, used by tern (KiB)", cmd_info_mem },
 	{ "info cpu", "", "the CPU, its VT-x features, and every host CPU's state", cmd_info_cpu },
 	{ "info modules", "", "the guest images the loader brought", cmd_info_modules },
-	{ "info vms", "", "the VMs: id name state mem-MiB exits cpu-ms kind", cmd_info_vms },
+	{ "info vms", "", "the VMs: id name state mem-MiB exits cpu-ms cpu kind", cmd_info_vms },
 	{ "info apic", "<vm>", "the VM's local APIC: mode, path, exits by register, injected",
 	  cmd_info_apic },
 	{ "info registers", "<vm>", "the vCPU's registers, pending event and local APIC state",
@@ -234,19 +237,72 @@ static void prompt(void)
 	at_prompt = true;
 }
 
-void mon_event(const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
+/* Each application processor's events (a guest's console line, a device's warning, a
+ * VM's end) wait here for CPU 0, which alone draws the monitor's prompt: one producer
+ * (the CPU) and one consumer (CPU 0) each, so the indexes need no lock. */
+#define EVENT_RING 16
+#define EVENT_LEN 256
+static struct event_ring {
+	char line[EVENT_RING][EVENT_LEN];
+	uint32_t head;    /* [a] written by the CPU: lines queued */
+	uint32_t tail;    /* [a] written by CPU 0: lines printed */
+	uint32_t dropped; /* [a] lines lost to a full ring */
+} rings[PCPU_MAX];
 
-	va_start(ap, fmt);
-	fmt_vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
+static void print_event(const char *buf)
+{
 	if (at_prompt)
 		kprintf("\r\033[K"); /* erase the prompt line; drawn again below */
 	kprintf("%s\n", buf);
 	if (at_prompt)
 		prompt();
+}
+
+static void queue_event(struct event_ring *r, const char *buf)
+{
+	uint32_t head = r->head;
+
+	if (head - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) >= EVENT_RING) {
+		__atomic_fetch_add(&r->dropped, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	strlcpy(r->line[head % EVENT_RING], buf, EVENT_LEN);
+	__atomic_store_n(&r->head, head + 1, __ATOMIC_RELEASE);
+}
+
+void mon_drain_events(void)
+{
+	for (uint32_t cpu = 1; cpu < pcpu_count(); cpu++) {
+		struct event_ring *r = &rings[cpu];
+		uint32_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE), lost;
+
+		for (uint32_t t = r->tail; t != head; t++) {
+			print_event(r->line[t % EVENT_RING]);
+			__atomic_store_n(&r->tail, t + 1, __ATOMIC_RELEASE);
+		}
+		lost = __atomic_exchange_n(&r->dropped, 0, __ATOMIC_RELAXED);
+		if (lost) {
+			char buf[64];
+			fmt_snprintf(buf, sizeof(buf), "cpu%u: %u events lost (its queue was full)",
+				     cpu, lost);
+			print_event(buf);
+		}
+	}
+}
+
+void mon_event(const char *fmt, ...)
+{
+	char buf[EVENT_LEN];
+	uint32_t cpu = pcpu_this()->index;
+	va_list ap;
+
+	va_start(ap, fmt);
+	fmt_vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (cpu)
+		queue_event(&rings[cpu], buf);
+	else
+		print_event(buf);
 }
 
 void mon_guest_line(int vm_id, const char *text)

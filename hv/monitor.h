@@ -31,7 +31,10 @@ void monitor_poll(void);
 /* Prints a line that did not come from a command (a guest's output, a VM's end)
  * without mangling what the operator is typing: the prompt and the partial input are
  * drawn again after it. */
+/* On any CPU: another CPU's events queue (EVENT_RING lines a CPU, the excess counted
+ * and dropped) until CPU 0 prints them with mon_drain_events(). */
 void mon_event(const char *fmt, ...) __printf(1, 2);
+void mon_drain_events(void);
 void mon_guest_line(int vm_id, const char *text);
 
 /* The operator's console goes to something else (a guest's UART) byte by byte until it

@@ -6,6 +6,7 @@
 #include "hv/monitor.h"
 #include "hv/pc.h"
 #include "hv/pmm.h"
+#include "hv/sched.h"
 #include "hv/vcpu.h"
 #include "hv/vm.h"
 #include "hv/wallclock.h"
@@ -87,11 +88,15 @@ static void uart_tx(void *ctx, uint8_t c)
 		vcon_put(&pc->con, c, pc->vm->id);
 }
 
+/* From CPU 0's monitor: the UART is the guest's CPU's meanwhile, so the VM is held. */
 unsigned pc_console_input(struct vm *vm, const uint8_t *bytes, unsigned n)
 {
-	unsigned took = uart_input(&vm->pc->uart, bytes, n);
+	unsigned took;
 
+	vm_hold(vm);
+	took = uart_input(&vm->pc->uart, bytes, n);
 	vm->pc->next_event = 0;
+	vm_unhold(vm);
 	return took;
 }
 

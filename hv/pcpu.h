@@ -38,11 +38,12 @@ struct pcpu {
 	uint8_t *ist;             /* [I] IST_COUNT stacks of IST_STACK_SIZE */
 	struct cpu_tables tables; /* [o] its GDT and TSS */
 	/* The scheduler's state for this CPU's run queue [o]: where the round robin over
-	 * the VMs resumes, and the TSC by which the loop must look again. Only CPU 0 runs
-	 * vCPUs today; a run queue per CPU extends this. */
+	 * the VMs at home here resumes, the TSC by which the loop must look again, and when
+	 * the share window (which VMs may be boosted) began. */
 	struct {
 		int last;
 		uint64_t next_wake;
+		uint64_t window_start;
 	} sched;
 };
 

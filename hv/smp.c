@@ -6,6 +6,7 @@
 #include "hv/console.h"
 #include "hv/lib/string.h"
 #include "hv/pcpu.h"
+#include "hv/sched.h"
 #include "hv/smp.h"
 #include "hv/time.h"
 #include "hv/x86.h"
@@ -44,8 +45,8 @@ static void store32(uint32_t *p, uint32_t v)
 /* --- on the application processor --- */
 
 /* Control registers as the boot CPU has them (hv/main.c): caches on, FXSAVE and XSAVE
- * allowed; then VMX operation, then the idle loop. Nothing here touches memory other
- * than the CPU's own pcpu. */
+ * allowed; then VMX operation, then the scheduler's loop for the VMs placed here
+ * (hv/sched.c). Without VMX the CPU stays parked, woken by IPIs only. */
 static __noreturn void ap_main(struct pcpu *p)
 {
 	const char *why = NULL;
@@ -59,6 +60,8 @@ static __noreturn void ap_main(struct pcpu *p)
 		__atomic_store_n(&p->virt_on, 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&p->why, why, __ATOMIC_RELEASE);
 	store32(&p->state, PCPU_PARKED);
+	if (p->virt_on)
+		sched_ap_loop(p);
 	for (;;) {
 		asm volatile("sti; hlt; cli" ::: "memory");
 		__atomic_fetch_add(&p->wakeups, 1, __ATOMIC_RELEASE);
@@ -238,6 +241,21 @@ void smp_init(const struct boot_info *bi)
 	report();
 }
 
+static bool up(const struct pcpu *p)
+{
+	uint32_t st = load32(&p->state);
+
+	return st == PCPU_PARKED || st == PCPU_ONLINE;
+}
+
+/* A CPU answered when it took the IPI: a parked one wakes from HLT, a busy one takes it
+ * when it next enables interrupts (after the VM exit it causes). */
+static uint64_t answers(const struct pcpu *p)
+{
+	return __atomic_load_n(&p->wakeups, __ATOMIC_ACQUIRE) +
+	       __atomic_load_n(&p->ipis, __ATOMIC_ACQUIRE);
+}
+
 uint32_t smp_ping(uint64_t timeout_us, bool *answered)
 {
 	uint64_t before[PCPU_MAX], end;
@@ -246,19 +264,18 @@ uint32_t smp_ping(uint64_t timeout_us, bool *answered)
 	memset(answered, 0, PCPU_MAX * sizeof(*answered));
 	for (uint32_t i = 1; i < pcpu_count(); i++) {
 		struct pcpu *p = pcpu_get(i);
-		before[i] = __atomic_load_n(&p->wakeups, __ATOMIC_ACQUIRE);
-		if (load32(&p->state) == PCPU_PARKED)
+		before[i] = answers(p);
+		if (up(p))
 			apic_host_send(p->apic_id, ICR_FIXED | ICR_ASSERT | VEC_WAKE);
 	}
 	end = time_now_us() + timeout_us;
 	for (uint32_t i = 1; i < pcpu_count(); i++) {
 		struct pcpu *p = pcpu_get(i);
-		if (load32(&p->state) != PCPU_PARKED)
+		if (!up(p))
 			continue;
-		while (__atomic_load_n(&p->wakeups, __ATOMIC_ACQUIRE) == before[i] &&
-		       time_now_us() < end)
+		while (answers(p) == before[i] && time_now_us() < end)
 			cpu_relax();
-		answered[i] = __atomic_load_n(&p->wakeups, __ATOMIC_ACQUIRE) != before[i];
+		answered[i] = answers(p) != before[i];
 		missing += !answered[i];
 	}
 	return missing;

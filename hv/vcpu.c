@@ -8,6 +8,7 @@
 #include "hv/pmm.h"
 #include "hv/vcpu.h"
 #include "hv/pc.h"
+#include "hv/sched.h"
 #include "hv/vm.h"
 #include "hv/x86.h"
 #include "hv/x86_rules.h"
@@ -261,8 +262,11 @@ void vcpu_destroy(struct vcpu *v)
 	pmm_free((uintptr_t)v, ALIGN_UP(sizeof(struct vcpu), PAGE_SIZE) / PAGE_SIZE);
 }
 
+/* Whole-state reads and writes come from CPU 0 (the monitor, a migration, a reset): the
+ * VM is held meanwhile when it runs on another CPU (hv/sched.h). */
 void vcpu_get_state(struct vcpu *v, struct vcpu_state *s)
 {
+	vm_hold(v->vm);
 	be()->get_state(v, s);
 	s->tsc = vcpu_tsc(v);
 	s->tsc_adjust = (uint64_t)v->tsc_adjust;
@@ -271,11 +275,13 @@ void vcpu_get_state(struct vcpu *v, struct vcpu_state *s)
 	s->mtrr_def_type = v->mtrr_def_type;
 	memcpy(s->mtrr_fixed, v->mtrr_fixed, sizeof(s->mtrr_fixed));
 	memcpy(s->mtrr_var, v->mtrr_var, sizeof(s->mtrr_var));
+	vm_unhold(v->vm);
 }
 
 /* The guest's TSC goes on from the state's value: a migrated guest sees no jump back. */
 void vcpu_set_state(struct vcpu *v, const struct vcpu_state *s)
 {
+	vm_hold(v->vm);
 	be()->set_state(v, s);
 	vcpu_set_tsc(v, s->tsc);
 	v->tsc_adjust = (int64_t)s->tsc_adjust;
@@ -284,6 +290,7 @@ void vcpu_set_state(struct vcpu *v, const struct vcpu_state *s)
 	v->mtrr_def_type = s->mtrr_def_type;
 	memcpy(v->mtrr_fixed, s->mtrr_fixed, sizeof(v->mtrr_fixed));
 	memcpy(v->mtrr_var, s->mtrr_var, sizeof(v->mtrr_var));
+	vm_unhold(v->vm);
 }
 
 uint64_t vcpu_tsc(const struct vcpu *v)

@@ -16,6 +16,7 @@
 #include "hv/pc.h"
 #include "hv/pcpu.h"
 #include "hv/pmm.h"
+#include "hv/sched.h"
 #include "hv/time.h"
 #include "hv/vm.h"
 #include "hv/x86.h"
@@ -123,6 +124,7 @@ uint64_t vm_ns_to_host_tsc(const struct vm *vm, uint64_t ns)
 
 static void release(struct vm *vm)
 {
+	vm_settle(vm);
 	if (vm->vcpu)
 		dirty_stop(vm);
 	vcpu_destroy(vm->vcpu);
@@ -371,16 +373,21 @@ static bool name_taken(const char *name)
 /* A slot with RAM, EPT, a vCPU and its devices, and CPU model cpu (NULL: this host's);
  * err says why not. */
 static int create(uint64_t mem_mib, const char *name, const char *image,
-		  const struct cpu_model *cpu, struct vm **out, char *err, size_t err_size)
+		  const struct cpu_model *cpu, int want_cpu, struct vm **out, char *err,
+		  size_t err_size)
 {
 	const char *why = NULL;
 	struct vm *vm;
+	uint32_t home;
 	int e;
 
 	if (hv_enable(&why)) {
 		fmt_snprintf(err, err_size, "guests cannot run on this host: %s", why);
 		return -E_NOSUP;
 	}
+	e = sched_place(want_cpu, &home, err, err_size);
+	if (e)
+		return e;
 	vm = new_slot();
 	if (!vm) {
 		fmt_snprintf(err, err_size, "too many VMs (at most %d)", VM_MAX);
@@ -416,6 +423,11 @@ static int create(uint64_t mem_mib, const char *name, const char *image,
 		vm_discard(vm);
 		return e;
 	}
+	/* Last, with the VM paused: a CPU that sees its home is its sees it whole. Creating
+	 * the vCPU loaded its VMCS here; another CPU may load it only once it is cleared. */
+	if (home != 0)
+		hv_backend()->vcpu_put(vm->vcpu);
+	__atomic_store_n(&vm->home, home, __ATOMIC_RELEASE);
 	*out = vm;
 	return 0;
 }
@@ -437,8 +449,8 @@ int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t e
 	e = precheck(a, image, err, err_size);
 	if (e)
 		return e;
-	e = create(a->mem_mib, a->name ? a->name : image->name, image->name, NULL, &vm, err,
-		   err_size);
+	e = create(a->mem_mib, a->name ? a->name : image->name, image->name, NULL, a->cpu, &vm,
+		   err, err_size);
 	if (e)
 		return e;
 	if (a->cmdline) {
@@ -454,7 +466,8 @@ int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t e
 		vm_discard(vm);
 		return e;
 	}
-	vm->state = VM_RUNNING;
+	__atomic_store_n(&vm->state, VM_RUNNING, __ATOMIC_RELEASE);
+	sched_kick(vm);
 	*out = vm;
 	return 0;
 }
@@ -462,7 +475,7 @@ int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t e
 int vm_create_incoming(uint64_t mem_size, const char *name, const char *image,
 		       const struct cpu_model *cpu, struct vm **out, char *err, size_t err_size)
 {
-	int e = create(mem_size / MIB, name, image, cpu, out, err, err_size);
+	int e = create(mem_size / MIB, name, image, cpu, -1, out, err, err_size);
 
 	if (!e)
 		(*out)->state = VM_INCOMING;
@@ -471,8 +484,10 @@ int vm_create_incoming(uint64_t mem_size, const char *name, const char *image,
 
 void vm_activate(struct vm *vm)
 {
-	if (vm->state == VM_INCOMING)
-		vm->state = VM_RUNNING;
+	if (vm->state != VM_INCOMING)
+		return;
+	__atomic_store_n(&vm->state, VM_RUNNING, __ATOMIC_RELEASE);
+	sched_kick(vm);
 }
 
 void vm_discard(struct vm *vm)
@@ -533,27 +548,58 @@ unsigned vm_count(void)
 	return n;
 }
 
+/* Returns once the VM is out of its guest on whichever CPU runs it. */
 void vm_pause(struct vm *vm)
 {
-	if (vm->state == VM_RUNNING)
-		vm->state = VM_PAUSED;
+	if (vm->state != VM_RUNNING)
+		return;
+	vm->state = VM_PAUSED;
+	sched_wait_out(vm);
 }
 
 void vm_resume(struct vm *vm)
 {
-	if (vm->state == VM_PAUSED)
-		vm->state = VM_RUNNING;
+	if (vm->state != VM_PAUSED)
+		return;
+	__atomic_store_n(&vm->state, VM_RUNNING, __ATOMIC_RELEASE);
+	sched_kick(vm);
 }
 
+/* CPU 0's part of a VM's end: its console's last line, the operator's console, the
+ * event. */
+static void announce(struct vm *vm, const char *msg)
+{
+	pc_console_flush(vm);
+	if (mon_attached_to(vm))
+		mon_detach();
+	mon_event("vm%d %s", vm->id, msg);
+}
+
+/* On the VM's home CPU when that is not CPU 0 (an exit handler ended it): the state
+ * changes at once, so the guest is not entered again, and CPU 0 announces it
+ * (vm_settle), as only CPU 0 touches the monitor. */
 static void end(struct vm *vm, enum vm_state state, const char *msg)
 {
 	if (dead(vm))
 		return;
-	pc_console_flush(vm);
-	if (mon_attached_to(vm))
-		mon_detach();
+	if (pcpu_this()->index != 0) {
+		strlcpy(vm->end_msg, msg, sizeof(vm->end_msg));
+		vm->state = state;
+		__atomic_store_n(&vm->end_pending, 1, __ATOMIC_RELEASE);
+		return;
+	}
 	vm->state = state;
-	mon_event("vm%d %s", vm->id, msg);
+	sched_wait_out(vm);
+	announce(vm, msg);
+}
+
+void vm_settle(struct vm *vm)
+{
+	sched_wait_out(vm);
+	if (!__atomic_load_n(&vm->end_pending, __ATOMIC_ACQUIRE))
+		return;
+	announce(vm, vm->end_msg);
+	__atomic_store_n(&vm->end_pending, 0, __ATOMIC_RELEASE);
 }
 
 void vm_kill(struct vm *vm, const char *fmt, ...)
@@ -639,8 +685,9 @@ static void reset(struct vm *vm)
 	mon_event("vm%d reset", vm->id);
 }
 
-/* What the platform asked for during the VM's last run. */
-static void platform_request(struct vm *vm)
+/* What the platform asked for during the VM's last run: on CPU 0, the VM held when it
+ * is at home elsewhere (hv/sched.c). */
+void vm_platform_request(struct vm *vm)
 {
 	enum pc_request r = vm->pc->request;
 
@@ -651,176 +698,13 @@ static void platform_request(struct vm *vm)
 		end(vm, VM_EXITED, "powered off");
 }
 
-/* --- scheduling --- */
-
-#define SLICE_MS 10
-#define HURRY_SLICE_MS 1
-/* A VM woken from HLT by its event runs before the busy ones, as Xen's credit scheduler
- * boosts a waking vCPU: a 100 Hz ticker beside three busy VMs otherwise waited up to
- * three slices for each tick and kept 34 of its 100 Hz. Only a VM that used less than an
- * equal share of the last window is boosted, and for one short slice, so a guest that
- * halts often gains no more than round robin gives it. */
-#define SHARE_WINDOW_MS 100
-#define BOOST_SLICE_MS 1
-#define IDLE_POLL_US 1000 /* the NIC, lwIP's timers and the console, when all VMs sleep */
-
-static unsigned hurry;
-
-void sched_hurry(bool *held, bool on)
-{
-	if (*held == on)
-		return;
-	*held = on;
-	if (on)
-		hurry++;
-	else
-		hurry--;
-}
-
 /* Frees what ended VMs hold. Done here, outside any exit handler, so no code still
  * running on a VM's behalf sees its memory go. */
-static void reap(void)
+void vm_reap(void)
 {
 	for (int i = 0; i < VM_MAX; i++)
-		if (used[i] && dead(&vms[i]) && vms[i].chunks)
+		if (used[i] && dead(&vms[i]) && vms[i].chunks) {
+			vm_settle(&vms[i]);
 			release(&vms[i]);
-}
-
-static bool runnable(const struct vm *vm)
-{
-	return vm->state == VM_RUNNING && !vm->vcpu->halted;
-}
-
-/* Charges the time since the last call to the VMs runnable now and to the host's load,
- * so the host's load is the sum of the VMs' shares. A VM that halted or woke within
- * the last slice is charged as it is now: an error of one slice, for one pass over the
- * table a slice. */
-static void account_runnable(void)
-{
-	static uint64_t last_us;
-	uint64_t now = time_now_us();
-	unsigned n = 0;
-
-	for (int i = 0; i < VM_MAX; i++) {
-		if (used[i] && runnable(&vms[i])) {
-			vms[i].runnable_us += now - last_us;
-			n++;
 		}
-	}
-	load_account(now, n);
-	last_us = now;
-}
-
-/* Every SHARE_WINDOW_MS: which VMs used less than an equal share of the CPU among the
- * VMs that run (halted or not) over the window that ended. */
-static void share_window(uint64_t now)
-{
-	static uint64_t start;
-	uint64_t len = now - start;
-	unsigned n = 0;
-
-	if (len < time_tsc_hz() / 1000 * SHARE_WINDOW_MS)
-		return;
-	for (int i = 0; i < VM_MAX; i++)
-		n += used[i] && vms[i].state == VM_RUNNING;
-	for (int i = 0; i < VM_MAX; i++) {
-		struct vm *vm = &vms[i];
-		if (!used[i])
-			continue;
-		vm->may_boost = n && (vm->run_tsc - vm->window_mark) * n < len;
-		vm->window_mark = vm->run_tsc;
-	}
-	start = now;
-}
-
-/* Halted vCPUs whose event came due run again (boosted, if they may); returns the host
- * TSC of the earliest event any other halted one waits for. */
-static uint64_t wake_halted(uint64_t until)
-{
-	for (int i = 0; i < VM_MAX; i++) {
-		struct vcpu *v = vms[i].vcpu;
-		if (!used[i] || vms[i].state != VM_RUNNING || !v || !v->halted)
-			continue;
-		if (vcpu_wake(v))
-			vms[i].boost = vms[i].may_boost;
-		else
-			until = MIN(until, vcpu_deadline_tsc(v));
-	}
-	return until;
-}
-
-void vm_throttle(struct vm *vm, uint32_t pct)
-{
-	vm->throttle_pct = MIN(pct, (uint32_t)THROTTLE_MAX_PCT);
-	if (!pct)
-		vm->throttle_until = 0;
-}
-
-/* Runs the VM for a slice (a throttled one then sits out its share of wall time), then
- * what it asked of its platform, then frees what ended. */
-static void run_slice(struct vm *vm, uint64_t deadline)
-{
-	uint64_t t0 = rdtsc(), t1;
-
-	hv_backend()->vcpu_run(vm->vcpu, deadline);
-	t1 = rdtsc();
-	if (vm->throttle_pct)
-		vm->throttle_until = t1 + throttle_hold(t1 - t0, vm->throttle_pct);
-	if (vm->pc->request)
-		platform_request(vm);
-	reap();
-}
-
-/* Whether a throttled VM is sitting out; if so, its return is a wake-up like a halted
- * VM's event, so an idle loop comes back for it. */
-static bool held(const struct vm *vm, uint64_t now, uint64_t *wake)
-{
-	if (now >= vm->throttle_until)
-		return false;
-	*wake = MIN(*wake, vm->throttle_until);
-	return true;
-}
-
-/* The round robin's position and the next wake-up are the running CPU's own
- * (struct pcpu's sched): CPU 0's today, one run queue per CPU later. */
-bool sched_run_once(void)
-{
-	struct pcpu *cpu = pcpu_this();
-	uint64_t slice = time_tsc_hz() / 1000 * (hurry ? HURRY_SLICE_MS : SLICE_MS), wake;
-
-	account_runnable();
-	/* A halted VM's next event ends the running VM's slice early, so its interrupt is
-	 * not late by a slice. */
-	wake = wake_halted(UINT64_MAX);
-	uint64_t now = rdtsc(), back = UINT64_MAX;
-	cpu->sched.next_wake = MIN(wake, now + time_tsc_hz() / 1000000 * IDLE_POLL_US);
-	share_window(now);
-	for (int i = 0; i < VM_MAX; i++) {
-		struct vm *vm = &vms[i];
-		if (!used[i] || !vm->boost)
-			continue;
-		vm->boost = false;
-		if (!runnable(vm) || held(vm, now, &back))
-			continue;
-		run_slice(vm, MIN(now + MIN(slice, time_tsc_hz() / 1000 * BOOST_SLICE_MS), wake));
-		return true;
-	}
-	for (int n = 1; n <= VM_MAX; n++) {
-		int i = (cpu->sched.last + n) % VM_MAX;
-		struct vm *vm = &vms[i];
-		if (!used[i] || !runnable(vm) || held(vm, now, &back))
-			continue;
-		cpu->sched.last = i;
-		run_slice(vm, MIN(now + slice, wake));
-		return true;
-	}
-	cpu->sched.next_wake = MIN(cpu->sched.next_wake, back);
-	reap();
-	return false;
-}
-
-void sched_idle(void)
-{
-	if (!hurry)
-		idle_until(pcpu_this()->sched.next_wake);
 }

@@ -77,10 +77,24 @@ struct vm {
 	const struct vm_owner *owner; /* NULL, or what holds the VM (above) */
 	uint32_t throttle_pct;  /* share of wall time withheld (hv/throttle.h): vm_throttle */
 	uint64_t throttle_until; /* host TSC before which the scheduler leaves it off the CPU */
+	/* its home CPU's only (hv/sched.c): */
 	uint64_t window_mark;   /* run_tsc when the scheduler's share window began */
 	bool may_boost;         /* it used less than its share in the last window */
 	bool boost;             /* woken from HLT: runs next, for one short slice */
+	/* Where it runs (hv/sched.c; the legend of hv/pcpu.h): */
+	uint32_t home;          /* [I] the CPU (pcpu index) whose scheduler runs it */
+	uint32_t runner;        /* [a] 1 + the CPU inside its slice now; 0: none */
+	uint32_t hold;          /* [a] CPU 0's holds: while > 0 no CPU enters it */
+	uint32_t s2_gen;        /* [a] moved when CPU 0 may have changed its EPT (a hold) */
+	uint32_t end_pending;   /* [a] it ended on its home CPU; CPU 0 still announces it */
+	char end_msg[224];      /* what to announce, written before end_pending */
 };
+
+/* Whether CPU 0 holds the VM (hv/sched.h): its CPU leaves the guest at once. */
+static inline bool vm_held(const struct vm *vm)
+{
+	return __atomic_load_n(&vm->hold, __ATOMIC_ACQUIRE) != 0;
+}
 
 struct vm_start_args {
 	const char *image;
@@ -90,6 +104,7 @@ struct vm_start_args {
 	unsigned nr_mods;
 	const char *initrd;  /* a Linux kernel's initrd module, or NULL */
 	const char *cmdline; /* NULL: the module's own arguments */
+	int cpu;             /* the host CPU to run on (cpu=); -1: the least loaded */
 };
 
 /* Creates, loads and starts a VM; on failure prints nothing and writes the reason to err. */
@@ -147,16 +162,11 @@ bool vm_page_zero(const struct vm *vm, uint64_t pfn);
 uint64_t vm_mem_fold(const struct vm *vm, uint64_t h,
 		     uint64_t (*fn)(uint64_t h, const uint8_t *p, size_t n));
 
-/* The scheduler: runs VMs round robin, a slice each, between services of the loop.
- * Returns false when no VM had anything to run. */
-bool sched_run_once(void);
-/* Nothing to do: sleeps until the next device event of a halted VM, or the next time
- * the loop must poll the NIC and the console (1 ms); not while sched_hurry() holds. */
-void sched_idle(void);
-/* While some work of tern's own is waiting on the network with a guest's time at stake
- * (a migration: every message waits for the loop to come round), slices shrink from
- * 10 ms to 1 ms so the loop comes round sooner. Each caller keeps its own flag in
- * *held, so that asking twice counts once; slices stay short while any flag is set. */
-void sched_hurry(bool *held, bool on);
+/* For the scheduler (hv/sched.c), on CPU 0: frees what ended VMs hold; acts on the
+ * reset or power-off the VM's platform asked for; waits until the VM's home CPU is out
+ * of it and announces an end that happened there. */
+void vm_reap(void);
+void vm_platform_request(struct vm *vm);
+void vm_settle(struct vm *vm);
 
 #endif

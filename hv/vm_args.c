@@ -104,9 +104,10 @@ int vm_parse_start(int argc, char **argv, struct vm_start_args *a, char *cmdline
 
 	memset(a, 0, sizeof(*a));
 	a->mem_mib = VM_DEFAULT_MEM_MIB;
+	a->cpu = -1;
 	if (argc < 1 || strcmp(argv[0], "--") == 0)
 		return fail(err, err_size, "usage: vm start <image> [mem=MiB] [name=NAME] "
-				"[mod=IMAGE ...] [initrd=IMAGE] [-- guest command line]%s", "");
+				"[mod=IMAGE ...] [initrd=IMAGE] [cpu=N] [-- guest command line]%s", "");
 	a->image = argv[0];
 	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		const char *w = argv[i];
@@ -133,9 +134,15 @@ int vm_parse_start(int argc, char **argv, struct vm_start_args *a, char *cmdline
 			if (a->initrd)
 				return fail(err, err_size, "one initrd= only%s", "");
 			a->initrd = w + 7;
+		} else if (strncmp(w, "cpu=", 4) == 0) {
+			uint64_t n;
+			if (!parse_u64(w + 4, &n) || n >= VM_CPU_LIMIT)
+				return fail(err, err_size, "bad cpu= value '%s': give a host CPU's "
+					    "number (info cpu)", w + 4);
+			a->cpu = (int)n;
 		} else {
 			return fail(err, err_size,
-				    "unknown argument '%s' (mem=, name=, mod=, initrd=, or -- "
+				    "unknown argument '%s' (mem=, name=, mod=, initrd=, cpu=, or -- "
 				    "before the guest's command line)", w);
 		}
 	}

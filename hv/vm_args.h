@@ -1,6 +1,6 @@
 /* Parsing `vm start` arguments: pure, tested hosted.
  *   vm start <image> [mem=MiB] [name=NAME] [mod=IMAGE ...] [initrd=IMAGE]
- *            [-- guest command line] */
+ *            [cpu=N] [-- guest command line] */
 #ifndef TERN_VM_ARGS_H
 #define TERN_VM_ARGS_H
 
@@ -8,6 +8,7 @@
 
 #define VM_DEFAULT_MEM_MIB 16
 #define VM_MAX_MEM_MIB 65536
+#define VM_CPU_LIMIT 4096 /* cpu= above any host's CPU count: refused while parsing */
 
 /* Fills a from argv (the words after "vm start"); the guest command line is joined into
  * cmdline_buf. Returns 0, or -E_INVAL with a message in err. */

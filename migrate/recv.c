@@ -12,6 +12,7 @@
 #include "hv/pc.h"
 #include "hv/pmm.h"
 #include "hv/time.h"
+#include "hv/sched.h"
 #include "hv/vm.h"
 #include "hv/vm_args.h"
 #include "migrate/autopolicy.h"

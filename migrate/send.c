@@ -16,6 +16,7 @@
 #include "hv/pmm.h"
 #include "hv/time.h"
 #include "hv/vcpu_state.h"
+#include "hv/sched.h"
 #include "hv/vm.h"
 #include "migrate/autopolicy.h"
 #include "migrate/discovery.h"

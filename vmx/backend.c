@@ -23,6 +23,7 @@ const struct hv_backend vmx_backend = {
 	.vcpu_create = vmx_vcpu_create,
 	.vcpu_destroy = vmx_vcpu_destroy,
 	.vcpu_run = vmx_vcpu_run,
+	.vcpu_put = vmx_vcpu_put,
 	.get_state = vmx_get_state,
 	.set_state = vmx_set_state,
 	.get_sreg = vmx_get_sreg,

@@ -1,6 +1,7 @@
 /* A VT-x vCPU's life: its VMCS and bitmaps, and the loop that runs it. */
 #include "hv/error.h"
 #include "hv/lib/string.h"
+#include "hv/pcpu.h"
 #include "hv/pmm.h"
 #include "hv/vm.h"
 #include "hv/x86.h"
@@ -8,7 +9,13 @@
 #include "vmx/vmcs.h"
 #include "vmx/vmx.h"
 
-static struct vmx_vcpu *resident; /* whose MSRs and FPU state are in the CPU */
+/* whose MSRs and FPU state are in each CPU [o] */
+static struct vmx_vcpu *resident[PCPU_MAX];
+
+static struct vmx_vcpu **here(void)
+{
+	return &resident[pcpu_this()->index];
+}
 
 static void free_pages(struct vmx_vcpu *x)
 {
@@ -71,8 +78,8 @@ void vmx_vcpu_destroy(struct vcpu *v)
 	if (!x)
 		return;
 	vmx_clear(x);
-	if (resident == x)
-		resident = NULL;
+	if (*here() == x)
+		*here() = NULL;
 	vmx_invvpid(x);
 	free_pages(x);
 	v->priv = NULL;
@@ -163,33 +170,50 @@ static void load_msrs(const struct vmx_vcpu *x)
 /* The guest's MSRs and FPU state go into the CPU only when another guest's were there. */
 static void make_resident(struct vmx_vcpu *x)
 {
-	if (resident == x)
+	struct vmx_vcpu **r = here();
+
+	if (*r == x)
 		return;
-	if (resident) {
-		save_fpu(resident);
-		save_msrs(resident);
+	if (*r) {
+		save_fpu(*r);
+		save_msrs(*r);
 	}
 	load_fpu(x);
 	load_msrs(x);
-	resident = x;
+	*r = x;
 }
 
 /* The state's FPU registers and switched MSRs live in the CPU while the vCPU is
  * resident: bring them back to memory before they are read or replaced. */
 void vmx_evict(struct vmx_vcpu *x)
 {
-	if (resident != x)
+	struct vmx_vcpu **r = here();
+
+	if (*r != x)
 		return;
 	save_fpu(x);
 	save_msrs(x);
-	resident = NULL;
+	*r = NULL;
+}
+
+/* The vCPU leaves this CPU: its registers back in memory and its VMCS cleared, so that
+ * another CPU may load it (SDM 24.11.1: a VMCS active on two CPUs is undefined). */
+void vmx_vcpu_put(struct vcpu *v)
+{
+	struct vmx_vcpu *x = v->priv;
+
+	if (!x)
+		return;
+	vmx_evict(x);
+	if (x->active_on == pcpu_this()->index + 1)
+		vmx_clear(x);
 }
 
 /* The guest's XSETBV, checked by the core: into the CPU at once when it is resident. */
 void vmx_set_xcr0(struct vmx_vcpu *x, uint64_t v)
 {
 	x->xcr0 = v;
-	if (resident == x && xmask())
+	if (*here() == x && xmask())
 		xsetbv(v);
 }
 
@@ -200,6 +224,23 @@ static void entry_failed(struct vcpu *v, int how)
 	vm_kill(v->vm, "VM entry failed: %s (rip 0x%llx)",
 		how == 2 ? vmx_insn_error_name(err) : "VMfailInvalid (no current VMCS)",
 		(unsigned long long)vmcs_read(GUEST_RIP));
+}
+
+/* Translations this CPU may cache for the vCPU are dropped before it enters: on a CPU it
+ * did not run on last (a VPID and an EPT root can be a freed VM's), and after CPU 0
+ * changed the VM's EPT while it held the VM (vm->s2_gen moved). INVEPT and INVVPID
+ * act on the executing CPU only (SDM 28.3.3.1, 28.3.3.3). */
+static void flush_stale(struct vmx_vcpu *x, struct vm *vm)
+{
+	uint32_t cpu = pcpu_this()->index + 1;
+	uint32_t gen = __atomic_load_n(&vm->s2_gen, __ATOMIC_ACQUIRE);
+
+	if (x->ran_on == cpu && x->s2_gen == gen)
+		return;
+	vmx_invept(vm);
+	vmx_invvpid(x);
+	x->ran_on = cpu;
+	x->s2_gen = gen;
 }
 
 void vmx_vcpu_run(struct vcpu *v, uint64_t deadline_tsc)
@@ -213,8 +254,10 @@ void vmx_vcpu_run(struct vcpu *v, uint64_t deadline_tsc)
 		return;
 	}
 	make_resident(x);
+	flush_stale(x, vm);
 	x->slice_end = deadline_tsc;
-	while (vm->state == VM_RUNNING && !v->halted) {
+	/* A hold (hv/sched.c) ends the slice: CPU 0 waits for this CPU to leave the guest */
+	while (vm->state == VM_RUNNING && !v->halted && !vm_held(vm)) {
 		uint64_t now = rdtsc(), ticks, until, in, out;
 		bool go_on;
 		int r;

@@ -28,6 +28,10 @@ struct vmx_vcpu {
 	uint64_t msr_bitmap;
 	uint16_t vpid;
 	bool launched;
+	uint32_t active_on;       /* 1 + the CPU it is active on (VMPTRLD, no VMCLEAR since) */
+	uint32_t host_cpu;        /* the CPU whose host state the VMCS holds (pcpu index) */
+	uint32_t ran_on;          /* 1 + the CPU that last entered the guest; 0: none yet */
+	uint32_t s2_gen;          /* the VM's s2_gen when this vCPU's CPU last did INVEPT */
 	bool virtual_nmis;        /* the CPU tracks the guest's NMI blocking */
 	uint64_t slice_end;       /* TSC: the scheduler's deadline for this run */
 	uint32_t reinject;        /* an interrupted delivery, as interruption information */
@@ -60,6 +64,7 @@ int vmx_vcpu_create(struct vcpu *v);
 void vmx_vcpu_destroy(struct vcpu *v);
 void vmx_vcpu_run(struct vcpu *v, uint64_t deadline_tsc);
 void vmx_evict(struct vmx_vcpu *x);
+void vmx_vcpu_put(struct vcpu *v);
 void vmx_set_xcr0(struct vmx_vcpu *x, uint64_t v);
 
 /* vmx/event.c */
@@ -84,6 +89,8 @@ int vmcs_setup(struct vmx_vcpu *x, struct vm *vm);
 void vmx_invept(struct vm *vm);
 void vmx_invvpid(struct vmx_vcpu *x);
 void vmx_clear(struct vmx_vcpu *x);
+/* Whether x's VMCS is the calling CPU's current one. */
+bool vmx_is_current(const struct vmx_vcpu *x);
 uint64_t vmx_cr0_fixed_mask(void);
 uint64_t vmx_cr4_fixed0(void);
 void vmx_msr_bitmap_init(uint8_t *bitmap);

@@ -6,6 +6,7 @@
 #include "hv/pmm.h"
 #include "hv/vm.h"
 #include "hv/msr.h"
+#include "hv/pcpu.h"
 #include "hv/x86_rules.h"
 #include "hv/x86.h"
 #include "vmx/ept.h"
@@ -32,7 +33,16 @@
 #define EPT_CAP_INVEPT_SINGLE (1ull << 25)
 #define VPID_CAP_INVVPID_SINGLE (1ull << 41)
 
-static struct vmx_vcpu *current;   /* whose VMCS is loaded */
+/* The VMCS each CPU has current [o]. A VMCS is active on one CPU at most (SDM 24.11.1):
+ * the CPU that ran it VMCLEARs it (vmx_vcpu_put) before another may load it. */
+static struct vmx_vcpu *current[PCPU_MAX];
+
+static int setup_host(void);
+
+static uint32_t this_cpu(void)
+{
+	return pcpu_this()->index;
+}
 
 uint64_t vmcs_read(enum vmcs_field f)
 {
@@ -55,24 +65,44 @@ bool vmcs_write(enum vmcs_field f, uint64_t v)
 	return !fail;
 }
 
+/* Loaded on another CPU than last time, the VMCS gets this CPU's host state: its GDT,
+ * TSS and GS base are its own (struct pcpu). */
 int vmcs_load(struct vmx_vcpu *v)
 {
+	uint32_t cpu = this_cpu();
 	uint8_t fail;
 
-	if (current == v)
+	if (current[cpu] == v)
 		return 0;
 	asm volatile("vmptrld %1; setna %0" : "=qm"(fail) : "m"(v->vmcs) : "cc", "memory");
 	if (fail)
 		return -E_IO;
-	current = v;
+	current[cpu] = v;
+	v->active_on = cpu + 1;
+	if (v->host_cpu != cpu) {
+		if (setup_host())
+			return -E_IO;
+		v->host_cpu = cpu;
+	}
 	return 0;
 }
 
+/* VMCLEAR also makes the launch state "clear": the next entry must be VMLAUNCH
+ * (SDM 24.11.3). */
 void vmx_clear(struct vmx_vcpu *v)
 {
+	uint32_t cpu = this_cpu();
+
 	asm volatile("vmclear %0" : : "m"(v->vmcs) : "cc", "memory");
-	if (current == v)
-		current = NULL;
+	v->launched = false;
+	v->active_on = 0;
+	if (current[cpu] == v)
+		current[cpu] = NULL;
+}
+
+bool vmx_is_current(const struct vmx_vcpu *v)
+{
+	return current[this_cpu()] == v;
 }
 
 /* A control word the CPU accepts: allowed-0 bits (low half of the MSR) forced on,
@@ -240,6 +270,7 @@ int vmcs_setup(struct vmx_vcpu *v, struct vm *vm)
 	int err;
 
 	vmx_clear(v);
+	v->host_cpu = this_cpu(); /* setup_host below writes this CPU's */
 	err = vmcs_load(v);
 	if (!err)
 		err = setup_controls(v, vm);

@@ -30,6 +30,20 @@ static void test_defaults(void **state)
 	assert_null(a.cmdline);
 	assert_null(a.initrd);
 	assert_int_equal(a.nr_mods, 0);
+	assert_int_equal(a.cpu, -1); /* placed on the least loaded CPU */
+}
+
+static void test_cpu(void **state)
+{
+	assert_int_equal(parse("spin cpu=1 -- x"), 0);
+	assert_int_equal(a.cpu, 1);
+	assert_string_equal(a.cmdline, "x");
+	assert_int_equal(parse("spin cpu=0"), 0);
+	assert_int_equal(a.cpu, 0);
+	assert_true(parse("spin cpu=") < 0);
+	assert_true(parse("spin cpu=-1") < 0);
+	assert_true(parse("spin cpu=4096") < 0);
+	assert_non_null(strstr(err, "bad cpu= value '4096'"));
 }
 
 static void test_linux(void **state)
@@ -66,7 +80,7 @@ static void test_errors(void **state)
 	assert_true(parse("x name=a/b") < 0);
 	assert_true(parse("x name=") < 0);
 	assert_true(parse("x bogus") < 0);
-	assert_string_equal(err, "unknown argument 'bogus' (mem=, name=, mod=, initrd=, or -- "
+	assert_string_equal(err, "unknown argument 'bogus' (mem=, name=, mod=, initrd=, cpu=, or -- "
 				 "before the guest's command line)");
 	assert_true(parse("x initrd=") < 0);
 	assert_true(parse("x initrd=a initrd=b") < 0);
@@ -191,6 +205,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_all_options),
 		cmocka_unit_test(test_linux),
+		cmocka_unit_test(test_cpu),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_console_lines),

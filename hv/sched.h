@@ -1,0 +1,54 @@
+/* Where VMs run, and how CPU 0 reaches one that runs on another CPU.
+ *
+ * Each VM has a home CPU (vm->home) for life: `vm start ... cpu=N`, else the CPU with
+ * the fewest running VMs (CPU 0 counts one more: it carries tern's own work). Every CPU
+ * runs the VMs at home there round robin: CPU 0 between the services of tern's loop
+ * (sched_run_once), an application processor in its own loop (sched_ap_loop).
+ *
+ * CPU 0 keeps the monitor, the network, migration, the policy, and creating and freeing
+ * VMs. What it does to a VM at home elsewhere that the guest must not see half done
+ * (reading or loading its vCPU state, ending a dirty-tracking round, console input, a
+ * reset) it does under a hold: vm_hold() asks, kicks the home CPU with an IPI (VEC_WAKE)
+ * and returns once that CPU is out of the guest, the vCPU's registers are in memory and
+ * its VMCS is cleared; until vm_unhold() no CPU enters the guest. A hold on a VM at
+ * home on the calling CPU is empty: it is not in its guest while tern code runs. */
+#ifndef TERN_SCHED_H
+#define TERN_SCHED_H
+
+#include "hv/types.h"
+
+struct vm;
+struct pcpu;
+
+/* The home of a new VM: cpu (-1: choose); err says why not when that CPU cannot run
+ * guests (not up, or no VT-x there). */
+int sched_place(int cpu, uint32_t *home, char *err, size_t err_size);
+/* VMs placed on CPU i that are running or on their way in (migration). */
+unsigned sched_load(uint32_t cpu);
+
+void vm_hold(struct vm *vm);
+void vm_unhold(struct vm *vm);
+/* After CPU 0 changed what decides whether the VM runs (its state): returns once its
+ * home CPU has seen the change, so it is not in the guest and will not enter it while
+ * the change stands. */
+void sched_wait_out(struct vm *vm);
+/* Tells the VM's home CPU to look at it again (it may run now). */
+void sched_kick(const struct vm *vm);
+
+/* CPU 0's turn of the scheduler, between services of tern's loop: runs a VM at home
+ * there for a slice, and serves what VMs elsewhere left for CPU 0. Returns false when
+ * no VM had anything to run. */
+bool sched_run_once(void);
+/* Nothing to do: sleeps until the next device event of a halted VM, or the next time
+ * the loop must poll the NIC and the console (1 ms); not while sched_hurry() holds. */
+void sched_idle(void);
+/* While some work of tern's own is waiting on the network with a guest's time at stake
+ * (a migration: every message waits for the loop to come round), CPU 0's slices shrink
+ * from 10 ms to 1 ms so the loop comes round sooner. Each caller keeps its own flag in
+ * *held, so that asking twice counts once; slices stay short while any flag is set. */
+void sched_hurry(bool *held, bool on);
+
+/* An application processor with VT-x on: runs the VMs at home there, forever. */
+__noreturn void sched_ap_loop(struct pcpu *p);
+
+#endif
