@@ -61,14 +61,16 @@ static void cpu_brand(char out[49])
 	out[48] = 0;
 }
 
-/* One row per host CPU, as `cpuN: key=value ...` with `why=<text>` last; parked CPUs
- * are woken by an IPI first, so `answered` says that each still runs. */
+/* One row per host CPU, as `cpuN: key=value ...` with `why=<text>` last; the other CPUs
+ * are sent an IPI first, so `answered` says that each still runs. A parked one answers
+ * at once, one running guests at the latest when its slice ends (10 ms). */
+#define PING_US 50000
 static void info_cpus(void)
 {
 	static bool answered[PCPU_MAX];
 	uint32_t up = 0, n = pcpu_count();
 
-	smp_ping(10000, answered);
+	smp_ping(PING_US, answered);
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t st = __atomic_load_n(&pcpu_get(i)->state, __ATOMIC_ACQUIRE);
 		up += st == PCPU_ONLINE || st == PCPU_PARKED;
