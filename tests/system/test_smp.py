@@ -8,12 +8,20 @@ on CPU 0 still work.
 QEMU (TCG, no VT-x) with 2 CPUs as well: OVMF with ACPI tables there, an AMD CPU model;
 the AP comes up and says that VMX is off.
 
-One boot per configuration, shared by its checks (Bochs with 4 CPUs is slow to boot)."""
+One boot per configuration, shared by its checks (Bochs with 4 CPUs is slow to boot).
+
+Then VMs on every CPU (issue 17, second step), on one more boot, Bochs/BIOS with 2 CPUs:
+two spin VMs pinned one per CPU each get nearly a whole CPU; the monitor answers while
+a spin VM runs on CPU 1; stop, cont and kill reach a VM on CPU 1 and take effect; dirty
+tracking stays exact with the writer on CPU 1 (the pages guest, as test_dirty.py
+checks it) and memtouch's ledger holds under it."""
 import re
+import time
 
 import pytest
 
 from ternhost import TernHost
+from test_dirty import PAGE, dump, sync, wrote_lines
 
 # (platform, emulated CPUs, tern's command line, the CPU list's source)
 CONFIGS = [
@@ -95,9 +103,12 @@ def test_info_cpu_lists_every_cpu(smp_host):
         assert cpu[i]["answered"] == "yes" and int(cpu[i]["wakeups"]) >= 1, info
 
 
-def test_guest_runs_and_aps_stay_parked(smp_host):
+def test_guest_runs_and_aps_park_again(smp_host):
+    """A VM started without cpu= goes to an AP (CPU 0 counts busier); once it ended,
+    every AP is parked again and answers."""
     if smp_host.vmx:
         vm = smp_host.vm_start("hello -- greeting=1")
+        assert smp_host.vms()[vm]["cpu"] == 1
         smp_host.expect(rf"\[vm{vm}\] PASS".encode(), timeout=120)
         smp_host.expect(rf"vm{vm} exited with status 0".encode(), timeout=60)
     before = rows(smp_host.info("cpu"))
@@ -108,3 +119,136 @@ def test_guest_runs_and_aps_stay_parked(smp_host):
             continue
         assert after[i]["state"] == "parked" and after[i]["answered"] == "yes", after
         assert int(after[i]["wakeups"]) > int(before[i]["wakeups"]), (before, after)
+
+
+# --- VMs on every CPU: one Bochs/BIOS boot with 2 CPUs ---
+
+MEASURE_MS = 10000   # of tern's clock (uptime-ms), not the wall's
+
+
+@pytest.fixture(scope="module")
+def pair():
+    host = TernHost("bochs-bios", name="smp-sched", cpus=2)
+    try:
+        host.wait_prompt(timeout=BOOT_TIMEOUT)
+        yield host
+    finally:
+        host.close()
+
+
+@pytest.fixture
+def clean(pair):
+    yield pair
+    pair.kill_vms()
+
+
+def uptime_ms(host):
+    return int(host.info("cpu")["uptime-ms"])
+
+
+def wait_tern_ms(host, ms):
+    """Waits until `ms` of tern's clock went by; returns how many did."""
+    t0 = uptime_ms(host)
+    while uptime_ms(host) - t0 < ms:
+        time.sleep(1)
+    return uptime_ms(host) - t0
+
+
+def cpu_ms_over(host, vms, ms=MEASURE_MS):
+    """Each VM's cpu-ms over `ms` of tern's clock, and the time it took."""
+    before = host.vms()
+    took = wait_tern_ms(host, ms)
+    after = host.vms()
+    return {vm: after[vm]["cpu_ms"] - before[vm]["cpu_ms"] for vm in vms}, took
+
+
+def start_spin(host, cpu):
+    vm = host.vm_start(f"spin cpu={cpu}")
+    host.expect(rf"\[vm{vm}\] spin: every=".encode(), timeout=60)
+    return vm
+
+
+def test_cpu_must_be_able_to_run_guests(clean):
+    out = clean.cmd("vm start spin cpu=2")
+    assert "error: cpu2 cannot run guests: no such CPU" in out, out
+    assert clean.vms() == {}
+
+
+def test_two_spin_vms_each_get_a_cpu(clean):
+    a = start_spin(clean, 1)
+    alone, t_alone = cpu_ms_over(clean, [a])
+    b = start_spin(clean, 0)
+    both, t_both = cpu_ms_over(clean, [a, b])
+    rows = clean.vms()
+    print(f"\nspin alone on cpu1: {alone[a]} cpu-ms in {t_alone} ms; pinned pair: "
+          f"cpu1 {both[a]}, cpu0 {both[b]} cpu-ms in {t_both} ms")
+    assert rows[a]["cpu"] == 1 and rows[b]["cpu"] == 0, rows
+    assert alone[a] > 0.8 * t_alone, (alone, t_alone)
+    # one CPU shared would give each about half of what one alone got
+    for vm in (a, b):
+        assert both[vm] * t_alone > 0.75 * alone[a] * t_both, (alone, both)
+
+
+def test_monitor_answers_while_a_guest_spins_on_cpu1(clean):
+    vm = start_spin(clean, 1)
+    for _ in range(3):
+        cpu = rows(clean.info("cpu"))
+        assert cpu[1]["state"] == "online" and cpu[1]["vms"] == "1", cpu
+        assert cpu[1]["answered"] == "yes", cpu
+    assert clean.vms()[vm]["state"] == "running"
+
+
+def test_stop_cont_kill_on_cpu1(clean):
+    vm = start_spin(clean, 1)
+    out = clean.cmd(f"stop {vm}")
+    assert f"vm{vm} paused" in out, out
+    stopped = clean.vms()[vm]
+    wait_tern_ms(clean, 2000)
+    assert clean.vms()[vm] == stopped, "cpu-ms grew while it was stopped"
+    assert stopped["state"] == "paused" and stopped["cpu"] == 1
+    clean.cmd(f"cont {vm}")
+    wait_tern_ms(clean, 2000)
+    resumed = clean.vms()[vm]
+    assert resumed["state"] == "running" and resumed["cpu_ms"] > stopped["cpu_ms"] + 1000
+    out = clean.cmd(f"kill {vm}")
+    assert f"vm{vm} killed: by the operator" in out, out
+    killed = clean.vms()[vm]
+    wait_tern_ms(clean, 1000)
+    assert clean.vms()[vm] == killed and killed["state"] == "killed", killed
+    assert rows(clean.info("cpu"))[1]["state"] == "parked"
+
+
+def test_dirty_tracking_exact_with_the_writer_on_cpu1(clean):
+    """test_dirty.py's exactness check in wp mode, the guest on CPU 1: rounds end from
+    CPU 0 (a hold), CPU 1 flushes its EPT translations before it enters again."""
+    vm = clean.vm_start("pages cpu=1 -- seed=11 count=24")
+    clean.expect(rf"\[vm{vm}\] pages: self=0x([0-9a-f]+)-0x([0-9a-f]+) "
+                 rf"area=0x([0-9a-f]+)-0x([0-9a-f]+)\r\n".encode(), timeout=60)
+    a, b, c, d = (int(x, 16) for x in clean.proc.match.groups())
+    own, area = set(range(a // PAGE, b // PAGE + 1)), set(range(c // PAGE, d // PAGE + 1))
+    clean.expect(rf"\[vm{vm}\] pages: ready".encode(), timeout=60)
+    assert clean.vms()[vm]["cpu"] == 1
+    clean.cmd(f"dirty start {vm} mode=wp")
+    sync(clean, vm)
+    for rnd in (1, 2, 3):
+        clean.cmd(f"vm send {vm} go")
+        wrote = wrote_lines(clean, vm, rnd)
+        assert sync(clean, vm) == len(dump(clean, vm))
+        dirty = dump(clean, vm)
+        assert wrote <= dirty, f"missing: {sorted(wrote - dirty)}"
+        extra = dirty - wrote
+        assert not (extra & area), f"read, never written: {sorted(extra & area)}"
+        assert extra <= own, f"outside the guest's own: {sorted(extra - own)}"
+
+
+def test_memtouch_ledger_holds_on_cpu1_under_tracking(clean):
+    vm = clean.vm_start("memtouch cpu=1 -- mib=2")
+    clean.expect(rf"\[vm{vm}\] seq=1 check=ok".encode(), timeout=120)
+    clean.cmd(f"dirty start {vm} mode=wp")
+    for _ in range(4):
+        clean.expect(rf"\[vm{vm}\] seq=\d+ check=ok".encode(), timeout=120)
+        assert sync(clean, vm) > 0
+    clean.cmd(f"dirty stop {vm}")
+    clean.expect(rf"\[vm{vm}\] seq=\d+ check=ok".encode(), timeout=120)
+    assert clean.vms()[vm]["cpu"] == 1
+    assert "check=FAIL" not in open(clean.log_path, "rb").read().decode("latin-1")
