@@ -240,16 +240,21 @@ static void prompt(void)
 }
 
 /* Each application processor's events (a guest's console line, a device's warning, a
- * VM's end) wait here for CPU 0, which alone draws the monitor's prompt: one producer
- * (the CPU) and one consumer (CPU 0) each, so the indexes need no lock. */
-#define EVENT_RING 16
+ * VM's end) wait in its ring for CPU 0, which alone draws the monitor's prompt: one
+ * producer (the CPU) and one consumer (CPU 0) each, so the indexes need no lock. CPU 0
+ * drains them once a turn of its loop (at most a slice, 10 ms, apart); a CPU whose ring
+ * is full drops and counts, as it must never wait for CPU 0 (CPU 0 waits for it). The
+ * rings are CPU 0's allocations, made on its first turn, before any guest runs. */
+#define EVENT_RING 64
 #define EVENT_LEN 256
-static struct event_ring {
+struct event_ring {
 	char line[EVENT_RING][EVENT_LEN];
 	uint32_t head;    /* [a] written by the CPU: lines queued */
 	uint32_t tail;    /* [a] written by CPU 0: lines printed */
-	uint32_t dropped; /* [a] lines lost to a full ring */
-} rings[PCPU_MAX];
+};
+#define RING_PAGES (ALIGN_UP(sizeof(struct event_ring), PAGE_SIZE) / PAGE_SIZE)
+static struct event_ring *rings[PCPU_MAX]; /* [a] set by CPU 0 */
+static uint32_t dropped[PCPU_MAX];         /* [a] lines lost to a full (or no) ring */
 
 static void print_event(const char *buf)
 {
@@ -260,36 +265,49 @@ static void print_event(const char *buf)
 		prompt();
 }
 
-static void queue_event(struct event_ring *r, const char *buf)
+static void queue_event(uint32_t cpu, const char *buf)
 {
-	uint32_t head = r->head;
+	struct event_ring *r = __atomic_load_n(&rings[cpu], __ATOMIC_ACQUIRE);
+	uint32_t head;
 
-	if (head - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) >= EVENT_RING) {
-		__atomic_fetch_add(&r->dropped, 1, __ATOMIC_RELAXED);
+	if (!r || (head = r->head) - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) >= EVENT_RING) {
+		__atomic_fetch_add(&dropped[cpu], 1, __ATOMIC_RELAXED);
 		return;
 	}
 	strlcpy(r->line[head % EVENT_RING], buf, EVENT_LEN);
 	__atomic_store_n(&r->head, head + 1, __ATOMIC_RELEASE);
 }
 
+static void drain(uint32_t cpu)
+{
+	struct event_ring *r = rings[cpu];
+	uint32_t head, lost;
+
+	if (!r) {
+		r = (struct event_ring *)(uintptr_t)pmm_alloc(RING_PAGES);
+		if (r)
+			memset(r, 0, sizeof(*r));
+		__atomic_store_n(&rings[cpu], r, __ATOMIC_RELEASE);
+		return;
+	}
+	head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
+	for (uint32_t t = r->tail; t != head; t++) {
+		print_event(r->line[t % EVENT_RING]);
+		__atomic_store_n(&r->tail, t + 1, __ATOMIC_RELEASE);
+	}
+	lost = __atomic_exchange_n(&dropped[cpu], 0, __ATOMIC_RELAXED);
+	if (lost) {
+		char buf[64];
+		fmt_snprintf(buf, sizeof(buf), "cpu%u: %u events lost (its queue was full)",
+			     cpu, lost);
+		print_event(buf);
+	}
+}
+
 void mon_drain_events(void)
 {
-	for (uint32_t cpu = 1; cpu < pcpu_count(); cpu++) {
-		struct event_ring *r = &rings[cpu];
-		uint32_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE), lost;
-
-		for (uint32_t t = r->tail; t != head; t++) {
-			print_event(r->line[t % EVENT_RING]);
-			__atomic_store_n(&r->tail, t + 1, __ATOMIC_RELEASE);
-		}
-		lost = __atomic_exchange_n(&r->dropped, 0, __ATOMIC_RELAXED);
-		if (lost) {
-			char buf[64];
-			fmt_snprintf(buf, sizeof(buf), "cpu%u: %u events lost (its queue was full)",
-				     cpu, lost);
-			print_event(buf);
-		}
-	}
+	for (uint32_t cpu = 1; cpu < pcpu_count(); cpu++)
+		drain(cpu);
 }
 
 void mon_event(const char *fmt, ...)
@@ -302,7 +320,7 @@ void mon_event(const char *fmt, ...)
 	fmt_vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	if (cpu)
-		queue_event(&rings[cpu], buf);
+		queue_event(cpu, buf);
 	else
 		print_event(buf);
 }

@@ -355,8 +355,8 @@ bool sched_run_once(void)
 	struct vm *ran;
 
 	account_runnable();
-	serve_others();
 	mon_drain_events();
+	serve_others();
 	ran = run_once(cpu, slice, time_tsc_hz() / 1000000 * IDLE_POLL_US);
 	if (ran && ran->pc->request)
 		vm_platform_request(ran);

@@ -598,6 +598,7 @@ void vm_settle(struct vm *vm)
 	sched_wait_out(vm);
 	if (!__atomic_load_n(&vm->end_pending, __ATOMIC_ACQUIRE))
 		return;
+	mon_drain_events(); /* what the guest printed before its end comes first */
 	announce(vm, vm->end_msg);
 	__atomic_store_n(&vm->end_pending, 0, __ATOMIC_RELEASE);
 }

@@ -108,9 +108,9 @@ def test_guest_runs_and_aps_park_again(smp_host):
     every AP is parked again and answers."""
     if smp_host.vmx:
         vm = smp_host.vm_start("hello -- greeting=1")
-        assert smp_host.vms()[vm]["cpu"] == 1
         smp_host.expect(rf"\[vm{vm}\] PASS".encode(), timeout=120)
         smp_host.expect(rf"vm{vm} exited with status 0".encode(), timeout=60)
+        assert smp_host.vms()[vm]["cpu"] == 1
     before = rows(smp_host.info("cpu"))
     after = rows(smp_host.info("cpu"))
     for i in range(1, smp_host.cpus):
