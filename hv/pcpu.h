@@ -6,8 +6,9 @@
  *   [I] set before the CPU starts, then immutable
  *   [o] the CPU itself only (no other CPU reads it while it runs)
  *   [a] written by the CPU itself with atomic stores, read by others atomically
- * Today an application processor touches nothing but its own pcpu; everything else
- * (VMs, devices, the console, the allocator) is the boot CPU's alone. */
+ * An application processor touches its own pcpu, and the VMs at home on it under the
+ * handshake of hv/sched.c; the rest (the allocator, the monitor, the network, creating
+ * and freeing VMs) is the boot CPU's alone. docs/architecture.md has the whole legend. */
 #ifndef TERN_PCPU_H
 #define TERN_PCPU_H
 
@@ -33,12 +34,12 @@ struct pcpu {
 	const char *why;          /* [a] why it failed, or why virtualization is off */
 	uint8_t virt_on;          /* [a] the backend's cpu_enable succeeded (VMXON) */
 	uint64_t wakeups;         /* [a] times it woke from HLT */
-	uint64_t ipis;            /* [a] wake-up IPIs it took */
+	uint64_t ipis;            /* [a] wake-up IPIs (kicks) it took */
 	uint64_t stack_top;       /* [I] its stack (the boot CPU: the loader's) */
 	uint8_t *ist;             /* [I] IST_COUNT stacks of IST_STACK_SIZE */
 	struct cpu_tables tables; /* [o] its GDT and TSS */
-	/* The scheduler's state for this CPU's run queue [o]: where the round robin over
-	 * the VMs at home here resumes, the TSC by which the loop must look again, and when
+	/* The scheduler's state for this CPU's run queue [o] (hv/sched.c): where the round
+	 * robin over the VMs at home here resumes, the TSC by which to look again, and when
 	 * the share window (which VMs may be boosted) began. */
 	struct {
 		int last;
