@@ -10,6 +10,7 @@
 #include "hv/pc.h"
 #include "hv/vcpu.h"
 #include "hv/vcpu_state.h"
+#include "hv/sched.h"
 #include "hv/vm.h"
 
 static const char *const seg_names[SEG_COUNT] = { "es", "cs", "ss", "ds", "fs", "gs", "ldtr",
@@ -73,6 +74,8 @@ int cmd_info_registers(int argc, char **argv)
 			s.event.has_error ? s.event.error : 0);
 	else
 		kprintf("event: none\n");
+	vm_hold(vm); /* the local APIC model is its CPU's while it runs */
 	print_apic(vm);
+	vm_unhold(vm);
 	return 0;
 }

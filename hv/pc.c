@@ -100,11 +100,14 @@ unsigned pc_console_input(struct vm *vm, const uint8_t *bytes, unsigned n)
 	return took;
 }
 
+/* Held: the line being gathered is the guest's CPU's while the VM runs. */
 void pc_console_attach(struct vm *vm, bool on)
 {
+	vm_hold(vm);
 	if (on)
 		pc_console_flush(vm);
 	vm->pc->attached = on;
+	vm_unhold(vm);
 }
 
 /* --- life --- */

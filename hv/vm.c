@@ -393,6 +393,10 @@ static int create(uint64_t mem_mib, const char *name, const char *image,
 		fmt_snprintf(err, err_size, "too many VMs (at most %d)", VM_MAX);
 		return -E_BUSY;
 	}
+	/* No CPU may look into the slot while it is wiped and filled (memset leaves no
+	 * order): its old home CPU sees it at home nowhere, or CPU 0 waits it out. */
+	__atomic_store_n(&vm->home, VM_HOME_NONE, __ATOMIC_SEQ_CST);
+	sched_wait_out(vm);
 	release(vm);
 	memset(vm, 0, sizeof(*vm));
 	vm->id = new_id(); /* after the memset: its old id is not in the way */
@@ -548,21 +552,26 @@ unsigned vm_count(void)
 	return n;
 }
 
+/* The VM's state goes from `from` to `to` unless another CPU changed it first (its home
+ * CPU ends a VM whose guest asked to, while CPU 0 may pause or kill it). */
+static bool set_state(struct vm *vm, enum vm_state from, enum vm_state to)
+{
+	return __atomic_compare_exchange_n(&vm->state, &from, to, false, __ATOMIC_SEQ_CST,
+					   __ATOMIC_SEQ_CST);
+}
+
 /* Returns once the VM is out of its guest on whichever CPU runs it. */
 void vm_pause(struct vm *vm)
 {
-	if (vm->state != VM_RUNNING)
+	if (!set_state(vm, VM_RUNNING, VM_PAUSED))
 		return;
-	vm->state = VM_PAUSED;
 	sched_wait_out(vm);
 }
 
 void vm_resume(struct vm *vm)
 {
-	if (vm->state != VM_PAUSED)
-		return;
-	__atomic_store_n(&vm->state, VM_RUNNING, __ATOMIC_RELEASE);
-	sched_kick(vm);
+	if (set_state(vm, VM_PAUSED, VM_RUNNING))
+		sched_kick(vm);
 }
 
 /* CPU 0's part of a VM's end: its console's last line, the operator's console, the
@@ -580,15 +589,18 @@ static void announce(struct vm *vm, const char *msg)
  * (vm_settle), as only CPU 0 touches the monitor. */
 static void end(struct vm *vm, enum vm_state state, const char *msg)
 {
-	if (dead(vm))
-		return;
+	for (;;) {
+		enum vm_state cur = __atomic_load_n(&vm->state, __ATOMIC_ACQUIRE);
+		if (cur == VM_EXITED || cur == VM_KILLED)
+			return; /* the first end stands, wherever it happened */
+		if (set_state(vm, cur, state))
+			break;
+	}
 	if (pcpu_this()->index != 0) {
 		strlcpy(vm->end_msg, msg, sizeof(vm->end_msg));
-		vm->state = state;
 		__atomic_store_n(&vm->end_pending, 1, __ATOMIC_RELEASE);
 		return;
 	}
-	vm->state = state;
 	sched_wait_out(vm);
 	announce(vm, msg);
 }

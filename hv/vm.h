@@ -14,6 +14,7 @@ enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED, VM_KILLED, VM_INCOMING };
 #define VM_ID_MAX 0x7fffffff
 #define VM_CHUNK (2 * MIB) /* guest RAM is allocated and mapped in 2 MiB chunks */
 #define VM_NAME_MAX 32
+#define VM_HOME_NONE 0xffffffffu /* vm->home while its slot is being reused */
 
 struct vcpu;
 struct pc;
