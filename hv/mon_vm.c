@@ -94,7 +94,8 @@ int cmd_info_vms(int argc, char **argv)
 		kprintf("%-4d %-16s %-8s %7llu %10llu %9llu %3u  %s", vm->id, vm->name,
 			vm_state_name(vm), (unsigned long long)(vm->mem_size / MIB),
 			(unsigned long long)vm->exits,
-			(unsigned long long)(vm->run_tsc / tsc_per_ms), vm->home, vm_image_kind(vm));
+			(unsigned long long)(vm->run_tsc / tsc_per_ms), vm->home,
+			vm_image_kind(vm));
 		/* only while it lasts: a migration's auto-converge (hv/throttle.h) */
 		if (vm->throttle_pct)
 			kprintf("  throttled %u%%", vm->throttle_pct);

@@ -61,6 +61,15 @@ static bool can_run_guests(const struct pcpu *p)
 	       __atomic_load_n(&p->virt_on, __ATOMIC_ACQUIRE);
 }
 
+static const char *why_not(const struct pcpu *p)
+{
+	if (!p)
+		return "no such CPU";
+	if (!__atomic_load_n(&p->virt_on, __ATOMIC_ACQUIRE))
+		return "VT-x is off there";
+	return "it is not up";
+}
+
 unsigned sched_load(uint32_t cpu)
 {
 	unsigned n = 0;
@@ -80,9 +89,7 @@ int sched_place(int cpu, uint32_t *home, char *err, size_t err_size)
 		const struct pcpu *p = pcpu_get((uint32_t)cpu);
 		if (!p || !can_run_guests(p)) {
 			fmt_snprintf(err, err_size, "cpu%d cannot run guests: %s (see info cpu)",
-				     cpu, !p ? "no such CPU" :
-				     !__atomic_load_n(&p->virt_on, __ATOMIC_ACQUIRE) ? "VT-x is off there" :
-				     "it is not up");
+				     cpu, why_not(p));
 			return -E_INVAL;
 		}
 		*home = (uint32_t)cpu;

@@ -107,7 +107,8 @@ int vm_parse_start(int argc, char **argv, struct vm_start_args *a, char *cmdline
 	a->cpu = -1;
 	if (argc < 1 || strcmp(argv[0], "--") == 0)
 		return fail(err, err_size, "usage: vm start <image> [mem=MiB] [name=NAME] "
-				"[mod=IMAGE ...] [initrd=IMAGE] [cpu=N] [-- guest command line]%s", "");
+				"[mod=IMAGE ...] [initrd=IMAGE] [cpu=N] [-- guest command line]%s",
+			    "");
 	a->image = argv[0];
 	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
 		const char *w = argv[i];
@@ -142,8 +143,8 @@ int vm_parse_start(int argc, char **argv, struct vm_start_args *a, char *cmdline
 			a->cpu = (int)n;
 		} else {
 			return fail(err, err_size,
-				    "unknown argument '%s' (mem=, name=, mod=, initrd=, cpu=, or -- "
-				    "before the guest's command line)", w);
+				    "unknown argument '%s' (mem=, name=, mod=, initrd=, cpu=, "
+				    "or -- before the guest's command line)", w);
 		}
 	}
 	if (i < argc) { /* "--": the rest, joined, is the guest's command line */

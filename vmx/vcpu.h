@@ -89,8 +89,6 @@ int vmcs_setup(struct vmx_vcpu *x, struct vm *vm);
 void vmx_invept(struct vm *vm);
 void vmx_invvpid(struct vmx_vcpu *x);
 void vmx_clear(struct vmx_vcpu *x);
-/* Whether x's VMCS is the calling CPU's current one. */
-bool vmx_is_current(const struct vmx_vcpu *x);
 uint64_t vmx_cr0_fixed_mask(void);
 uint64_t vmx_cr4_fixed0(void);
 void vmx_msr_bitmap_init(uint8_t *bitmap);

@@ -100,10 +100,6 @@ void vmx_clear(struct vmx_vcpu *v)
 		current[cpu] = NULL;
 }
 
-bool vmx_is_current(const struct vmx_vcpu *v)
-{
-	return current[this_cpu()] == v;
-}
 
 /* A control word the CPU accepts: allowed-0 bits (low half of the MSR) forced on,
  * allowed-1 bits (high half) the only ones kept (SDM A.3). */

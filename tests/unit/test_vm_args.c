@@ -80,8 +80,8 @@ static void test_errors(void **state)
 	assert_true(parse("x name=a/b") < 0);
 	assert_true(parse("x name=") < 0);
 	assert_true(parse("x bogus") < 0);
-	assert_string_equal(err, "unknown argument 'bogus' (mem=, name=, mod=, initrd=, cpu=, or -- "
-				 "before the guest's command line)");
+	assert_string_equal(err, "unknown argument 'bogus' (mem=, name=, mod=, initrd=, cpu=, "
+				 "or -- before the guest's command line)");
 	assert_true(parse("x initrd=") < 0);
 	assert_true(parse("x initrd=a initrd=b") < 0);
 	assert_non_null(strstr(err, "one initrd="));
