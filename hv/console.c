@@ -83,6 +83,17 @@ static void unlock(void)
 	__atomic_store_n(&tx_lock, 0, __ATOMIC_RELEASE);
 }
 
+/* A CPU that faults while it prints holds the lock it would need to report the fault,
+ * and a CPU that died printing holds it for ever. Give a live holder time to finish
+ * its line (the UART's bounded waits make any call end well within this), then take
+ * the lock from whoever has it. */
+void console_break_lock(void)
+{
+	for (uint32_t i = 0; i < 20000000 && __atomic_load_n(&tx_lock, __ATOMIC_RELAXED); i++)
+		cpu_relax();
+	unlock();
+}
+
 static void putc_locked(char c)
 {
 	if (c == '\n')

@@ -18,6 +18,10 @@ void console_drain(void);
 /* Returns the next received byte, or -1 when none is waiting. Never blocks. */
 int console_getc(void);
 
+/* For tern's fatal paths only (exception dump, panic): takes the console lock from
+ * whoever holds it after a bounded wait, even from this CPU faulting mid-line. */
+void console_break_lock(void);
+
 int kprintf(const char *fmt, ...) __printf(1, 2);
 
 #endif

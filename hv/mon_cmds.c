@@ -155,7 +155,7 @@ static int cmd_poweroff(int argc, char **argv)
 static int cmd_debug_fault(int argc, char **argv)
 {
 	if (argc != 1) {
-		kprintf("error: usage: debug fault ud|pf|gp\n");
+		kprintf("error: usage: debug fault ud|pf|gp|print\n");
 		return -E_INVAL;
 	}
 	if (strcmp(argv[0], "ud") == 0)
@@ -164,7 +164,9 @@ static int cmd_debug_fault(int argc, char **argv)
 		(void)*(volatile uint64_t *)(uintptr_t)8; /* page 0 is unmapped */
 	else if (strcmp(argv[0], "gp") == 0)
 		(void)rdmsr(0xdeadbeef);
-	kprintf("error: unknown fault '%s' (ud, pf or gp)\n", argv[0]);
+	else if (strcmp(argv[0], "print") == 0) /* a #PF with the console lock held */
+		kprintf("%s\n", (const char *)(uintptr_t)8);
+	kprintf("error: unknown fault '%s' (ud, pf, gp or print)\n", argv[0]);
 	return -E_INVAL;
 }
 
@@ -218,7 +220,7 @@ static const struct mon_cmd commands[] = {
 	{ "info policy", "", "the policy's state, keys, decisions and per-VM figures",
 	  cmd_info_policy },
 	{ "poweroff", "", "power the machine off (ACPI S5)", cmd_poweroff },
-	{ "debug fault", "ud|pf|gp", "fault on purpose: shows the exception dump, halts tern",
+	{ "debug fault", "ud|pf|gp|print", "fault on purpose: shows the exception dump, halts tern",
 	  cmd_debug_fault },
 };
 

@@ -13,6 +13,7 @@ __noreturn void panic_at(const char *file, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	fmt_vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	console_break_lock();
 	kprintf("\n*** tern panic at %s:%d: %s\n*** tern halted.\n", file, line, msg);
 	cpu_halt_forever();
 }

@@ -87,6 +87,7 @@ __noreturn void trap_fatal(const struct trap_frame *f)
 	if (in_trap) /* faulted while reporting a fault: nothing more can be said safely */
 		cpu_halt_forever();
 	in_trap = true;
+	console_break_lock();
 	kprintf("\n*** tern: unexpected exception %llu (%s), error code 0x%llx\n",
 		(unsigned long long)f->vector, name, (unsigned long long)f->error);
 	kprintf("rip %016llx  cs  %04llx  rflags %016llx\n", (unsigned long long)f->rip,

@@ -99,13 +99,15 @@ def test_info_mem(booted):
     assert 0 < used < total and free + used == total, mem
 
 
-def test_exception_dump(new_host, platform):
-    """An exception in tern prints a register dump and halts; it never reboots."""
+@pytest.mark.parametrize("fault", ["pf", "print"])
+def test_exception_dump(new_host, platform, fault):
+    """An exception in tern prints a register dump and halts; it never reboots. `print`
+    faults inside kprintf, with the console lock held: the dump must still come."""
     if platform != "qemu-uefi":
         pytest.skip("the dump is the same code on every platform; QEMU boots fastest")
     host = new_host()
     host.wait_prompt()
-    host.send_raw(b"debug fault pf\r")
+    host.send_raw(b"debug fault " + fault.encode() + b"\r")
     host.expect(rb"unexpected exception 14 \(#PF page fault\)")
     host.expect(rb"cr0 [0-9a-f]{16}  cr2 0000000000000008")
     host.expect(rb"tern halted")
