@@ -10,18 +10,20 @@ the AP comes up and says that VMX is off.
 
 One boot per configuration, shared by its checks (Bochs with 4 CPUs is slow to boot).
 
-Then VMs on every CPU (issue 17, second step), on one more boot, Bochs/BIOS with 2 CPUs:
-two spin VMs pinned one per CPU each get nearly a whole CPU; the monitor answers while
-a spin VM runs on CPU 1; stop, cont and kill reach a VM on CPU 1 and take effect; dirty
-tracking stays exact with the writer on CPU 1 (the pages guest, as test_dirty.py
-checks it) and memtouch's ledger holds under it."""
+Then VMs on every CPU (issue 17, second step), on two more hosts, Bochs/BIOS with 2
+CPUs each on one LAN: two spin VMs pinned one per CPU each get nearly a whole CPU; the
+monitor answers while a spin VM runs on CPU 1; stop, cont and kill reach a VM on CPU 1
+and take effect; dirty tracking stays exact in every mode with the writer on CPU 1 (the
+pages guest, as test_dirty.py checks it), no write is lost while rounds end under it,
+and memtouch's ledger holds under it; and memtouch on CPU 1 migrates to the other host
+and back."""
 import re
 import time
 
 import pytest
 
-from ternhost import TernHost
-from test_dirty import PAGE, dump, sync, wrote_lines
+from ternhost import TernHost, lan_hosts
+from test_dirty import MODES, PAGE, dump, sync, wrote_lines
 
 # (platform, emulated CPUs, tern's command line, the CPU list's source)
 CONFIGS = [
@@ -128,18 +130,17 @@ MEASURE_MS = 10000   # of tern's clock (uptime-ms), not the wall's
 
 @pytest.fixture(scope="module")
 def pair():
-    host = TernHost("bochs-bios", name="smp-sched", cpus=2)
-    try:
-        host.wait_prompt(timeout=BOOT_TIMEOUT)
-        yield host
-    finally:
-        host.close()
+    """Two hosts of 2 CPUs on one LAN: the scheduling checks run on the first, the
+    migration between them last."""
+    with lan_hosts("bochs-bios", "smp-sched", timeout=BOOT_TIMEOUT, cpus=2) as hosts:
+        yield hosts
 
 
 @pytest.fixture
 def clean(pair):
-    yield pair
-    pair.kill_vms()
+    yield pair[0]
+    for h in pair:
+        h.kill_vms()
 
 
 def uptime_ms(host):
@@ -218,17 +219,24 @@ def test_stop_cont_kill_on_cpu1(clean):
     assert rows(clean.info("cpu"))[1]["state"] == "parked"
 
 
-def test_dirty_tracking_exact_with_the_writer_on_cpu1(clean):
-    """test_dirty.py's exactness check in wp mode, the guest on CPU 1: rounds end from
-    CPU 0 (a hold), CPU 1 flushes its EPT translations before it enters again."""
-    vm = clean.vm_start("pages cpu=1 -- seed=11 count=24")
-    clean.expect(rf"\[vm{vm}\] pages: self=0x([0-9a-f]+)-0x([0-9a-f]+) "
-                 rf"area=0x([0-9a-f]+)-0x([0-9a-f]+)\r\n".encode(), timeout=60)
-    a, b, c, d = (int(x, 16) for x in clean.proc.match.groups())
-    own, area = set(range(a // PAGE, b // PAGE + 1)), set(range(c // PAGE, d // PAGE + 1))
-    clean.expect(rf"\[vm{vm}\] pages: ready".encode(), timeout=60)
-    assert clean.vms()[vm]["cpu"] == 1
-    clean.cmd(f"dirty start {vm} mode=wp")
+def start_pages_on_cpu1(host, args):
+    """The `pages` guest on CPU 1; returns (vm, its own pages, its area's pages)."""
+    vm = host.vm_start(f"pages cpu=1 -- {args}")
+    host.expect(rf"\[vm{vm}\] pages: self=0x([0-9a-f]+)-0x([0-9a-f]+) "
+                rf"area=0x([0-9a-f]+)-0x([0-9a-f]+)\r\n".encode(), timeout=60)
+    a, b, c, d = (int(x, 16) for x in host.proc.match.groups())
+    host.expect(rf"\[vm{vm}\] pages: ready".encode(), timeout=60)
+    assert host.vms()[vm]["cpu"] == 1
+    return vm, set(range(a // PAGE, b // PAGE + 1)), set(range(c // PAGE, d // PAGE + 1))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_dirty_tracking_exact_with_the_writer_on_cpu1(clean, mode):
+    """test_dirty.py's exactness check in each mode, the guest on CPU 1: rounds end from
+    CPU 0 (a hold: CPU 1 leaves the guest, its PML buffer is drained, its EPT
+    translations flushed before it enters again)."""
+    vm, own, area = start_pages_on_cpu1(clean, "seed=11 count=24")
+    clean.cmd(f"dirty start {vm} mode={mode}")
     sync(clean, vm)
     for rnd in (1, 2, 3):
         clean.cmd(f"vm send {vm} go")
@@ -239,6 +247,31 @@ def test_dirty_tracking_exact_with_the_writer_on_cpu1(clean):
         extra = dirty - wrote
         assert not (extra & area), f"read, never written: {sorted(extra & area)}"
         assert extra <= own, f"outside the guest's own: {sorted(extra - own)}"
+
+
+@pytest.mark.parametrize("mode", ["pml", "ad"])
+def test_no_write_lost_across_rounds_on_cpu1(clean, mode):
+    """The guest on CPU 1 writes 192 pages, one at a time, while CPU 0 ends rounds under
+    it: every page is in exactly one round (a round's end leaves no write between the
+    log CPU 0 reads and the one CPU 1 goes on filling)."""
+    vm, own, area = start_pages_on_cpu1(clean, "")
+    clean.cmd(f"dirty start {vm} mode={mode}")
+    sync(clean, vm)
+    clean.cmd(f"vm send {vm} stream 192")
+    rounds, done = [], None
+    while not done:
+        done = clean.seen(rf"\[vm{vm}\] pages: stream done first=0x([0-9a-f]+) "
+                          rf"count=192".encode())
+        sync(clean, vm)
+        rounds.append(dump(clean, vm) & area)
+    first = int(done.group(1), 16) // PAGE
+    sync(clean, vm)
+    rounds.append(dump(clean, vm) & area)
+    expected = set(range(first, first + 192))
+    union = set().union(*rounds)
+    assert union == expected, (sorted(expected - union), sorted(union - expected))
+    assert sum(len(r) for r in rounds) == 192, "a page counted in two rounds"
+    assert sum(1 for r in rounds if r) >= 2, "no round ended during the stream"
 
 
 def test_memtouch_ledger_holds_on_cpu1_under_tracking(clean):
@@ -252,3 +285,26 @@ def test_memtouch_ledger_holds_on_cpu1_under_tracking(clean):
     clean.expect(rf"\[vm{vm}\] seq=\d+ check=ok".encode(), timeout=120)
     assert clean.vms()[vm]["cpu"] == 1
     assert "check=FAIL" not in open(clean.log_path, "rb").read().decode("latin-1")
+
+
+def test_migration_between_two_cpu_hosts(pair):
+    """memtouch on CPU 1 of host a (its pages tracked by PML from there) moves to host b,
+    where it lands on b's AP, and back: its ledger intact and its beats going on each
+    time, every pause stopping it on the CPU it runs on."""
+    a, b = pair
+    vm = a.vm_start("memtouch mem=8 name=traveller cpu=1 -- mib=2")
+    a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=120)
+    for src, dst, dst_ip in ((a, b, "10.0.0.2"), (b, a, "10.0.0.1")):
+        assert src.vms()[vm]["cpu"] == 1
+        assert f"migration vm{vm} -> {dst_ip}: started" in src.cmd(f"migrate {vm} {dst_ip}")
+        src.expect(rf"migration vm{vm} -> {dst_ip}: (completed|failed)[^\r\n]*\r\n".encode(),
+                   timeout=600)
+        line = src.proc.match.group(0).decode().strip()
+        assert "completed" in line, line
+        print(f"\n2-CPU hosts: {line}")
+        vm = int(src.info("migrate")["target-vm"])
+        for _ in range(2):
+            dst.expect(rf"\[vm{vm}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
+        assert dst.vms()[vm]["cpu"] == 1, dst.cmd("info vms")
+    for h in pair:
+        assert "check=FAIL" not in h.console_text()
