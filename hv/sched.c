@@ -70,6 +70,15 @@ static const char *why_not(const struct pcpu *p)
 	return "it is not up";
 }
 
+unsigned sched_guest_cpus(void)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < pcpu_count(); i++)
+		n += can_run_guests(pcpu_get(i));
+	return n;
+}
+
 unsigned sched_load(uint32_t cpu)
 {
 	unsigned n = 0;

@@ -23,6 +23,8 @@ struct pcpu;
 /* The home of a new VM: cpu (-1: choose); err says why not when that CPU cannot run
  * guests (not up, or no VT-x there). */
 int sched_place(int cpu, uint32_t *home, char *err, size_t err_size);
+/* How many host CPUs can run guests (up, VT-x on): the host's capacity. */
+unsigned sched_guest_cpus(void);
 /* VMs placed on CPU i that are running or on their way in (migration). */
 unsigned sched_load(uint32_t cpu);
 

@@ -7,6 +7,7 @@
 #include "hv/load.h"
 #include "hv/monitor.h"
 #include "hv/pmm.h"
+#include "hv/sched.h"
 #include "hv/time.h"
 #include "hv/vm.h"
 #include "migrate/autopolicy.h"
@@ -400,13 +401,16 @@ static void decide(uint64_t now)
 	uint64_t wait;
 	char text[80];
 
-	h.load_pct = own_load();
-	if (h.load_pct < params.load_high)
+	struct policy_end me;
+
+	autopolicy_end(&me);
+	h.load_pct = me.load_pct;
+	if (!policy_overloaded(&me))
 		high_since_ms = 0;
 	else if (!high_since_ms)
 		high_since_ms = now;
 	h.high_for_ms = high_since_ms ? now - high_since_ms : 0;
-	if (h.load_pct >= params.load_high)
+	if (policy_overloaded(&me))
 		probe_links(now);
 	h.vms = vms;
 	h.nvms = gather_vms(vms, now);
@@ -419,7 +423,7 @@ static void decide(uint64_t now)
 	params.inflight_bytes = TCP_SND_BUF;
 	if (policy_choose(&params, &h, &d) != POLICY_MIGRATE) {
 		if (d.why != POLICY_NOT_OVERLOADED)
-			say_why(now, h.load_pct, d.text);
+			say_why(now, policy_share(h.load_pct, &me), d.text);
 		return;
 	}
 	wait = policy_attempt_wait(&recent, now);
@@ -427,7 +431,7 @@ static void decide(uint64_t now)
 		fmt_snprintf(text, sizeof(text), "backing off: %u attempts in %llu s, the next in "
 			     "%llu s", POLICY_ATTEMPTS, POLICY_ATTEMPTS_MS / 1000,
 			     (unsigned long long)((wait + 999) / 1000));
-		say_why(now, h.load_pct, text);
+		say_why(now, policy_share(h.load_pct, &me), text);
 		return;
 	}
 	mon_event("policy: %s", d.text);
@@ -453,6 +457,9 @@ void autopolicy_tick(void)
 
 void autopolicy_end(struct policy_end *e)
 {
+	/* the CPUs that run guests: VT-x refused on one (or off everywhere) leaves it out,
+	 * and an announcement says at least 100 */
+	params.capacity_pct = 100 * MAX(sched_guest_cpus(), 1u);
 	*e = (struct policy_end){ own_load(), params.load_high, params.margin_pct,
 				  params.capacity_pct };
 }
@@ -608,8 +615,11 @@ int cmd_info_policy(int argc, char **argv)
 	uint64_t now = time_now_ms();
 	char who[20];
 
+	struct policy_end me;
+
+	autopolicy_end(&me);
 	kprintf("state: %s\n", on ? "on" : "off");
-	kprintf("load: %u\n", own_load());
+	kprintf("load: %u\nload-share: %u\n", me.load_pct, policy_share(me.load_pct, &me));
 	kprintf("load-high: %u\nload-window: %u\ncooldown: %u\ndowntime-max: %u\nmem-reserve: %u\n",
 		params.load_high, params.load_window_s, params.cooldown_s, params.downtime_max_ms,
 		params.mem_reserve_mib);

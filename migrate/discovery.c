@@ -239,8 +239,8 @@ int cmd_info_hosts(int argc, char **argv)
 {
 	uint64_t now = time_now_ms();
 
-	kprintf("%-15s %6s %8s %4s %9s %6s %5s %6s %6s\n", "ip", "load-%", "free-MiB", "vms",
-		"link-MB/s", "rtt-ms", "age-s", "high-%", "margin");
+	kprintf("%-15s %6s %8s %4s %9s %6s %5s %6s %6s %5s\n", "ip", "load-%", "free-MiB", "vms",
+		"link-MB/s", "rtt-ms", "age-s", "high-%", "margin", "cap-%");
 	for (int i = 0; i < PEERS_MAX; i++) {
 		const struct peer *p = &peers[i];
 		uint32_t ip = p->a.ip;
@@ -259,9 +259,10 @@ int cmd_info_hosts(int argc, char **argv)
 				     p->rtt_us / 100 % 10);
 		else
 			fmt_snprintf(rtt, sizeof(rtt), "-");
-		kprintf("%-15s %6u %8u %4u %9s %6s %5llu %6u %6u\n", addr, p->a.load, p->a.free_mib,
-			p->a.vms, link, rtt, (unsigned long long)((now - p->heard_ms) / 1000),
-			p->a.load_high, p->a.margin);
+		kprintf("%-15s %6u %8u %4u %9s %6s %5llu %6u %6u %5u\n", addr, p->a.load,
+			p->a.free_mib, p->a.vms, link, rtt,
+			(unsigned long long)((now - p->heard_ms) / 1000), p->a.load_high, p->a.margin,
+			p->a.capacity);
 	}
 	print_counts();
 	kprintf("load: %u\n", last.load);

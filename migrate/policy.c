@@ -37,6 +37,18 @@ static uint64_t share(uint64_t load, const struct policy_end *e)
 	return (load * 100 + capacity(e) - 1) / capacity(e);
 }
 
+uint32_t policy_share(uint32_t load_pct, const struct policy_end *e)
+{
+	/* rounded down, as policy_overloaded compares: a share shown at or above load-high
+	 * is one that is */
+	return (uint32_t)((uint64_t)load_pct * 100 / capacity(e));
+}
+
+bool policy_overloaded(const struct policy_end *e)
+{
+	return (uint64_t)e->load_pct * 100 >= (uint64_t)e->load_high * capacity(e);
+}
+
 enum policy_why policy_judge(const struct policy_end *src, const struct policy_end *dst,
 			     uint32_t vm_pct, char *text, size_t size)
 {
@@ -48,9 +60,9 @@ enum policy_why policy_judge(const struct policy_end *src, const struct policy_e
 		text = sink;
 		size = sizeof(sink);
 	}
-	if (src->load_pct < src->load_high) {
-		fmt_snprintf(text, size, "source not overloaded: load %u%% < %u%%", src->load_pct,
-			     src->load_high);
+	if (!policy_overloaded(src)) {
+		fmt_snprintf(text, size, "source not overloaded: load %u%% < %u%%",
+			     policy_share(src->load_pct, src), src->load_high);
 		return POLICY_NOT_OVERLOADED;
 	}
 	/* share(after) + margin <= share(src) and share(after) < share(src), both
@@ -234,14 +246,17 @@ static enum policy_why refuse(const struct policy_params *p, const struct policy
 static enum policy_why not_yet(const struct policy_params *p, const struct policy_host *h,
 			       struct policy_decision *d)
 {
-	if (h->load_pct < p->load_high) {
+	struct policy_end me = { h->load_pct, p->load_high, p->margin_pct, p->capacity_pct };
+	uint32_t load = policy_share(h->load_pct, &me);
+
+	if (!policy_overloaded(&me)) {
 		d->why = POLICY_NOT_OVERLOADED;
 		fmt_snprintf(d->text, sizeof(d->text), "not overloaded: load %u%% < %u%%",
-			     h->load_pct, p->load_high);
+			     load, p->load_high);
 	} else if (h->high_for_ms < (uint64_t)p->load_window_s * 1000) {
 		d->why = POLICY_NOT_LONG_ENOUGH;
 		fmt_snprintf(d->text, sizeof(d->text), "not for long enough: load %u%% >= %u%% "
-			     "for %llu s of %u", h->load_pct, p->load_high,
+			     "for %llu s of %u", load, p->load_high,
 			     (unsigned long long)(h->high_for_ms / 1000), p->load_window_s);
 	} else if (!h->npeers) {
 		d->why = POLICY_NO_PEER;
@@ -279,6 +294,8 @@ enum policy_why policy_choose(const struct policy_params *p, const struct policy
 
 	const struct policy_vm *v = &h->vms[vm];
 	const struct policy_peer *t = &h->peers[peer];
+	const struct policy_end me = { h->load_pct, p->load_high, p->margin_pct,
+				       p->capacity_pct };
 	d->why = POLICY_MIGRATE;
 	d->vm = (size_t)vm;
 	d->peer = (size_t)peer;
@@ -289,10 +306,10 @@ enum policy_why policy_choose(const struct policy_params *p, const struct policy
 	net_format_ip4(ip, sizeof(ip), t->ip);
 	fmt_snprintf(d->text, sizeof(d->text), "migrating vm%u to %s: load %u%% > %u%% for "
 		     "%llu s; predicted downtime %llu ms, total %llu ms; target load %u%%, "
-		     "free %u MiB", v->id, ip, h->load_pct, p->load_high,
+		     "free %u MiB", v->id, ip, policy_share(h->load_pct, &me), p->load_high,
 		     (unsigned long long)(h->high_for_ms / 1000),
 		     (unsigned long long)d->pred.downtime_ms, (unsigned long long)d->pred.total_ms,
-		     d->target_load_pct, d->target_free_mib);
+		     policy_share(d->target_load_pct, &t->end), d->target_free_mib);
 	return d->why;
 }
 

@@ -10,8 +10,8 @@
 #include "migrate/precopy.h"
 
 struct policy_params {
-	uint32_t load_high;       /* % of one CPU (hv/load.h), default 85: when this host is
-				   * overloaded, nothing more */
+	uint32_t load_high;       /* points of this host's capacity, default 85: when its
+				   * load's share (below) reaches it, the host is overloaded */
 	uint32_t load_window_s;   /* load must stay high this long, default 10 */
 	uint32_t cooldown_s;      /* a VM that moved, a peer that received: default 60 */
 	uint32_t downtime_max_ms; /* skip VMs predicted to pause longer, default 300 */
@@ -19,7 +19,7 @@ struct policy_params {
 	uint32_t stop_limit_ms;   /* the migration's own downtime-limit, default 300 */
 	uint64_t digest_bps;      /* this host's digest speed, for the model */
 	uint32_t margin_pct;      /* balance-margin, default 25: a quarter of one CPU */
-	uint32_t capacity_pct;    /* 100 x this host's CPUs: 100 while tern runs on one */
+	uint32_t capacity_pct;    /* 100 x this host's CPUs that run guests */
 	struct converge_params converge; /* the migration's auto-converge, for the model */
 	uint32_t max_rounds;      /* the migration's max-rounds; 0: PRECOPY_MAX_ROUNDS */
 	uint64_t inflight_bytes;  /* the sender's buffer (precopy_in) */
@@ -89,7 +89,8 @@ enum policy_why {
 /* The balance rule, one function for both ends: the source chooses with it, the target
  * judges a policy's request with it, each from the figures both announce. A move of a
  * VM making vm_pct of load, from src to dst, is one to make when
- *   - src is overloaded: its load is at or above its own load-high, and
+ *   - src is overloaded: its load's share of its capacity is at or above its own
+ *     load-high, and
  *   - the VM makes some load, and after the move dst's share of its capacity, plus the
  *     margin (the larger of the two ends'), stays at or below src's share now, and
  *     strictly below it: the larger of the two loads falls.
@@ -102,6 +103,12 @@ enum policy_why {
  * (may be NULL). */
 enum policy_why policy_judge(const struct policy_end *src, const struct policy_end *dst,
 			     uint32_t vm_pct, char *text, size_t size);
+
+/* A load as a share of e's capacity, in points (rounded down): the load itself on one
+ * CPU, half of it on two. */
+uint32_t policy_share(uint32_t load_pct, const struct policy_end *e);
+/* Whether e's share of its capacity is at or above its load-high. */
+bool policy_overloaded(const struct policy_end *e);
 
 struct policy_decision {
 	enum policy_why why;

@@ -286,6 +286,14 @@ static struct policy_end end_of(int h, uint32_t load)
 	return (struct policy_end){ load, p.load_high, p.margin_pct, p.capacity_pct };
 }
 
+/* A host's load at or above load-high, as a share of its capacity (policy.h). */
+static bool overloaded(uint32_t load)
+{
+	struct policy_end e = end_of(0, load);
+
+	return policy_overloaded(&e);
+}
+
 static double netperf_of(const struct profile *pf, int src, int dst)
 {
 	uint64_t s = ((uint64_t)src << 32 | (uint32_t)dst) ^ 0x6e6574;
@@ -429,12 +437,12 @@ static void tick_hosts(uint64_t sec, struct result *r)
 		for (uint32_t k = 0; k < WINDOW && k <= sec; k++)
 			sum += o->hist[k];
 		o->avg = sum / (uint32_t)(sec + 1 < WINDOW ? sec + 1 : WINDOW);
-		o->high_ms = o->avg >= p.load_high ? o->high_ms + 1000 : 0;
+		o->high_ms = overloaded(o->avg) ? o->high_ms + 1000 : 0;
 		if ((sec + (uint64_t)h) % ANNOUNCE_S == 0) {
 			o->announced = o->avg;
 			o->announced_receiving = o->receiving;
 		}
-		r->overloaded_s += o->load >= p.load_high;
+		r->overloaded_s += overloaded(o->load);
 		for (int i = 0; i < o->nvms; i++)
 			policy_backoff_age(&p, &vm[o->vms[i]].backoff, sec * 1000);
 	}
@@ -459,7 +467,7 @@ static void simulate(int n, bool on, const struct profile *pf, struct result *r)
 		}
 		tick_hosts(sec, r);
 		for (int h = 0; on && h < nhost; h++)
-			if (!host[h].sending && host[h].avg >= p.load_high &&
+			if (!host[h].sending && overloaded(host[h].avg) &&
 			    host[h].high_ms >= p.load_window_s * 1000ull)
 				decide(h, now, pf, r);
 	}

@@ -23,9 +23,10 @@ def peers(host):
     rows = {}
     for line in host.cmd("info hosts").splitlines():
         f = line.split()
-        if len(f) == 9 and re.match(r"\d+\.\d+\.\d+\.\d+$", f[0]):
+        if len(f) == 10 and re.match(r"\d+\.\d+\.\d+\.\d+$", f[0]):
             rows[f[0]] = {"load": int(f[1]), "free": int(f[2]), "vms": int(f[3]),
-                          "rtt": f[5], "high": int(f[7]), "margin": int(f[8])}
+                          "rtt": f[5], "high": int(f[7]), "margin": int(f[8]),
+                          "capacity": int(f[9])}
     return rows
 
 
@@ -94,6 +95,7 @@ def test_hosts_find_each_other_and_forget_the_silent(pair):
     row = peers(a)["10.0.0.2"]
     assert row["load"] == 0 and row["free"] > 100 and row["vms"] == 0, row
     assert row["high"] == 85 and row["margin"] == 25, row     # the policy's defaults
+    assert row["capacity"] == 100, row                          # one CPU
     # the round trip, from an ICMP echo to each peer: a number of ms, not '-'
     assert wait_for(lambda: re.match(r"\d+\.\d$", peers(a)["10.0.0.2"]["rtt"]) and
                     re.match(r"\d+\.\d$", peers(b)["10.0.0.1"]["rtt"]), 20), \

@@ -22,8 +22,9 @@ import time
 
 import pytest
 
-from ternhost import TernHost, lan_hosts
+from ternhost import TernHost, lan_hosts, wait_for
 from test_dirty import MODES, PAGE, dump, sync, wrote_lines
+from test_discovery import peers
 
 # (platform, emulated CPUs, tern's command line, the CPU list's source)
 CONFIGS = [
@@ -285,6 +286,19 @@ def test_memtouch_ledger_holds_on_cpu1_under_tracking(clean):
     clean.expect(rf"\[vm{vm}\] seq=\d+ check=ok".encode(), timeout=120)
     assert clean.vms()[vm]["cpu"] == 1
     assert "check=FAIL" not in open(clean.log_path, "rb").read().decode("latin-1")
+
+
+def test_load_is_a_share_of_every_cpu(clean, pair):
+    """The policy's capacity is 100 x the CPUs that run guests: a spin VM's 100 % of load
+    is half of a 2-CPU host, and the host announces its capacity to its peers."""
+    a, b = pair
+    start_spin(clean, 1)
+    assert wait_for(lambda: int(a.info("policy")["load"]) >= 90, 300, 1)
+    info = a.info("policy")
+    assert info["capacity"] == "200", info
+    assert int(info["load-share"]) == int(info["load"]) * 100 // 200, info
+    assert wait_for(lambda: peers(b).get("10.0.0.1", {}).get("capacity") == 200, 60, 1), \
+        b.cmd("info hosts")
 
 
 def test_migration_between_two_cpu_hosts(pair):

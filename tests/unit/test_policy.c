@@ -54,6 +54,17 @@ static void test_not_overloaded(void **state)
 	assert_string_equal(d.text, "not for long enough: load 85% >= 85% for 9 s of 10");
 	host.high_for_ms = 10000;
 	assert_int_equal(choose(), POLICY_MIGRATE);
+	/* on a host of two CPUs the same load is half as much of it */
+	struct policy_params two = defaults;
+	two.capacity_pct = 200;
+	host.load_pct = 169;
+	assert_int_equal(policy_choose(&two, &host, &d), POLICY_NOT_OVERLOADED);
+	assert_string_equal(d.text, "not overloaded: load 84% < 85%"); /* 84.5 */
+	host.load_pct = 190;
+	assert_int_equal(policy_choose(&two, &host, &d), POLICY_MIGRATE);
+	assert_string_equal(d.text, "migrating vm1 to 10.0.0.2: load 95% > 85% for 10 s; "
+				    "predicted downtime 3 ms, total 680 ms; target load 50%, "
+				    "free 960 MiB");
 }
 
 static void test_no_peer(void **state)
@@ -297,6 +308,21 @@ static void test_judge(void **state)
 	dst.load_pct = 0;
 	assert_int_equal(policy_judge(&src, &dst, 75, NULL, 0), POLICY_MIGRATE);
 	assert_int_equal(policy_judge(&src, &dst, 76, NULL, 0), POLICY_UNEVEN);
+	/* load-high is a share of the source's own capacity: two busy VMs (200%) on a host
+	 * of two CPUs are 100% of it; 160% is 80%, under 85 */
+	src = (struct policy_end){ 160, 85, 25, 200 };
+	dst = (struct policy_end){ 0, 85, 25, 100 };
+	assert_false(policy_overloaded(&src));
+	assert_int_equal(policy_judge(&src, &dst, 80, text, sizeof(text)),
+			 POLICY_NOT_OVERLOADED);
+	assert_string_equal(text, "source not overloaded: load 80% < 85%");
+	src.load_pct = 170; /* 85% of two CPUs */
+	assert_true(policy_overloaded(&src));
+	assert_int_equal(policy_share(171, &src), 85);
+	/* an 85% VM to an idle one-CPU peer: 85% + 25 > the source's 85%, uneven; a 50% VM:
+	 * 50 + 25 <= 85, and the larger share falls */
+	assert_int_equal(policy_judge(&src, &dst, 85, NULL, 0), POLICY_UNEVEN);
+	assert_int_equal(policy_judge(&src, &dst, 50, NULL, 0), POLICY_MIGRATE);
 }
 
 /* The source chooses with the rule and the target judges with it: over a grid of loads,
