@@ -231,10 +231,6 @@ static void set_downtime(uint64_t v)
 	mig_params.downtime_limit_ms = v;
 }
 
-static void set_bandwidth(uint64_t v)
-{
-	mig_params.max_bandwidth_mbs = v;
-}
 
 static void set_initial(uint64_t v)
 {
@@ -258,7 +254,6 @@ static void set_pace_window(uint64_t v)
 
 static const struct num_param num_params[] = {
 	{ "downtime-limit", 1, 600000, "ms", set_downtime },
-	{ "max-bandwidth", 0, 100000, "MB/s, 0 = unlimited", set_bandwidth },
 	{ "throttle-initial", 1, THROTTLE_MAX_PCT, "%", set_initial },
 	{ "throttle-increment", 1, THROTTLE_MAX_PCT, "%", set_increment },
 	{ "max-rounds", 1, 1000, "iterative rounds", set_rounds },
@@ -284,8 +279,8 @@ static void usage_set_parameter(void)
 		kprintf(" %s <%llu..%llu %s> |", num_params[i].name,
 			(unsigned long long)num_params[i].min,
 			(unsigned long long)num_params[i].max, num_params[i].unit);
-	kprintf(" full-digest on|off | auto-converge on|off | xbzrle on|off | "
-		"x-cut-at <stage>|none\n");
+	kprintf(" max-bandwidth <MB/s, or kB/s with K; 0 = unlimited> | full-digest on|off | "
+		"auto-converge on|off | xbzrle on|off | x-cut-at <stage>|none\n");
 }
 
 static int set_flag(const char *name, bool *flag, const char *val)
@@ -311,6 +306,47 @@ static int set_num(const struct num_param *p, const char *val)
 	return 0;
 }
 
+/* max-bandwidth: MB/s, or kB/s with a K (a link slower than Bochs's, for a guest that
+ * dirties many times what it carries); 0 = unlimited. */
+#define BANDWIDTH_MAX_MBS 100000
+
+static int set_bandwidth(const char *val)
+{
+	char num[24];
+	size_t n = strlen(val);
+	uint64_t v, unit = 1000000;
+
+	if (n && (val[n - 1] == 'K' || val[n - 1] == 'k')) {
+		unit = 1000;
+		n--;
+	}
+	if (n >= sizeof(num) || !n) {
+		v = UINT64_MAX;
+	} else {
+		memcpy(num, val, n);
+		num[n] = 0;
+		if (!parse_u64(num, &v))
+			v = UINT64_MAX;
+	}
+	if (v > BANDWIDTH_MAX_MBS * (1000000 / unit)) {
+		kprintf("error: max-bandwidth takes 0..%u (MB/s) or 0..%uK (kB/s), 0 = unlimited, "
+			"not '%s'\n", BANDWIDTH_MAX_MBS, BANDWIDTH_MAX_MBS * 1000, val);
+		return -E_INVAL;
+	}
+	mig_params.max_bandwidth_bps = v * unit;
+	return 0;
+}
+
+static void show_bandwidth(void)
+{
+	uint64_t bps = mig_params.max_bandwidth_bps;
+
+	if (bps % 1000000 == 0)
+		kprintf("max-bandwidth: %llu\n", (unsigned long long)(bps / 1000000));
+	else
+		kprintf("max-bandwidth: %lluK\n", (unsigned long long)(bps / 1000));
+}
+
 static int set_cut_at(const char *val)
 {
 	enum mig_stage st = MIG_NONE;
@@ -332,6 +368,8 @@ static int set_parameter(const char *name, const char *val)
 		return set_flag(name, flag, val);
 	if (strcmp(name, "x-cut-at") == 0)
 		return set_cut_at(val);
+	if (strcmp(name, "max-bandwidth") == 0)
+		return set_bandwidth(val);
 	for (size_t i = 0; i < ARRAY_SIZE(num_params); i++)
 		if (strcmp(name, num_params[i].name) == 0)
 			return set_num(&num_params[i], val);
@@ -398,7 +436,7 @@ int cmd_info_migrate(int argc, char **argv)
 		kprintf("predicted-after-ms: %llu\n", (unsigned long long)o->predicted_after_ms);
 	}
 	kprintf("downtime-limit: %llu\n", (unsigned long long)mig_params.downtime_limit_ms);
-	kprintf("max-bandwidth: %llu\n", (unsigned long long)mig_params.max_bandwidth_mbs);
+	show_bandwidth();
 	kprintf("full-digest: %s\n", mig_out.full_digest ? "on" : "off");
 	kprintf("throttle-percent: %u\n", o->throttle_pct);
 	kprintf("auto-converge: %s\n", mig_params.converge.on ? "on" : "off");

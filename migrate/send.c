@@ -335,8 +335,8 @@ static bool throttled(void)
 {
 	uint64_t ms = time_now_ms() - mig_out.iterate_start_ms;
 
-	return mig_params.max_bandwidth_mbs &&
-	       stream.sent > (ms + 1) * mig_params.max_bandwidth_mbs * 1000;
+	return mig_params.max_bandwidth_bps &&
+	       stream.sent > (ms + 1) * mig_params.max_bandwidth_bps / 1000;
 }
 
 /* The time the sender waits for room: from the first refused page to the next one

@@ -9,7 +9,7 @@
 
 struct mig_params {
 	uint64_t downtime_limit_ms;
-	uint64_t max_bandwidth_mbs; /* MB/s, 0 = unlimited */
+	uint64_t max_bandwidth_bps; /* bytes/s, 0 = unlimited */
 	bool full_digest;           /* fold the whole RAM into the digest at the pause */
 	struct converge_params converge; /* auto-converge, throttle-initial, -increment */
 	uint64_t max_rounds;        /* iterative rounds before the stop is forced */

@@ -598,6 +598,13 @@ def test_bad_requests(pair):
     assert "error: no migration" in a.cmd("migrate_cancel nosuch")
     assert "error:" in a.cmd("migrate_set_parameter downtime-limit abc")
     assert "max-bandwidth: 5" in a.cmd("migrate_set_parameter max-bandwidth 5")
+    assert a.info("migrate")["max-bandwidth"] == "5"
+    assert "max-bandwidth: 100K" in a.cmd("migrate_set_parameter max-bandwidth 100K")
+    assert a.info("migrate")["max-bandwidth"] == "100K"      # kB/s, below Bochs's link
+    for bad in ("100001", "K", "12x", "100000001K", "-1"):
+        out = a.cmd(f"migrate_set_parameter max-bandwidth {bad}")
+        assert "error: max-bandwidth takes 0..100000 (MB/s) or 0..100000000K" in out, out
+    assert a.info("migrate")["max-bandwidth"] == "100K"      # a refused value changes nothing
     a.cmd("migrate_set_parameter max-bandwidth 0")
     assert "error: full-digest takes on or off" in a.cmd("migrate_set_parameter full-digest 1")
     assert "error: xbzrle takes on or off" in a.cmd("migrate_set_parameter xbzrle yes")
