@@ -49,8 +49,10 @@ bool mig_send_busy(void);
 /* The target side (migrate/recv.c). */
 int mig_recv_listen(uint16_t port);
 void mig_recv_poll(void);
-/* Whether a migration is coming in. A host takes up to MIG_IN_MAX at once, from different
- * hosts: a slow peer, or a stranger who only connects, holds one slot, not the host. */
+/* Whether a VM is on its way in: reserved here, not yet activated (a connection that has
+ * not reserved does not count, so a stranger who only connects changes nothing that
+ * peers hear). A host takes up to MIG_IN_MAX at once, from different hosts: a slow peer,
+ * or a stranger who only connects, holds one slot, not the host. */
 #define MIG_IN_MAX 4
 bool mig_recv_busy(void);
 

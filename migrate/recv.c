@@ -193,7 +193,7 @@ static bool model_ok(const struct cpu_model *cpu, char *err, size_t err_size)
 	       !cpu_model_check_host(cpu, cpuid_host, time_tsc_hz(), err, err_size);
 }
 
-/* Whether a slot besides in holds a reserved VM not yet activated. */
+/* Whether a slot besides in (NULL: any) holds a reserved VM not yet activated. */
 static bool another_coming(const struct incoming *in)
 {
 	for (int i = 0; i < MIG_IN_MAX; i++)
@@ -546,10 +546,7 @@ int mig_recv_listen(uint16_t port)
 
 bool mig_recv_busy(void)
 {
-	for (int i = 0; i < MIG_IN_MAX; i++)
-		if (active(&ins[i]))
-			return true;
-	return false;
+	return another_coming(NULL);
 }
 
 static void poll_one(struct incoming *in)
