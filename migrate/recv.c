@@ -125,7 +125,8 @@ static void fail(struct incoming *in, bool tell, const char *fmt, ...)
 	if (in->stream.refused) /* at the TLS handshake: nothing was reserved */
 		mon_event("migration from %s refused: %s", ip, why);
 	else
-		mon_event("migration from %s: failed at %s: %s", ip, mig_stage_name(in->stage), why);
+		mon_event("migration from %s: failed at %s: %s", ip, mig_stage_name(in->stage),
+			  why);
 	in->stage = MIG_NONE;
 }
 
@@ -271,7 +272,8 @@ static bool apply_delta(struct incoming *in, const struct msg *m, uint64_t pfn)
 	}
 	gpa_read(in->vm, gpa(m->u.page.gpa), page, WIRE_PAGE);
 	if (xbz_decode(page, m->u.page.data, m->u.page.delta_len)) {
-		fail(in, true, "a malformed delta for page 0x%llx", (unsigned long long)m->u.page.gpa);
+		fail(in, true, "a malformed delta for page 0x%llx",
+		     (unsigned long long)m->u.page.gpa);
 		return false;
 	}
 	gpa_write(in->vm, gpa(m->u.page.gpa), page, WIRE_PAGE);
@@ -319,7 +321,8 @@ static void record_unexpected(struct incoming *in, const struct msg *m)
 	const char *name = m->u.record.name;
 
 	for (unsigned i = 0; i < in->nr_records; i++) {
-		if (strcmp(in->records[i].name, name) || in->records[i].version != m->u.record.version)
+		if (strcmp(in->records[i].name, name) ||
+		    in->records[i].version != m->u.record.version)
 			continue;
 		if (i < in->records_in)
 			fail(in, true, "device state '%s' arrived twice", name);
@@ -502,14 +505,16 @@ static struct incoming *slot_for(uint32_t ip)
 static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 {
 	struct incoming *in;
+	uint32_t from;
 	char ip[20];
 
 	(void)arg;
 	if (err != ERR_OK || !pcb)
 		return ERR_VAL;
-	in = slot_for(lwip_ntohl(ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip))));
+	from = lwip_ntohl(ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip)));
+	in = slot_for(from);
 	if (!in) {
-		net_format_ip4(ip, sizeof(ip), lwip_ntohl(ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip))));
+		net_format_ip4(ip, sizeof(ip), from);
 		mon_event("migration from %s refused: %d migrations are coming in already", ip,
 			  MIG_IN_MAX);
 		tcp_abort(pcb);
@@ -582,9 +587,9 @@ static void poll_one(struct incoming *in)
 		mstream_abort(&in->stream, "no progress"); /* as the source does (send.c) */
 		fail(in, false, "no progress for %d s", MIGRATE_STALL_MS / 1000);
 	} else if (guard_pace_short(&in->pace, time_now_ms(), &units)) {
-		fail(in, true, "too slow: %llu pages, records or stage messages in %llu s, at least %llu "
-		     "needed",
-		     (unsigned long long)units, (unsigned long long)(in->pace.window_ms / 1000),
+		fail(in, true, "too slow: %llu pages, records or stage messages in %llu s, at least "
+		     "%llu needed", (unsigned long long)units,
+		     (unsigned long long)(in->pace.window_ms / 1000),
 		     (unsigned long long)in->pace.min_units);
 	}
 }
