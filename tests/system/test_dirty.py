@@ -29,9 +29,10 @@ def no_vms_left(host):
     host.kill_vms()
 
 
-def start_pages(host, args):
-    """Starts the `pages` guest; returns (vm, self pages, area range)."""
-    vm = host.vm_start(f"pages -- {args}")
+def start_pages(host, args, opts=""):
+    """Starts the `pages` guest (with `vm start` options opts); returns (vm, self pages,
+    area range)."""
+    vm = host.vm_start(f"pages {opts} -- {args}" if opts else f"pages -- {args}")
     host.expect(rf"\[vm{vm}\] pages: self=0x([0-9a-f]+)-0x([0-9a-f]+) "
                 rf"area=0x([0-9a-f]+)-0x([0-9a-f]+)\r\n".encode(), timeout=60)
     a, b, c, d = (int(x, 16) for x in host.proc.match.groups())

@@ -23,7 +23,7 @@ import time
 import pytest
 
 from ternhost import TernHost, lan_hosts, wait_for
-from test_dirty import MODES, PAGE, dump, sync, wrote_lines
+from test_dirty import MODES, PAGE, dump, start_pages, sync, wrote_lines
 from test_discovery import peers
 
 # (platform, emulated CPUs, tern's command line, the CPU list's source)
@@ -222,13 +222,9 @@ def test_stop_cont_kill_on_cpu1(clean):
 
 def start_pages_on_cpu1(host, args):
     """The `pages` guest on CPU 1; returns (vm, its own pages, its area's pages)."""
-    vm = host.vm_start(f"pages cpu=1 -- {args}")
-    host.expect(rf"\[vm{vm}\] pages: self=0x([0-9a-f]+)-0x([0-9a-f]+) "
-                rf"area=0x([0-9a-f]+)-0x([0-9a-f]+)\r\n".encode(), timeout=60)
-    a, b, c, d = (int(x, 16) for x in host.proc.match.groups())
-    host.expect(rf"\[vm{vm}\] pages: ready".encode(), timeout=60)
+    vm, own, area = start_pages(host, args, "cpu=1")
     assert host.vms()[vm]["cpu"] == 1
-    return vm, set(range(a // PAGE, b // PAGE + 1)), set(range(c // PAGE, d // PAGE + 1))
+    return vm, own, set(area)
 
 
 @pytest.mark.parametrize("mode", MODES)
