@@ -35,7 +35,7 @@ def load(host):
 
 def peer_rtt(host, ip):
     """The rtt-ms column of ip's row in `info hosts`, or None while it reads '-'."""
-    m = re.search(rf"^{re.escape(ip)} +\d+ +\d+ +\d+ +\S+ +(\d+\.\d) +\d+ +\d+ +\d+$",
+    m = re.search(rf"^{re.escape(ip)} +\d+ +\d+ +\d+ +\S+ +(\d+\.\d) +\d+ +\d+ +\d+ +\d+$",
                   host.cmd("info hosts"), re.M)
     return float(m.group(1)) if m else None
 
@@ -194,7 +194,8 @@ def test_junk_announcements_under_bochs(pair):
                                                                     high=150), key, n + 1)), hub)
         assert wait_for(lambda: peer_load(a, "10.0.0.3") == 250 and
                         peer_load(b, "10.0.0.3") == 250, 10), a.cmd("info hosts")
-        assert re.search(r"^10\.0\.0\.3 .* 150 +25$", a.cmd("info hosts"), re.M)
+        # its settings: load-high, margin, capacity
+        assert re.search(r"^10\.0\.0\.3 .* 150 +25 +100$", a.cmd("info hosts"), re.M)
     finally:
         s.close()
 
@@ -295,7 +296,7 @@ def test_mismatched_settings_and_a_peer_that_refuses(pair):
     start = (mark(a), mark(b))
     busy_guests(b)
     # host 1 announces its settings, host 2 lists them
-    assert re.search(r"^10\.0\.0\.1 .* 85 +25$", b.cmd("info hosts"), re.M)
+    assert re.search(r"^10\.0\.0\.1 .* 85 +25 +100$", b.cmd("info hosts"), re.M)
     refused = rb"policy: vm\d+ did not move to 10\.0\.0\.1 \(the target refused: " \
         rb"refusing every policy migration \(x-refuse\)\); backing off 10\.0\.0\.1 for " \
         rb"(\d+) s and vm\d+ for \d+ s"
