@@ -5,15 +5,17 @@
  * goodput of G bytes/s lasts B / G s, during which the guest dirties min(wss, rate x
  * duration) distinct pages; auto-converge's throttle of p % leaves it (100 - p) % of the
  * CPU, and so of its rate (a guest whose writes are paced by its CPU, as memtouch's
- * are). A round ends when its last page is queued: what lwIP still holds goes on into
- * the next round, or the pause. The stop rule is migrate/send.c should_stop(), line for
- * line: stop when the pause for the pages left and the bytes still unacknowledged (with
- * its fixed part, below) fits PRECOPY_AIM_PCT of the limit, at max-rounds, or, with
- * auto-converge off, after 3 rounds in a row that did not shrink (rounds 1 and 2 always count as shrinking); with
- * it on, a round that did not halve the work raises the throttle (converge_throttle(),
- * the rule tern runs). The pause costs the last pages' and the device state's transfer,
- * 2 RTTs (commit answer, activation and its answer) and, with full-digest on only, the
- * digest of the whole RAM; setup costs 2 RTTs more (connect, reservation).
+ * are), but never more than it dirties under the migration unthrottled (copy_rate). A
+ * round ends when its last page is queued: what lwIP still holds goes on into the next
+ * round, or the pause. The stop rule is migrate/send.c should_stop(), line for line:
+ * stop when the pause for the pages left and the bytes still unacknowledged (with its
+ * fixed part, below) fits PRECOPY_AIM_PCT of the limit, at max-rounds, or, with
+ * auto-converge off, after 3 rounds in a row that did not shrink (rounds 1 and 2 always
+ * count as shrinking); with it on, a round that did not halve the work raises the
+ * throttle (converge_throttle(), the rule tern runs). The pause costs the last pages'
+ * and the device state's transfer, 2 RTTs (commit answer, activation and its answer)
+ * and, with full-digest on only, the digest of the whole RAM; setup costs 2 RTTs more
+ * (connect, reservation).
  */
 #include "hv/lib/string.h"
 #include "migrate/precopy.h"
@@ -34,6 +36,15 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 static uint64_t ms_up(uint64_t us)
 {
 	return us / 1000 + (us % 1000 != 0);
+}
+
+/* The guest's dirty rate under a throttle of pct % while it is being migrated. */
+static uint64_t throttled_rate(const struct precopy_in *in, uint32_t pct)
+{
+	uint64_t rate = MIN(in->dirty_rate, 1ULL << 40);
+	uint64_t copy = in->copy_rate ? MIN(in->copy_rate, 1ULL << 40) : rate;
+
+	return MIN(copy, rate * (100 - MIN(pct, 100)) / 100);
 }
 
 /* Distinct pages dirtied in us microseconds, without overflowing on long rounds. */
@@ -91,7 +102,7 @@ void precopy_estimate(const struct precopy_in *in, const struct precopy_now *now
 		      struct precopy_out *out)
 {
 	uint64_t bw = in->bandwidth, mem = MIN(in->mem_pages, PRECOPY_MAX_PAGES);
-	uint64_t wss = MIN(in->wss_pages, mem), rate = MIN(in->dirty_rate, 1ULL << 40);
+	uint64_t wss = MIN(in->wss_pages, mem);
 	uint64_t max_bytes = PRECOPY_MAX_PAGES * PRECOPY_PAGE_BYTES, us = 0, t;
 	struct precopy_now s = *now;
 
@@ -111,7 +122,7 @@ void precopy_estimate(const struct precopy_in *in, const struct precopy_now *now
 		us = sat_add(us, t);
 		out->pages_sent += s.round_pages;
 		pending = MIN(wss, MIN(s.dirtied, mem) +
-				   dirtied(rate * (100 - MIN(s.throttle_pct, 100)) / 100, wss, t));
+				   dirtied(throttled_rate(in, s.throttle_pct), wss, t));
 		bool shrinking = pending < s.last_pending || s.round < 3;
 		s.not_shrinking = shrinking ? 0 : s.not_shrinking + 1;
 		s.last_pending = pending;

@@ -38,6 +38,12 @@
 struct precopy_in {
 	uint64_t mem_pages;         /* the VM's RAM; round 1 sends it all */
 	uint64_t dirty_rate;        /* distinct pages/s the guest dirties, unthrottled */
+	/* ... and while a migration copies it, unthrottled (the round-1 rate); 0: unknown,
+	 * taken as dirty_rate. Lower where the sender's work slows the guest (under Bochs
+	 * it is emulated instructions taken from the guest): a throttle of p % then leaves
+	 * min(copy_rate, dirty_rate x (100 - p) %), biting only once it withholds more than
+	 * the migration already takes. */
+	uint64_t copy_rate;
 	uint64_t wss_pages;         /* writable working set: a round dirties no more */
 	uint64_t bandwidth;         /* bytes/s the target acknowledges; 0: cannot migrate */
 	uint32_t rtt_ms;

@@ -486,7 +486,11 @@ static bool estimate(struct vm *vm, struct precopy_out *out)
 
 	in.mem_pages = in.wss_pages = vm->mem_size / WIRE_PAGE;
 	in.bandwidth = bandwidth();
-	in.dirty_rate = full_rate(dirtied, ms);
+	/* the model's two rates (migrate/precopy.h): under the migration, the last
+	 * unthrottled round's (the round under way's until one ended); without one, the
+	 * policy's sample, never below the other */
+	in.copy_rate = mig_out.copy_rate ? mig_out.copy_rate : full_rate(dirtied, ms);
+	in.dirty_rate = MAX(mig_out.model_in.dirty_rate, in.copy_rate);
 	in.downtime_limit_ms = (uint32_t)mig_params.downtime_limit_ms;
 	in.converge = mig_params.converge;
 	in.max_rounds = (uint32_t)mig_params.max_rounds;
@@ -712,6 +716,8 @@ static void iterate(struct vm *vm)
 	}
 	uint64_t pending = dirty_pending(vm), ms = time_now_ms() - mig_out.round_start_ms;
 	mig_out.dirty_rate = ms ? pending * 1000 / ms : 0;
+	if (!mig_out.throttle_pct)
+		mig_out.copy_rate = mig_out.dirty_rate;
 	bool stop = should_stop(vm, pending);
 	progress_line();
 	if (stop) {

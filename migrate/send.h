@@ -55,6 +55,7 @@ struct mig_out {
 	uint64_t device_bytes, device_tsc, cpu_state_bytes;
 	uint64_t pages_sent, zero_pages, remaining, last_pending, not_shrinking;
 	uint64_t dirty_rate, expected_downtime_ms;
+	uint64_t copy_rate;   /* the last unthrottled round's dirty rate (the model's) */
 	uint32_t throttle_pct;     /* auto-converge's hold on the guest's CPU now, 0: none */
 	uint32_t throttle_peak;    /* the most it reached */
 	enum mig_stop_why stop_why;

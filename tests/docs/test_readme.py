@@ -70,10 +70,10 @@ def ratio(cell):
 
 
 def test_the_model_against_the_measurement():
-    """Issue 15: given the rates a migration measured, the model's rounds and total agree
-    with it within 25 % where auto-converge did not throttle (tests/unit/test_precopy.c
-    holds the model's figures to these rows; the README says why throttled rows miss);
-    each ratio printed is the one its figures make."""
+    """Issue 15: given the rates a migration measured, the model's total agrees with it
+    within 25 %, its rounds exactly where auto-converge did not throttle and within a
+    quarter where it did (tests/unit/test_precopy.c holds the model's figures to these
+    rows); each ratio printed is the one its figures make."""
     header, rows = table(MODEL)
     assert rows, "no row"
     col = {h: i for i, h in enumerate(header)}
@@ -84,6 +84,9 @@ def test_the_model_against_the_measurement():
         model_down, d_ratio = ratio(r[col["downtime ms (÷)"]])
         assert abs(model_total / total - t_ratio) < 0.006, r
         assert abs(model_down / down - d_ratio) < 0.006, r
+        assert 0.75 <= model_total / total <= 1.25, r
         if r[col["throttle %"]] == "0":
-            assert 0.75 <= model_total / total <= 1.25, r
             assert r[col["model: rounds"]] == r[col["rounds"]], r
+        else:   # the throttle's steps: within a quarter of tern's rounds
+            assert abs(int(r[col["model: rounds"]]) - int(r[col["rounds"]])) <= \
+                int(r[col["rounds"]]) / 4, r
