@@ -405,13 +405,14 @@ static void decide(uint64_t now)
 
 	autopolicy_end(&me);
 	h.load_pct = me.load_pct;
-	if (!policy_overloaded(&me))
+	if (!policy_overloaded(&me)) {
 		high_since_ms = 0;
-	else if (!high_since_ms)
-		high_since_ms = now;
-	h.high_for_ms = high_since_ms ? now - high_since_ms : 0;
-	if (policy_overloaded(&me))
+	} else {
+		if (!high_since_ms)
+			high_since_ms = now;
 		probe_links(now);
+	}
+	h.high_for_ms = high_since_ms ? now - high_since_ms : 0;
 	h.vms = vms;
 	h.nvms = gather_vms(vms, now);
 	h.peers = peers;

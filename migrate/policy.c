@@ -49,6 +49,12 @@ bool policy_overloaded(const struct policy_end *e)
 	return (uint64_t)e->load_pct * 100 >= (uint64_t)e->load_high * capacity(e);
 }
 
+/* This host as the balance rule reads it: its load and its own settings. */
+static struct policy_end own_end(const struct policy_params *p, const struct policy_host *h)
+{
+	return (struct policy_end){ h->load_pct, p->load_high, p->margin_pct, p->capacity_pct };
+}
+
 enum policy_why policy_judge(const struct policy_end *src, const struct policy_end *dst,
 			     uint32_t vm_pct, char *text, size_t size)
 {
@@ -130,7 +136,7 @@ static bool eligible(const struct policy_params *p, const struct policy_host *h,
 		     const struct policy_vm *vm, const struct policy_peer *peer,
 		     struct search *s)
 {
-	struct policy_end src = { h->load_pct, p->load_high, p->margin_pct, p->capacity_pct };
+	struct policy_end src = own_end(p, h);
 	uint64_t cooldown_ms = (uint64_t)p->cooldown_s * 1000, after;
 
 	if (policy_judge(&src, &peer->end, vm->load_pct, NULL, 0) != POLICY_MIGRATE) {
@@ -246,7 +252,7 @@ static enum policy_why refuse(const struct policy_params *p, const struct policy
 static enum policy_why not_yet(const struct policy_params *p, const struct policy_host *h,
 			       struct policy_decision *d)
 {
-	struct policy_end me = { h->load_pct, p->load_high, p->margin_pct, p->capacity_pct };
+	struct policy_end me = own_end(p, h);
 	uint32_t load = policy_share(h->load_pct, &me);
 
 	if (!policy_overloaded(&me)) {
@@ -294,8 +300,7 @@ enum policy_why policy_choose(const struct policy_params *p, const struct policy
 
 	const struct policy_vm *v = &h->vms[vm];
 	const struct policy_peer *t = &h->peers[peer];
-	const struct policy_end me = { h->load_pct, p->load_high, p->margin_pct,
-				       p->capacity_pct };
+	const struct policy_end me = own_end(p, h);
 	d->why = POLICY_MIGRATE;
 	d->vm = (size_t)vm;
 	d->peer = (size_t)peer;

@@ -469,7 +469,8 @@ static bool active(const struct incoming *in)
 	return in->stage != MIG_NONE && in->stage != MIG_DONE;
 }
 
-/* Has not reserved yet: still in the TLS handshake, or silent before its HELLO. */
+/* Has not reserved yet: still in the TLS handshake, or silent before its HELLO (so also
+ * active). */
 static bool unproven(const struct incoming *in)
 {
 	return in->stage == MIG_RESERVE;
@@ -485,13 +486,13 @@ static struct incoming *slot_for(uint32_t ip)
 
 	for (int i = 0; i < MIG_IN_MAX; i++) {
 		struct incoming *in = &ins[i];
-		if (active(in) && unproven(in) && in->stream.peer_ip == ip) {
+		if (unproven(in) && in->stream.peer_ip == ip) {
 			fail(in, false, "a new connection from the same host replaced it");
 			return in;
 		}
 		if (!active(in) && !free)
 			free = in;
-		if (active(in) && unproven(in) && now - in->opened_ms >= UNPROVEN_MS &&
+		if (unproven(in) && now - in->opened_ms >= UNPROVEN_MS &&
 		    (!oldest || in->opened_ms < oldest->opened_ms))
 			oldest = in;
 	}
@@ -561,7 +562,7 @@ static void poll_one(struct incoming *in)
 	uint64_t units;
 	int r = 0;
 
-	if (in->stage == MIG_NONE || in->stage == MIG_DONE) {
+	if (!active(in)) {
 		if (in->stage == MIG_DONE && !in->stream.closed && in->stream.pcb &&
 		    time_now_ms() - in->stream.last_progress_ms > 2000)
 			mstream_close(&in->stream);
@@ -569,7 +570,7 @@ static void poll_one(struct incoming *in)
 	}
 	/* a bounded batch, so guests and the monitor keep their turn */
 	uint64_t until = time_now_us() + MIGRATE_SLICE_US;
-	for (int i = 0; i < 256 && in->stage != MIG_NONE && in->stage != MIG_DONE; i++) {
+	for (int i = 0; i < 256 && active(in); i++) {
 		if (i && time_now_us() >= until)
 			break;
 		r = mstream_recv(&in->stream, in->mem_size, &m, err, sizeof(err));
@@ -577,7 +578,7 @@ static void poll_one(struct incoming *in)
 			break;
 		handle(in, &m);
 	}
-	if (in->stage == MIG_NONE || in->stage == MIG_DONE)
+	if (!active(in))
 		return;
 	if (r < 0)
 		fail(in, true, "bad message: %s", err);
