@@ -155,6 +155,16 @@ struct peer *peers_find(struct peer *t, uint32_t ip)
 	return NULL;
 }
 
+void peer_rtt_sample(struct peer *p, uint32_t us)
+{
+	p->rtt_kept[p->rtt_next] = us ? us : 1;
+	p->rtt_next = (p->rtt_next + 1) % PEER_RTT_KEEP;
+	p->rtt_us = UINT32_MAX;
+	for (unsigned i = 0; i < PEER_RTT_KEEP; i++)
+		if (p->rtt_kept[i]) /* 0: a slot not yet filled */
+			p->rtt_us = MIN(p->rtt_us, p->rtt_kept[i]);
+}
+
 void peers_heard(struct peer *t, const struct announce *a, uint64_t now_ms)
 {
 	struct peer *p = peers_find(t, a->ip), *oldest = NULL;

@@ -93,11 +93,21 @@ struct announce_auth {
 enum announce_verdict announce_open(struct announce_auth *auth, const uint8_t *buf, size_t len,
 				    uint32_t src_ip, uint64_t now_ms, struct announce *a);
 
+/* A round trip's sample includes the wait for tern's loop at both ends, and one taken
+ * while a host was busy can be many times the others (about 180 ms, seen in CI, where
+ * the link answers in 4-10 ms). The pause that the model and the stop rule charge two
+ * round trips for sees the link, so the least of the last few samples (~40 s of them)
+ * stands for it, as TCP's min-RTT filters do. */
+#define PEER_RTT_KEEP 4
+
 struct peer {
 	struct announce a;
 	uint64_t heard_ms;
 	uint64_t link_bps;  /* last measured transfer speed to it, bytes/s; 0: not yet */
-	uint32_t rtt_us;    /* last measured round trip; 0: not yet */
+	/* the round trip: the least of the last PEER_RTT_KEEP samples; 0: not yet */
+	uint32_t rtt_us;
+	uint32_t rtt_kept[PEER_RTT_KEEP]; /* the samples; 0: none yet */
+	uint8_t rtt_next;   /* the slot the next sample takes */
 	/* the ICMP echo that measures rtt_us (migrate/discovery.c) */
 	uint16_t probe_seq; /* of the echo in flight; 0: none */
 	uint64_t probe_sent_us, next_probe_ms;
@@ -109,5 +119,8 @@ void peers_heard(struct peer *t, const struct announce *a, uint64_t now_ms);
 /* Drops peers silent for longer than the timeout; returns how many went. */
 unsigned peers_expire(struct peer *t, uint64_t now_ms);
 struct peer *peers_find(struct peer *t, uint32_t ip);
+/* A round trip of us microseconds (at least 1) measured to p: p->rtt_us becomes the
+ * least of the last PEER_RTT_KEEP. */
+void peer_rtt_sample(struct peer *p, uint32_t us);
 
 #endif

@@ -325,7 +325,7 @@ static void probe_poll(uint64_t now)
 		return;
 	probe.on = false;
 	if (!err) {
-		discovery_note_link(probe.ip, r.kb_per_s * 1000, 0);
+		discovery_note_link(probe.ip, r.kb_per_s * 1000);
 		return;
 	}
 	net_format_ip4(addr, sizeof(addr), probe.ip);
@@ -541,7 +541,7 @@ bool autopolicy_model_in(int vm_id, uint32_t ip, struct precopy_in *in)
 void autopolicy_migrated(uint32_t ip, uint64_t acked_bytes, uint64_t ms)
 {
 	if (ms)
-		discovery_note_link(ip, acked_bytes * 1000 / ms, 0);
+		discovery_note_link(ip, acked_bytes * 1000 / ms);
 }
 
 void autopolicy_arrived(int vm_id)

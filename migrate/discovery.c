@@ -79,7 +79,7 @@ static u8_t on_echo(void *arg, struct raw_pcb *rpcb, struct pbuf *p, const ip_ad
 	if (peer && peer->probe_seq && h.seqno == lwip_htons(peer->probe_seq)) {
 		uint64_t us = time_now_us() - peer->probe_sent_us;
 
-		peer->rtt_us = us == 0 ? 1 : (uint32_t)MIN(us, UINT32_MAX);
+		peer_rtt_sample(peer, (uint32_t)MIN(us, UINT32_MAX));
 		peer->probe_seq = 0;
 		answers++;
 	} else {
@@ -201,15 +201,12 @@ void discovery_poll(void)
 			probe(&peers[i], now);
 }
 
-void discovery_note_link(uint32_t ip, uint64_t bytes_per_s, uint32_t rtt_ms)
+void discovery_note_link(uint32_t ip, uint64_t bytes_per_s)
 {
 	struct peer *p = peers_find(peers, ip);
 
-	if (p) {
+	if (p)
 		p->link_bps = bytes_per_s;
-		if (rtt_ms)
-			p->rtt_us = rtt_ms * 1000;
-	}
 }
 
 const struct peer *discovery_peers(void)

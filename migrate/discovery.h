@@ -9,7 +9,7 @@ void discovery_init(uint16_t migrate_port);
 /* Announces every ANNOUNCE_PERIOD_MS and forgets silent peers; from tern's loop. */
 void discovery_poll(void);
 /* What the last migration (or probe) to ip measured. */
-void discovery_note_link(uint32_t ip, uint64_t bytes_per_s, uint32_t rtt_ms);
+void discovery_note_link(uint32_t ip, uint64_t bytes_per_s);
 const struct peer *discovery_peers(void);
 /* Announces this host at once: a policy does before it asks a peer to take a VM, so
  * that the peer judges the request from the load the choice was made with. */

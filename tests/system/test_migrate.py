@@ -165,7 +165,15 @@ def there_and_back(a, b, vms, line):
     downtimes = {name: [] for name in vms}
     for src, dst, dst_ip in ((a, b, B_IP), (b, a, A_IP)):
         for name in vms:
-            out, new = migrate(src, journey[name][-1][1], dst_ip)
+            # a line of its own first: the crossing's gap (its last line here to its first
+            # there) must hold this VM's pause only, not the handshake of the one that went
+            # before, which held this host's loop too (a host that lags the other's clock
+            # may have printed nothing since)
+            vm = journey[name][-1][1]
+            seen = len(guest_lines(src, vm, line))
+            assert wait_for(lambda: len(guest_lines(src, vm, line)) > seen, timeout=120,
+                            every=0.5), f"vm{vm} printed nothing"
+            out, new = migrate(src, vm, dst_ip)
             assert "completed" in out, out
             # the pause, and the TLS handshake before it: its x25519 computations hold
             # tern's loop on both hosts (guests wait), which a 100 Hz ticker sees as misses
@@ -299,6 +307,10 @@ def test_auto_converge(pair):
     # while it runs: the estimate and the throttle, as an operator polling would see them
     left, peak, throttled_vms = [], 0, None
     deadline = time.monotonic() + 600
+
+    def progress_lines():
+        return len(re.findall(PROGRESS % vm, a.console_text()))
+
     while not a.seen(end) and time.monotonic() < deadline:
         info = a.info("migrate")
         if info["status"] == "iterative copy" and info["remaining-time-ms"] != "unknown":
@@ -307,9 +319,12 @@ def test_auto_converge(pair):
         if int(info["throttle-percent"]) > peak:
             peak = int(info["throttle-percent"])
             throttled_vms = a.cmd("info vms")
-        # each `info migrate` holds tern's console (and so the guests) for ~0.2 s of its
-        # clock: polled without a pause it slowed the guest below the link's rate
-        time.sleep(2)
+        # one poll a progress line (a second of tern's clock, however fast the emulator
+        # runs): each `info migrate` holds tern's console (and so the guests) for ~0.2 s
+        # of its clock, and polled without a pause it slowed the guest below the link's
+        # rate
+        n = progress_lines()
+        wait_for(lambda: a.seen(end) or progress_lines() > n, timeout=120, every=0.2)
     m = a.seen(end)
     assert m, "the migration did not end"
     line = m.group(0).decode().strip()

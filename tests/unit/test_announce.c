@@ -134,6 +134,31 @@ static void test_peer_table(void **state)
 	assert_non_null(peers_find(t, 0x0a000100 + PEERS_MAX));
 }
 
+/* One slow answer (a host busy for a moment) must not stand for the link until the next
+ * probe: the peer's round trip is the least of the last PEER_RTT_KEEP. */
+static void test_peer_rtt_is_the_least_of_the_last_few(void **state)
+{
+	struct peer p = { .used = true };
+	unsigned i;
+
+	peer_rtt_sample(&p, 155000);
+	assert_int_equal(p.rtt_us, 155000);       /* one sample: it is all there is */
+	peer_rtt_sample(&p, 4000);
+	assert_int_equal(p.rtt_us, 4000);
+	peer_rtt_sample(&p, 181000);
+	assert_int_equal(p.rtt_us, 4000);         /* an outlier after it changes nothing */
+	for (i = 0; i < PEER_RTT_KEEP - 2; i++)
+		peer_rtt_sample(&p, 9000);
+	assert_int_equal(p.rtt_us, 4000);         /* still among the last PEER_RTT_KEEP */
+	peer_rtt_sample(&p, 9000);
+	assert_int_equal(p.rtt_us, 9000);         /* now older than them */
+	for (i = 0; i < PEER_RTT_KEEP; i++)
+		peer_rtt_sample(&p, 30000);
+	assert_int_equal(p.rtt_us, 30000);        /* a link that got slower is believed */
+	peer_rtt_sample(&p, 0);
+	assert_int_equal(p.rtt_us, 1);            /* 0 means "none": a sample is at least 1 */
+}
+
 /* --- version 4: counter and MAC --------------------------------------------------------- */
 
 static struct announce_auth *keyed(void)
@@ -326,6 +351,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_settings),
 		cmocka_unit_test(test_peer_table),
+		cmocka_unit_test(test_peer_rtt_is_the_least_of_the_last_few),
 	};
 	return cmocka_run_group_tests_name("announce", tests, setup, NULL);
 }
