@@ -174,12 +174,6 @@ static uint64_t *peer_sent(uint32_t ip)
 	return &sent_ms[0];
 }
 
-/* The model counts whole milliseconds; a round trip under one still costs one. */
-static uint32_t ms_up(uint32_t us)
-{
-	return us / 1000 + (us % 1000 != 0);
-}
-
 static struct policy_backoff *backoff_of(uint32_t ip)
 {
 	int slot = 0;
@@ -258,7 +252,7 @@ static size_t gather_peers(struct policy_peer *out, uint64_t now)
 		out[n++] = (struct policy_peer){
 			.ip = a->ip, .end = { a->load, a->load_high, a->margin, a->capacity },
 			.free_mib = a->free_mib, .vms = a->vms, .link_bps = t[i].link_bps,
-			.rtt_ms = ms_up(t[i].rtt_us), .age_ms = now - t[i].heard_ms,
+			.rtt_ms = DIV_UP(t[i].rtt_us, 1000), .age_ms = now - t[i].heard_ms,
 			.since_sent_ms = sent ? now - sent : UINT64_MAX,
 			.backoff_ms = policy_backoff_left(backoff_of(a->ip), now),
 			.receiving = a->flags & ANNOUNCE_RECEIVING,
@@ -431,7 +425,7 @@ static void decide(uint64_t now)
 	if (wait) {
 		fmt_snprintf(text, sizeof(text), "backing off: %u attempts in %llu s, the next in "
 			     "%llu s", POLICY_ATTEMPTS, POLICY_ATTEMPTS_MS / 1000,
-			     (unsigned long long)((wait + 999) / 1000));
+			     (unsigned long long)DIV_UP(wait, 1000));
 		say_why(now, policy_share(h.load_pct, &me), text);
 		return;
 	}
@@ -525,7 +519,7 @@ bool autopolicy_model_in(int vm_id, uint32_t ip, struct precopy_in *in)
 	};
 	if (p) {
 		in->bandwidth = p->link_bps;
-		in->rtt_ms = ms_up(p->rtt_us);
+		in->rtt_ms = DIV_UP(p->rtt_us, 1000); /* under 1 ms still costs one */
 	}
 	if (f && f->sampled_ms) {
 		in->dirty_rate = f->dirty_rate;
@@ -606,9 +600,11 @@ int cmd_policy_set(int argc, char **argv)
 
 static void show_backoff(const char *who, const struct policy_backoff *b, uint64_t now)
 {
+	uint64_t left = policy_backoff_left(b, now);
+
 	if (b->fails)
 		kprintf("backoff %s: %u failed, %llu s left\n", who, b->fails,
-			(unsigned long long)((policy_backoff_left(b, now) + 999) / 1000));
+			(unsigned long long)DIV_UP(left, 1000));
 }
 
 int cmd_info_policy(int argc, char **argv)

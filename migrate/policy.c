@@ -218,7 +218,7 @@ static enum policy_why refuse(const struct policy_params *p, const struct policy
 	case POLICY_BACKING_OFF:
 		fmt_snprintf(d->text, sizeof(d->text), "backing off: every move that evens the "
 			     "load failed lately; the next in %llu s",
-			     (unsigned long long)((s->backoff_ms + 999) / 1000));
+			     (unsigned long long)DIV_UP(s->backoff_ms, 1000));
 		break;
 	case POLICY_UNEVEN:
 		fmt_snprintf(d->text, sizeof(d->text), "no move evens the load: the best leaves "

@@ -33,11 +33,6 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 	return a + b < a ? UINT64_MAX : a + b;
 }
 
-static uint64_t ms_up(uint64_t us)
-{
-	return us / 1000 + (us % 1000 != 0);
-}
-
 /* The guest's dirty rate under a throttle of pct % while it is being migrated. */
 static uint64_t throttled_rate(const struct precopy_in *in, uint32_t pct)
 {
@@ -143,8 +138,9 @@ void precopy_estimate(const struct precopy_in *in, const struct precopy_now *now
 	out->rounds = s.round;
 	out->pages_sent += s.round_pages;
 	out->throttle_pct = s.throttle_pct;
-	out->downtime_ms = ms_up(t);
-	out->total_ms = ms_up(sat_add(us, t));
+	us = sat_add(us, t);
+	out->downtime_ms = DIV_UP(t, 1000);
+	out->total_ms = DIV_UP(us, 1000);
 }
 
 void precopy_predict(const struct precopy_in *in, struct precopy_out *out)

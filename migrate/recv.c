@@ -236,7 +236,7 @@ static void reserve(struct incoming *in, const struct msg *m)
 	} else if ((wait = guard_peers_wait(&budget, in->stream.peer_ip, m->u.hello.mem_size / MIB,
 					    time_now_ms()))) {
 		fmt_snprintf(err, sizeof(err), "too many reservations from this host came to "
-			     "nothing; the next one in %llu s", (unsigned long long)(wait + 999) / 1000);
+			     "nothing; the next one in %llu s", (unsigned long long)DIV_UP(wait, 1000));
 	} else {
 		in->mem_size = m->u.hello.mem_size;
 		in->full_digest = m->u.hello.features & FEAT_FULL_DIGEST;

@@ -578,7 +578,7 @@ static bool should_stop(const struct vm *vm, uint64_t pending)
 	in.downtime_limit_ms = (uint32_t)mig_params.downtime_limit_ms;
 	in.digest_bps = mig_out.full_digest ? PRECOPY_DIGEST_BPS : 0;
 	us = bw || bytes ? precopy_pause_us(&in, bytes) : 0;
-	mig_out.expected_downtime_ms = us == PRECOPY_NEVER ? UINT64_MAX : (us + 999) / 1000;
+	mig_out.expected_downtime_ms = us == PRECOPY_NEVER ? UINT64_MAX : DIV_UP(us, 1000);
 	mig_out.remaining = pending;
 	if (!shrinking)
 		mig_out.not_shrinking++;
