@@ -37,7 +37,7 @@ HV_SRCS := hv/main.c hv/bootinfo.c hv/console.c hv/cmdline.c hv/gdt.c hv/trap.c 
 	hv/lineedit.c hv/monitor.c hv/mon_cmds.c hv/pci.c hv/mbload.c hv/linuxload.c \
 	hv/vm.c hv/sched.c hv/vm_args.c hv/vconsole.c hv/pc.c hv/cpuid.c hv/mon_vm.c hv/mon_regs.c hv/vcpu.c hv/msr.c \
 	hv/backend.c hv/apicv.c hv/apic_host.c hv/idle.c hv/pcpu.c hv/smp.c hv/ap_start.S \
-	hv/shadow.c hv/dirty.c hv/bitmap.c hv/mon_dirty.c hv/load.c \
+	hv/shadow.c hv/dirty.c hv/bitmap.c hv/mon_dirty.c hv/load.c hv/turn.c \
 	hv/vmstate.c hv/cpu_model.c hv/x86_rules.c hv/x86_state.c hv/x86_reset.c hv/calendar.c \
 	hv/wallclock.c hv/gpt.c hv/insn.c hv/insn_emul.c hv/strio.c hv/vcpu_emul.c hv/throttle.c \
 	hv/lib/string.c hv/lib/strlcpy.c hv/lib/fmt.c hv/lib/error.c $(DEV_SRCS)
@@ -250,7 +250,7 @@ UNIT_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unused-parameter -I.
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 UNIT_SRCS := hv/lib/fmt.c hv/cmdline.c hv/lineedit.c hv/monitor.c hv/pmm.c hv/bootinfo.c hv/linuxload.c \
 	hv/acpi.c hv/pci.c hv/mbload.c hv/vm_args.c vmx/ept.c vmx/vapic.c hv/apicv.c hv/vconsole.c hv/bitmap.c hv/lib/error.c hv/lib/strlcpy.c boot/efi/config.c tests/unit/stubs.c \
-	net/e1000_ring.c net/addr.c migrate/wire.c migrate/xbzrle.c migrate/announce.c migrate/policy.c migrate/precopy.c hv/load.c \
+	net/e1000_ring.c net/addr.c migrate/wire.c migrate/xbzrle.c migrate/announce.c migrate/policy.c migrate/precopy.c hv/load.c hv/turn.c \
 	hv/throttle.c migrate/converge.c migrate/cluster.c migrate/guard.c \
 	hv/vmstate.c hv/cpu_model.c hv/cpuid.c hv/x86_rules.c hv/x86_state.c hv/x86_reset.c hv/calendar.c \
 	hv/wallclock.c hv/gpt.c hv/insn.c hv/insn_emul.c hv/strio.c $(DEV_SRCS) \

@@ -15,6 +15,7 @@
 #include "hv/shadow.h"
 #include "hv/smp.h"
 #include "hv/time.h"
+#include "hv/turn.h"
 #include "hv/sched.h"
 #include "hv/vm.h"
 #include "hv/wallclock.h"
@@ -99,10 +100,15 @@ __noreturn void hv_main(const struct boot_info *bi)
 	migrate_init(bi->cmdline);
 	monitor_init();
 	for (;;) {
+		uint64_t t0 = time_now_us();
+		bool ran;
+
 		net_poll();
 		migrate_poll();
 		monitor_poll();
-		if (!sched_run_once() && !net_active())
+		ran = sched_run_once();
+		turn_note(t0, time_now_us());
+		if (!ran && !net_active())
 			sched_idle();
 	}
 }

@@ -14,6 +14,7 @@
 #include "hv/sched.h"
 #include "hv/smp.h"
 #include "hv/time.h"
+#include "hv/turn.h"
 #include "hv/x86.h"
 #include "migrate/autopolicy.h"
 #include "migrate/discovery.h"
@@ -126,6 +127,8 @@ static int cmd_info_cpu(int argc, char **argv)
 	kprintf("tsc-mhz: %llu\n", (unsigned long long)(time_tsc_hz() / 1000000));
 	kprintf("uptime-ms: %llu\n", (unsigned long long)time_now_ms());
 	kprintf("idle-ms: %llu\n", (unsigned long long)(idle_us() / 1000));
+	kprintf("longest-turn-ms: %llu\n",
+		(unsigned long long)DIV_UP(turn_longest_us(time_now_us()), 1000));
 	kprintf("vmx: %s\n", yes_no(c->usable));
 	if (!c->usable)
 		kprintf("vmx-reason: %s\n", c->why);

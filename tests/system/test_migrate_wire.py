@@ -195,6 +195,21 @@ def host():
         h.close()
 
 
+# Whatever a peer sends, tern's loop goes on turning: the monitor, the network and the
+# other migrations wait for no peer (issue 16). A turn is the loop's work between two
+# looks at the console, so its longest over the test (tern's clock) bounds how long a
+# typed command could have waited.
+LOOP_TURN_MAX_MS = 1000
+
+
+@pytest.fixture(autouse=True)
+def loop_kept_turning(host):
+    yield
+    ms = int(host.info("cpu")["longest-turn-ms"])
+    print(f"longest turn of tern's loop over the last 60 s: {ms} ms")
+    assert ms < LOOP_TURN_MAX_MS, f"tern's loop was away {ms} ms at once"
+
+
 class TlsPipe:
     """A socket to the test's end of tern-tls-pipe: bytes written here go through the
     session, what the peer sends comes back; the tool ends (and this reads b"") when the
