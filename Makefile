@@ -49,7 +49,7 @@ MIGRATE_SRCS := migrate/wire.c migrate/xbzrle.c migrate/stream.c migrate/send.c 
 	migrate/announce.c migrate/discovery.c migrate/autopolicy.c migrate/policy.c migrate/precopy.c migrate/converge.c \
 	migrate/guard.c \
 	migrate/cluster.c
-TLS_SRCS := tls/tls.c tls/entropy.c tls/key.c tls/session.c
+TLS_SRCS := tls/tls.c tls/entropy.c tls/key.c tls/session.c tls/x25519.c tls/ecdh_alt.c
 CORE_SRCS := $(HV_SRCS) $(VMX_SRCS) $(NET_SRCS) $(MIGRATE_SRCS) $(TLS_SRCS)
 # lwIP 2.1.3 from Debian's source package (tools/deps fetches it; never committed):
 # the core, IPv4 and Ethernet for the raw API, configured by net/lwipopts.h.
