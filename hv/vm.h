@@ -69,6 +69,7 @@ struct vm {
 	struct vcpu *vcpu;      /* one per VM today */
 	uint64_t exits;
 	uint64_t run_tsc;       /* TSC ticks spent running the guest */
+	uint64_t last_out_tsc;  /* host TSC as it last left the guest (its pause begins there) */
 	uint64_t exit_tsc;      /* TSC ticks tern spent between its exits and entries */
 	struct apic_counts apic_counts;
 	uint64_t runnable_us;   /* time it was runnable (running, not halted): hv/load.h */

@@ -455,6 +455,7 @@ int cmd_info_migrate(int argc, char **argv)
 		kprintf("downtime-commit: %llu\n", (unsigned long long)(o->commit_ms - o->state_ms));
 		kprintf("downtime-activate: %llu\n",
 			(unsigned long long)(o->pause_ms + o->downtime_ms - o->commit_ms));
+		kprintf("pause-lead: %llu\n", (unsigned long long)o->pause_lead_ms);
 		kprintf("final-pages: %llu\n", (unsigned long long)o->final_pages);
 		kprintf("device-records: %u\n", o->records_sent);
 		kprintf("device-bytes: %llu\n", (unsigned long long)o->device_bytes);

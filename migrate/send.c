@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include "hv/bitmap.h"
 #include "hv/console.h"
+#include "hv/dev/dev.h"
 #include "hv/dirty.h"
 #include "hv/error.h"
 #include "hv/lib/fmt.h"
@@ -619,6 +620,7 @@ static void stop_and_copy(struct vm *vm)
 		mig_out.paused_by_us = true;
 	}
 	mig_out.pause_ms = time_now_ms();
+	mig_out.pause_tsc = rdtsc();
 	mig_out.pause_run_tsc = vm->run_tsc;
 	mig_out.iterate_ms = mig_out.pause_ms - mig_out.iterate_start_ms;
 	mig_out.iterate_acked = stream.acked;
@@ -676,6 +678,10 @@ static bool send_state(struct vm *vm)
 	if (mstream_send(&stream, &m))
 		return false;
 	mig_out.cpu_state_bytes = stream.sent - sent;
+	/* the guest's last exit: it cannot run again here (ran_since_pause), and one that
+	 * was inside its slice on another CPU at the pause left it after pause_tsc */
+	mig_out.pause_lead_ms = vm->last_out_tsc < mig_out.pause_tsc ?
+		dev_muldiv(mig_out.pause_tsc - vm->last_out_tsc, 1000, time_tsc_hz()) : 0;
 	mig_out.state_ms = time_now_ms();
 	enter(MIG_COMMIT);
 	return true;

@@ -62,6 +62,10 @@ struct mig_out {
 	uint64_t bandwidth;        /* bytes/s acknowledged, at the last round's end */
 	uint64_t start_ms, iterate_start_ms, round_start_ms, pause_ms;
 	uint64_t pause_run_tsc;     /* the VM's run_tsc at the pause: it must not move */
+	uint64_t pause_tsc;
+	/* How long before the pause the guest had last run (a throttle's sit-out, a slice
+	 * of tern's loop, its own HLT): its clock sees that too as part of the pause. */
+	uint64_t pause_lead_ms;
 	uint64_t state_ms, commit_ms; /* where the pause goes: copy, check, activation */
 	uint64_t downtime_ms, total_ms;
 	uint64_t handshake_us;        /* the TLS handshake's duration; 0: a plain stream */

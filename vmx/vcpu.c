@@ -283,6 +283,7 @@ void vmx_vcpu_run(struct vcpu *v, uint64_t deadline_tsc)
 		out = rdtsc();
 		x->cr2 = read_cr2();
 		vm->run_tsc += out - now;
+		vm->last_out_tsc = out;
 		if (r) {
 			entry_failed(v, r);
 			break;
