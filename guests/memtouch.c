@@ -25,8 +25,10 @@
  *
  * This file is built twice: 32-bit (guest_main, which lays out memory and picks the
  * mode) and 64-bit (guest_main64, the long-mode part; paging.h). */
+#include "guests/lib/cpu.h"
 #include "guests/lib/guest.h"
 #include "guests/lib/paging.h"
+#include "guests/lib/tsc.h"
 
 #define WORDS (PAGE_SIZE / 4)
 #define HDR_WORDS 3
@@ -44,7 +46,14 @@ struct mt_args {
 	uint32_t area, pages;  /* the touched pages */
 	uint32_t ledger;       /* uint32_t[pages]: generation of each page */
 	uint32_t recent;       /* uint32_t[MIN(rate, MAX_RECENT)]: written this beat */
+	uint32_t tsc_khz;      /* 0: unknown, no stalls reported */
 };
+
+/* The pause a guest itself sees: the longest time between two page checks (each a few
+ * microseconds) within a heartbeat, by the TSC, which runs on while the VM is paused or
+ * throttled and crosses a migration where it was. Reported from STALL_MS up, in its own
+ * line before the heartbeat's. */
+#define STALL_MS 10
 
 /* The first mismatch of a beat */
 struct failure {
@@ -180,9 +189,13 @@ static uint32_t random_page(const struct mt_args *a)
 	return rng % a->pages;
 }
 
-static void heartbeat(const struct mt_args *a, uint32_t written)
+static void heartbeat(const struct mt_args *a, uint32_t written, uint64_t stall_tsc)
 {
 	uint32_t *recent = (uint32_t *)(uintptr_t)a->recent;
+
+	if (a->tsc_khz && stall_tsc >= (uint64_t)a->tsc_khz * STALL_MS)
+		printf("memtouch: stalled %u ms before seq=%u\n",
+		       (uint32_t)(stall_tsc / a->tsc_khz), seq + 1);
 
 	for (uint32_t i = 0; i < MIN(written, MIN(a->rate, MAX_RECENT)); i++)
 		check(a, recent[i]);
@@ -208,8 +221,12 @@ static __noreturn void run(const struct mt_args *a)
 	}
 	for (;;) {
 		uint32_t acc = 0, written = 0;
+		uint64_t last = rdtsc(), stall = 0, t;
 
 		for (uint32_t c = 0; c < a->beat; c++) {
+			t = rdtsc();
+			stall = MAX(stall, t - last);
+			last = t;
 			check(a, rolling);
 			rolling = (rolling + 1) % a->pages;
 			/* spread rate writes evenly over beat checks */
@@ -223,7 +240,7 @@ static __noreturn void run(const struct mt_args *a)
 				written++;
 			}
 		}
-		heartbeat(a, written);
+		heartbeat(a, written, MAX(stall, rdtsc() - last));
 	}
 }
 
@@ -271,6 +288,7 @@ void guest_main(uint32_t magic, struct mb_info *mbi)
 	EXPECT(a.mode == 32 || a.mode == 64);
 	EXPECT(a.mib > 0 && a.beat > 0);
 	layout(&a, ram_top);
+	a.tsc_khz = tsc_khz(&(const char *){ NULL });
 	printf("memtouch: mode=%u mib=%u pages=%u area=0x%x rate=%u beat=%u seed=%u fill=%s\n",
 	       a.mode, a.mib, a.pages, a.area, a.rate, a.beat, a.seed, fill);
 	if (a.mode == 64)

@@ -102,6 +102,10 @@ def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense"):
     new = int(info["target-vm"])
     b.expect(rf"\[vm{new}\] seq=\d+ check=ok\r\n".encode(), timeout=300)
     b.cmd(f"kill {new}")
+    # the pause as the guest saw it: memtouch's longest stall in its first beat on b
+    first = re.search(rf"\[vm{new}\] seq=(\d+) ", console(b)).group(1)
+    stall = re.search(rf"\[vm{new}\] memtouch: stalled (\d+) ms before seq={first}\r",
+                      console(b))
     tx1, rx1 = frames(a)
     text = console(a)
     rounds = [(int(m.group(2)), int(m.group(3)), int(m.group(5)))
@@ -111,6 +115,8 @@ def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense"):
     return {
         "mem": mem, "mib": mib, "rate": rate,
         "downtime": int(info["downtime"]), "total": int(info["total-time"]),
+        "pause_lead": int(info.get("pause-lead", 0)),
+        "stall": int(stall.group(1)) if stall else 0,   # 0: under memtouch's 10 ms
         "rounds": int(info["rounds"]), "pages": int(info["transferred-pages"]),
         "zero": int(info["zero-pages"]), "progress": rounds,
         "iterate_ms": int(info.get("iterate-ms", 0)),
@@ -174,9 +180,10 @@ def grid_table(results, lan_mbs, platform):
           + ", ".join(f"{x:.2f}" for x in lan_mbs) + f" MB/s (mean {net:.2f})")
     print("| guest MiB | touched MiB | dirty × link | dirty pages/hb | measured dirty pages/s "
           "| rounds | sent ÷ touched | iterate ms | goodput MB/s | ÷ netperf | total ms "
-          "| limit ms | total ÷ limit | downtime ms | frames out/s | send blocked % "
+          "| limit ms | total ÷ limit | downtime ms | pause-lead ms | guest's pause ms "
+          "| frames out/s | send blocked % "
           "| TLS handshake ms | fill | xbzrle | delta pages | saved KB | encode ms |")
-    print("|" + "---|" * 22)
+    print("|" + "---|" * 24)
     for r in results:
         goodput = r["iterate_bytes"] / (r["iterate_ms"] * 1000) if r["iterate_ms"] else 0
         # the bytes that had to cross (each sent page once, as data or marker) at netperf's rate
@@ -187,6 +194,7 @@ def grid_table(results, lan_mbs, platform):
               f"| {r['rounds']} | {(r['pages'] - r['zero']) / touched:.2f} "
               f"| {r['iterate_ms']} | {goodput:.2f} | {goodput / net:.2f} | {r['total']} "
               f"| {limit:.0f} | {r['total'] / limit:.2f} | {r['downtime']} "
+              f"| {r['pause_lead']} | {r['stall']} "
               f"| {r['tx'] * 1000 // max(r['total'], 1)} "
               f"| {100 * r['blocked_ms'] // max(r['iterate_ms'], 1)} "
               f"| {r['handshake_us'] / 1000 if r['handshake_us'] else 'plain'} "

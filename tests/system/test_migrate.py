@@ -70,6 +70,14 @@ def migrate(src, vm, dst_ip, timeout=600):
     return line, int(info["target-vm"]) if "target-vm" in info else None
 
 
+def guest_stall(host, vm, seq):
+    """memtouch's longest stall (ms) in the beat before heartbeat seq, or 0 when under
+    the 10 ms it reports from."""
+    m = re.search(rf"\[vm{vm}\] memtouch: stalled (\d+) ms before seq={seq}\r\n",
+                  host.console_text())
+    return int(m.group(1)) if m else 0
+
+
 def test_back_and_forth(pair):
     """memtouch crosses between the hosts six times, the last three with xbzrle (its
     sparse writes resent as deltas) and the last with the whole RAM in the digest too;
@@ -80,7 +88,7 @@ def test_back_and_forth(pair):
     vm = a.vm_start("memtouch mem=8 name=traveller -- mib=3 rate=64 fill=sparse")
     a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=120)
     src, src_ip, dst, dst_ip = a, A_IP, b, B_IP
-    downtimes = []
+    downtimes, stalls = [], []
     for leg in range(6):
         full, xbzrle = leg == 5, "on" if leg >= 3 else "off"
         if full:
@@ -106,14 +114,20 @@ def test_back_and_forth(pair):
         assert int(info["xbzrle-bytes-saved"]) >= int(info["xbzrle-pages"]) * 2048, info
         bw = re.fullmatch(r"(\d+\.\d\d) MB/s", info["bandwidth"])
         assert bw and float(bw.group(1)) > 0, info
-        downtimes.append(int(info["downtime"]))
+        downtimes.append((int(info["downtime"]), int(info["pause-lead"])))
         if full:
             src.cmd("migrate_set_parameter full-digest off")
         before, after = heartbeats(src, vm), heartbeats(dst, new)
         assert after[0] == before[-1] + 1, (leg, before[-3:], after[:3])
         assert after == list(range(after[0], after[0] + len(after))), after
+        # the pause the guest saw (memtouch's longest stall in the beat across it) is the
+        # one tern reports: its downtime and the time the guest had been off the CPU
+        # before it, but for the target's first slice (measured: 1-3 ms over)
+        stalls.append(guest_stall(dst, new, after[0]))
+        assert stalls[-1] <= sum(downtimes[-1]) + 20, (leg, downtimes[-1], stalls[-1])
         src, src_ip, dst, dst_ip, vm = dst, dst_ip, src, src_ip, new
-    print("downtimes (ms):", downtimes)
+    print("downtime, pause-lead (ms):", downtimes, "the guest's stall across each (ms):",
+          stalls)
     for h in (a, b):
         h.cmd("migrate_set_parameter xbzrle off")
 
