@@ -75,9 +75,15 @@ def frames(host):
     return int(n["tx-packets"]), int(n["rx-packets"])
 
 
+def dropped(host):
+    """Frames the NIC had no receive buffer for (e1000's missed-packet count)."""
+    return int(host.info("net")["rx-dropped"])
+
+
 def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense"):
     """memtouch on a, moved to b; returns the figures of that migration."""
     tx0, rx0 = frames(a)
+    drop0 = dropped(b)
     out = a.cmd(f"vm start memtouch mem={mem} name=bench -- mib={mib} rate={rate} fill={fill}")
     vm = int(re.search(r"^vm(\d+) started$", out, re.M).group(1))
     a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=300)
@@ -107,6 +113,7 @@ def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense"):
     stall = re.search(rf"\[vm{new}\] memtouch: stalled (\d+) ms before seq={first}\r",
                       console(b))
     tx1, rx1 = frames(a)
+    drops = dropped(b) - drop0
     text = console(a)
     rounds = [(int(m.group(2)), int(m.group(3)), int(m.group(5)))
               for m in ROUND.finditer(text) if int(m.group(1)) == vm]
@@ -123,7 +130,7 @@ def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense"):
         "iterate_bytes": int(info.get("iterate-acked-bytes", 0)),
         "blocked_ms": int(info.get("send-blocked-ms", 0)),
         "handshake_us": int(info.get("handshake-us", 0)),
-        "tx": tx1 - tx0, "rx": rx1 - rx0,
+        "tx": tx1 - tx0, "rx": rx1 - rx0, "drops": drops,
         "xbz_pages": int(info.get("xbzrle-pages", 0)),
         "xbz_saved": int(info.get("xbzrle-bytes-saved", 0)),
         "xbz_us": int(info.get("xbzrle-encode-us", 0)),
@@ -181,9 +188,9 @@ def grid_table(results, lan_mbs, platform):
     print("| guest MiB | touched MiB | dirty × link | dirty pages/hb | measured dirty pages/s "
           "| rounds | sent ÷ touched | iterate ms | goodput MB/s | ÷ netperf | total ms "
           "| limit ms | total ÷ limit | downtime ms | pause-lead ms | guest's pause ms "
-          "| frames out/s | send blocked % "
+          "| frames out/s | target rx-dropped | send blocked % "
           "| TLS handshake ms | fill | xbzrle | delta pages | saved KB | encode ms |")
-    print("|" + "---|" * 24)
+    print("|" + "---|" * 25)
     for r in results:
         goodput = r["iterate_bytes"] / (r["iterate_ms"] * 1000) if r["iterate_ms"] else 0
         # the bytes that had to cross (each sent page once, as data or marker) at netperf's rate
@@ -195,7 +202,7 @@ def grid_table(results, lan_mbs, platform):
               f"| {r['iterate_ms']} | {goodput:.2f} | {goodput / net:.2f} | {r['total']} "
               f"| {limit:.0f} | {r['total'] / limit:.2f} | {r['downtime']} "
               f"| {r['pause_lead']} | {r['stall']} "
-              f"| {r['tx'] * 1000 // max(r['total'], 1)} "
+              f"| {r['tx'] * 1000 // max(r['total'], 1)} | {r['drops']} "
               f"| {100 * r['blocked_ms'] // max(r['iterate_ms'], 1)} "
               f"| {r['handshake_us'] / 1000 if r['handshake_us'] else 'plain'} "
               f"| {r['fill']} | {r['xbzrle']} | {r['xbz_pages']} | {r['xbz_saved'] // 1000} "
@@ -221,7 +228,10 @@ def grid_table(results, lan_mbs, platform):
     print("goodput: iterate-acked-bytes ÷ iterate-ms (`info migrate`: what the target "
           "acknowledged by the pause ÷ the iterative copy's length); limit: (data pages × "
           f"{PAGE_MSG} + zero pages × {ZERO_MSG} bytes) ÷ netperf's mean; frames out/s: the "
-          "source NIC's tx-packets over the whole migration ÷ total; send blocked: time the "
+          "source NIC's tx-packets over the whole migration ÷ total; target rx-dropped: "
+          "frames the target's NIC missed for want of a receive buffer over the migration "
+          "(`info net` rx-dropped); pause-lead: how long before the pause the guest had last "
+          "run; guest's pause: memtouch's longest stall across it; send blocked: time the "
           "sender had pages but no room in lwIP ÷ iterate-ms. Times are tern's own clock "
           "(emulated). sent ÷ touched: data pages sent ÷ pages memtouch touches. delta "
           "pages, saved: `xbzrle-pages`, `xbzrle-bytes-saved` (the limit counts deltas as "
