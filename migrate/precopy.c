@@ -9,9 +9,9 @@
  * round ends when its last page is queued: what lwIP still holds goes on into the next
  * round, or the pause. The stop rule is migrate/send.c should_stop(), line for line:
  * stop when the pause for the pages left and the bytes still unacknowledged (with its
- * fixed part, below) fits PRECOPY_AIM_PCT of the limit, at max-rounds, or, with
- * auto-converge off, after 3 rounds in a row that did not shrink (rounds 1 and 2 always
- * count as shrinking); with it on, a round that did not halve the work raises the
+ * fixed part, below) fits PRECOPY_AIM_PCT of the limit, at max-rounds, or after 3
+ * rounds without a new least with auto-converge off or at its highest throttle
+ * (converge_gave_out()); with it on, a round that did not halve the work raises the
  * throttle (converge_throttle(), the rule tern runs). The pause costs the last pages'
  * and the device state's transfer, 2 RTTs (commit answer, activation and its answer)
  * and, with full-digest on only, the digest of the whole RAM; setup costs 2 RTTs more
@@ -89,8 +89,7 @@ static bool stops(const struct precopy_in *in, const struct precopy_now *s, uint
 
 	out->converged = precopy_pause_fits(in, precopy_pause_us(in, pending * PRECOPY_PAGE_BYTES +
 								 carry));
-	return out->converged || s->round >= max ||
-	       (!in->converge.on && s->not_shrinking >= PRECOPY_NOT_SHRINKING);
+	return out->converged || s->round >= max || converge_gave_out(&in->converge, &s->flat);
 }
 
 void precopy_estimate(const struct precopy_in *in, const struct precopy_now *now,
@@ -118,9 +117,7 @@ void precopy_estimate(const struct precopy_in *in, const struct precopy_now *now
 		out->pages_sent += s.round_pages;
 		pending = MIN(wss, MIN(s.dirtied, mem) +
 				   dirtied(throttled_rate(in, s.throttle_pct), wss, t));
-		bool shrinking = pending < s.last_pending || s.round < 3;
-		s.not_shrinking = shrinking ? 0 : s.not_shrinking + 1;
-		s.last_pending = pending;
+		converge_note_round(&s.flat, s.round, s.throttle_pct, pending);
 		if (stops(in, &s, pending, carry, out)) {
 			s.paused = true;
 		} else {

@@ -25,7 +25,6 @@
  * per 100 ms). Without it the pause reads no RAM for the digest. */
 #define PRECOPY_DIGEST_BPS (80ULL * 1000 * 1000)
 #define PRECOPY_MAX_ROUNDS 30          /* as MIGRATE_MAX_ROUNDS in migrate/migrate.h */
-#define PRECOPY_NOT_SHRINKING 3        /* auto-converge off: flat rounds before giving up */
 #define PRECOPY_MAX_PAGES (1ULL << 28) /* 1 TiB: keeps pages x 4124 x 10^6 in 64 bits */
 #define PRECOPY_NEVER UINT64_MAX       /* total/downtime when there is no bandwidth */
 /* The stop rule takes the pause only when its estimate is within this share of the
@@ -77,8 +76,7 @@ struct precopy_now {
 	uint64_t left_bytes;    /* of its bytes, those the target has not acknowledged yet */
 	uint64_t round_ms;      /* since it began */
 	uint64_t dirtied;       /* distinct pages dirtied since it began */
-	uint64_t last_pending;  /* pages left at the previous round's end (the shrink rule) */
-	uint32_t not_shrinking; /* rounds in a row that did not shrink, up to the last */
+	struct converge_flat flat; /* the shrink rule's books, up to the last round */
 	uint32_t throttle_pct;  /* auto-converge's throttle now */
 	bool paused;            /* the round under way is the stop-and-copy */
 };

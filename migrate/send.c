@@ -479,8 +479,7 @@ static bool estimate(struct vm *vm, struct precopy_out *out)
 		.left_bytes = left_bytes(),
 		.round_ms = ms,
 		.dirtied = dirtied,
-		.last_pending = mig_out.last_pending,
-		.not_shrinking = (uint32_t)mig_out.not_shrinking,
+		.flat = mig_out.flat,
 		.throttle_pct = mig_out.throttle_pct,
 		.paused = mig_out.stage != MIG_ITERATE,
 	};
@@ -566,7 +565,6 @@ static void progress_tick(struct vm *vm)
 static bool should_stop(const struct vm *vm, uint64_t pending)
 {
 	uint64_t bw = mig_out.bandwidth = bandwidth();
-	bool shrinking = pending < mig_out.last_pending || mig_out.round < 3;
 
 	/* The pause also waits for what is still in lwIP's buffers: a round ends when its
 	 * pages are queued, and a round of zero-page markers queues at once. No
@@ -581,17 +579,14 @@ static bool should_stop(const struct vm *vm, uint64_t pending)
 	us = bw || bytes ? precopy_pause_us(&in, bytes) : 0;
 	mig_out.expected_downtime_ms = us == PRECOPY_NEVER ? UINT64_MAX : DIV_UP(us, 1000);
 	mig_out.remaining = pending;
-	if (!shrinking)
-		mig_out.not_shrinking++;
-	else
-		mig_out.not_shrinking = 0;
-	mig_out.last_pending = pending;
+	converge_note_round(&mig_out.flat, mig_out.round, mig_out.throttle_pct, pending);
 	if (precopy_pause_fits(&in, us))
 		mig_out.stop_why = MIG_STOP_CONVERGED;
 	else if (mig_out.round >= mig_params.max_rounds)
 		mig_out.stop_why = MIG_STOP_ROUND_LIMIT;
-	/* auto-converge slows a guest that does not shrink instead of giving up on it */
-	else if (!mig_params.converge.on && mig_out.not_shrinking >= 3)
+	/* auto-converge slows a guest that does not shrink instead of giving up on it,
+	 * until its throttle can go no higher */
+	else if (converge_gave_out(&mig_params.converge, &mig_out.flat))
 		mig_out.stop_why = MIG_STOP_NOT_SHRINKING;
 	else
 		return false;

@@ -26,7 +26,7 @@ struct mig_params {
 enum mig_stop_why {
 	MIG_STOP_CONVERGED,     /* the pause fits the downtime limit */
 	MIG_STOP_ROUND_LIMIT,   /* max-rounds */
-	MIG_STOP_NOT_SHRINKING, /* auto-converge off: rounds stopped shrinking */
+	MIG_STOP_NOT_SHRINKING, /* rounds stopped shrinking, auto-converge off or spent */
 };
 
 /* The outgoing migration, and after it the figures of the last one. */
@@ -53,7 +53,8 @@ struct mig_out {
 	/* what the platform adds to the pause: the records' bytes on the wire, the source's
 	 * cycles taking and encoding them, and the vCPU state's bytes */
 	uint64_t device_bytes, device_tsc, cpu_state_bytes;
-	uint64_t pages_sent, zero_pages, remaining, last_pending, not_shrinking;
+	uint64_t pages_sent, zero_pages, remaining;
+	struct converge_flat flat; /* the shrink rule's books (migrate/converge.h) */
 	uint64_t dirty_rate, expected_downtime_ms;
 	uint64_t copy_rate;   /* the last unthrottled round's dirty rate (the model's) */
 	uint32_t throttle_pct;     /* auto-converge's hold on the guest's CPU now, 0: none */

@@ -27,7 +27,8 @@
  * - a migration, as tern's send.c runs it: round 1 sends every page (zero ones as
  *   markers), each later round what the previous one dirtied; the source stops when
  *   the pages left would take no longer than the downtime limit at the speed it
- *   measures, after three rounds that did not shrink, or at round 30; the pause is
+ *   measures, after three rounds without a new least (converge_gave_out(), auto-converge
+ *   off: no throttle is simulated), or at round 30; the pause is
  *   the last pages, two round trips and the busy hosts' loop latency. The target holds
  *   one incoming migration at a time and refuses another; it judges each request with
  *   policy_judge from the source's announcement (made as it asks) and its own load now.
@@ -223,9 +224,12 @@ static void migrate_sim(const struct profile *pf, const struct svm *v, double ne
 	double pages = v->mem_mib * 256.0, zero = floor(pages * v->zero);
 	double speed = netperf * frand(&world, pf->data_lo, pf->data_hi); /* bytes/s of data */
 	double rtt = busy ? pf->rtt_busy_s : pf->rtt_idle_s;
-	double limit = defaults.stop_limit_ms / 1000.0, send, t, last = 0, elapsed = 2 * rtt;
+	double limit = defaults.stop_limit_ms / 1000.0, send, t, elapsed = 2 * rtt;
 	double marker = pf->marker_s ? pf->marker_s : 1460.0 / netperf;
-	int round = 0, flat = 0;
+	/* the simulation models no throttle: its rounds stop as auto-converge off's do */
+	static const struct converge_params no_throttle;
+	struct converge_flat flat = { 0 };
+	int round = 0;
 
 	memset(o, 0, sizeof(*o));
 	send = pages - zero;
@@ -239,12 +243,11 @@ static void migrate_sim(const struct profile *pf, const struct svm *v, double ne
 		o->pages += (uint64_t)send + (round == 1 ? (uint64_t)zero : 0);
 		o->bytes += send * 4096 + (round == 1 ? zero * 28 : 0);
 		pending = floor(distinct(w, v->wss, t));
-		flat = (pending < last || round < 3) ? 0 : flat + 1;
-		last = pending;
+		converge_note_round(&flat, (uint32_t)round, 0, (uint64_t)pending);
 		send = pending;
 		/* the source measures the speed the target acknowledged, this round's */
 		if (pending * 4096 / r <= limit || round >= PRECOPY_MAX_ROUNDS ||
-		    flat >= PRECOPY_NOT_SHRINKING)
+		    converge_gave_out(&no_throttle, &flat))
 			break;
 	}
 	t = send * 4096 / speed;

@@ -3,7 +3,8 @@ emulated LAN: memtouch moves back and forth while touching memory and its heartb
 goes on without a gap or a repeat; two tickers and cpustate cross there and back with
 their devices' state and whole vCPU; a guest dirtying faster than the link converges
 throttled (auto-converge), reporting its progress and the time left as it goes, and
-without auto-converge stops at the round limit; and
+without auto-converge stops at the round limit, with it at 99 % once rounds stop
+shrinking; and
 every failure (refusal, no target, cancel, a target that dies, the connection cut at
 each stage) leaves the VM running on exactly one host, with nothing leaked on either;
 a migrating VM refuses the operator's commands that would pause, resume or track it, and
@@ -373,7 +374,9 @@ def test_auto_converge(pair):
 
 def test_too_dirty_to_converge_still_ends(pair):
     """With auto-converge off, a guest that never converges is stopped at max-rounds
-    with the pause it must take, and the completion line says so."""
+    with the pause it must take, and the completion line says so. With it on, and a
+    limit no pause can meet, the throttle climbs to 99 %; once three rounds there bring
+    no new least the copy stops, before max-rounds, and says why."""
     a, b = pair
     # 1 MiB rewritten whole between two rounds: no round shrinks, so the stop is forced
     vm = a.vm_start("memtouch mem=8 name=busy -- mib=1 rate=1024 beat=256")
@@ -390,7 +393,25 @@ def test_too_dirty_to_converge_still_ends(pair):
     assert a.info("migrate")["throttle-percent"] == "0"
     b.expect(rf"\[vm{on_b}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
     b.expect(rf"\[vm{on_b}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
-    b.cmd(f"kill {on_b}")
+
+    # back with auto-converge on (b's defaults) and a limit of 1 ms, which the device
+    # state alone exceeds at this link's speed: only the rounds' shrinking can end it
+    assert "downtime-limit: 1" in b.cmd("migrate_set_parameter downtime-limit 1")
+    try:
+        line, on_a = migrate(b, on_b, A_IP)
+    finally:
+        b.cmd("migrate_set_parameter downtime-limit 300")
+    print(line)
+    m = re.search(r"completed, .* in (\d+) rounds, stopped as rounds no longer shrank, CPU "
+                  r"throttled up to 99 %$", line)
+    assert m and int(m.group(1)) <= 30, line
+    text = b.console_text()
+    assert re.search(rf"migration vm{on_b}: round \d+ sent \d+ pages while \d+ were dirtied: "
+                     rf"throttling the guest's CPU by 99 %", text)
+    assert b.info("migrate")["throttle-percent"] == "0"
+    a.expect(rf"\[vm{on_a}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
+    a.expect(rf"\[vm{on_a}\] seq=\d+ check=ok\r\n".encode(), timeout=120)
+    a.cmd(f"kill {on_a}")
 
 
 def check_survived(src, dst, vm, dst_vms_before):

@@ -89,6 +89,69 @@ static void test_throttle_off(void **state)
 	assert_int_equal(converge_throttle(&p, 0, 256, 10), 0);
 }
 
+/* Rounds ending with these pages left, all under one throttle: the count of rounds
+ * without a new least after each. */
+static void run_rounds(struct converge_flat *f, uint32_t pct, const uint64_t *pending,
+		       const uint32_t *want, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		converge_note_round(f, (uint32_t)i + 1, pct, pending[i]);
+		assert_int_equal(f->rounds, want[i]);
+	}
+}
+
+/* Rounds 1 and 2 always shrink; later ones shrink only below the least so far. Rounds
+ * hovering above a floor count on (three rises in a row, the rule before, would have
+ * been reset by 160 < 180 and not given up here). */
+static void test_flat_counts_from_the_least(void **state)
+{
+	static const uint64_t pending[] = { 2048, 3000, 150, 180, 160, 170, 149, 149 };
+	static const uint32_t want[] = { 0, 0, 0, 1, 2, 3, 0, 1 };
+	struct converge_flat f = { 0 };
+
+	run_rounds(&f, 0, pending, want, 8);
+	assert_int_equal(f.least, 149);
+}
+
+/* A new throttle begins the count again: rounds under another throttle do not compare. */
+static void test_flat_throttle_change_restarts(void **state)
+{
+	struct converge_flat f = { 0 };
+
+	converge_note_round(&f, 1, 0, 2048);
+	converge_note_round(&f, 2, 0, 256);
+	converge_note_round(&f, 3, 20, 256);
+	assert_int_equal(f.rounds, 0);
+	assert_int_equal(f.pct, 20);
+	converge_note_round(&f, 4, 20, 300);
+	converge_note_round(&f, 5, 20, 300);
+	assert_int_equal(f.rounds, 2);
+	converge_note_round(&f, 6, 30, 400);
+	assert_int_equal(f.rounds, 0);
+	assert_int_equal(f.least, 400);
+}
+
+/* Off: three flat rounds give up. On: only once the throttle is at its highest, where
+ * nothing is left to try; below it the throttle rises instead. */
+static void test_gave_out(void **state)
+{
+	static const struct converge_params off = { false, 20, 10 };
+	struct converge_flat f = { .least = 100, .pct = 0, .rounds = 2 };
+
+	assert_false(converge_gave_out(&off, &f));
+	f.rounds = CONVERGE_FLAT_ROUNDS;
+	assert_true(converge_gave_out(&off, &f));
+	assert_false(converge_gave_out(&qemu, &f));
+	f.pct = 90;
+	f.rounds = 10;
+	assert_false(converge_gave_out(&qemu, &f));
+	f.pct = THROTTLE_MAX_PCT;
+	f.rounds = 2;
+	assert_false(converge_gave_out(&qemu, &f));
+	f.rounds = 3;
+	assert_true(converge_gave_out(&qemu, &f));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -99,6 +162,9 @@ int main(void)
 		cmocka_unit_test(test_throttle_holds_while_shrinking),
 		cmocka_unit_test(test_throttle_params),
 		cmocka_unit_test(test_throttle_off),
+		cmocka_unit_test(test_flat_counts_from_the_least),
+		cmocka_unit_test(test_flat_throttle_change_restarts),
+		cmocka_unit_test(test_gave_out),
 	};
 	return cmocka_run_group_tests_name("converge", tests, NULL, NULL);
 }

@@ -96,6 +96,31 @@ static void test_round_limit(void **state)
 	assert_int_equal(predict(&in).rounds, 7 + 1);
 }
 
+/* A guest the throttle cannot slow enough: 100,000 pages/s over 1024 pages dirties the
+ * whole of them in a round (1.024 s) even at 99 % (1,000 pages/s left), and a limit of
+ * 1 ms never fits the device state's 788 us within 75 %. The throttle climbs a round at
+ * a time (20 % in round 2 ... 99 % in round 10), each change beginning the count again;
+ * rounds 11, 12 and 13 at 99 % leave no fewer than round 10's 1024, so the copy stops
+ * after round 13 instead of at max-rounds (30). */
+static void test_throttle_spent(void **state)
+{
+	struct precopy_in in = link_in(1024, 100000, 1024);
+	struct precopy_out o;
+
+	in.converge = qemu;
+	in.downtime_limit_ms = 1;
+	o = predict(&in);
+	assert_false(o.converged);
+	assert_int_equal(o.throttle_pct, 99);
+	assert_int_equal(o.rounds, 13 + 1);
+	assert_int_equal(o.pages_sent, 14 * 1024);
+	/* below 99 % it would still be raising the throttle: max-rounds stops it first */
+	in.converge.increment_pct = 1;
+	o = predict(&in);
+	assert_int_equal(o.rounds, PRECOPY_MAX_ROUNDS + 1);
+	assert_int_equal(o.throttle_pct, 20 + 28);
+}
+
 static void test_zero_bandwidth(void **state)
 {
 	struct precopy_in in = link_in(2048, 10, 100);
@@ -398,6 +423,7 @@ int main(void)
 		cmocka_unit_test(test_dirty_beats_bandwidth),
 		cmocka_unit_test(test_auto_converge),
 		cmocka_unit_test(test_round_limit),
+		cmocka_unit_test(test_throttle_spent),
 		cmocka_unit_test(test_zero_bandwidth),
 		cmocka_unit_test(test_wss_caps),
 		cmocka_unit_test(test_pause_costs),
