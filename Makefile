@@ -35,7 +35,7 @@ DEV_SRCS := \
 HV_SRCS := hv/main.c hv/bootinfo.c hv/console.c hv/cmdline.c hv/gdt.c hv/trap.c \
 	hv/trap_entry.S hv/panic.c hv/pmm.c hv/paging.c hv/time.c hv/acpi.c \
 	hv/lineedit.c hv/monitor.c hv/mon_cmds.c hv/pci.c hv/mbload.c hv/linuxload.c \
-	hv/vm.c hv/sched.c hv/vm_args.c hv/vconsole.c hv/pc.c hv/cpuid.c hv/mon_vm.c hv/mon_regs.c hv/vcpu.c hv/msr.c \
+	hv/vm.c hv/vm_id.c hv/sched.c hv/vm_args.c hv/vconsole.c hv/pc.c hv/cpuid.c hv/mon_vm.c hv/mon_regs.c hv/vcpu.c hv/msr.c \
 	hv/backend.c hv/apicv.c hv/apic_host.c hv/idle.c hv/pcpu.c hv/smp.c hv/ap_start.S \
 	hv/shadow.c hv/dirty.c hv/bitmap.c hv/mon_dirty.c hv/load.c hv/turn.c \
 	hv/vmstate.c hv/cpu_model.c hv/x86_rules.c hv/x86_state.c hv/x86_reset.c hv/calendar.c \
@@ -251,7 +251,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/te
 UNIT_SRCS := hv/lib/fmt.c hv/cmdline.c hv/lineedit.c hv/monitor.c hv/pmm.c hv/bootinfo.c hv/linuxload.c \
 	hv/acpi.c hv/pci.c hv/mbload.c hv/vm_args.c vmx/ept.c vmx/vapic.c hv/apicv.c hv/vconsole.c hv/bitmap.c hv/lib/error.c hv/lib/strlcpy.c boot/efi/config.c tests/unit/stubs.c \
 	net/e1000_ring.c net/addr.c migrate/wire.c migrate/xbzrle.c migrate/announce.c migrate/policy.c migrate/precopy.c hv/load.c hv/turn.c \
-	hv/throttle.c migrate/converge.c migrate/cluster.c migrate/guard.c \
+	hv/throttle.c hv/vm_id.c migrate/converge.c migrate/cluster.c migrate/guard.c \
 	hv/vmstate.c hv/cpu_model.c hv/cpuid.c hv/x86_rules.c hv/x86_state.c hv/x86_reset.c hv/calendar.c \
 	hv/wallclock.c hv/gpt.c hv/insn.c hv/insn_emul.c hv/strio.c $(DEV_SRCS) \
 	$(TLS_SRCS) $(MBEDTLS_SRCS)

@@ -145,21 +145,12 @@ static bool dead(const struct vm *vm)
 	return vm->state == VM_EXITED || vm->state == VM_KILLED;
 }
 
-/* Ids go up, and after VM_ID_MAX start at 1 again, skipping any a slot still holds (a
- * VM that exists, or one still listed as ended): every reservation a peer makes takes
- * one, so they must never wrap into a collision. */
-static int new_id(void)
+static bool id_held(int id, void *ctx)
 {
-	for (;;) {
-		int id = next_id;
-		bool taken = false;
-
-		next_id = next_id == VM_ID_MAX ? 1 : next_id + 1;
-		for (int i = 0; i < VM_MAX; i++)
-			taken |= used[i] && vms[i].id == id;
-		if (!taken)
-			return id;
-	}
+	for (int i = 0; i < VM_MAX; i++)
+		if (used[i] && vms[i].id == id)
+			return true;
+	return false;
 }
 
 /* A free slot, or the one of the VM that ended longest ago. */
@@ -399,7 +390,7 @@ static int create(uint64_t mem_mib, const char *name, const char *image,
 	sched_wait_out(vm);
 	release(vm);
 	memset(vm, 0, sizeof(*vm));
-	vm->id = new_id(); /* after the memset: its old id is not in the way */
+	vm->id = vm_id_take(&next_id, id_held, NULL); /* after the memset: its old id is not in the way */
 	vm->state = VM_PAUSED;
 	strlcpy(vm->image, image, sizeof(vm->image));
 	if (name && !name_taken(name))

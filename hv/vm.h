@@ -6,12 +6,12 @@
 #include "hv/boot.h"
 #include "hv/dirty.h"
 #include "hv/types.h"
+#include "hv/vm_id.h"
 
 /* INCOMING: a shell being filled by an incoming migration; never scheduled. */
 enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED, VM_KILLED, VM_INCOMING };
 
-#define VM_MAX 16
-#define VM_ID_MAX 0x7fffffff
+#define VM_MAX 16 /* a VM's VPID is its slot + 1 (vmx/vcpu.c): at most 0xfffe */
 #define VM_CHUNK (2 * MIB) /* guest RAM is allocated and mapped in 2 MiB chunks */
 #define VM_NAME_MAX 32
 #define VM_HOME_NONE 0xffffffffu /* vm->home while its slot is being reused */
