@@ -81,8 +81,8 @@ class Console:
         return pairs
 
     def times(self):
-        """(uptime-ms, idle-ms) from `info cpu`"""
-        out = self.cmd("info cpu")
+        """(uptime-ms, idle-ms) from `info uptime`"""
+        out = self.cmd("info uptime")
         get = lambda k: int(re.search(rf"^{k}: (\d+)$", out, re.M).group(1))  # noqa: E731
         return get("uptime-ms"), get("idle-ms")
 
@@ -98,16 +98,26 @@ def vm_rows(con):
     return parse_vms(con.cmd("info vms"))
 
 
+ENDS = 3   # lines at each end of a window whose readings of tern's clock are compared
+
+
 def tick_window(con, vm, seconds=WINDOW_S):
-    """The ticker's lines a and b, `seconds` of its TSC apart, with tern's uptime read
-    right after each: (a, b, ms of tern's clock between the readings)."""
-    a = con.tick(vm)
-    u0 = con.uptime()
-    b = a
-    while b["sec"] < a["sec"] + seconds:
+    """The ticker's lines a and b, `seconds` of its TSC apart, and the ms of tern's clock
+    between them: (a, b, ms). A line's time on tern's clock is read with `info cpu` after
+    it, which lands late by however long the console and this test took: once 100 ms late
+    on a loaded CI machine, the whole 1 % a rate is held to. So each of the first and
+    last ENDS lines is read, each reading brought to its end's line by the ticker's
+    seconds between them, and the earliest at each end counts."""
+    a = b = con.tick(vm)
+    read = []                                  # (the line's second, tern's uptime after it)
+    while True:
+        read.append((b["sec"], con.uptime()))
+        if b["sec"] >= a["sec"] + seconds:
+            break
         b = con.tick(vm)
-    u1 = con.uptime()
-    return a, b, u1 - u0
+    at_a = min(u - (sec - a["sec"]) * 1000 for sec, u in read if sec < a["sec"] + ENDS)
+    at_b = min(u + (b["sec"] - sec) * 1000 for sec, u in read if sec > b["sec"] - ENDS)
+    return a, b, at_b - at_a
 
 
 def ended(con, vm, timeout=LINE_TIMEOUT):
