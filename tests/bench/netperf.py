@@ -2,7 +2,10 @@
 """Benchmark (not a test): netperf throughput between two tern hosts on each
 platform's emulated LAN, both ways, several runs; prints the median beside the
 same bulk transfer between two Linux 6.1 guests (Debian's kernel and busybox)
-on the same emulator, NIC model and LAN, and their ratio.
+on the same emulator, NIC model and LAN, and their ratio. The Linux guests move
+the bytes twice: with tests/bench/tcpblast.c (64 KiB reads and writes, built
+static here; the reference issue 15 sets) and with busybox's nc (about 1 KiB a
+system call, CPU-bound under TCG).
 
     tests/bench/netperf.py [--runs N] [--mib M] [--only qemu-e1000,...] [--no-linux]
 
@@ -92,9 +95,19 @@ def cpio_newc(entries):
     return bytes(out)
 
 
+def tcpblast():
+    """tests/bench/tcpblast.c, built static into LINUX_DIR when missing or older."""
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tcpblast.c")
+    out = os.path.join(LINUX_DIR, "tcpblast")
+    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(src):
+        subprocess.run(["gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror", src, "-o", out],
+                       check=True)
+    return out
+
+
 def linux_files(nic):
-    """The kernel and an initramfs (busybox, the NIC's module, INIT); fetched and
-    built once. Returns (kernel, initrd), or raises with why not."""
+    """The kernel and an initramfs (busybox, tcpblast, the NIC's module, INIT); fetched
+    and built once. Returns (kernel, initrd), or raises with why not."""
     os.makedirs(LINUX_DIR, exist_ok=True)
     if not glob.glob(os.path.join(LINUX_DIR, "root", "boot", "vmlinuz-*")):
         dep = subprocess.run(["apt-cache", "depends", "linux-image-amd64"], check=True,
@@ -106,13 +119,15 @@ def linux_files(nic):
             subprocess.run(["dpkg-deb", "-x", deb, os.path.join(LINUX_DIR, "root")], check=True)
     root = os.path.join(LINUX_DIR, "root")
     kernel = glob.glob(os.path.join(root, "boot", "vmlinuz-*"))[0]
+    blast = tcpblast()
     initrd = os.path.join(LINUX_DIR, f"initrd-{nic}.cpio")
-    if not os.path.exists(initrd):
+    if not os.path.exists(initrd) or os.path.getmtime(initrd) < os.path.getmtime(blast):
         mod = glob.glob(os.path.join(root, "lib", "modules", "*", "kernel", "drivers", "net",
                                      "ethernet", "intel", nic, f"{nic}.ko"))[0]
         entries = [(d, 0o40755, b"") for d in ("bin", "proc", "sys", "dev", "lib")]
         entries += [("bin/busybox", 0o100755,
                      open(os.path.join(root, "bin", "busybox"), "rb").read()),
+                    ("bin/tcpblast", 0o100755, open(blast, "rb").read()),
                     ("init", 0o100755, INIT),
                     (f"lib/{nic}.ko", 0o100644, open(mod, "rb").read())]
         with open(initrd, "wb") as f:
@@ -132,30 +147,39 @@ def linux_guest(kernel, initrd, nic, lan, n):
                          codec_errors="replace")
 
 
+# How the Linux guests move mib MiB to dst: (receiver's command, sender's command)
+LINUX_TOOLS = {
+    "tcpblast": ("tcpblast -l 5001", "tcpblast {dst} 5001 {mib}"),
+    "nc": ("nc -l -p 5001 | dd of=/dev/null bs=64k 2>/dev/null",
+           "dd if=/dev/zero bs=64k count={blocks} 2>/dev/null | nc {dst} 5001"),
+}
+
+
 def measure_linux(name, runs, mib):
-    """busybox: `nc -l | dd of=/dev/null` on the receiver, `dd if=/dev/zero | nc` on
-    the sender; MB/s from the host's clock."""
+    """Each tool of LINUX_TOOLS, runs times each way, on one pair of guests; MB/s from
+    the host's clock, from the sender's command to the receiver's end. Returns
+    {tool: [MB/s]}."""
     nic = CONFIGS[name][1][1]
     kernel, initrd = linux_files(nic)
     lan = f"bench-linux-{name}-{os.getpid()}"
     g = [linux_guest(kernel, initrd, nic, lan, n) for n in (1, 2)]
-    figures = []
+    figures = {tool: [] for tool in LINUX_TOOLS}
     try:
         for x in g:
             x.expect("LINUX-42")
         g[0].sendline("ping -c 2 10.0.0.2")
         g[0].expect("packet loss")
-        for _ in range(runs):
-            for src, dst in ((0, 1), (1, 0)):
-                g[dst].sendline("nc -l -p 5001 | dd of=/dev/null bs=64k 2>/dev/null; "
-                                "echo RX-$((6*7))")
-                time.sleep(1)
-                start = time.monotonic()
-                g[src].sendline(f"dd if=/dev/zero bs=64k count={mib * 16} 2>/dev/null | "
-                                f"nc {launch.host_ip(dst + 1)} 5001; echo TX-$((6*7))")
-                g[dst].expect("RX-42", timeout=900)
-                figures.append(mib * 1048576 / (time.monotonic() - start) / 1e6)
-                g[src].expect("TX-42", timeout=60)
+        for tool, (rx, tx) in LINUX_TOOLS.items():
+            for _ in range(runs):
+                for src, dst in ((0, 1), (1, 0)):
+                    g[dst].sendline(f"{rx}; echo RX-$((6*7))")
+                    time.sleep(1)      # the receiver listens (a bench: no state to wait on)
+                    start = time.monotonic()
+                    g[src].sendline(tx.format(dst=launch.host_ip(dst + 1), mib=mib,
+                                              blocks=mib * 16) + "; echo TX-$((6*7))")
+                    g[dst].expect("RX-42", timeout=900)
+                    figures[tool].append(mib * 1048576 / (time.monotonic() - start) / 1e6)
+                    g[src].expect("TX-42", timeout=60)
     finally:
         for x in g:
             x.terminate(force=True)
@@ -176,21 +200,26 @@ def main():
     for name in args.only.split(","):
         mib, f = measure(name, args.runs, args.mib)
         tern = statistics.median(f) if f else None
-        linux, lspan, src = LINUX_TESTBED_MBS[name], "", "measured once"
+        linux = {"tcpblast": (LINUX_TESTBED_MBS[name], "measured once"),
+                 "nc": (None, "")}
         if CONFIGS[name][0].startswith("qemu") and not args.no_linux:
             try:
-                lf = measure_linux(name, args.runs, mib)
-                linux, lspan, src = statistics.median(lf), span(lf), "measured"
+                for tool, lf in measure_linux(name, args.runs, mib).items():
+                    linux[tool] = (statistics.median(lf), span(lf))
             except Exception as e:     # the comparison is optional: say why it is missing
                 print(f"{name}: Linux guests not run ({e}); using the figure measured once",
                       file=sys.stderr)
+        ref = linux["tcpblast"][0]
         rows.append((name, mib, f"{tern:.2f}" if f else "failed", span(f) if f else "",
-                     f"{linux:.2f}", lspan, src, f"{tern / linux:.2f}" if f else ""))
+                     f"{ref:.2f}", linux["tcpblast"][1],
+                     f"{linux['nc'][0]:.2f}" if linux["nc"][0] else "-", linux["nc"][1],
+                     f"{tern / ref:.2f}" if f else ""))
     print(f"{'platform':<12} {'MiB':>4} {'tern MB/s':>9} {'range (runs)':>18} "
-          f"{'Linux MB/s':>10} {'range (runs)':>18} {'Linux from':>11} {'tern/Linux':>10}")
+          f"{'Linux 64K':>10} {'range (runs)':>18} {'Linux nc':>9} {'range (runs)':>18} "
+          f"{'tern/Linux 64K':>14}")
     for r in rows:
-        print(f"{r[0]:<12} {r[1]:>4} {r[2]:>9} {r[3]:>18} {r[4]:>10} {r[5]:>18} {r[6]:>11} "
-              f"{r[7]:>10}")
+        print(f"{r[0]:<12} {r[1]:>4} {r[2]:>9} {r[3]:>18} {r[4]:>10} {r[5]:>18} {r[6]:>9} "
+              f"{r[7]:>18} {r[8]:>14}")
 
 
 if __name__ == "__main__":
