@@ -100,7 +100,7 @@ __noreturn void hv_main(const struct boot_info *bi)
 	migrate_init(bi->cmdline);
 	monitor_init();
 	for (;;) {
-		uint64_t t0 = time_now_us();
+		uint64_t t0 = time_now_us(), frames = net_frames();
 		bool ran;
 
 		net_poll();
@@ -108,7 +108,7 @@ __noreturn void hv_main(const struct boot_info *bi)
 		monitor_poll();
 		ran = sched_run_once();
 		turn_note(t0, time_now_us());
-		if (!ran && !net_active())
-			sched_idle();
+		if (!ran && net_frames() == frames)
+			sched_idle(net_active());
 	}
 }

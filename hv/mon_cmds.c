@@ -102,13 +102,14 @@ static void info_cpus(void)
 	}
 }
 
-/* tern's clock alone: what `info cpu` also says, in two short lines. Every byte the
+/* tern's clock alone: what `info cpu` also says, in three short lines. Every byte the
  * console prints holds the loop that runs the guests, so timing a guest by tern's clock
  * wants a reading that costs as little as it can. */
 static int cmd_info_uptime(int argc, char **argv)
 {
-	kprintf("uptime-ms: %llu\nidle-ms: %llu\n", (unsigned long long)time_now_ms(),
-		(unsigned long long)(idle_us() / 1000));
+	kprintf("uptime-ms: %llu\nidle-ms: %llu\nnap-ms: %llu\n",
+		(unsigned long long)time_now_ms(), (unsigned long long)(idle_us() / 1000),
+		(unsigned long long)(idle_nap_us() / 1000));
 	return 0;
 }
 
@@ -137,6 +138,7 @@ static int cmd_info_cpu(int argc, char **argv)
 	kprintf("tsc-mhz: %llu\n", (unsigned long long)(time_tsc_hz() / 1000000));
 	kprintf("uptime-ms: %llu\n", (unsigned long long)time_now_ms());
 	kprintf("idle-ms: %llu\n", (unsigned long long)(idle_us() / 1000));
+	kprintf("nap-ms: %llu\n", (unsigned long long)(idle_nap_us() / 1000));
 	kprintf("longest-turn-ms: %llu\n",
 		(unsigned long long)DIV_UP(turn_longest_us(time_now_us()), 1000));
 	kprintf("vmx: %s\n", yes_no(c->usable));

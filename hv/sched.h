@@ -41,9 +41,11 @@ void sched_kick(const struct vm *vm);
  * there for a slice, and serves what VMs elsewhere left for CPU 0. Returns false when
  * no VM had anything to run. */
 bool sched_run_once(void);
-/* Nothing to do: sleeps until the next device event of a halted VM, or the next time
- * the loop must poll the NIC and the console (1 ms); not while sched_hurry() holds. */
-void sched_idle(void);
+/* A loop turn that ran no VM and moved no frame: sleeps until the next device event of
+ * a halted VM, or the next time the loop must poll the NIC and the console (1 ms). While
+ * traffic flows (a frame came in lately) or sched_hurry() holds, it naps instead, for at
+ * most a tenth of that: the next frame is a round trip away. */
+void sched_idle(bool traffic);
 /* While some work of tern's own is waiting on the network with a guest's time at stake
  * (a migration: every message waits for the loop to come round), CPU 0's slices shrink
  * from 10 ms to 1 ms so the loop comes round sooner. Each caller keeps its own flag in

@@ -195,6 +195,11 @@ bool net_active(void)
 	return have_nic && time_now_ms() - last_rx_ms < ACTIVE_MS;
 }
 
+uint64_t net_frames(void)
+{
+	return nic.stats.rx_packets + nic.stats.tx_packets;
+}
+
 bool net_has_nic(void)
 {
 	return have_nic;

@@ -14,8 +14,10 @@ void net_init(const char *cmdline);
 /* Services the NIC and lwIP's timers; called from tern's loop, never blocks. */
 void net_poll(void);
 /* A frame arrived within the last few milliseconds: traffic is flowing, so the loop
- * should poll again at once rather than sleep. */
+ * should not sleep longer than a frame's round trip. */
 bool net_active(void);
+/* Frames received and sent so far: a loop turn that changed it moved traffic. */
+uint64_t net_frames(void);
 /* Whether the stack is up with an address (for ping, netperf). Prints why not. */
 bool net_ready(void);
 /* Whether a NIC was found and lwIP runs on it (quietly: for listeners at boot). */
