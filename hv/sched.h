@@ -44,7 +44,7 @@ bool sched_run_once(void);
 /* A loop turn that ran no VM and moved no frame: sleeps until the next device event of
  * a halted VM, or the next time the loop must poll the NIC and the console (1 ms). While
  * traffic flows (a frame came in lately) or sched_hurry() holds, it naps instead, for at
- * most a tenth of that: the next frame is a round trip away. */
+ * most 50 us: the next frame is a round trip away. */
 void sched_idle(bool traffic);
 /* While some work of tern's own is waiting on the network with a guest's time at stake
  * (a migration: every message waits for the loop to come round), CPU 0's slices shrink
