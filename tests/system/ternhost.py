@@ -286,3 +286,16 @@ def close_all(hosts):
         except AssertionError as e:
             errors.append(str(e))
     assert not errors, "; ".join(errors)
+
+
+def free_kib(host):
+    """The host's free memory (`info mem`), in KiB."""
+    return int(host.info("mem")["free"].split()[0])
+
+
+def heartbeats(host, vm):
+    """Every seq=<n> memtouch VM vm printed on this host so far, in order, all check=ok."""
+    text = host.console_text()
+    found = re.findall(rf"\[vm{vm}\] seq=(\d+) check=(\w+)", text)
+    assert all(c == "ok" for _, c in found), [f for f in found if f[1] != "ok"]
+    return [int(n) for n, _ in found]

@@ -11,7 +11,7 @@ goes through while A goes on looping and is refused again meanwhile, B's monitor
 answers throughout, and A's VM runs on at A."""
 import re
 
-from ternhost import lan_hosts, wait_for
+from ternhost import free_kib, heartbeats, lan_hosts, wait_for
 
 A_IP, B_IP = "10.0.0.1", "10.0.0.2"
 LOOP_TURN_MAX_MS = 1000
@@ -19,24 +19,11 @@ REFUSAL = (r"too many reservations from this host came to nothing; the next one 
            r"(\d+) s")
 
 
-def last_beat(host, vm):
-    seqs = re.findall(rf"\[vm{vm}\] seq=(\d+) check=(\w+)", host.console_text())
-    assert all(ok == "ok" for _, ok in seqs), seqs
-    return int(seqs[-1][0]) if seqs else 0
-
-
 def beat(host, vm, timeout=120):
     """Waits for vm's next memtouch heartbeat, its ledger intact."""
-    seq = last_beat(host, vm)
-    assert wait_for(lambda: last_beat(host, vm) > seq, timeout), host.console_text()[-600:]
-
-
-def free_kib(host):
-    return int(host.info("mem")["free"].split()[0])
-
-
-def status(a):
-    return a.info("migrate")
+    seq = (heartbeats(host, vm) or [0])[-1]
+    assert wait_for(lambda: (heartbeats(host, vm) or [0])[-1] > seq, timeout), \
+        host.console_text()[-600:]
 
 
 def attempt(a, vm):
@@ -44,16 +31,17 @@ def attempt(a, vm):
     refusal when B refused instead, else None."""
     out = a.cmd(f"migrate {vm} {B_IP}")
     assert f"migration vm{vm} -> {B_IP}: started" in out, out
-    info = {}
-    assert wait_for(lambda: (info := status(a))["status"] in ("iterative copy", "failed")
-                    and info, 60, every=0.1), status(a)
-    info = status(a)
+    assert wait_for(lambda: a.info("migrate")["status"] in ("iterative copy", "failed"), 60,
+                    every=0.1), a.info("migrate")
+    info = a.info("migrate")
     if info["status"] == "failed":
         assert info["failed-at"] == "reservation" and re.search(REFUSAL, info["error"]), info
         return info["error"]
     a.cmd(f"migrate_cancel {vm}")
-    assert wait_for(lambda: status(a)["status"] == "failed", 60, every=0.1), status(a)
-    assert "cancelled by the operator" in status(a)["error"], status(a)
+    assert wait_for(lambda: a.info("migrate")["status"] == "failed", 60, every=0.1), \
+        a.info("migrate")
+    info = a.info("migrate")
+    assert "cancelled by the operator" in info["error"], info
     return None
 
 

@@ -13,7 +13,7 @@ import struct
 
 import pytest
 
-from ternhost import BUILD, lan_hosts, wait_for
+from ternhost import BUILD, free_kib, lan_hosts, wait_for
 
 LINUX = os.path.join(BUILD, "linux")
 BOOT_TIMEOUT = 1800     # Linux under Bochs on a loaded 2-core machine: minutes
@@ -60,10 +60,6 @@ def host(pair):
 
 def uptime_ms(host):
     return int(host.info("cpu")["uptime-ms"])
-
-
-def free_kib(host):
-    return int(host.info("mem")["free"].split()[0])
 
 
 def vms(host):

@@ -16,7 +16,8 @@ import time
 
 import pytest
 
-from ternhost import PROMPT, TernHost, lan_hosts, wait_for, why_no_kvm_vmx
+from ternhost import (PROMPT, TernHost, free_kib, heartbeats, lan_hosts, wait_for,
+                      why_no_kvm_vmx)
 
 A_IP, B_IP = "10.0.0.1", "10.0.0.2"
 
@@ -43,21 +44,9 @@ def pair_left_clean(request):
             h.cmd("migrate_set_parameter x-cut-at none")
 
 
-def free_kib(host):
-    return int(host.info("mem")["free"].split()[0])
-
-
 def vm_ids(host):
     return {vm: row["name"] for vm, row in host.vms().items()
             if row["state"] in ("running", "paused", "incoming")}
-
-
-def heartbeats(host, vm):
-    """Every seq=<n> the VM printed on this host so far, in order."""
-    text = host.console_text()
-    found = re.findall(rf"\[vm{vm}\] seq=(\d+) check=(\w+)", text)
-    assert all(c == "ok" for _, c in found), [f for f in found if f[1] != "ok"]
-    return [int(n) for n, _ in found]
 
 
 def migrate(src, vm, dst_ip, timeout=600):

@@ -23,7 +23,7 @@ import threading
 
 import pytest
 
-from ternhost import BUILD, TernHost, close_all
+from ternhost import BUILD, TernHost, close_all, free_kib
 
 KEY = secrets.token_hex(32)
 TLS_PIPE = os.path.join(BUILD, "tern-tls-pipe")
@@ -172,10 +172,6 @@ def read_frame(sock, timeout=30):
 
 def reason(body, at):
     return body[at:].split(b"\0")[0].decode()
-
-
-def free_kib(host):
-    return int(host.info("mem")["free"].split()[0])
 
 
 def vm_states(host):

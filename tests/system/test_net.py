@@ -47,10 +47,7 @@ def counters(h):
 
 
 def nap_ms(h):
-    out = h.cmd("info uptime")
-    m = re.search(r"^nap-ms: (\d+)$", out, re.M)
-    assert m, out
-    return int(m.group(1))
+    return int(h.info("uptime")["nap-ms"])
 
 
 def check_pair(a, b, mib, timeout, ip_a="10.0.0.1", ip_b="10.0.0.2"):
