@@ -25,6 +25,9 @@ measurement, the model's inputs, and the time left each progress line announced.
 fill=sparse (8 words of it), --xbzrle migrates with `migrate_set_parameter xbzrle`
 off and/or on: each row then also shows the pages sent as deltas, the bytes that saved
 and the source's time encoding.
+Each grid row also gives the share of tern's clock, over the migration, that each host's
+CPU 0 spent halted and napping (`info uptime`), to tell a host short of CPU from one
+waiting on the wire.
 It asserts nothing about speed; it fails only when a migration does.
 """
 import argparse
@@ -80,6 +83,19 @@ def dropped(host):
     return int(host.info("net")["rx-dropped"])
 
 
+def clock(host):
+    """tern's clock and how much of it CPU 0 spent halted: (uptime, idle, nap) in ms."""
+    u = host.info("uptime")
+    return int(u["uptime-ms"]), int(u["idle-ms"]), int(u["nap-ms"])
+
+
+def halted_share(before, after):
+    """% of tern's clock between two readings that CPU 0 was halted, and napping (halted
+    with frames flowing: waiting for the wire, not for work)."""
+    span = max(after[0] - before[0], 1)
+    return 100 * (after[1] - before[1]) // span, 100 * (after[2] - before[2]) // span
+
+
 def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense"):
     """memtouch on a, moved to b; returns the figures of that migration."""
     tx0, rx0 = frames(a)
@@ -97,11 +113,13 @@ def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense"):
                        rf"zero (\d+) pages$", a.cmd("info policy"), re.M)
     peer = re.search(r"^10\.0\.0\.2\s+\S+\s+\S+\s+\S+\s+([\d.]+)\s+([\d.]+)",
                      a.cmd("info hosts"), re.M)
+    clocks = clock(a), clock(b)
     out = a.cmd(f"migrate {vm} 10.0.0.2")
     assert "started" in out, out
     a.expect(rf"migration vm{vm} -> 10\.0\.0\.2: (completed|failed)[^\r\n]*\r\n".encode(),
              timeout=900)
     line = a.proc.match.group(0).decode().strip()
+    halted = halted_share(clocks[0], clock(a)), halted_share(clocks[1], clock(b))
     if "completed" not in line:
         raise SystemExit(f"migration failed: {line}")
     info = a.info("migrate")
@@ -140,6 +158,7 @@ def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense"):
         "sample": tuple(int(x) for x in sample.groups()) if sample else None,
         "peer": tuple(float(x) for x in peer.groups()) if peer else None,
         "line": line,
+        "halted": halted,
     }
 
 
@@ -189,8 +208,9 @@ def grid_table(results, lan_mbs, platform):
           "| rounds | sent ÷ touched | iterate ms | goodput MB/s | ÷ netperf | total ms "
           "| limit ms | total ÷ limit | downtime ms | pause-lead ms | guest's pause ms "
           "| frames out/s | target rx-dropped | send blocked % "
-          "| TLS handshake ms | fill | xbzrle | delta pages | saved KB | encode ms |")
-    print("|" + "---|" * 25)
+          "| TLS handshake ms | fill | xbzrle | delta pages | saved KB | encode ms "
+          "| source halted % (napping) | target halted % (napping) |")
+    print("|" + "---|" * 27)
     for r in results:
         goodput = r["iterate_bytes"] / (r["iterate_ms"] * 1000) if r["iterate_ms"] else 0
         # the bytes that had to cross (each sent page once, as data or marker) at netperf's rate
@@ -206,7 +226,9 @@ def grid_table(results, lan_mbs, platform):
               f"| {100 * r['blocked_ms'] // max(r['iterate_ms'], 1)} "
               f"| {r['handshake_us'] / 1000 if r['handshake_us'] else 'plain'} "
               f"| {r['fill']} | {r['xbzrle']} | {r['xbz_pages']} | {r['xbz_saved'] // 1000} "
-              f"| {r['xbz_us'] / 1000:.1f} |")
+              f"| {r['xbz_us'] / 1000:.1f} "
+              f"| {r['halted'][0][0]} ({r['halted'][0][1]}) "
+              f"| {r['halted'][1][0]} ({r['halted'][1][1]}) |")
     print("\nthe model at the start (the policy's sample of the guest, the last migration's "
           "goodput to this peer) against the measurement:")
     print("| guest MiB | dirty × link | sampled dirty pages/s | zero pages | link MB/s | rtt ms "
@@ -236,7 +258,10 @@ def grid_table(results, lan_mbs, platform):
           "(emulated). sent ÷ touched: data pages sent ÷ pages memtouch touches. delta "
           "pages, saved: `xbzrle-pages`, `xbzrle-bytes-saved` (the limit counts deltas as "
           "whole pages); encode: `xbzrle-encode-us`, the source's time encoding every "
-          "resent page, paid or not.")
+          "resent page, paid or not. halted: the share of tern's clock, from `migrate` to "
+          "the completion line, that each host's CPU 0 spent in HLT (`info uptime` idle-ms), "
+          "and in brackets the naps (nap-ms: halted while frames flowed, so waiting on the "
+          "wire or the peer, not short of CPU).")
 
 
 def run_grid(args, platform):
