@@ -165,21 +165,31 @@ void peer_rtt_sample(struct peer *p, uint32_t us)
 			p->rtt_us = MIN(p->rtt_us, p->rtt_kept[i]);
 }
 
+/* A host heard again after it expired gets its old slot back with the link figure its
+ * last migration measured (the path to an address outlives a silence); the rest of what
+ * was known of it is measured afresh. A new host takes a free slot, one without a link
+ * figure first, else the one heard longest ago. */
 void peers_heard(struct peer *t, const struct announce *a, uint64_t now_ms)
 {
-	struct peer *p = peers_find(t, a->ip), *oldest = NULL;
+	struct peer *p = peers_find(t, a->ip), *oldest = NULL, *free = NULL, *known = NULL;
+	uint64_t link = 0;
 
 	for (int i = 0; !p && i < PEERS_MAX; i++) {
-		if (!t[i].used) {
-			p = &t[i];
-			*p = (struct peer){ .used = true };
-		} else if (!oldest || t[i].heard_ms < oldest->heard_ms) {
-			oldest = &t[i];
+		struct peer *s = &t[i];
+
+		if (s->used) {
+			if (!oldest || s->heard_ms < oldest->heard_ms)
+				oldest = s;
+		} else if (s->a.ip == a->ip) {
+			known = s;
+		} else if (!free || (free->link_bps && !s->link_bps)) {
+			free = s;
 		}
 	}
-	if (!p) { /* full: the one heard longest ago makes room */
-		p = oldest;
-		*p = (struct peer){ .used = true };
+	if (!p) {
+		p = known ? known : free ? free : oldest;
+		link = known ? known->link_bps : 0;
+		*p = (struct peer){ .used = true, .link_bps = link };
 	}
 	p->a = *a;
 	p->heard_ms = now_ms;

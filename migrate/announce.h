@@ -103,7 +103,9 @@ enum announce_verdict announce_open(struct announce_auth *auth, const uint8_t *b
 struct peer {
 	struct announce a;
 	uint64_t heard_ms;
-	uint64_t link_bps;  /* last measured transfer speed to it, bytes/s; 0: not yet */
+	/* last measured transfer speed to it, bytes/s; 0: not yet. Kept for its address
+	 * when the peer expires (peers_heard) */
+	uint64_t link_bps;
 	/* the round trip: the least of the last PEER_RTT_KEEP samples; 0: not yet */
 	uint32_t rtt_us;
 	uint32_t rtt_kept[PEER_RTT_KEEP]; /* the samples; 0: none yet */
@@ -116,7 +118,8 @@ struct peer {
 
 /* The peer table: pure too (time is passed in). */
 void peers_heard(struct peer *t, const struct announce *a, uint64_t now_ms);
-/* Drops peers silent for longer than the timeout; returns how many went. */
+/* Drops peers silent for longer than the timeout (their slots keep the address and
+ * link figure until a new host needs the room); returns how many went. */
 unsigned peers_expire(struct peer *t, uint64_t now_ms);
 struct peer *peers_find(struct peer *t, uint32_t ip);
 /* A round trip of us microseconds (at least 1) measured to p: p->rtt_us becomes the

@@ -108,6 +108,43 @@ static void test_malformed(void **state)
 	assert_false(announce_decode(c, ANNOUNCE_BODY_LEN, 0xffffffff, &a));
 }
 
+/* A host heard again after it expired keeps the link figure measured to its address
+ * (under Bochs an idle host's clock outruns a busy peer's, which then expires between
+ * two of its announcements), and only that: its round trip is measured again. A new
+ * host takes a free slot without a link figure before one that has one. */
+static void test_expired_peer_keeps_its_link_figure(void **state)
+{
+	struct peer t[PEERS_MAX] = { 0 };
+	struct announce a = sample, b = sample;
+
+	b.ip = sample.ip + 1;
+	peers_heard(t, &a, 1000);
+	peers_find(t, a.ip)->link_bps = 1180000;
+	peer_rtt_sample(peers_find(t, a.ip), 9000);
+	assert_int_equal(peers_expire(t, 1001 + ANNOUNCE_TIMEOUT_MS), 1);
+	assert_null(peers_find(t, a.ip));
+	peers_heard(t, &b, 20000); /* a new host: not into the expired one's slot */
+	assert_int_equal(peers_find(t, b.ip)->link_bps, 0);
+	peers_heard(t, &a, 20001);
+	struct peer *p = peers_find(t, a.ip);
+	assert_non_null(p);
+	assert_int_equal(p->link_bps, 1180000);
+	assert_int_equal(p->rtt_us, 0);
+	assert_int_equal(p->heard_ms, 20001);
+	assert_ptr_not_equal(p, peers_find(t, b.ip));
+	/* when only slots with a link figure are free, a new host takes one */
+	for (uint32_t i = 0; i < PEERS_MAX; i++) {
+		a.ip = 0x0a000200 + i;
+		peers_heard(t, &a, 30000);
+		peers_find(t, a.ip)->link_bps = 1;
+	}
+	assert_int_equal(peers_expire(t, 30001 + ANNOUNCE_TIMEOUT_MS), PEERS_MAX);
+	a.ip = 0x0a000300;
+	peers_heard(t, &a, 50000);
+	assert_non_null(peers_find(t, a.ip));
+	assert_int_equal(peers_find(t, a.ip)->link_bps, 0);
+}
+
 static void test_peer_table(void **state)
 {
 	struct peer t[PEERS_MAX] = { 0 };
@@ -125,7 +162,7 @@ static void test_peer_table(void **state)
 	assert_int_equal(peers_expire(t, 3000 + ANNOUNCE_TIMEOUT_MS), 0);
 	assert_int_equal(peers_expire(t, 3001 + ANNOUNCE_TIMEOUT_MS), 1);
 	assert_null(peers_find(t, sample.ip));
-	/* a full table makes room by forgetting the peer heard longest ago */
+	/* the table is full: the peer heard longest ago makes room */
 	for (uint32_t i = 0; i < PEERS_MAX + 1; i++) {
 		a.ip = 0x0a000100 + i;
 		peers_heard(t, &a, 10000 + i);
@@ -351,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_settings),
 		cmocka_unit_test(test_peer_table),
+		cmocka_unit_test(test_expired_peer_keeps_its_link_figure),
 		cmocka_unit_test(test_peer_rtt_is_the_least_of_the_last_few),
 	};
 	return cmocka_run_group_tests_name("announce", tests, setup, NULL);
