@@ -172,7 +172,6 @@ void peer_rtt_sample(struct peer *p, uint32_t us)
 void peers_heard(struct peer *t, const struct announce *a, uint64_t now_ms)
 {
 	struct peer *p = peers_find(t, a->ip), *oldest = NULL, *free = NULL, *known = NULL;
-	uint64_t link = 0;
 
 	for (int i = 0; !p && i < PEERS_MAX; i++) {
 		struct peer *s = &t[i];
@@ -188,8 +187,7 @@ void peers_heard(struct peer *t, const struct announce *a, uint64_t now_ms)
 	}
 	if (!p) {
 		p = known ? known : free ? free : oldest;
-		link = known ? known->link_bps : 0;
-		*p = (struct peer){ .used = true, .link_bps = link };
+		*p = (struct peer){ .used = true, .link_bps = known ? known->link_bps : 0 };
 	}
 	p->a = *a;
 	p->heard_ms = now_ms;

@@ -12,6 +12,7 @@ The load counts runnable vCPUs, so three guests that never halt make 300%.
 Each host measures its round trip to the other, and a host that powers off leaves the
 other's list. While the first move is decided, a forger announces the best target there
 could be under another key: it is rejected each time and never picked."""
+import itertools
 import os
 import re
 import socket
@@ -190,16 +191,14 @@ def test_junk_announcements_under_bochs(pair):
             time.sleep(0.5)
         assert wait_for(lambda: int(a.info("hosts")["malformed"]) - before >= len(junk), 20)
         assert "10.0.0.3" not in a.cmd("info hosts")
-        good = announcement("10.0.0.3", load=250, high=150)
-        sent = [n]
+        good, counters = announcement("10.0.0.3", load=250, high=150), itertools.count(n + 1)
 
         def listed_by_both():
             # sent again, under a fresh counter, until both list it at once: Bochs's
             # LAN drops a lone frame now and then (one CI run lost it), and a host
             # unheard for 10 s of tern's clock, which runs ahead of the wall's on an
             # idle Bochs host, leaves the list
-            sent[0] += 1
-            s.sendto(udp_broadcast_frame("10.0.0.3", sign(good, key, sent[0])), hub)
+            s.sendto(udp_broadcast_frame("10.0.0.3", sign(good, key, next(counters))), hub)
             return peer_load(a, "10.0.0.3") == 250 and peer_load(b, "10.0.0.3") == 250
         assert wait_for(listed_by_both, 30), a.cmd("info hosts")
         # its settings: load-high, margin, capacity
