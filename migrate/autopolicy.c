@@ -6,6 +6,7 @@
 #include "hv/lib/string.h"
 #include "hv/load.h"
 #include "hv/monitor.h"
+#include "hv/pcpu.h"
 #include "hv/pmm.h"
 #include "hv/sched.h"
 #include "hv/time.h"
@@ -61,6 +62,20 @@ static struct {
 	uint32_t ip;
 	struct policy_backoff b;
 } peer_backoff[PEERS_MAX];
+/* What a guest dirties while a migration from this host copies it, in % of the policy's
+ * sample of it running alone, by the CPU the VM runs on: as the last completed migration
+ * of a VM at home there measured it in round 1. 0: none measured. The sender shares
+ * CPU 0 with the guests at home there: under Bochs a guest on CPU 0 dirtied a third of
+ * its sample in round 1 in every row of the README's grid (33-37 %), and the model, given
+ * the sample alone, throttled a guest past the link through rounds it never ran. Round
+ * 1 because it is the longest window and the one the model's total hangs on; the later,
+ * shorter rounds read 43-85 % of the sample, fewer of their pages written twice. */
+static uint32_t copy_pct[PCPU_MAX];
+/* Rates under this many pages/s say too little of a guest's share of the CPU: an idle
+ * guest's 1 page/s, or a sample that caught a burst (memtouch filling its memory) of a
+ * guest quiet by the time it migrated, whose 0 would have the model expect the next
+ * guest to dirty nothing. */
+#define COPY_RATE_MIN 32
 static struct policy_attempts recent; /* the last reservation attempts, for the cap */
 static uint64_t attempts;
 static char last_decision[200] = "none";
@@ -270,6 +285,14 @@ static uint64_t model_wss(const struct vm *vm)
 	return vm->mem_size / PAGE_SIZE;
 }
 
+/* The VM's expected dirty rate under a migration (precopy_in.copy_rate); 0: unknown. */
+static uint64_t copy_rate(const struct vm *vm, uint64_t sampled)
+{
+	uint32_t pct = vm->home < PCPU_MAX ? copy_pct[vm->home] : 0;
+
+	return pct ? MAX(sampled * pct / 100, 1) : 0;
+}
+
 static size_t gather_vms(struct policy_vm *out, uint64_t now)
 {
 	size_t n = 0;
@@ -287,6 +310,7 @@ static size_t gather_vms(struct policy_vm *out, uint64_t now)
 			.load_pct = (uint32_t)f->load_pct, .zero_pages = f->zero_pages,
 			.since_move_ms = f->arrived_ms ? now - f->arrived_ms : UINT64_MAX,
 			.backoff_ms = policy_backoff_left(&f->backoff, now),
+			.copy_rate = copy_rate(vm, f->dirty_rate),
 		};
 	}
 	return n;
@@ -523,6 +547,7 @@ bool autopolicy_model_in(int vm_id, uint32_t ip, struct precopy_in *in)
 	}
 	if (f && f->sampled_ms) {
 		in->dirty_rate = f->dirty_rate;
+		in->copy_rate = copy_rate(vm, f->dirty_rate);
 		in->wss_pages = model_wss(vm);
 		in->zero_pages = f->zero_pages;
 	}
@@ -536,6 +561,12 @@ void autopolicy_migrated(uint32_t ip, uint64_t acked_bytes, uint64_t ms)
 {
 	if (ms)
 		discovery_note_link(ip, acked_bytes * 1000 / ms);
+}
+
+void autopolicy_copied(uint32_t home, uint64_t sampled, uint64_t copy_rate)
+{
+	if (home < PCPU_MAX && sampled >= COPY_RATE_MIN && copy_rate >= COPY_RATE_MIN)
+		copy_pct[home] = (uint32_t)MAX(MIN(copy_rate * 100 / sampled, 1000), 1);
 }
 
 void autopolicy_arrived(int vm_id)
@@ -623,6 +654,14 @@ int cmd_info_policy(int argc, char **argv)
 	kprintf("balance-margin: %u\ncapacity: %u\n", params.margin_pct, params.capacity_pct);
 	kprintf("sample-every: %u\nsamples: %llu\nsample-cost-us: %llu\n", sample_every_s,
 		(unsigned long long)samples, (unsigned long long)sample_cost_us);
+	kprintf("copy-dirty-pct:");
+	bool any = false;
+	for (unsigned c = 0; c < PCPU_MAX; c++)
+		if (copy_pct[c]) {
+			kprintf(" cpu%u %u", c, copy_pct[c]);
+			any = true;
+		}
+	kprintf("%s\n", any ? "" : " -");
 	kprintf("decisions: %llu\nlast-decision: %s\n", (unsigned long long)decisions,
 		last_decision);
 	kprintf("attempts: %llu\nattempt-ages-ms:", (unsigned long long)attempts);

@@ -18,6 +18,11 @@ bool autopolicy_model_in(int vm_id, uint32_t ip, struct precopy_in *in);
 /* A migration to ip completed: the target acknowledged acked_bytes of pages and markers
  * in the ms of its iterative copy. Notes the link's speed in the model's unit. */
 void autopolicy_migrated(uint32_t ip, uint64_t acked_bytes, uint64_t ms);
+/* ... and the VM, at home on CPU home, dirtied copy_rate pages/s in round 1 (the whole
+ * RAM read and sent: the longest window, the one the model's total hangs on) where the
+ * policy had sampled `sampled` pages/s (0: never): the share the model expects of the
+ * next VM there to migrate (`info policy`: copy-dirty-pct). */
+void autopolicy_copied(uint32_t home, uint64_t sampled, uint64_t copy_rate);
 /* What this host announces of itself for the balance rule: its load over load-window,
  * load-high, balance-margin and capacity. */
 void autopolicy_end(struct policy_end *e);

@@ -105,6 +105,7 @@ static void predict(const struct policy_params *p, const struct policy_vm *vm,
 	struct precopy_in in = {
 		.mem_pages = (uint64_t)vm->mem_mib * MIB / PRECOPY_PAGE,
 		.dirty_rate = vm->dirty_rate,
+		.copy_rate = vm->copy_rate,
 		.wss_pages = vm->wss_pages,
 		.bandwidth = peer->link_bps,
 		.rtt_ms = peer->rtt_ms,

@@ -45,6 +45,8 @@ struct policy_vm {
 	uint64_t since_move_ms; /* since it last arrived here; UINT64_MAX: never moved */
 	uint64_t zero_pages;    /* all-zero pages, estimated when its dirty rate was sampled */
 	uint64_t backoff_ms;    /* left of its back-off after a failed move; 0: none */
+	uint64_t copy_rate;     /* pages/s it is expected to dirty while a migration copies
+				 * it (precopy_in.copy_rate); 0: unknown, taken as dirty_rate */
 };
 
 struct policy_peer {

@@ -719,6 +719,8 @@ static void iterate(struct vm *vm)
 	mig_out.dirty_rate = ms ? pending * 1000 / ms : 0;
 	if (!mig_out.throttle_pct)
 		mig_out.copy_rate = mig_out.dirty_rate;
+	if (mig_out.round == 1)
+		mig_out.round1_rate = mig_out.dirty_rate;
 	bool stop = should_stop(vm, pending);
 	progress_line();
 	if (stop) {
@@ -776,6 +778,8 @@ static void complete(struct vm *vm, uint32_t new_id)
 	mig_out.target_vm_id = new_id;
 	mig_out.stage = MIG_DONE;
 	autopolicy_migrated(mig_out.ip, mig_out.iterate_acked, mig_out.iterate_ms);
+	if (vm)
+		autopolicy_copied(vm->home, mig_out.model_in.dirty_rate, mig_out.round1_rate);
 	mstream_close(&stream);
 	terms_free();
 	sched_hurry(&hurrying, false);

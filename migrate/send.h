@@ -57,6 +57,7 @@ struct mig_out {
 	struct converge_flat flat; /* the shrink rule's books (migrate/converge.h) */
 	uint64_t dirty_rate, expected_downtime_ms;
 	uint64_t copy_rate;   /* the last unthrottled round's dirty rate (the model's) */
+	uint64_t round1_rate; /* round 1's: the longest window, read by the policy */
 	uint32_t throttle_pct;     /* auto-converge's hold on the guest's CPU now, 0: none */
 	uint32_t throttle_peak;    /* the most it reached */
 	enum mig_stop_why stop_why;

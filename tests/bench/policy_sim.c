@@ -278,7 +278,8 @@ static void sample(const struct svm *v, struct policy_vm *out, uint64_t now)
 	ze = ze < 0 ? 0 : ze > 1 ? 1 : ze;
 	*out = (struct policy_vm){ v->id, v->mem_mib, got, got, v->cpu,
 		v->arrived_ms == NEVER ? NEVER : now - v->arrived_ms,
-		(uint64_t)(ze * v->mem_mib * 256), policy_backoff_left(&v->backoff, now) };
+		(uint64_t)(ze * v->mem_mib * 256), policy_backoff_left(&v->backoff, now),
+		0 /* a simulated guest dirties as fast under a migration */ };
 }
 
 static struct policy_end end_of(int h, uint32_t load)
