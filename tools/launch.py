@@ -42,6 +42,9 @@ def die(msg, code=2):
     sys.exit(code)
 
 
+BOCHS_IPS = 100000000
+
+
 def parse_args(platform):
     p = argparse.ArgumentParser(
         description=f"Boot one tern host under {platform}; its COM1 is this terminal.")
@@ -72,12 +75,19 @@ def parse_args(platform):
                       help="no cluster key: the host takes no part in migration or discovery")
     keys.add_argument("--insecure", action="store_true",
                       help="insecure-migration=on instead of a key (the plain protocol)")
+    if platform == "bochs":
+        p.add_argument("--ips", type=int, default=BOCHS_IPS, metavar="N",
+                       help=f"emulated instructions per emulated second ({BOCHS_IPS}); "
+                       "Bochs polls its NIC by emulated time, so fewer make the LAN faster "
+                       "and every CPU slower")
     if platform == "qemu":
         p.add_argument("--accel", choices=("kvm", "tcg"), default=None,
                        help="default: kvm when /dev/kvm offers VT-x, else tcg")
         p.add_argument("--nic", choices=("e1000", "e1000e"), default="e1000",
                        help="the NIC model with --lan (e1000: 82540EM, e1000e: 82574L)")
     args = p.parse_args()
+    if platform == "bochs" and not 1000000 <= args.ips <= 2000000000:
+        p.error(f"--ips {args.ips}: expected 1000000..2000000000")
     if args.forward is not None:
         m = re.fullmatch(r"(\d+):(\d+)", args.forward)
         if not m or not all(0 < int(x) < 65536 for x in m.groups()):
@@ -349,7 +359,6 @@ def main(platform, start):
 
 # --- Bochs -------------------------------------------------------------------
 
-BOCHS_IPS = 100000000
 
 
 def bochs_lan(host, args):
@@ -388,7 +397,7 @@ def start_bochs(host, args, image):
         firmware = ["romimage: file=/usr/share/bochs/BIOS-bochs-latest",
                     f"ata0-master: type=cdrom, path={image}, status=inserted",
                     "boot: cdrom"]
-    rc = [f"cpu: model=corei7_skylake_x, count={args.cpus}, ips={BOCHS_IPS}",
+    rc = [f"cpu: model=corei7_skylake_x, count={args.cpus}, ips={args.ips}",
           f"megs: {args.mem}",
           *firmware,
           "vgaromimage: file=/usr/share/vgabios/vgabios.bin",

@@ -96,7 +96,7 @@ def halted_share(before, after):
     return 100 * (after[1] - before[1]) // span, 100 * (after[2] - before[2]) // span
 
 
-def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense"):
+def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense", stopped=False):
     """memtouch on a, moved to b; returns the figures of that migration."""
     tx0, rx0 = frames(a)
     drop0 = dropped(b)
@@ -111,8 +111,14 @@ def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense"):
     # what the model is given at the start: the guest's sample, the link and round trip
     sample = re.search(rf"^vm{vm}: load \d+%, dirty-rate (\d+) pages/s, wss \d+ pages, "
                        rf"zero (\d+) pages$", a.cmd("info policy"), re.M)
+    # the share of its sample the model expects the guest to dirty while it migrates
+    # (what the last migration from its CPU measured; "-": none yet)
+    copy_pct = a.info("policy").get("copy-dirty-pct", "-")
     peer = re.search(r"^10\.0\.0\.2\s+\S+\s+\S+\s+\S+\s+([\d.]+)\s+([\d.]+)",
                      a.cmd("info hosts"), re.M)
+    if stopped:
+        # paused at the source (it runs again at the target): the sender has CPU 0 alone
+        assert f"vm{vm} paused" in a.cmd(f"stop {vm}")
     clocks = clock(a), clock(b)
     out = a.cmd(f"migrate {vm} 10.0.0.2")
     assert "started" in out, out
@@ -156,6 +162,7 @@ def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense"):
         "model": tuple(int(x) for x in model[-1].groups()[1:]) if model else None,
         "left": left,
         "sample": tuple(int(x) for x in sample.groups()) if sample else None,
+        "copy_pct": copy_pct,
         "peer": tuple(float(x) for x in peer.groups()) if peer else None,
         "line": line,
         "halted": halted,
@@ -231,10 +238,11 @@ def grid_table(results, lan_mbs, platform):
               f"| {r['halted'][1][0]} ({r['halted'][1][1]}) |")
     print("\nthe model at the start (the policy's sample of the guest, the last migration's "
           "goodput to this peer) against the measurement:")
-    print("| guest MiB | dirty × link | sampled dirty pages/s | zero pages | link MB/s | rtt ms "
+    print("| guest MiB | dirty × link | sampled dirty pages/s | under migration, % of the "
+          "sample | measured dirty pages/s | zero pages | link MB/s | rtt ms "
           "| predicted downtime ms | measured | ÷ | predicted total ms "
           "| measured | ÷ | predicted rounds | measured | time left at each progress line, s |")
-    print("|" + "---|" * 15)
+    print("|" + "---|" * 17)
     for r in results:
         if not r["model"]:
             print(f"| {r['mem']} | {r['factor']} | no prediction: {r['line']} |")
@@ -242,7 +250,8 @@ def grid_table(results, lan_mbs, platform):
         down, total, rounds = r["model"]
         rate, zero = r["sample"] or ("?", "?")
         link, rtt = r["peer"] or ("?", "?")
-        print(f"| {r['mem']} | {r['factor']} | {rate} | {zero} | {link} | {rtt} "
+        print(f"| {r['mem']} | {r['factor']} | {rate} | {r['copy_pct']} | {r['dirty_rate']} "
+              f"| {zero} | {link} | {rtt} "
               f"| {down} | {r['downtime']} "
               f"| {down / max(r['downtime'], 1):.2f} | {total} | {r['total']} "
               f"| {total / max(r['total'], 1):.2f} | {rounds} | {r['rounds']} "
@@ -273,6 +282,8 @@ def run_grid(args, platform):
     lan = f"bench-mig-{os.getpid()}"
     t0 = time.monotonic()
     plain = ["--insecure"] if args.insecure else []
+    if args.ips:
+        plain += ["--ips", str(args.ips)]
     a = TernHost(platform, name="bench-migrate-1", mem=host_mem, cmdline=f"shadow={shadow}",
                  extra=["--host", "1", "--lan", lan, *plain])
     b = TernHost(platform, name="bench-migrate-2", mem=host_mem, cmdline=f"shadow={shadow}",
@@ -296,7 +307,8 @@ def run_grid(args, platform):
             a.cmd(f"migrate_set_parameter xbzrle {x}")
             print(f"migrating memtouch mem={mem} mib={mem // 4} rate={rate} fill={fill} "
                   f"({f} × link), xbzrle {x} ...", flush=True)
-            r = migrate_once(a, b, mem, mem // 4, rate, sampled=True, fill=fill)
+            r = migrate_once(a, b, mem, mem // 4, rate, sampled=True, fill=fill,
+                             stopped=args.stopped)
             r.update(factor=f, fill=fill, xbzrle=x)
             results.append(r)
             print(f"  goodput {r['iterate_bytes'] / max(r['iterate_ms'], 1) / 1000:.2f} "
@@ -307,7 +319,8 @@ def run_grid(args, platform):
         a.close()
         b.close()
         if results:
-            grid_table(results, lan_mbs if "lan_mbs" in dir() else [0], platform)
+            grid_table(results, lan_mbs if "lan_mbs" in dir() else [0],
+                       platform + (f", ips={args.ips}" if args.ips else ""))
     print(f"({time.monotonic() - t0:.0f} s in all)")
 
 
@@ -325,8 +338,17 @@ def main():
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--insecure", action="store_true",
                     help="insecure-migration=on on both hosts: the plain stream")
+    ap.add_argument("--stopped", action="store_true",
+                    help="with --grid: each guest paused (`stop`) before it migrates, so "
+                    "the sender has the source's CPU to itself")
+    ap.add_argument("--ips", type=int, default=None, metavar="N",
+                    help="Bochs only: emulated instructions per emulated "
+                    "second (the launcher's --ips): fewer make the LAN faster, the CPUs "
+                    "slower")
     args = ap.parse_args()
     platform = args.platform or ("kvm-uefi" if why_no_kvm_vmx() is None else "bochs-uefi")
+    if args.ips and not platform.startswith("bochs"):
+        ap.error(f"--ips is Bochs's: not for {platform}")
     if args.grid:
         run_grid(args, platform)
         return
@@ -334,6 +356,8 @@ def main():
     lan = f"bench-mig-{os.getpid()}"
     t0 = time.monotonic()
     plain = ["--insecure"] if args.insecure else []
+    if args.ips:
+        plain += ["--ips", str(args.ips)]
     a = TernHost(platform, name="bench-migrate-1", extra=["--host", "1", "--lan", lan, *plain])
     b = TernHost(platform, name="bench-migrate-2", extra=["--host", "2", "--lan", lan, *plain])
     try:
