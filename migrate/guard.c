@@ -25,7 +25,10 @@ bool guard_pace_short(struct guard_pace *p, uint64_t now, uint64_t *units)
 	return false;
 }
 
-#define BURST ((uint64_t)GUARD_BURST_MIB * 1000) /* in 1/1000 MiB */
+#define BURST ((int64_t)GUARD_BURST_MIB * 1000) /* in 1/1000 MiB */
+/* The most a peer can owe: a day of refill, so loops of failed reservations add up to a
+ * wait, never to an overflow. */
+#define DEBT_MAX ((int64_t)GUARD_REFILL_MIB_S * 1000 * 86400)
 
 uint64_t guard_cost_mib(uint64_t mem_mib)
 {
@@ -34,14 +37,15 @@ uint64_t guard_cost_mib(uint64_t mem_mib)
 
 /* The budget grown back to now, capped at the burst. Time that ran backwards (it does
  * not, but a caller's clock might) adds nothing. */
-static void refill(uint64_t *milli, uint64_t *at_ms, uint64_t now)
+static void refill(int64_t *milli, uint64_t *at_ms, uint64_t now)
 {
 	uint64_t gained;
 
 	if (now <= *at_ms)
 		return;
 	gained = (now - *at_ms) * GUARD_REFILL_MIB_S; /* MiB/s is 1/1000 MiB per ms */
-	*milli = *milli + gained > BURST ? BURST : *milli + gained;
+	/* what the burst lacks, at most a debt's worth more: never wraps */
+	*milli = gained >= (uint64_t)(BURST - *milli) ? BURST : *milli + (int64_t)gained;
 	*at_ms = now;
 }
 
@@ -69,23 +73,33 @@ static unsigned slot_of(struct guard_peers *g, uint32_t ip, uint64_t now)
 	return best;
 }
 
+/* A reservation's cost in 1/1000 MiB, at most GUARD_MAX_MIB's: keeps debts in range. */
+static int64_t cost_milli(uint64_t mem_mib)
+{
+	uint64_t mib = guard_cost_mib(mem_mib);
+
+	return (int64_t)(mib < GUARD_MAX_MIB ? mib : GUARD_MAX_MIB) * 1000;
+}
+
 uint64_t guard_peers_wait(struct guard_peers *g, uint32_t ip, uint64_t mem_mib, uint64_t now)
 {
-	uint64_t need = guard_cost_mib(mem_mib) * 1000, milli;
+	int64_t need = cost_milli(mem_mib), milli;
 
-	/* a VM bigger than the whole burst can still come, to a peer whose budget is full */
+	/* a VM bigger than the whole burst can still come, to a peer whose budget is full;
+	 * if it comes to nothing the peer owes the rest (guard_peers_charge) */
 	if (need > BURST)
 		need = BURST;
 	milli = g->slot[slot_of(g, ip, now)].milli;
 	if (milli >= need)
 		return 0;
-	return (need - milli + GUARD_REFILL_MIB_S - 1) / GUARD_REFILL_MIB_S;
+	return ((uint64_t)(need - milli) + GUARD_REFILL_MIB_S - 1) / GUARD_REFILL_MIB_S;
 }
 
 void guard_peers_charge(struct guard_peers *g, uint32_t ip, uint64_t mem_mib, uint64_t now)
 {
 	unsigned i = slot_of(g, ip, now);
-	uint64_t cost = guard_cost_mib(mem_mib) * 1000;
 
-	g->slot[i].milli = g->slot[i].milli > cost ? g->slot[i].milli - cost : 0;
+	g->slot[i].milli -= cost_milli(mem_mib);
+	if (g->slot[i].milli < -DEBT_MAX)
+		g->slot[i].milli = -DEBT_MAX;
 }

@@ -35,11 +35,14 @@ bool guard_pace_short(struct guard_pace *p, uint64_t now, uint64_t *units);
 #define GUARD_BURST_MIB 1024    /* a peer's budget when full */
 #define GUARD_REFILL_MIB_S 16   /* the budget grows back this fast */
 #define GUARD_FLOOR_MIB 32      /* a failed reservation costs at least this much */
+#define GUARD_MAX_MIB (1ULL << 24) /* ... and at most this (16 TiB) */
 
 struct guard_peers {
 	struct {
 		uint32_t ip;      /* 0: free */
-		uint64_t milli;   /* budget left, in 1/1000 MiB: the refill is exact per ms */
+		int64_t milli;    /* budget left, in 1/1000 MiB (the refill is exact per ms);
+				   * below 0 a debt: a reservation bigger than the burst that
+				   * came to nothing is paid for in full */
 		uint64_t at_ms;   /* when milli was last brought up to date */
 	} slot[GUARD_PEERS];
 };
@@ -50,7 +53,8 @@ uint64_t guard_cost_mib(uint64_t mem_mib);
 /* 0 when ip may reserve mem_mib now, else the ms until its budget allows it. */
 uint64_t guard_peers_wait(struct guard_peers *g, uint32_t ip, uint64_t mem_mib, uint64_t now);
 /* A reservation of mem_mib by ip came to nothing (refused later, aborted, timed out):
- * its cost comes off ip's budget. A migration that completes costs nothing. */
+ * its whole cost comes off ip's budget, into debt if it was bigger than what was left.
+ * A migration that completes costs nothing. */
 void guard_peers_charge(struct guard_peers *g, uint32_t ip, uint64_t mem_mib, uint64_t now);
 
 #endif

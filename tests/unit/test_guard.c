@@ -80,8 +80,13 @@ static void test_budget_loop(void **state)
 	assert_int_equal(n, GUARD_BURST_MIB / GUARD_FLOOR_MIB);
 }
 
+/* The ms the refill takes to grow mib MiB back. */
+#define MS(mib) ((uint64_t)(mib) * 1000 / GUARD_REFILL_MIB_S)
+
 /* Waiting only (reservations that completed) costs nothing; a VM bigger than the burst
- * still comes to a peer with a full budget, and then empties it. */
+ * still comes to a peer with a full budget, and if it comes to nothing the peer owes
+ * the rest: one HELLO/ABORT of a huge VM costs what as many 1 GiB ones would, so the
+ * memory a loop makes tern zero stays at the refill's rate whatever the VM's size. */
 static void test_budget_big(void **state)
 {
 	static struct guard_peers g;
@@ -90,10 +95,25 @@ static void test_budget_big(void **state)
 		assert_int_equal(guard_peers_wait(&g, IP_A, 1024, 0), 0);
 	assert_int_equal(guard_peers_wait(&g, IP_A, 4 * GUARD_BURST_MIB, 0), 0);
 	guard_peers_charge(&g, IP_A, 4 * GUARD_BURST_MIB, 0);
-	assert_int_equal(guard_peers_wait(&g, IP_A, 2, 0), GUARD_FLOOR_MIB * 1000 /
-			 GUARD_REFILL_MIB_S);
+	/* 3 GiB owed: the next reservation waits for them and its own floor */
+	assert_int_equal(guard_peers_wait(&g, IP_A, 2, 0),
+			 MS(3 * GUARD_BURST_MIB + GUARD_FLOOR_MIB));
 	assert_int_equal(guard_peers_wait(&g, IP_A, 4 * GUARD_BURST_MIB, 0),
-			 GUARD_BURST_MIB * 1000 / GUARD_REFILL_MIB_S);
+			 MS(4 * GUARD_BURST_MIB));
+	/* paid back at the refill's rate, then full again, and no fuller */
+	uint64_t back = MS(4 * GUARD_BURST_MIB);
+	assert_int_equal(guard_peers_wait(&g, IP_A, 4 * GUARD_BURST_MIB, back - 1), 1);
+	assert_int_equal(guard_peers_wait(&g, IP_A, 4 * GUARD_BURST_MIB, back), 0);
+	assert_int_equal(guard_peers_wait(&g, IP_A, 4 * GUARD_BURST_MIB, 10 * back), 0);
+	guard_peers_charge(&g, IP_A, GUARD_BURST_MIB, 10 * back);
+	assert_int_equal(guard_peers_wait(&g, IP_A, 2, 10 * back),
+			 MS(GUARD_FLOOR_MIB));
+	/* a debt stops growing at a day's refill, and the largest VM does not wrap it */
+	static struct guard_peers h;
+	for (int i = 0; i < 1000; i++)
+		guard_peers_charge(&h, IP_A, UINT64_MAX / 2, 0);
+	assert_int_equal(guard_peers_wait(&h, IP_A, 2, 0),
+			 86400000 + MS(GUARD_FLOOR_MIB));
 }
 
 /* More peers than slots: a new one takes the slot with most budget left, so the peers
