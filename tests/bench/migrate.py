@@ -96,11 +96,14 @@ def halted_share(before, after):
     return 100 * (after[1] - before[1]) // span, 100 * (after[2] - before[2]) // span
 
 
-def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense", stopped=False):
-    """memtouch on a, moved to b; returns the figures of that migration."""
+def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense", stopped=False, cpu=None):
+    """memtouch on a (on its CPU cpu: None, tern's choice), moved to b; returns the figures
+    of that migration."""
     tx0, rx0 = frames(a)
     drop0 = dropped(b)
-    out = a.cmd(f"vm start memtouch mem={mem} name=bench -- mib={mib} rate={rate} fill={fill}")
+    where = f" cpu={cpu}" if cpu is not None else ""
+    out = a.cmd(f"vm start memtouch mem={mem} name=bench{where} -- mib={mib} rate={rate} "
+                f"fill={fill}")
     vm = int(re.search(r"^vm(\d+) started$", out, re.M).group(1))
     a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=300)
     if sampled:
@@ -285,9 +288,9 @@ def run_grid(args, platform):
     if args.ips:
         plain += ["--ips", str(args.ips)]
     a = TernHost(platform, name="bench-migrate-1", mem=host_mem, cmdline=f"shadow={shadow}",
-                 extra=["--host", "1", "--lan", lan, *plain])
+                 extra=["--host", "1", "--lan", lan, *plain], cpus=args.cpus)
     b = TernHost(platform, name="bench-migrate-2", mem=host_mem, cmdline=f"shadow={shadow}",
-                 extra=["--host", "2", "--lan", lan, *plain])
+                 extra=["--host", "2", "--lan", lan, *plain], cpus=args.cpus)
     results = []
     try:
         a.wait_prompt(timeout=600)
@@ -308,7 +311,7 @@ def run_grid(args, platform):
             print(f"migrating memtouch mem={mem} mib={mem // 4} rate={rate} fill={fill} "
                   f"({f} × link), xbzrle {x} ...", flush=True)
             r = migrate_once(a, b, mem, mem // 4, rate, sampled=True, fill=fill,
-                             stopped=args.stopped)
+                             stopped=args.stopped, cpu=args.guest_cpu)
             r.update(factor=f, fill=fill, xbzrle=x)
             results.append(r)
             print(f"  goodput {r['iterate_bytes'] / max(r['iterate_ms'], 1) / 1000:.2f} "
@@ -320,7 +323,10 @@ def run_grid(args, platform):
         b.close()
         if results:
             grid_table(results, lan_mbs if "lan_mbs" in dir() else [0],
-                       platform + (f", ips={args.ips}" if args.ips else ""))
+                       platform + (f", ips={args.ips}" if args.ips else "") +
+                       (f", {args.cpus} CPUs" if args.cpus > 1 else "") +
+                       (f", guests on CPU {args.guest_cpu}" if args.guest_cpu is not None
+                        else ""))
     print(f"({time.monotonic() - t0:.0f} s in all)")
 
 
@@ -338,6 +344,11 @@ def main():
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--insecure", action="store_true",
                     help="insecure-migration=on on both hosts: the plain stream")
+    ap.add_argument("--cpus", type=int, default=1, metavar="N",
+                    help="with --grid: CPUs of each host (the launchers' --cpus)")
+    ap.add_argument("--guest-cpu", type=int, default=None, metavar="N",
+                    help="with --grid: the source CPU each guest runs on (vm start cpu=N); "
+                    "with --cpus 2 and 1 the sender has CPU 0 to itself")
     ap.add_argument("--stopped", action="store_true",
                     help="with --grid: each guest paused (`stop`) before it migrates, so "
                     "the sender has the source's CPU to itself")
