@@ -276,6 +276,12 @@ def grid_table(results, lan_mbs, platform):
           "wire or the peer, not short of CPU).")
 
 
+def host_opts(args):
+    """The launcher options both hosts get from ours: the plain stream, Bochs's ips."""
+    return (["--insecure"] if args.insecure else []) + \
+        (["--ips", str(args.ips)] if args.ips else [])
+
+
 def run_grid(args, platform):
     sizes = [int(x) for x in args.sizes.split(",")]
     factors = [x for x in args.rates.split(",")]
@@ -284,13 +290,11 @@ def run_grid(args, platform):
     host_mem = max(512, max(sizes) + shadow + 256)
     lan = f"bench-mig-{os.getpid()}"
     t0 = time.monotonic()
-    plain = ["--insecure"] if args.insecure else []
-    if args.ips:
-        plain += ["--ips", str(args.ips)]
+    opts = host_opts(args)
     a = TernHost(platform, name="bench-migrate-1", mem=host_mem, cmdline=f"shadow={shadow}",
-                 extra=["--host", "1", "--lan", lan, *plain], cpus=args.cpus)
+                 extra=["--host", "1", "--lan", lan, *opts], cpus=args.cpus)
     b = TernHost(platform, name="bench-migrate-2", mem=host_mem, cmdline=f"shadow={shadow}",
-                 extra=["--host", "2", "--lan", lan, *plain], cpus=args.cpus)
+                 extra=["--host", "2", "--lan", lan, *opts], cpus=args.cpus)
     results = []
     try:
         a.wait_prompt(timeout=600)
@@ -366,11 +370,9 @@ def main():
 
     lan = f"bench-mig-{os.getpid()}"
     t0 = time.monotonic()
-    plain = ["--insecure"] if args.insecure else []
-    if args.ips:
-        plain += ["--ips", str(args.ips)]
-    a = TernHost(platform, name="bench-migrate-1", extra=["--host", "1", "--lan", lan, *plain])
-    b = TernHost(platform, name="bench-migrate-2", extra=["--host", "2", "--lan", lan, *plain])
+    opts = host_opts(args)
+    a = TernHost(platform, name="bench-migrate-1", extra=["--host", "1", "--lan", lan, *opts])
+    b = TernHost(platform, name="bench-migrate-2", extra=["--host", "2", "--lan", lan, *opts])
     try:
         a.wait_prompt(timeout=300)
         b.wait_prompt(timeout=300)
