@@ -8,6 +8,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import sys
 import time
 
@@ -286,6 +287,15 @@ def close_all(hosts):
         except AssertionError as e:
             errors.append(str(e))
     assert not errors, "; ".join(errors)
+
+
+def bochs_lan_port(lan, host):
+    """Host number host's port on the Bochs LAN lan, played by the test: a UDP socket bound
+    where bxhub sends that host's frames, and the hub's address to send frames to."""
+    port = launch.lan.bochs_port(lan, host)
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", port))
+    return s, ("127.0.0.1", port + 1)
 
 
 def free_kib(host):

@@ -30,15 +30,22 @@ def peers(host):
     return rows
 
 
+def checksum(data):
+    """The Internet checksum (RFC 1071) of data, for IPv4 headers and TCP segments."""
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
 def udp_broadcast_frame(src_ip, payload, port=4445):
     """An Ethernet frame: IPv4 UDP from src_ip to 255.255.255.255 (no UDP checksum)."""
     udp = struct.pack("!HHHH", port, port, 8 + len(payload), 0) + payload
     hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
                       socket.inet_aton(src_ip), b"\xff\xff\xff\xff")
-    s = sum(struct.unpack("!10H", hdr))
-    s = (s & 0xffff) + (s >> 16)
-    s = (s & 0xffff) + (s >> 16)
-    hdr = hdr[:10] + struct.pack("!H", ~s & 0xffff) + hdr[12:]
+    hdr = hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:]
     return b"\xff" * 6 + bytes([0x52, 0x54, 0, 0, 0, 9]) + b"\x08\x00" + hdr + udp
 
 

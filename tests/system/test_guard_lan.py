@@ -22,7 +22,8 @@ import threading
 
 import pytest
 
-from ternhost import free_kib, heartbeats, lan_hosts, launch, wait_for
+from ternhost import bochs_lan_port, free_kib, heartbeats, lan_hosts, launch, wait_for
+from test_discovery import checksum
 
 A_IP, B_IP = "10.0.0.1", "10.0.0.2"
 LOOP_TURN_MAX_MS = 1000
@@ -108,15 +109,6 @@ def test_hello_loop_refused_bystander_migrates(lan):
     assert ms < LOOP_TURN_MAX_MS, f"B's loop was away {ms} ms at once"
 
 
-def checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
-
-
 class Stranger:
     """Host 4 of the Bochs LAN (10.0.0.4), played by the test through bxhub: it answers
     ARP for its address and opens TCP connections by hand (SYN, then the ACK of the
@@ -126,10 +118,7 @@ class Stranger:
     IP, MAC = "10.0.0.4", bytes([0x52, 0x54, 0, 0, 0, 4])
 
     def __init__(self, lan_name):
-        port = launch.lan.bochs_port(lan_name, 4)
-        self.hub = ("127.0.0.1", port + 1)
-        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.s.bind(("127.0.0.1", port))
+        self.s, self.hub = bochs_lan_port(lan_name, 4)
         self.s.settimeout(0.2)
         self.conns = {}                  # our port -> "syn", "established", "reset", "fin"
         self.isn = {}

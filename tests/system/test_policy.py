@@ -15,13 +15,12 @@ could be under another key: it is rejected each time and never picked."""
 import itertools
 import os
 import re
-import socket
 import threading
 import time
 
 import pytest
 
-from ternhost import lan_hosts, launch, wait_for
+from ternhost import bochs_lan_port, lan_hosts, launch, wait_for
 from test_discovery import announcement, counter_now, sign, udp_broadcast_frame
 
 
@@ -126,10 +125,8 @@ class Forger:
     a key that is not the LAN's."""
 
     def __init__(self, lan):
-        self.hub = ("127.0.0.1", launch.lan.bochs_port(lan, 4) + 1)
+        self.s, self.hub = bochs_lan_port(lan, 4)
         self.key = "%064x" % (int(launch.lan.key(lan), 16) ^ (1 << 200))
-        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.s.bind(("127.0.0.1", launch.lan.bochs_port(lan, 4)))
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -181,9 +178,7 @@ def test_junk_announcements_under_bochs(pair):
             announcement("10.0.0.3", version=2)[:24], announcement("10.0.0.3", version=3),
             sign(announcement("10.0.0.3", load=10001), key, n),
             sign(announcement("10.0.0.9"), key, n)]
-    hub = ("127.0.0.1", launch.lan.bochs_port(a.lan, 3) + 1)
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", launch.lan.bochs_port(a.lan, 3)))
+    s, hub = bochs_lan_port(a.lan, 3)
     try:
         for _ in range(3):                       # Bochs's LAN may drop a frame
             for payload in junk:
@@ -338,10 +333,8 @@ class Announcer:
     answers it) under the LAN's key, idle with room: a peer the policy must measure."""
 
     def __init__(self, lan, ip="10.0.0.9"):
-        self.hub = ("127.0.0.1", launch.lan.bochs_port(lan, 4) + 1)
+        self.s, self.hub = bochs_lan_port(lan, 4)
         self.key, self.ip = launch.lan.key(lan), ip
-        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.s.bind(("127.0.0.1", launch.lan.bochs_port(lan, 4)))
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
