@@ -49,7 +49,7 @@ MIGRATE_SRCS := migrate/wire.c migrate/xbzrle.c migrate/stream.c migrate/send.c 
 	migrate/announce.c migrate/discovery.c migrate/autopolicy.c migrate/policy.c migrate/precopy.c migrate/converge.c \
 	migrate/guard.c \
 	migrate/cluster.c
-TLS_SRCS := tls/tls.c tls/entropy.c tls/key.c tls/session.c tls/x25519.c tls/ecdh_alt.c
+TLS_SRCS := tls/tls.c tls/entropy.c tls/key.c tls/session.c
 CORE_SRCS := $(HV_SRCS) $(VMX_SRCS) $(NET_SRCS) $(MIGRATE_SRCS) $(TLS_SRCS)
 # lwIP 2.1.3 from Debian's source package (tools/deps fetches it; never committed):
 # the core, IPv4 and Ethernet for the raw API, configured by net/lwipopts.h.
@@ -67,8 +67,15 @@ MBEDTLS_SRCS := $(addprefix $(MBEDTLS)/library/,ssl_tls.c ssl_cli.c ssl_srv.c ss
 	ssl_ciphersuites.c chacha20.c poly1305.c chachapoly.c cipher.c cipher_wrap.c md.c sha256.c \
 	hkdf.c hmac_drbg.c entropy.c ecdh.c ecp.c ecp_curves.c bignum.c constant_time.c platform.c \
 	platform_util.c memory_buffer_alloc.c)
-MBEDTLS_INC := -I$(MBEDTLS)/include -DMBEDTLS_CONFIG_FILE='"tls/mbedtls_config.h"'
-MBEDTLS_OBJS := $(patsubst $(MBEDTLS)/library/%.c,$(BUILD)/obj/mbedtls/%.o,$(MBEDTLS_SRCS))
+# x25519 is Project Everest's verified HACL* code that mbedTLS ships beside its library.
+EVEREST := $(MBEDTLS)/3rdparty/everest
+EVEREST_SRCS := $(addprefix $(EVEREST)/library/,everest.c x25519.c Hacl_Curve25519_joined.c)
+EVEREST_CFLAGS := -I$(MBEDTLS)/library -I$(EVEREST)/include/everest \
+	-I$(EVEREST)/include/everest/kremlib -include tls/everest_host.h
+MBEDTLS_INC := -I$(MBEDTLS)/include -I$(EVEREST)/include \
+	-DMBEDTLS_CONFIG_FILE='"tls/mbedtls_config.h"'
+MBEDTLS_OBJS := $(patsubst $(MBEDTLS)/library/%.c,$(BUILD)/obj/mbedtls/%.o,$(MBEDTLS_SRCS)) \
+	$(patsubst $(EVEREST)/library/%.c,$(BUILD)/obj/everest/%.o,$(EVEREST_SRCS))
 EFI_SRCS := boot/efi/loader.c boot/efi/config.c
 MB2_SRCS := boot/multiboot2/entry.S boot/multiboot2/mb2.c
 
@@ -147,6 +154,9 @@ $(BUILD)/obj/tls/%.o: tls/%.c | $(BUILD)/.deps
 $(BUILD)/obj/mbedtls/%.o: $(MBEDTLS)/library/%.c | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"; $(CC) $(KCFLAGS) -Itls/include $(MBEDTLS_INC) -MMD -c $< -o $@
+$(BUILD)/obj/everest/%.o: $(EVEREST)/library/%.c | $(BUILD)/.deps
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"; $(CC) $(KCFLAGS) -Itls/include $(MBEDTLS_INC) $(EVEREST_CFLAGS) -MMD -c $< -o $@
 
 # The multiboot2 stub uses absolute 32-bit addresses: no PIC there.
 $(BUILD)/obj/boot/multiboot2/entry.o: boot/multiboot2/entry.S
@@ -254,13 +264,14 @@ UNIT_SRCS := hv/lib/fmt.c hv/cmdline.c hv/lineedit.c hv/monitor.c hv/pmm.c hv/bo
 	hv/throttle.c hv/vm_id.c migrate/converge.c migrate/cluster.c migrate/guard.c \
 	hv/vmstate.c hv/cpu_model.c hv/cpuid.c hv/x86_rules.c hv/x86_state.c hv/x86_reset.c hv/calendar.c \
 	hv/wallclock.c hv/gpt.c hv/insn.c hv/insn_emul.c hv/strio.c $(DEV_SRCS) \
-	$(TLS_SRCS) $(MBEDTLS_SRCS)
+	$(TLS_SRCS) $(MBEDTLS_SRCS) $(EVEREST_SRCS)
 
 # The code under test is compiled once, hosted, and linked into every test.
 UNIT_OBJS := $(patsubst %.c,$(BUILD)/unit/obj/%.o,$(UNIT_SRCS))
 # Reached only through a pattern rule, they would count as intermediate and be deleted
 # after each test links, and every test would compile them all again.
 .SECONDARY: $(UNIT_OBJS)
+$(BUILD)/unit/obj/$(EVEREST)/%.o: UNIT_CFLAGS += $(EVEREST_CFLAGS)
 $(BUILD)/unit/obj/%.o: %.c | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"; $(CC) $(UNIT_CFLAGS) -MMD -c $< -o $@
@@ -285,7 +296,7 @@ $(BUILD)/unit/test_stream: tests/unit/test_stream.c $(UNIT_OBJS) $(UNIT_LWIP_OBJ
 
 # The system tests' TLS-PSK client and server (tools/tls_pipe.c), linked with tls/ and mbedTLS
 # as the unit tests compile them hosted.
-TLS_PIPE_SRCS := $(TLS_SRCS) $(MBEDTLS_SRCS) hv/lib/fmt.c hv/lib/strlcpy.c hv/lib/error.c
+TLS_PIPE_SRCS := $(TLS_SRCS) $(MBEDTLS_SRCS) $(EVEREST_SRCS) hv/lib/fmt.c hv/lib/strlcpy.c hv/lib/error.c
 $(BUILD)/tern-tls-pipe: tools/tls_pipe.c $(patsubst %.c,$(BUILD)/unit/obj/%.o,$(TLS_PIPE_SRCS))
 	@echo "  CC      $@"; $(CC) $(UNIT_CFLAGS) $^ -o $@
 

@@ -48,10 +48,10 @@ void tls_heap_broken(int status);
 #define MBEDTLS_ECP_C
 #define MBEDTLS_ECDH_C
 #define MBEDTLS_ECP_DP_CURVE25519_ENABLED
-/* ecdh.c's key generation and shared secret are tern's X25519 (tls/ecdh_alt.c): mbedTLS's
- * generic bignum ladder took most of a handshake's time, holding tern's loop. */
-#define MBEDTLS_ECDH_GEN_PUBLIC_ALT
-#define MBEDTLS_ECDH_COMPUTE_SHARED_ALT
+/* x25519 through Project Everest's HACL* code that mbedTLS ships (3rdparty/everest, formally
+ * verified, constant time): mbedTLS's generic bignum ladder took most of a handshake's time,
+ * holding tern's loop, and a server computes its key for any ClientHello. */
+#define MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED
 
 /* --- randomness: tern's sources (tls/entropy.c) into an HMAC-SHA256 DRBG (SP 800-90A) ------
  * HMAC_DRBG rather than CTR_DRBG: the build has no AES, and SHA-256 is there already. */
