@@ -1,4 +1,4 @@
-/* The target's pace rule and per-peer budget (migrate/guard.h). */
+/* The target's pace rule, per-peer budget and slot admission (migrate/guard.h). */
 #include "migrate/guard.h"
 
 void guard_pace_start(struct guard_pace *p, uint64_t now, uint64_t window_ms,
@@ -102,4 +102,38 @@ void guard_peers_charge(struct guard_peers *g, uint32_t ip, uint64_t mem_mib, ui
 	g->slot[i].milli -= cost_milli(mem_mib);
 	if (g->slot[i].milli < -DEBT_MAX)
 		g->slot[i].milli = -DEBT_MAX;
+}
+
+int guard_admit(const struct guard_slot *slots, int n, uint32_t ip, uint64_t now,
+		enum guard_admit *how)
+{
+	int free = -1, oldest = -1, from_ip = 0;
+
+	for (int i = 0; i < n; i++) {
+		const struct guard_slot *s = &slots[i];
+
+		if (!s->active) {
+			if (free < 0)
+				free = i;
+			continue;
+		}
+		if (s->unproven && s->ip == ip) {
+			*how = GUARD_REPLACE_SAME;
+			return i;
+		}
+		from_ip += s->ip == ip;
+		if (s->unproven && now - s->opened_ms >= GUARD_UNPROVEN_MS &&
+		    (oldest < 0 || s->opened_ms < slots[oldest].opened_ms))
+			oldest = i;
+	}
+	if (n > 1 && from_ip >= n - 1) {
+		*how = GUARD_REFUSE_ADDRESS;
+		return -1;
+	}
+	if (free >= 0) {
+		*how = GUARD_FREE;
+		return free;
+	}
+	*how = oldest >= 0 ? GUARD_REPLACE_STALE : GUARD_REFUSE_FULL;
+	return oldest;
 }

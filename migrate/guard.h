@@ -4,7 +4,9 @@
  *    (pages, records, the messages that end a stage) at a minimum pace; bytes trickling
  *    in count for nothing;
  *  - a per-peer budget of reservations that came to nothing, so no peer can make tern
- *    zero gigabytes for a few hundred bytes sent in a HELLO/ABORT loop. */
+ *    zero gigabytes for a few hundred bytes sent in a HELLO/ABORT loop;
+ *  - which slot of the migrations coming in a new connection takes, so that no one
+ *    address holds them all. */
 #ifndef TERN_MIGRATE_GUARD_H
 #define TERN_MIGRATE_GUARD_H
 
@@ -56,5 +58,36 @@ uint64_t guard_peers_wait(struct guard_peers *g, uint32_t ip, uint64_t mem_mib, 
  * its whole cost comes off ip's budget, into debt if it was bigger than what was left.
  * A migration that completes costs nothing. */
 void guard_peers_charge(struct guard_peers *g, uint32_t ip, uint64_t mem_mib, uint64_t now);
+
+/* --- the slots of the migrations coming in ---------------------------------------------- */
+
+/* A connection that has not reserved (handshake, HELLO) after this long may lose its slot
+ * to a new one when all are taken: a keyed source's handshake and HELLO took 0.4-1 s of
+ * tern's clock under Bochs. */
+#define GUARD_UNPROVEN_MS 5000
+
+/* What the choice sees of a slot. */
+struct guard_slot {
+	bool active;            /* holds a connection, proven or not */
+	bool unproven;          /* has not reserved yet (handshake, or silent before HELLO) */
+	uint32_t ip;            /* the peer's address, when active */
+	uint64_t opened_ms;     /* when its connection came */
+};
+
+enum guard_admit {
+	GUARD_FREE,             /* a free slot */
+	GUARD_REPLACE_SAME,     /* one its own address left unproven: a source opens one
+				 * migration at a time, so that one is stale */
+	GUARD_REPLACE_STALE,    /* the oldest unproven one, open GUARD_UNPROVEN_MS or more */
+	GUARD_REFUSE_ADDRESS,   /* the address holds all but one slot already */
+	GUARD_REFUSE_FULL,      /* every slot is busy with real work */
+};
+
+/* The slot of n that a new connection from ip takes at now, as the index (-1 when
+ * refused) and why in *how. One address holds at most n - 1 slots, so one always stays
+ * for another host: a source sends one migration at a time, and a keyed peer that
+ * reserves everything (then trickles just enough) would lock every other host out. */
+int guard_admit(const struct guard_slot *slots, int n, uint32_t ip, uint64_t now,
+		enum guard_admit *how);
 
 #endif

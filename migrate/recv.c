@@ -27,10 +27,6 @@
 #include "hv/x86_rules.h"
 
 #define MEM_RESERVE_MIB 8 /* what a target keeps for itself beyond a VM's RAM */
-/* A connection that has not reserved (handshake, HELLO) after this long may lose its slot
- * to a new one when all are taken: a keyed source's handshake and HELLO took 0.4-1 s of
- * tern's clock under Bochs. */
-#define UNPROVEN_MS 5000
 
 struct incoming {
 	enum mig_stage stage;
@@ -476,38 +472,48 @@ static bool unproven(const struct incoming *in)
 	return in->stage == MIG_RESERVE;
 }
 
-/* The slot a new connection from ip takes: a free one; else one its own host left
- * unproven (a source opens one migration at a time, so that one is stale); else the
- * oldest unproven one open UNPROVEN_MS or more. NULL: every slot is busy with real work. */
+/* The slot a new connection from ip takes (guard_admit), the one it replaces ended with
+ * the reason; NULL when refused, the reason said. */
 static struct incoming *slot_for(uint32_t ip)
 {
-	struct incoming *free = NULL, *oldest = NULL;
+	struct guard_slot view[MIG_IN_MAX];
+	enum guard_admit how;
 	uint64_t now = time_now_ms();
+	char addr[20];
+	int i;
 
-	for (int i = 0; i < MIG_IN_MAX; i++) {
-		struct incoming *in = &ins[i];
-		if (unproven(in) && in->stream.peer_ip == ip) {
-			fail(in, false, "a new connection from the same host replaced it");
-			return in;
-		}
-		if (!active(in) && !free)
-			free = in;
-		if (unproven(in) && now - in->opened_ms >= UNPROVEN_MS &&
-		    (!oldest || in->opened_ms < oldest->opened_ms))
-			oldest = in;
+	for (i = 0; i < MIG_IN_MAX; i++)
+		view[i] = (struct guard_slot){ active(&ins[i]), unproven(&ins[i]),
+					       ins[i].stream.peer_ip, ins[i].opened_ms };
+	i = guard_admit(view, MIG_IN_MAX, ip, now, &how);
+	net_format_ip4(addr, sizeof(addr), ip);
+	switch (how) {
+	case GUARD_FREE:
+		break;
+	case GUARD_REPLACE_SAME:
+		fail(&ins[i], false, "a new connection from the same host replaced it");
+		break;
+	case GUARD_REPLACE_STALE:
+		fail(&ins[i], false, "unproven after %llu s, its slot given to a new connection",
+		     (unsigned long long)(now - ins[i].opened_ms) / 1000);
+		break;
+	case GUARD_REFUSE_ADDRESS:
+		mon_event("migration from %s refused: %d of the %d migrations coming in are from "
+			  "it already; the last is kept for other hosts", addr, MIG_IN_MAX - 1,
+			  MIG_IN_MAX);
+		return NULL;
+	case GUARD_REFUSE_FULL:
+		mon_event("migration from %s refused: %d migrations are coming in already", addr,
+			  MIG_IN_MAX);
+		return NULL;
 	}
-	if (free || !oldest)
-		return free;
-	fail(oldest, false, "unproven after %llu s, its slot given to a new connection",
-	     (unsigned long long)(now - oldest->opened_ms) / 1000);
-	return oldest;
+	return &ins[i];
 }
 
 static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 {
 	struct incoming *in;
 	uint32_t from;
-	char ip[20];
 
 	(void)arg;
 	if (err != ERR_OK || !pcb)
@@ -515,9 +521,6 @@ static err_t on_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 	from = lwip_ntohl(ip4_addr_get_u32(ip_2_ip4(&pcb->remote_ip)));
 	in = slot_for(from);
 	if (!in) {
-		net_format_ip4(ip, sizeof(ip), from);
-		mon_event("migration from %s refused: %d migrations are coming in already", ip,
-			  MIG_IN_MAX);
 		tcp_abort(pcb);
 		return ERR_ABRT;
 	}

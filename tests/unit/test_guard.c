@@ -1,6 +1,6 @@
 /* The target's guards against peers that hold the key but misbehave (migrate/guard.c):
- * the pace a reservation must keep, and the per-peer budget of reservations that came
- * to nothing. Times are arguments. */
+ * the pace a reservation must keep, the per-peer budget of reservations that came to
+ * nothing, and which slot a new connection takes. Times are arguments. */
 #include "migrate/guard.h"
 #include "tests/unit/stubs.h"
 
@@ -131,6 +131,72 @@ static void test_budget_slots(void **state)
 		assert_true(guard_peers_wait(&g, bad + i, 2, 0) > 0);
 }
 
+/* Slots as recv.c has them: n = 4. */
+#define NS 4
+#define PROVEN(ip_, at) { true, false, ip_, at }
+#define UNPROVEN(ip_, at) { true, true, ip_, at }
+#define FREE { false, false, 0, 0 }
+
+static int admit(const struct guard_slot s[NS], uint32_t ip, uint64_t now,
+		 enum guard_admit want)
+{
+	enum guard_admit how = (enum guard_admit)-1;
+	int i = guard_admit(s, NS, ip, now, &how);
+
+	assert_int_equal(how, want);
+	return i;
+}
+
+/* The first free slot; an address's own unproven connection is replaced even with free
+ * slots left (its source opens one at a time). */
+static void test_admit_free_and_same(void **state)
+{
+	const struct guard_slot none[NS] = { FREE, FREE, FREE, FREE };
+	const struct guard_slot some[NS] = { PROVEN(IP_A, 0), FREE, UNPROVEN(IP_B, 900), FREE };
+
+	assert_int_equal(admit(none, IP_A, 0, GUARD_FREE), 0);
+	assert_int_equal(admit(some, IP_A, 1000, GUARD_FREE), 1);
+	assert_int_equal(admit(some, IP_B, 1000, GUARD_REPLACE_SAME), 2);
+}
+
+/* One address holds at most three of the four: the fourth is another host's, whether
+ * free, or unproven and stale; other addresses still get it. Its own unproven one is
+ * still replaced, which keeps its count where it was. */
+static void test_admit_per_address(void **state)
+{
+	const struct guard_slot three[NS] = { PROVEN(IP_A, 0), UNPROVEN(IP_A, 0),
+					      PROVEN(IP_A, 0), FREE };
+	const struct guard_slot stale[NS] = { PROVEN(IP_A, 0), PROVEN(IP_A, 0),
+					      UNPROVEN(IP_B, 0), PROVEN(IP_A, 0) };
+	const struct guard_slot two[NS] = { PROVEN(IP_A, 0), PROVEN(IP_A, 0), FREE, FREE };
+	const struct guard_slot full_a[NS] = { PROVEN(IP_A, 0), PROVEN(IP_A, 0),
+					       PROVEN(IP_A, 0), FREE };
+
+	assert_int_equal(admit(three, IP_A, 100000, GUARD_REPLACE_SAME), 1);
+	assert_int_equal(admit(three, IP_B, 100000, GUARD_FREE), 3);
+	assert_int_equal(admit(stale, IP_A, 100000, GUARD_REFUSE_ADDRESS), -1);
+	assert_int_equal(admit(stale, 0x0a000203u, 100000, GUARD_REPLACE_STALE), 2);
+	assert_int_equal(admit(two, IP_A, 0, GUARD_FREE), 2);
+	assert_int_equal(admit(full_a, IP_A, 0, GUARD_REFUSE_ADDRESS), -1);
+}
+
+/* All four busy: the oldest unproven one open 5 s or more gives way; none, refused. */
+static void test_admit_full(void **state)
+{
+	const struct guard_slot s[NS] = { PROVEN(IP_A, 0), UNPROVEN(0x0a000203u, 2000),
+					  UNPROVEN(0x0a000204u, 1000), PROVEN(IP_B, 0) };
+	const struct guard_slot busy[NS] = { PROVEN(IP_A, 0), PROVEN(0x0a000203u, 0),
+					     PROVEN(0x0a000204u, 0), PROVEN(IP_B, 0) };
+
+	assert_int_equal(admit(s, 0x0a000205u, 1000 + GUARD_UNPROVEN_MS - 1, GUARD_REFUSE_FULL),
+			 -1);
+	assert_int_equal(admit(s, 0x0a000205u, 1000 + GUARD_UNPROVEN_MS, GUARD_REPLACE_STALE),
+			 2);
+	assert_int_equal(admit(s, 0x0a000205u, 2000 + GUARD_UNPROVEN_MS, GUARD_REPLACE_STALE),
+			 2);
+	assert_int_equal(admit(busy, 0x0a000205u, 1000000, GUARD_REFUSE_FULL), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -140,6 +206,9 @@ int main(void)
 		cmocka_unit_test(test_budget_loop),
 		cmocka_unit_test(test_budget_big),
 		cmocka_unit_test(test_budget_slots),
+		cmocka_unit_test(test_admit_free_and_same),
+		cmocka_unit_test(test_admit_per_address),
+		cmocka_unit_test(test_admit_full),
 	};
 	return cmocka_run_group_tests_name("guard", tests, NULL, NULL);
 }
