@@ -259,7 +259,8 @@ def test_defaults_move_one_vm_and_nothing_back(pair):
 def test_link_probe_to_a_silent_peer(pair):
     """Overloaded, the policy measures each peer it has no speed for with a netperf in
     the background: while it waits on a silent one, the monitor answers; the probe ends
-    at its deadline and backs that peer off, which is never picked."""
+    at its deadline and backs that peer off, which is never picked. Meanwhile a migration
+    from B comes in and completes, and A's loop never turns for a second or more."""
     a, b = pair
     for h in (a, b):
         h.cmd("policy off")     # so that no probe starts before this test looks for it
@@ -269,14 +270,28 @@ def test_link_probe_to_a_silent_peer(pair):
     try:
         assert wait_for(lambda: "10.0.0.9" in a.cmd("info hosts"), 60)
         a.vm_start("spin mem=4 name=probe-busy")
+        mover = b.vm_start("memtouch mem=4 name=probe-mover -- mib=1")
+        b.expect(rf"\[vm{mover}\] seq=1 check=ok".encode(), timeout=SLOW)
         assert "policy: on" in a.cmd("policy on")
         a.expect(rb"policy: measuring the link to (10\.0\.0\.(?!2\b)\d+) \(netperf, 1 MiB\)",
                  timeout=2 * SLOW)
         silent = a.proc.match.group(1).decode()
-        # the loop is not the probe's: the monitor answers before the probe ends
+        # the loop is not the probe's: the monitor answers, and B's migration comes in,
+        # before the probe ends (its deadline is 10 s of A's clock; the migration took 2)
         assert a.info("version").get("version")
+        assert f"migration vm{mover} -> 10.0.0.1: started" in b.cmd(f"migrate {mover} 10.0.0.1")
+        b.expect(rf"migration vm{mover} -> 10\.0\.0\.1: (completed|failed)[^\r\n]*".encode(),
+                 timeout=SLOW)
+        assert b"completed" in b.proc.match.group(0), b.proc.match.group(0)
         a.expect(rf"policy: link probe to {re.escape(silent)} failed \([^)]*\); backing it "
                  rf"off for \d+ s".encode(), timeout=2 * SLOW)
+        arrived = found(a, rb"vm\d+ arrived from 10\.0\.0\.2", start)
+        ended = found(a, rf"link probe to {re.escape(silent)} failed".encode(), start)
+        assert arrived and arrived[0].start() < ended[0].start(), \
+            "B's VM came in after the probe ended"
+        ms = int(a.info("cpu")["longest-turn-ms"])
+        print(f"A's longest loop turn over the last 60 s: {ms} ms")
+        assert ms < 1000, f"A's loop was away {ms} ms at once"
         assert not found(a, rb"policy: migrating vm\d+ to 10\.0\.0\.[39]", start)
     finally:
         announcer.close()
