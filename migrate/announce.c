@@ -3,6 +3,8 @@
 #include "migrate/announce.h"
 
 static const uint8_t magic[4] = { 'T', 'R', 'N', 'H' };
+static const uint8_t magic_challenge[4] = { 'T', 'R', 'N', 'Q' };
+static const uint8_t magic_answer[4] = { 'T', 'R', 'N', 'A' };
 
 static void put(uint8_t *p, uint64_t v, int n)
 {
@@ -120,9 +122,13 @@ static enum announce_verdict verify(struct announce_auth *auth, const uint8_t *b
 		return ANNOUNCE_REPLAYED;
 	if (e)
 		return ANNOUNCE_FORGED;
-	s = sender_slot(auth, src_ip);
-	*s = (struct announce_sender){ .ip = src_ip, .last = last, .heard_ms = now_ms };
-	return ANNOUNCE_OK;
+	if (!s) {
+		s = sender_slot(auth, src_ip);
+		*s = (struct announce_sender){ .ip = src_ip };
+	}
+	s->last = last;
+	s->heard_ms = now_ms;
+	return s->proven ? ANNOUNCE_OK : ANNOUNCE_UNPROVEN;
 }
 
 static enum announce_verdict judge(struct announce_auth *auth, const uint8_t *buf, size_t len,
@@ -145,6 +151,79 @@ enum announce_verdict announce_open(struct announce_auth *auth, const uint8_t *b
 
 	auth->count[v]++;
 	return v;
+}
+
+enum announce_kind announce_kind(const uint8_t *buf, size_t len)
+{
+	if (len >= 4 && memcmp(buf, magic_challenge, 4) == 0)
+		return ANNOUNCE_KIND_CHALLENGE;
+	if (len >= 4 && memcmp(buf, magic_answer, 4) == 0)
+		return ANNOUNCE_KIND_ANSWER;
+	return ANNOUNCE_KIND_ANNOUNCEMENT;
+}
+
+bool announce_challenge(struct announce_auth *auth, uint32_t ip, uint64_t now_ms,
+			const uint8_t nonce[ANNOUNCE_NONCE_LEN],
+			uint8_t out[ANNOUNCE_CHALLENGE_LEN])
+{
+	struct announce_sender *s = sender_find(auth, ip);
+
+	if (!s || s->proven || (s->asked_ms && now_ms - s->asked_ms < ANNOUNCE_PERIOD_MS))
+		return false;
+	s->asked_ms = now_ms ? now_ms : 1;
+	memcpy(s->nonce, nonce, ANNOUNCE_NONCE_LEN);
+	memset(out, 0, ANNOUNCE_CHALLENGE_LEN);
+	memcpy(out, magic_challenge, 4);
+	out[4] = ANNOUNCE_VERSION;
+	memcpy(out + 8, nonce, ANNOUNCE_NONCE_LEN);
+	auth->challenges++;
+	return true;
+}
+
+/* The answer's signed part for nonce and ip. */
+static void answer_body(const uint8_t *nonce, uint32_t ip, uint8_t out[28])
+{
+	memset(out, 0, 28);
+	memcpy(out, magic_answer, 4);
+	out[4] = ANNOUNCE_VERSION;
+	memcpy(out + 8, nonce, ANNOUNCE_NONCE_LEN);
+	put(out + 24, ip, 4);
+}
+
+size_t announce_answer(const uint8_t *buf, size_t len, uint32_t own_ip,
+		       const struct tls_key *key, uint8_t out[ANNOUNCE_ANSWER_LEN])
+{
+	if (!key || len != ANNOUNCE_CHALLENGE_LEN || memcmp(buf, magic_challenge, 4) != 0 ||
+	    buf[4] != ANNOUNCE_VERSION || buf[5] || buf[6] || buf[7])
+		return 0;
+	answer_body(buf + 8, own_ip, out);
+	if (tls_mac_sign(key, ANNOUNCE_ANSWER_COUNTER, out, 28, out + 28))
+		return 0;
+	return ANNOUNCE_ANSWER_LEN;
+}
+
+bool announce_proof(struct announce_auth *auth, const uint8_t *buf, size_t len,
+		    uint32_t src_ip)
+{
+	struct announce_sender *s = sender_find(auth, src_ip);
+	uint8_t want[28];
+	uint64_t floor = 0;
+
+	if (!auth->key || !s || !s->asked_ms || len != ANNOUNCE_ANSWER_LEN) {
+		auth->bad_answers++;
+		return false;
+	}
+	/* what the sender must have signed: our nonce, its own address */
+	answer_body(s->nonce, src_ip, want);
+	if (memcmp(buf, want, 28) != 0 ||
+	    tls_mac_verify(auth->key, ANNOUNCE_ANSWER_COUNTER, want, 28, buf + 28, &floor)) {
+		auth->bad_answers++;
+		return false;
+	}
+	s->proven = true;
+	s->asked_ms = 0;
+	auth->proofs++;
+	return true;
 }
 
 struct peer *peers_find(struct peer *t, uint32_t ip)

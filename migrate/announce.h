@@ -33,6 +33,7 @@
 #define ANNOUNCE_TIMEOUT_MS 10000 /* five periods unheard: the peer is gone */
 #define PEERS_MAX 16
 #define ANNOUNCE_RECEIVING (1u << 0) /* flags: a migration is coming in */
+#define ANNOUNCE_NONCE_LEN 16 /* a challenge's (announce_challenge) */
 
 struct announce {
 	uint32_t ip;         /* host order */
@@ -68,6 +69,8 @@ enum announce_verdict {
 	ANNOUNCE_UNSIGNED,  /* well-formed, without a MAC, to a host that holds a key */
 	ANNOUNCE_FORGED,    /* its MAC is wrong: another key, or altered */
 	ANNOUNCE_REPLAYED,  /* a counter not above the last accepted from that sender */
+	ANNOUNCE_UNPROVEN,  /* signed and new, from a sender that has not answered this host's
+			     * challenge yet: held back (announce_challenge) */
 	ANNOUNCE_VERDICTS,
 };
 
@@ -79,12 +82,16 @@ enum announce_verdict {
 struct announce_sender {
 	uint32_t ip; /* 0: free */
 	uint64_t last, heard_ms;
+	bool proven;          /* answered this host's challenge since its boot */
+	uint64_t asked_ms;    /* when the challenge in flight went; 0: none */
+	uint8_t nonce[ANNOUNCE_NONCE_LEN]; /* that challenge's */
 };
 
 struct announce_auth {
 	const struct tls_key *key; /* the discovery key; NULL believes unsigned ones too */
 	struct announce_sender senders[ANNOUNCE_SENDERS_MAX];
 	uint64_t count[ANNOUNCE_VERDICTS];
+	uint64_t challenges, proofs, bad_answers; /* sent; answers taken; answers refused */
 };
 
 /* Checks buf (len bytes from src_ip, at now_ms) and counts the verdict; *a is the
@@ -92,6 +99,42 @@ struct announce_auth {
  * is OK; without one, signed and unsigned are taken alike (the MAC is not checked). */
 enum announce_verdict announce_open(struct announce_auth *auth, const uint8_t *buf, size_t len,
 				    uint32_t src_ip, uint64_t now_ms, struct announce *a);
+
+/* A sender is believed only once it has answered a challenge since this host's boot: the
+ * counters kept of each sender are lost when this host reboots, and a recording of a host
+ * now gone would otherwise be taken once more. Both go unicast to ANNOUNCE_PORT. The
+ * challenge, 24 bytes: "TRNQ" | version u8 | 3 reserved | nonce (16 random bytes). The
+ * answer, 60: "TRNA" | version u8 | 3 reserved | the nonce | ip u32, the answerer's own
+ * address (so that no other key holder's answer can be passed on for it) | MAC of the
+ * first 28 bytes (tls_mac_sign under the discovery key, counter ANNOUNCE_ANSWER_COUNTER:
+ * the nonce makes it fresh). */
+#define ANNOUNCE_CHALLENGE_LEN 24
+#define ANNOUNCE_ANSWER_LEN (28 + TLS_MAC_LEN)
+#define ANNOUNCE_ANSWER_COUNTER 1
+
+/* What a datagram to ANNOUNCE_PORT is, by its magic; anything else is judged as an
+ * announcement (and found malformed). */
+enum announce_kind {
+	ANNOUNCE_KIND_ANNOUNCEMENT,
+	ANNOUNCE_KIND_CHALLENGE,
+	ANNOUNCE_KIND_ANSWER,
+};
+enum announce_kind announce_kind(const uint8_t *buf, size_t len);
+
+/* After ANNOUNCE_UNPROVEN from ip: whether to challenge it now (no challenge in flight,
+ * or the last unanswered for ANNOUNCE_PERIOD_MS); if so, the challenge with the caller's
+ * random nonce is in out, and is the one in flight. */
+bool announce_challenge(struct announce_auth *auth, uint32_t ip, uint64_t now_ms,
+			const uint8_t nonce[ANNOUNCE_NONCE_LEN],
+			uint8_t out[ANNOUNCE_CHALLENGE_LEN]);
+/* This host's answer (as own_ip, under key) to the challenge in buf: its length, or 0 when
+ * buf is not a well-formed challenge. */
+size_t announce_answer(const uint8_t *buf, size_t len, uint32_t own_ip,
+		       const struct tls_key *key, uint8_t out[ANNOUNCE_ANSWER_LEN]);
+/* An answer from src_ip: true when it answers the challenge in flight to src_ip, speaks for
+ * src_ip and carries a good MAC: the sender is proven. Counted either way. */
+bool announce_proof(struct announce_auth *auth, const uint8_t *buf, size_t len,
+		    uint32_t src_ip);
 
 /* A round trip's sample includes the wait for tern's loop at both ends, and one taken
  * while a host was busy can be many times the others (about 180 ms, seen in CI, where

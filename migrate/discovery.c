@@ -35,7 +35,7 @@
 static struct udp_pcb *pcb;
 static struct raw_pcb *echo_pcb;
 static struct peer peers[PEERS_MAX];
-static uint64_t next_ms, probes, answers, stray, announced, counter;
+static uint64_t next_ms, probes, answers, stray, announced, counter, answered;
 static uint32_t seq;
 static struct announce_auth auth; /* what was heard, and each sender's last counter */
 static struct tls_key disc_key;   /* the cluster key's for discovery (TLS_LABEL_DISCOVERY) */
@@ -47,22 +47,86 @@ static uint32_t own_ip(void)
 	return netif_default ? lwip_ntohl(ip4_addr_get_u32(netif_ip4_addr(netif_default))) : 0;
 }
 
-/* Whatever comes in is judged and counted (announce_open); only a good one is heard. */
+static void send_to(uint32_t ip, const uint8_t *buf, size_t len)
+{
+	struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)len, PBUF_RAM);
+	ip4_addr_t to;
+
+	if (!p)
+		return;
+	memcpy(p->payload, buf, len);
+	ip4_addr_set_u32(&to, lwip_htonl(ip));
+	udp_sendto(pcb, p, (ip_addr_t *)&to, ANNOUNCE_PORT);
+	pbuf_free(p);
+}
+
+/* A sender heard for the first time since this host booted: asked to prove it holds the
+ * key now (announce_challenge), at most once an announcement period. */
+static void challenge(uint32_t ip, uint64_t now)
+{
+	uint8_t nonce[ANNOUNCE_NONCE_LEN], q[ANNOUNCE_CHALLENGE_LEN];
+
+	if (tls_random(nonce, sizeof(nonce)) == 0 &&
+	    announce_challenge(&auth, ip, now, nonce, q))
+		send_to(ip, q, sizeof(q));
+}
+
+/* Anyone may ask, so the answers are few a period: a forged source address cannot turn
+ * this host into a stream of frames at another. */
+#define ANSWERS_PER_PERIOD 16
+
+static void answer(const uint8_t *buf, size_t len, uint32_t to, uint64_t now)
+{
+	static uint64_t period_ms;
+	static unsigned in_period;
+	uint8_t r[ANNOUNCE_ANSWER_LEN];
+	size_t n;
+
+	if (now - period_ms >= ANNOUNCE_PERIOD_MS) {
+		period_ms = now;
+		in_period = 0;
+	}
+	if (in_period >= ANSWERS_PER_PERIOD)
+		return;
+	n = announce_answer(buf, len, own_ip(), auth.key, r);
+	if (n) {
+		in_period++;
+		answered++;
+		send_to(to, r, n);
+	}
+}
+
+/* Whatever comes in is judged and counted (announce_open, announce_proof); only a good
+ * announcement from a proven sender is heard. */
 static void on_recv(void *arg, struct udp_pcb *upcb, struct pbuf *p, const ip_addr_t *addr,
 		    u16_t port)
 {
 	uint8_t buf[ANNOUNCE_LEN];
 	struct announce a;
+	enum announce_verdict v;
 	uint32_t src = lwip_ntohl(ip4_addr_get_u32(ip_2_ip4(addr)));
 	uint64_t now = time_now_ms();
-
+	size_t len = p->tot_len;
 	/* a longer one is refused on its length alone, so its first bytes are enough */
-	if (src != own_ip() &&
-	    pbuf_copy_partial(p, buf, MIN(p->tot_len, ANNOUNCE_LEN), 0) ==
-		    MIN(p->tot_len, ANNOUNCE_LEN) &&
-	    announce_open(&auth, buf, p->tot_len, src, now, &a) == ANNOUNCE_OK)
-		peers_heard(peers, &a, now);
+	bool whole = pbuf_copy_partial(p, buf, MIN(len, sizeof(buf)), 0) == MIN(len, sizeof(buf));
+
 	pbuf_free(p);
+	if (src == own_ip() || !whole)
+		return;
+	switch (announce_kind(buf, len)) {
+	case ANNOUNCE_KIND_CHALLENGE:
+		answer(buf, len, src, now);
+		break;
+	case ANNOUNCE_KIND_ANSWER:
+		announce_proof(&auth, buf, len, src);
+		break;
+	default:
+		v = announce_open(&auth, buf, len, src, now, &a);
+		if (v == ANNOUNCE_OK)
+			peers_heard(peers, &a, now);
+		else if (v == ANNOUNCE_UNPROVEN)
+			challenge(src, now);
+	}
 }
 
 /* An echo reply with our id, checked like any network input: it must answer the probe
@@ -230,6 +294,11 @@ static void print_counts(void)
 	kprintf("rejected-unsigned: %llu\nrejected-forged: %llu\nrejected-replayed: %llu\n",
 		(unsigned long long)n[ANNOUNCE_UNSIGNED], (unsigned long long)n[ANNOUNCE_FORGED],
 		(unsigned long long)n[ANNOUNCE_REPLAYED]);
+	kprintf("held-unproven: %llu\nchallenges: %llu\nchallenges-answered: %llu\n"
+		"answers-refused: %llu\nanswered: %llu\n",
+		(unsigned long long)n[ANNOUNCE_UNPROVEN], (unsigned long long)auth.challenges,
+		(unsigned long long)auth.proofs, (unsigned long long)auth.bad_answers,
+		(unsigned long long)answered);
 }
 
 int cmd_info_hosts(int argc, char **argv)

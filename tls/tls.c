@@ -18,6 +18,13 @@ mbedtls_hmac_drbg_context *tls_rng(void)
 	return ready ? &drbg : NULL;
 }
 
+int tls_random(void *out, size_t len)
+{
+	if (!ready || mbedtls_hmac_drbg_random(&drbg, out, len) != 0)
+		return -E_NOSUP;
+	return 0;
+}
+
 /* mbedtls_exit (MBEDTLS_PLATFORM_EXIT_MACRO): the allocator found its own arena corrupted, a
  * broken invariant of tern's, not something a peer can cause through the protocol. */
 void tls_heap_broken(int status)

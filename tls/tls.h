@@ -17,6 +17,9 @@
  * parser. 0, -E_BUSY if already done, -E_NOSUP if no entropy could be gathered. */
 int tls_init(void *arena, size_t size);
 
+/* len random bytes from the generator tls_init seeded: 0, or -E_NOSUP before tls_init. */
+int tls_random(void *out, size_t len);
+
 /* Whether this CPU has a hardware random source (RDSEED or RDRAND, by CPUID). Without one
  * the generator is seeded from TSC jitter alone, which an emulator makes predictable: tern
  * says so at boot. */

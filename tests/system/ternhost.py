@@ -289,6 +289,13 @@ def close_all(hosts):
     assert not errors, "; ".join(errors)
 
 
+def bochs_lan_mac(host):
+    """The MAC the launchers give host number host (52:54:00:00:00:0N): what frames the
+    test sends from that host's port must carry, as bxhub ties a port to the first
+    source MAC it broadcast from (a frame for another MAC never reaches it)."""
+    return bytes([0x52, 0x54, 0, 0, 0, host])
+
+
 def bochs_lan_port(lan, host):
     """Host number host's port on the Bochs LAN lan, played by the test: a UDP socket bound
     where bxhub sends that host's frames, and the hub's address to send frames to."""

@@ -10,11 +10,12 @@ import os
 import re
 import socket
 import struct
+import threading
 import time
 
 import pytest
 
-from ternhost import lan_hosts, launch, wait_for
+from ternhost import bochs_lan_mac, bochs_lan_port, lan_hosts, launch, wait_for
 
 lan_tool = launch.lan
 
@@ -40,13 +41,25 @@ def checksum(data):
     return ~s & 0xffff
 
 
-def udp_broadcast_frame(src_ip, payload, port=4445):
-    """An Ethernet frame: IPv4 UDP from src_ip to 255.255.255.255 (no UDP checksum)."""
+def mac_of(ip):
+    """The MAC the test gives a host it plays at ip: 52:54:00:00:01:<last byte> (the
+    launchers' hosts are 52:54:00:00:00:0N)."""
+    return bytes([0x52, 0x54, 0, 0, 1, socket.inet_aton(ip)[3]])
+
+
+def udp_frame(src_ip, dst_ip, dst_mac, payload, port=4445, src_mac=None):
+    """An Ethernet frame: IPv4 UDP from src_ip (at src_mac, else mac_of(src_ip)) to dst_ip
+    at dst_mac (no UDP checksum)."""
     udp = struct.pack("!HHHH", port, port, 8 + len(payload), 0) + payload
     hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
-                      socket.inet_aton(src_ip), b"\xff\xff\xff\xff")
+                      socket.inet_aton(src_ip), socket.inet_aton(dst_ip))
     hdr = hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:]
-    return b"\xff" * 6 + bytes([0x52, 0x54, 0, 0, 0, 9]) + b"\x08\x00" + hdr + udp
+    return dst_mac + (src_mac or mac_of(src_ip)) + b"\x08\x00" + hdr + udp
+
+
+def udp_broadcast_frame(src_ip, payload, port=4445, src_mac=None):
+    """An Ethernet frame: IPv4 UDP from src_ip to 255.255.255.255 (no UDP checksum)."""
+    return udp_frame(src_ip, "255.255.255.255", b"\xff" * 6, payload, port, src_mac)
 
 
 def announcement(ip, load=10, port=4444, version=4, magic=b"TRNH", high=85, margin=25,
@@ -80,6 +93,102 @@ def lan_key(host):
     return lan_tool.key(host.lan)
 
 
+def answer(challenge, ip, cluster_hex):
+    """A host's answer to a challenge (migrate/announce.h): "TRNA", version 4, the nonce,
+    the answerer's own address, and the MAC of those 28 bytes under counter 1."""
+    body = b"TRNA\x04\0\0\0" + challenge[8:24] + \
+        struct.pack("<I", struct.unpack("!I", socket.inet_aton(ip))[0])
+    return body + hmac.new(discovery_key(cluster_hex), struct.pack("<Q", 1) + body,
+                           hashlib.sha256).digest()
+
+
+class LanPeer:
+    """A host at ip on a LAN, played by the test: it answers ARP for its address and the
+    hosts' challenges (a sender must answer one before a host believes its announcements)
+    under the cluster key it holds; with answers=False it hears them and says nothing, as
+    a recording of a host now gone would. With announce (a body), it also announces it
+    every second under a fresh counter. rx, tx, dest: where frames come in and go out (a
+    Bochs LAN port, or the QEMU LAN's multicast group)."""
+
+    def __init__(self, ip, key, rx, tx, dest, answers=True, announce=None, mac=None):
+        self.ip, self.key, self.mac, self.answers = ip, key, mac or mac_of(ip), answers
+        self.rx, self.tx, self.dest, self.body = rx, tx, dest, announce
+        self.rx.settimeout(0.2)
+        self.challenged = self.answered = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+        # a gratuitous ARP: Bochs's hub forwards unicast to a port only after a broadcast
+        self.arp(1, b"\xff" * 6, b"\0" * 6, ip)
+
+    @classmethod
+    def qemu(cls, lan, ip, key, **kw):
+        rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rx.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        rx.bind((lan_tool.MCAST_GROUP, lan_tool.qemu_port(lan)))
+        rx.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                      socket.inet_aton(lan_tool.MCAST_GROUP) + socket.inet_aton("127.0.0.1"))
+        tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tx.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
+        return cls(ip, key, rx, tx, (lan_tool.MCAST_GROUP, lan_tool.qemu_port(lan)), **kw)
+
+    @classmethod
+    def bochs(cls, lan, port, ip, key, **kw):
+        s, hub = bochs_lan_port(lan, port)
+        return cls(ip, key, s, s, hub, mac=bochs_lan_mac(port), **kw)
+
+    def frame(self, payload):
+        """An announcement's frame from this host."""
+        return udp_broadcast_frame(self.ip, payload, src_mac=self.mac)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        self.rx.close()
+        if self.tx is not self.rx:
+            self.tx.close()
+
+    def send(self, frame):
+        self.tx.sendto(frame, self.dest)
+
+    def arp(self, op, dst_mac, target_mac, target_ip):
+        body = struct.pack("!HHBBH6s4s6s4s", 1, 0x0800, 6, 4, op, self.mac,
+                           socket.inet_aton(self.ip), target_mac, socket.inet_aton(target_ip))
+        self.send(dst_mac + self.mac + b"\x08\x06" + body)
+
+    def run(self):
+        next_announce, n = 0, counter_now()
+        while not self.stop.is_set():
+            if self.body is not None and time.monotonic() >= next_announce:
+                n += 1
+                self.send(self.frame(sign(self.body, self.key, n)))
+                next_announce = time.monotonic() + 1
+            try:
+                f = self.rx.recv(65536)
+            except socket.timeout:
+                continue
+            if len(f) < 42 or f[0:6] not in (self.mac, b"\xff" * 6) or f[6:12] == self.mac:
+                continue
+            if f[12:14] == b"\x08\x06":
+                op, sha, spa, tpa = struct.unpack("!6xH6s4s6x4s", f[14:42])
+                if op == 1 and tpa == socket.inet_aton(self.ip):
+                    self.arp(2, sha, sha, socket.inet_ntoa(spa))
+                continue
+            if f[12:14] != b"\x08\x00" or f[23] != 17 or f[30:34] != socket.inet_aton(self.ip):
+                continue
+            ihl = (f[14] & 15) * 4
+            udp = f[14 + ihl:]
+            q = udp[8:]
+            if struct.unpack("!H", udp[2:4])[0] != 4445 or len(q) != 24 or q[:4] != b"TRNQ":
+                continue
+            self.challenged += 1
+            if self.answers:
+                src = socket.inet_ntoa(f[26:30])
+                self.send(udp_frame(self.ip, src, f[6:12], answer(q, self.ip, self.key),
+                                    src_mac=self.mac))
+                self.answered += 1
+
+
 def counter_now():
     """What a host would send now (migrate/announce.c announce_next_counter)."""
     return int(time.time()) << 16
@@ -109,9 +218,13 @@ def test_hosts_find_each_other_and_forget_the_silent(pair):
         (a.cmd("info hosts"), b.cmd("info hosts"))
     info = a.info("hosts")
     assert int(info["rtt-answers"]) >= 1 and int(info["rtt-stray"]) == 0, info
-    # each other's announcements, signed with the LAN's key, all believed
+    # each other's announcements, signed with the LAN's key, all believed once the
+    # sender answered this host's challenge (the first ones were held until then)
     assert int(info["announced"]) >= 1 and int(info["announcements"]) >= 1, info
     assert info["rejected"] == "0" and info["malformed"] == "0", info
+    assert int(info["held-unproven"]) >= 1 and int(info["challenges"]) >= 1, info
+    assert int(info["challenges-answered"]) >= 1 and int(info["answered"]) >= 1, info
+    assert info["answers-refused"] == "0", info
     b.poweroff()
     assert wait_for(lambda: "10.0.0.2" not in peers(a), timeout=30), "a silent peer stays"
 
@@ -150,10 +263,20 @@ def test_junk_forged_unsigned_and_replayed_announcements(pair):
     assert wait_for(lambda: int(a.info("hosts")["malformed"]) - before >= len(junk))
     assert set(peers(a)) == {"10.0.0.2"}
     assert a.info("hosts")["rejected"] == "0"
-    # a well-formed one is taken, with a load past 100% (runnable vCPUs)
-    send_to_qemu_lan(a, [udp_broadcast_frame("10.0.0.9", sign(announcement("10.0.0.9", load=342),
-                                                               key, n + 1))])
-    assert wait_for(lambda: peers(a).get("10.0.0.9", {}).get("load") == 342, timeout=10)
+    # a well-formed one is taken, with a load past 100% (runnable vCPUs), once its sender
+    # answered the host's challenge
+    nine = LanPeer.qemu(a.lan, "10.0.0.9", key)
+    try:
+        counters = iter(range(n + 1, n + 1000))
+
+        def listed():
+            body = sign(announcement("10.0.0.9", load=342), key, next(counters))
+            send_to_qemu_lan(a, [udp_broadcast_frame("10.0.0.9", body)])
+            return peers(a).get("10.0.0.9", {}).get("load") == 342
+        assert wait_for(listed, timeout=20), a.cmd("info hosts")
+        assert nine.answered >= 1
+    finally:
+        nine.close()
     forged_unsigned_and_replayed(pair)
 
 
@@ -174,11 +297,19 @@ def forged_unsigned_and_replayed(pair):
         assert wait_for(lambda: int(h.info("hosts")["rejected-forged"]) >= 2 and
                         int(h.info("hosts")["rejected-unsigned"]) >= 2, 10), h.cmd("info hosts")
         assert "10.0.0.7" not in peers(h)
-    genuine = frame(announcement("10.0.0.7", load=77), key, n + 10)
-    send_to_qemu_lan(a, [genuine])
-    assert wait_for(lambda: peers(a).get("10.0.0.7", {}).get("load") == 77, 10)
+    seven = LanPeer.qemu(a.lan, "10.0.0.7", key)
+    try:
+        # held until the sender answers each host's challenge, then believed
+        send_to_qemu_lan(a, [frame(announcement("10.0.0.7", load=76), key, n + 9)])
+        assert wait_for(lambda: seven.answered >= 2, 10), (seven.challenged, seven.answered)
+        genuine = frame(announcement("10.0.0.7", load=77), key, n + 10)
+        send_to_qemu_lan(a, [genuine])
+        assert wait_for(lambda: peers(a).get("10.0.0.7", {}).get("load") == 77 and
+                        peers(b).get("10.0.0.7", {}).get("load") == 77, 10)
+    finally:
+        seven.close()
     # played again, and an older one signed with the key: neither is heard
-    send_to_qemu_lan(a, [genuine, frame(announcement("10.0.0.7", load=5), key, n + 9)], times=2)
+    send_to_qemu_lan(a, [genuine, frame(announcement("10.0.0.7", load=5), key, n + 8)], times=2)
     for h in (a, b):
         assert wait_for(lambda: int(h.info("hosts")["rejected-replayed"]) >= 4, 10), \
             h.cmd("info hosts")
@@ -192,6 +323,32 @@ def forged_unsigned_and_replayed(pair):
     send_to_qemu_lan(a, [genuine])
     assert wait_for(lambda: int(a.info("hosts")["rejected-replayed"]) > before, 10)
     assert "10.0.0.7" not in peers(a)
+    recording_of_a_host_gone(pair)
+
+
+def recording_of_a_host_gone(pair):
+    """Announcements of 10.0.0.6, signed with the key and each under a new counter, as a
+    recording of a host now gone would be to hosts that never heard it or rebooted since
+    (they keep no counters across a reboot): each host challenges the sender, about once
+    a period, nothing answers, and it is never listed; the announcements are counted as
+    held."""
+    a, b = pair
+    key, n = lan_key(a), counter_now()
+    before = {h: h.info("hosts") for h in (a, b)}
+    six = LanPeer.qemu(a.lan, "10.0.0.6", key, answers=False)
+    try:
+        for i in range(12):                     # 6 s: three announcement periods
+            send_to_qemu_lan(a, [udp_broadcast_frame("10.0.0.6", sign(
+                announcement("10.0.0.6", load=0, capacity=10000, free=100000), key, n + i))])
+            time.sleep(0.3)
+        assert wait_for(lambda: six.challenged >= 4, 10), six.challenged
+        for h in (a, b):
+            info = h.info("hosts")
+            assert int(info["held-unproven"]) - int(before[h]["held-unproven"]) >= 12, info
+            assert int(info["challenges"]) - int(before[h]["challenges"]) >= 2, info
+            assert "10.0.0.6" not in peers(h)
+    finally:
+        six.close()
 
 
 class Sniffer:

@@ -20,8 +20,8 @@ import time
 
 import pytest
 
-from ternhost import bochs_lan_port, lan_hosts, launch, wait_for
-from test_discovery import announcement, counter_now, sign, udp_broadcast_frame
+from ternhost import bochs_lan_mac, bochs_lan_port, lan_hosts, launch, wait_for
+from test_discovery import LanPeer, announcement, counter_now, sign, udp_broadcast_frame
 
 
 def vm_load(host, vm):
@@ -134,7 +134,8 @@ class Forger:
     def run(self):
         body = announcement("10.0.0.4", load=0, capacity=10000, free=100000)
         while not self.stop.wait(1):
-            frame = udp_broadcast_frame("10.0.0.4", sign(body, self.key, counter_now()))
+            frame = udp_broadcast_frame("10.0.0.4", sign(body, self.key, counter_now()),
+                                        src_mac=bochs_lan_mac(4))
             self.s.sendto(frame, self.hub)
 
     def close(self):
@@ -182,24 +183,30 @@ def test_junk_announcements_under_bochs(pair):
     try:
         for _ in range(3):                       # Bochs's LAN may drop a frame
             for payload in junk:
-                s.sendto(udp_broadcast_frame("10.0.0.3", payload), hub)
+                s.sendto(udp_broadcast_frame("10.0.0.3", payload, src_mac=bochs_lan_mac(3)), hub)
             time.sleep(0.5)
         assert wait_for(lambda: int(a.info("hosts")["malformed"]) - before >= len(junk), 20)
         assert "10.0.0.3" not in a.cmd("info hosts")
-        good, counters = announcement("10.0.0.3", load=250, high=150), itertools.count(n + 1)
+    finally:
+        s.close()
+    # that host, answering the hosts' challenges (they believe no sender before)
+    good = announcement("10.0.0.3", load=250, high=150)
+    three = LanPeer.bochs(a.lan, 3, "10.0.0.3", key)
+    try:
+        counters = itertools.count(n + 1)
 
         def listed_by_both():
             # sent again, under a fresh counter, until both list it at once: Bochs's
             # LAN drops a lone frame now and then (one CI run lost it), and a host
             # unheard for 10 s of tern's clock, which runs ahead of the wall's on an
             # idle Bochs host, leaves the list
-            s.sendto(udp_broadcast_frame("10.0.0.3", sign(good, key, next(counters))), hub)
+            three.send(three.frame(sign(good, key, next(counters))))
             return peer_load(a, "10.0.0.3") == 250 and peer_load(b, "10.0.0.3") == 250
-        assert wait_for(listed_by_both, 30), a.cmd("info hosts")
+        assert wait_for(listed_by_both, 30), (a.cmd("info hosts"), three.challenged)
         # its settings: load-high, margin, capacity
         assert re.search(r"^10\.0\.0\.3 .* 150 +25 +100$", a.cmd("info hosts"), re.M)
     finally:
-        s.close()
+        three.close()
 
 
 def test_sampling_a_vm_as_big_as_the_shadow_region(pair):
@@ -343,24 +350,9 @@ def test_mismatched_settings_and_a_peer_that_refuses(pair):
     assert wait_for(lambda: "10.0.0.2" not in a.cmd("info hosts"), SLOW), a.cmd("info hosts")
 
 
-class Announcer:
-    """Host 4 of the Bochs LAN announcing, every second, a silent host (10.0.0.9: nothing
-    answers it) under the LAN's key, idle with room: a peer the policy must measure."""
-
-    def __init__(self, lan, ip="10.0.0.9"):
-        self.s, self.hub = bochs_lan_port(lan, 4)
-        self.key, self.ip = launch.lan.key(lan), ip
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        body, n = announcement(self.ip, load=0, capacity=400, free=100000), counter_now()
-        while not self.stop.wait(1):
-            n += 1
-            self.s.sendto(udp_broadcast_frame(self.ip, sign(body, self.key, n)), self.hub)
-
-    def close(self):
-        self.stop.set()
-        self.thread.join()
-        self.s.close()
+def Announcer(lan, ip="10.0.0.9"):
+    """Host 4 of the Bochs LAN announcing, every second, a host (10.0.0.9) under the LAN's
+    key, idle with room: it answers the hosts' challenges, so they list it, and nothing
+    else (no TCP): a peer the policy must measure, and that stays silent."""
+    return LanPeer.bochs(lan, 4, ip, launch.lan.key(lan),
+                         announce=announcement(ip, load=0, capacity=400, free=100000))

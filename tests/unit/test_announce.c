@@ -217,6 +217,18 @@ static enum announce_verdict open_sample(struct announce_auth *auth, uint64_t co
 	return announce_open(auth, b, len, sample.ip, 1000, a);
 }
 
+/* ip answers the challenge auth sends it, as a host with k would. */
+static bool answer_challenge(struct announce_auth *auth, uint32_t ip, const struct tls_key *k,
+			     uint64_t now)
+{
+	uint8_t nonce[ANNOUNCE_NONCE_LEN], q[ANNOUNCE_CHALLENGE_LEN], r[ANNOUNCE_ANSWER_LEN];
+
+	memset(nonce, (int)(now * 7 + ip), sizeof(nonce));
+	assert_true(announce_challenge(auth, ip, now, nonce, q));
+	assert_int_equal(announce_answer(q, sizeof(q), ip, k, r), ANNOUNCE_ANSWER_LEN);
+	return announce_proof(auth, r, sizeof(r), ip);
+}
+
 static void test_signed_round_trip(void **state)
 {
 	struct announce_auth *auth = keyed();
@@ -227,12 +239,19 @@ static void test_signed_round_trip(void **state)
 	assert_int_equal(b[ANNOUNCE_BODY_LEN], 0x08); /* the counter, little-endian */
 	assert_int_equal(b[ANNOUNCE_BODY_LEN + 7], 0x01);
 	assert_int_equal(b[4], 4);
-	assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, sample.ip, 5, &a), ANNOUNCE_OK);
+	/* held back until its sender answers a challenge, its counter kept meanwhile */
+	assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, sample.ip, 5, &a),
+			 ANNOUNCE_UNPROVEN);
+	assert_int_equal(auth->senders[0].ip, sample.ip);
+	assert_int_equal(auth->senders[0].last, 0x0102030405060708ull);
+	assert_true(answer_challenge(auth, sample.ip, &key, 6));
+	announce_seal(&sample, 0x0102030405060709ull, &key, b);
+	assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, sample.ip, 7, &a), ANNOUNCE_OK);
 	assert_int_equal(a.load, sample.load);
 	assert_int_equal(a.capacity, sample.capacity);
 	assert_int_equal(auth->count[ANNOUNCE_OK], 1);
-	assert_int_equal(auth->senders[0].ip, sample.ip);
-	assert_int_equal(auth->senders[0].last, 0x0102030405060708ull);
+	assert_int_equal(auth->count[ANNOUNCE_UNPROVEN], 1);
+	assert_int_equal(auth->senders[0].last, 0x0102030405060709ull);
 }
 
 /* A host with a key takes signed announcements only; one with insecure-migration=on
@@ -270,7 +289,8 @@ static void test_forged(void **state)
 	assert_int_equal(auth->count[ANNOUNCE_FORGED], 1 + ARRAY_SIZE(at));
 	assert_int_equal(auth->senders[0].ip, 0);
 	/* the genuine one still goes through: nothing forged moved the counter */
-	assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, sample.ip, 1, &a), ANNOUNCE_OK);
+	assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, sample.ip, 1, &a),
+			 ANNOUNCE_UNPROVEN);
 }
 
 static void test_replayed(void **state)
@@ -279,7 +299,8 @@ static void test_replayed(void **state)
 	struct announce a, x = sample;
 	uint8_t b[ANNOUNCE_LEN];
 
-	assert_int_equal(open_sample(auth, 100, &key, &a), ANNOUNCE_OK);
+	assert_int_equal(open_sample(auth, 100, &key, &a), ANNOUNCE_UNPROVEN);
+	assert_true(answer_challenge(auth, sample.ip, &key, 1000));
 	assert_int_equal(open_sample(auth, 100, &key, &a), ANNOUNCE_REPLAYED);
 	assert_int_equal(open_sample(auth, 99, &key, &a), ANNOUNCE_REPLAYED);
 	assert_int_equal(open_sample(auth, 101, &key, &a), ANNOUNCE_OK);
@@ -287,7 +308,7 @@ static void test_replayed(void **state)
 	/* each sender has its own counter */
 	x.ip = 0x0a000003;
 	announce_seal(&x, 5, &key, b);
-	assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, x.ip, 1, &a), ANNOUNCE_OK);
+	assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, x.ip, 1, &a), ANNOUNCE_UNPROVEN);
 	assert_int_equal(open_sample(auth, 101, &key, &a), ANNOUNCE_REPLAYED);
 }
 
@@ -302,7 +323,7 @@ static void test_senders_table(void **state)
 		x.ip = 0x0a000100 + i;
 		announce_seal(&x, 50, &key, b);
 		assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, x.ip, 100 + i, &a),
-				 ANNOUNCE_OK);
+				 ANNOUNCE_UNPROVEN);
 	}
 	for (uint32_t i = 1; i <= ANNOUNCE_SENDERS_MAX; i++) {
 		x.ip = 0x0a000100 + i;
@@ -310,11 +331,68 @@ static void test_senders_table(void **state)
 		assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, x.ip, 1000, &a),
 				 ANNOUNCE_REPLAYED);
 	}
-	/* the one forgotten: a recording of it is taken once (the limit of a finite table) */
+	/* the one forgotten: a recording of it is held back like any new sender's, and
+	 * must answer a challenge before it is believed */
 	x.ip = 0x0a000100;
 	announce_seal(&x, 50, &key, b);
-	assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, x.ip, 1000, &a), ANNOUNCE_OK);
+	assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, x.ip, 1000, &a),
+			 ANNOUNCE_UNPROVEN);
 	assert_int_equal(announce_open(auth, b, ANNOUNCE_LEN, x.ip, 1000, &a), ANNOUNCE_REPLAYED);
+}
+
+/* After this host's reboot (a fresh table) a recording of a host now gone is new to it:
+ * it is held back however many announcements of it are played, and challenged once per
+ * period; only an answer to the nonce in flight, for the sender's own address, under the
+ * key proves it. */
+static void test_challenge(void **state)
+{
+	struct announce_auth *auth = keyed();
+	uint8_t n1[ANNOUNCE_NONCE_LEN], n2[ANNOUNCE_NONCE_LEN], q1[ANNOUNCE_CHALLENGE_LEN],
+		q2[ANNOUNCE_CHALLENGE_LEN], r[ANNOUNCE_ANSWER_LEN], bad[ANNOUNCE_CHALLENGE_LEN];
+	struct announce a;
+
+	memset(n1, 0x11, sizeof(n1));
+	memset(n2, 0x22, sizeof(n2));
+	/* nobody is challenged before it has sent a good announcement */
+	assert_false(announce_challenge(auth, sample.ip, 1000, n1, q1));
+	for (uint64_t c = 100; c < 110; c++)
+		assert_int_equal(open_sample(auth, c, &key, &a), ANNOUNCE_UNPROVEN);
+	assert_true(announce_challenge(auth, sample.ip, 1000, n1, q1));
+	assert_memory_equal(q1, "TRNQ\x04\0\0\0", 8);
+	assert_memory_equal(q1 + 8, n1, ANNOUNCE_NONCE_LEN);
+	/* one in flight a period */
+	assert_false(announce_challenge(auth, sample.ip, 1000 + ANNOUNCE_PERIOD_MS - 1, n2, q2));
+	assert_true(announce_challenge(auth, sample.ip, 1000 + ANNOUNCE_PERIOD_MS, n2, q2));
+	assert_int_equal(auth->challenges, 2);
+	/* the answer to the first nonce is stale now */
+	assert_int_equal(announce_answer(q1, sizeof(q1), sample.ip, &key, r), ANNOUNCE_ANSWER_LEN);
+	assert_false(announce_proof(auth, r, sizeof(r), sample.ip));
+	/* under another key; for another address (another key holder's, passed on) */
+	announce_answer(q2, sizeof(q2), sample.ip, &other, r);
+	assert_false(announce_proof(auth, r, sizeof(r), sample.ip));
+	announce_answer(q2, sizeof(q2), 0x0a000009, &key, r);
+	assert_false(announce_proof(auth, r, sizeof(r), sample.ip));
+	/* from an address that was not asked; cut short */
+	announce_answer(q2, sizeof(q2), 0x0a000009, &key, r);
+	assert_false(announce_proof(auth, r, sizeof(r), 0x0a000009));
+	announce_answer(q2, sizeof(q2), sample.ip, &key, r);
+	assert_false(announce_proof(auth, r, sizeof(r) - 1, sample.ip));
+	assert_int_equal(auth->bad_answers, 5);
+	assert_int_equal(open_sample(auth, 110, &key, &a), ANNOUNCE_UNPROVEN);
+	/* the right one */
+	assert_true(announce_proof(auth, r, sizeof(r), sample.ip));
+	assert_int_equal(auth->proofs, 1);
+	assert_false(announce_proof(auth, r, sizeof(r), sample.ip)); /* played again */
+	assert_int_equal(open_sample(auth, 111, &key, &a), ANNOUNCE_OK);
+	assert_false(announce_challenge(auth, sample.ip, 99999, n1, q1)); /* proven for good */
+	/* what is no challenge gets no answer; nor does any without a key */
+	assert_int_equal(announce_answer(q2, sizeof(q2), sample.ip, NULL, r), 0);
+	assert_int_equal(announce_answer(q2, sizeof(q2) - 1, sample.ip, &key, r), 0);
+	for (size_t at = 0; at < 8; at++) {
+		memcpy(bad, q2, sizeof(bad));
+		bad[at] ^= 0x40;
+		assert_int_equal(announce_answer(bad, sizeof(bad), sample.ip, &key, r), 0);
+	}
 }
 
 static void test_malformed_v4(void **state)
@@ -382,6 +460,7 @@ int main(void)
 		cmocka_unit_test(test_forged),
 		cmocka_unit_test(test_replayed),
 		cmocka_unit_test(test_senders_table),
+		cmocka_unit_test(test_challenge),
 		cmocka_unit_test(test_malformed_v4),
 		cmocka_unit_test(test_counter),
 		cmocka_unit_test(test_round_trip),
