@@ -62,6 +62,28 @@ static void cpu_brand(char out[49])
 	out[48] = 0;
 }
 
+/* What reaching a guest on CPU p cost: `holds` and `hold-us` (mean, then the longest:
+ * the kick's IPI until the guest was out, as CPU 0 waited), `flushes` and `flush-ns` (the
+ * mean INVEPT and INVVPID after an EPT change made under a hold). */
+static void cpu_costs(const struct pcpu *p)
+{
+	uint64_t hz = time_tsc_hz(), n = __atomic_load_n(&p->holds, __ATOMIC_ACQUIRE);
+	uint64_t f = __atomic_load_n(&p->flushes, __ATOMIC_ACQUIRE);
+
+	kprintf(" holds=%llu", (unsigned long long)n);
+	if (n)
+		kprintf(" hold-us=%llu/%llu",
+			(unsigned long long)(__atomic_load_n(&p->hold_cycles, __ATOMIC_ACQUIRE) /
+					     n * 1000000 / hz),
+			(unsigned long long)(__atomic_load_n(&p->hold_cycles_max,
+							     __ATOMIC_ACQUIRE) * 1000000 / hz));
+	kprintf(" flushes=%llu", (unsigned long long)f);
+	if (f)
+		kprintf(" flush-ns=%llu",
+			(unsigned long long)(__atomic_load_n(&p->flush_cycles, __ATOMIC_ACQUIRE) /
+					     f * 1000000000 / hz));
+}
+
 /* One row per host CPU, as `cpuN: key=value ...` with `why=<text>` last; the other CPUs
  * are sent an IPI first, so `answered` says that each still runs. A parked one answers
  * at once, one running guests at the latest when its slice ends (10 ms). */
@@ -90,10 +112,12 @@ static void info_cpus(void)
 		kprintf("cpu%u: apic=%u state=%s vmx=%s wakeups=%llu", i, p->apic_id,
 			pcpu_state_name(st), vmx ? "on" : "off",
 			(unsigned long long)__atomic_load_n(&p->wakeups, __ATOMIC_ACQUIRE));
-		if (i && (st == PCPU_PARKED || st == PCPU_ONLINE))
+		if (i && (st == PCPU_PARKED || st == PCPU_ONLINE)) {
 			kprintf(" answered=%s ipis=%llu vms=%u", yes_no(answered[i]),
 				(unsigned long long)__atomic_load_n(&p->ipis, __ATOMIC_ACQUIRE),
 				sched_load(i));
+			cpu_costs(p);
+		}
 		if (st == PCPU_FAILED)
 			kprintf(" stage=%u", p->start_stage);
 		if (why && st != PCPU_DISABLED)

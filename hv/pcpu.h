@@ -35,6 +35,13 @@ struct pcpu {
 	uint8_t virt_on;          /* [a] the backend's cpu_enable succeeded (VMXON) */
 	uint64_t wakeups;         /* [a] times it woke from HLT */
 	uint64_t ipis;            /* [a] wake-up IPIs (kicks) it took */
+	/* What reaching a guest here costs CPU 0 [a, written by CPU 0] (hv/sched.c): holds
+	 * that had to kick this CPU out of a guest, and the TSC cycles from the kick until
+	 * it was out (in all, the longest). */
+	uint64_t holds, hold_cycles, hold_cycles_max;
+	/* [a] Translations this CPU dropped because CPU 0 changed a VM's EPT under a hold
+	 * (the backend): how many times, and the cycles INVEPT and INVVPID took in all. */
+	uint64_t flushes, flush_cycles;
 	uint64_t stack_top;       /* [I] its stack (the boot CPU: the loader's) */
 	uint8_t *ist;             /* [I] IST_COUNT stacks of IST_STACK_SIZE */
 	struct cpu_tables tables; /* [o] its GDT and TSS */

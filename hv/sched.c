@@ -128,12 +128,24 @@ void sched_kick(const struct vm *vm)
 
 void sched_wait_out(struct vm *vm)
 {
+	struct pcpu *home;
+	uint64_t t0, cycles;
+
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (vm->home == this_cpu() || !load32(&vm->runner))
 		return;
+	t0 = rdtsc();
 	sched_kick(vm);
 	while (load32(&vm->runner))
 		cpu_relax();
+	/* the IPI's round trip as CPU 0 sees it: delivery, the guest's exit, the VMCS put
+	 * away; `info cpu` shows it (hold-us) */
+	cycles = rdtsc() - t0;
+	home = pcpu_get(vm->home);
+	__atomic_store_n(&home->holds, home->holds + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&home->hold_cycles, home->hold_cycles + cycles, __ATOMIC_RELEASE);
+	if (cycles > home->hold_cycles_max)
+		__atomic_store_n(&home->hold_cycles_max, cycles, __ATOMIC_RELEASE);
 }
 
 void vm_hold(struct vm *vm)

@@ -233,13 +233,21 @@ static void entry_failed(struct vcpu *v, int how)
  * act on the executing CPU only (SDM 28.3.3.1, 28.3.3.3). */
 static void flush_stale(struct vmx_vcpu *x, struct vm *vm)
 {
-	uint32_t cpu = pcpu_this()->index + 1;
+	struct pcpu *p = pcpu_this();
+	uint32_t cpu = p->index + 1;
 	uint32_t gen = __atomic_load_n(&vm->s2_gen, __ATOMIC_ACQUIRE);
+	uint64_t t0;
 
 	if (x->ran_on == cpu && x->s2_gen == gen)
 		return;
+	t0 = rdtsc();
 	vmx_invept(vm);
 	vmx_invvpid(x);
+	if (x->ran_on == cpu) { /* CPU 0 changed the EPT: the cross-CPU flush's cost */
+		__atomic_store_n(&p->flushes, p->flushes + 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&p->flush_cycles, p->flush_cycles + rdtsc() - t0,
+				 __ATOMIC_RELEASE);
+	}
 	x->ran_on = cpu;
 	x->s2_gen = gen;
 }

@@ -209,7 +209,11 @@ def test_monitor_answers_while_a_guest_spins_on_cpu1(clean):
 
 
 def test_stop_cont_kill_on_cpu1(clean):
+    """And what reaching CPU 1 cost, counted there: the stop is a hold that kicks it out
+    of the guest (holds, hold-us), and the EPT translations it drops before it enters
+    again after the hold (flushes, flush-ns)."""
     vm = start_spin(clean, 1)
+    before = rows(clean.info("cpu"))[1]
     out = clean.cmd(f"stop {vm}")
     assert f"vm{vm} paused" in out, out
     stopped = clean.vms()[vm]
@@ -220,6 +224,11 @@ def test_stop_cont_kill_on_cpu1(clean):
     wait_tern_ms(clean, 2000)
     resumed = clean.vms()[vm]
     assert resumed["state"] == "running" and resumed["cpu_ms"] > stopped["cpu_ms"] + 1000
+    after = rows(clean.info("cpu"))[1]
+    assert int(after["holds"]) > int(before["holds"]), (before, after)
+    assert int(after["flushes"]) > int(before["flushes"]), (before, after)
+    mean, longest = (int(x) for x in after["hold-us"].split("/"))
+    assert 0 < mean <= longest and int(after["flush-ns"]) > 0, after
     out = clean.cmd(f"kill {vm}")
     assert f"vm{vm} killed: by the operator" in out, out
     killed = clean.vms()[vm]
