@@ -8,6 +8,8 @@
 #include "hv/vm.h"
 #include "hv/backend.h"
 
+_Static_assert(DIRTY_PML_PAGES >= VM_VCPUS_MAX, "a PML buffer for every vCPU");
+
 /* The layout of a VM's shadow extent, page aligned parts:
  *   bitmap[0] bitmap[1] | log[0] log[1] | PML buffer | staging (a page per guest page) */
 static uint64_t bitmap_bytes(uint64_t n)
@@ -23,7 +25,7 @@ static uint64_t log_bytes(uint64_t n)
 /* Without staging room: a sample only counts pages, it never copies them. */
 static uint64_t need_unstaged(uint64_t n)
 {
-	return 2 * bitmap_bytes(n) + 2 * log_bytes(n) + PAGE_SIZE;
+	return 2 * bitmap_bytes(n) + 2 * log_bytes(n) + DIRTY_PML_PAGES * PAGE_SIZE;
 }
 
 uint64_t dirty_shadow_need(uint64_t n)
@@ -40,7 +42,7 @@ static void lay_out(struct dirty *d)
 	for (int i = 0; i < 2; i++, p += log_bytes(d->npages))
 		d->log[i] = (uint32_t *)p;
 	d->pml = (uintptr_t)p;
-	d->stage = d->sample ? NULL : p + PAGE_SIZE;
+	d->stage = d->sample ? NULL : p + DIRTY_PML_PAGES * PAGE_SIZE;
 	d->log_len[0] = d->log_len[1] = 0;
 	d->cur = 0;
 }

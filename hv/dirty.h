@@ -10,6 +10,8 @@
 
 enum dirty_mode { DIRTY_OFF, DIRTY_WP, DIRTY_PML, DIRTY_AD };
 
+#define DIRTY_PML_PAGES 8 /* VM_VCPUS_MAX (hv/vm.h) */
+
 struct dirty {
 	enum dirty_mode mode;
 	bool sample;           /* a short measuring window: any other user preempts it */
@@ -19,7 +21,8 @@ struct dirty {
 	uint32_t *log[2];      /* pages in the order first written, for each bitmap */
 	uint64_t log_len[2];
 	int cur;
-	uint64_t pml;          /* PML buffer (host-physical), inside ext */
+	uint64_t pml;          /* PML buffers (host-physical), inside ext: a page for each
+				* vCPU, DIRTY_PML_PAGES */
 	uint8_t *stage;        /* room for a copy of every page, inside ext; NULL in a sample */
 	/* figures, cheap to read: a policy polls them */
 	uint64_t rounds;

@@ -3,8 +3,10 @@
  * (halted with nothing pending, an interrupt held in the ISR, a timer never armed):
  * QEMU's `info registers` and `info lapic` in one. */
 #include "hv/dev/lapic.h"
+#include "hv/cmdline.h"
 #include "hv/console.h"
 #include "hv/error.h"
+#include "hv/lib/string.h"
 #include "hv/monitor.h"
 #include "hv/mon_vm.h"
 #include "hv/pc.h"
@@ -29,11 +31,11 @@ static void print_when(const char *what, bool armed, uint64_t at, uint64_t now,
 		kprintf("%s: due %llu %s ago\n", what, (unsigned long long)(now - at), unit);
 }
 
-static void print_apic(struct vm *vm)
+static void print_apic(struct vm *vm, struct vcpu *v)
 {
-	const struct lapic *a = &vm->pc->lapic;
+	const struct lapic *a = &vm->pc->lapic[v->index];
 	const uint32_t *p = a->page;
-	uint64_t now = vm_now_ns(vm), tsc = vcpu_tsc(vm->vcpu);
+	uint64_t now = vm_now_ns(vm), tsc = vcpu_tsc(v);
 
 	kprintf("apic: tpr %02x irr-max %d isr-max %d lvt-timer %08x tmict %u\n",
 		p[APIC_TPR / 4], lapic_highest(a, APIC_IRR), lapic_highest(a, APIC_ISR),
@@ -45,16 +47,34 @@ static void print_apic(struct vm *vm)
 int cmd_info_registers(int argc, char **argv)
 {
 	static struct vcpu_state s; /* 2 KiB with its XSAVE area: not on the monitor's stack */
-	struct vm *vm = mon_vm_target(argc, argv, "info registers");
+	static const char *const mp[] = { "run", "wait-for-sipi", "sipi" };
+	uint64_t index = 0;
+	struct vm *vm;
+	struct vcpu *v;
 
+	if (argc == 2 && strncmp(argv[1], "vcpu=", 5) == 0) {
+		if (!parse_u64(argv[1] + 5, &index)) {
+			kprintf("error: bad vcpu= value '%s': give a vCPU's number\n", argv[1] + 5);
+			return -E_INVAL;
+		}
+		argc = 1;
+	}
+	vm = mon_vm_target(argc, argv, "info registers");
 	if (!vm)
 		return -E_INVAL;
 	if (!vm->pc || !vm->vcpu) {
 		kprintf("error: vm%d has ended: its vCPU is gone\n", vm->id);
 		return -E_NOENT;
 	}
-	vcpu_get_state(vm->vcpu, &s);
-	kprintf("vm: %d\nhalted: %s\n", vm->id, vm->vcpu->halted ? "yes" : "no");
+	if (index >= vm->nr_vcpus) {
+		kprintf("error: vm%d has %u vCPU%s: vcpu=0 to vcpu=%u\n", vm->id, vm->nr_vcpus,
+			vm->nr_vcpus == 1 ? "" : "s", vm->nr_vcpus - 1);
+		return -E_INVAL;
+	}
+	v = vm->vcpus[index];
+	vcpu_get_state(v, &s);
+	kprintf("vm: %d\nvcpu: %u\nmp-state: %s\nhalted: %s\n", vm->id, (unsigned)index, mp[v->mp],
+		v->halted ? "yes" : "no");
 	kprintf("rax %016lx rbx %016lx rcx %016lx rdx %016lx\n", s.rax, s.rbx, s.rcx, s.rdx);
 	kprintf("rsi %016lx rdi %016lx rbp %016lx rsp %016lx\n", s.rsi, s.rdi, s.rbp, s.rsp);
 	kprintf("r8  %016lx r9  %016lx r10 %016lx r11 %016lx\n", s.r8, s.r9, s.r10, s.r11);
@@ -75,7 +95,7 @@ int cmd_info_registers(int argc, char **argv)
 	else
 		kprintf("event: none\n");
 	vm_hold(vm); /* the local APIC model is its CPU's while it runs */
-	print_apic(vm);
+	print_apic(vm, v);
 	vm_unhold(vm);
 	return 0;
 }

@@ -83,19 +83,20 @@ int cmd_info_vms(int argc, char **argv)
 {
 	uint64_t tsc_per_ms = time_tsc_hz() / 1000;
 
-	kprintf("%-4s %-16s %-8s %7s %10s %9s %3s  %s\n", "id", "name", "state", "mem-MiB",
-		"exits", "cpu-ms", "cpu", "kind");
+	kprintf("%-4s %-16s %-8s %7s %10s %9s %3s %5s  %s\n", "id", "name", "state", "mem-MiB",
+		"exits", "cpu-ms", "cpu", "vcpus", "kind");
 	for (unsigned i = 0; i < VM_MAX; i++) {
 		const struct vm *vm = vm_at(i);
 		if (!vm || !vm->name[0])
 			continue;
 		/* cpu-ms: time in the guest (xl list's Time), which the scheduler shares */
 		/* cpu: the host CPU it runs on (hv/sched.h) */
-		kprintf("%-4d %-16s %-8s %7llu %10llu %9llu %3u  %s", vm->id, vm->name,
+		/* vcpus: how many it has; they share its home CPU's slices (hv/sched.c) */
+		kprintf("%-4d %-16s %-8s %7llu %10llu %9llu %3u %5u  %s", vm->id, vm->name,
 			vm_state_name(vm), (unsigned long long)(vm->mem_size / MIB),
 			(unsigned long long)vm->exits,
 			(unsigned long long)(vm->run_tsc / tsc_per_ms), vm->home,
-			vm_image_kind(vm));
+			vm->vcpus_given, vm_image_kind(vm));
 		/* only while it lasts: a migration's auto-converge (hv/throttle.h) */
 		if (vm->throttle_pct)
 			kprintf("  throttled %u%%", vm->throttle_pct);

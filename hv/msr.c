@@ -39,7 +39,7 @@ static void move_tsc(struct vcpu *v, int64_t delta)
 bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
 	uint64_t *slot = mtrr_slot(v, msr);
-	int r = pc_msr(v->vm, msr, false, val);
+	int r = pc_msr(v->vm, v->index, msr, false, val);
 
 	if (r >= 0)
 		return r;
@@ -78,7 +78,7 @@ bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 {
 	struct x86_ctl c = vcpu_ctl(v);
 	uint64_t *slot = mtrr_slot(v, msr);
-	int r = pc_msr(v->vm, msr, true, &val);
+	int r = pc_msr(v->vm, v->index, msr, true, &val);
 
 	if (r >= 0)
 		return r;

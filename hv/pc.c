@@ -36,13 +36,67 @@ static void isa_irq(void *ctx, unsigned irq, bool level)
 	ioapic_set_irq(&pc->ioapic, irq == 0 ? 2 : irq, level);
 }
 
+static unsigned nr_cpus(const struct pc *pc)
+{
+	return pc->vm->nr_vcpus ? pc->vm->nr_vcpus : 1;
+}
+
+/* A message on the VM's APIC bus, to every local APIC it names but `from` (NULL: from
+ * the I/O APIC); lowest priority to one of them only, the one with the lowest TPR (the
+ * first such, SDM 11.6.2.4 leaves ties to the chipset). Returns how many took it. */
+static unsigned bus_send(struct pc *pc, const struct lapic *from, const struct apic_msg *m)
+{
+	struct lapic *lowest = NULL;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < nr_cpus(pc); i++) {
+		struct lapic *a = &pc->lapic[i];
+		if (a == from || (m->shorthand == APIC_SH_NONE &&
+				  !lapic_match(a, m->dest, m->logical)))
+			continue;
+		if (m->mode == APIC_DM_LOWEST) {
+			if (!lowest || lapic_cr8(a) < lapic_cr8(lowest))
+				lowest = a;
+			continue;
+		}
+		lapic_deliver(a, m);
+		n++;
+	}
+	if (lowest) {
+		lapic_deliver(lowest, m);
+		n++;
+	}
+	return n;
+}
+
 static bool ioapic_deliver(void *ctx, const struct apic_msg *m)
 {
-	struct pc *pc = ctx;
+	return bus_send(ctx, NULL, m) > 0;
+}
 
-	if (m->shorthand == APIC_SH_NONE && !lapic_match(&pc->lapic, m->dest, m->logical))
+/* An IPI from a vCPU to others of its VM: they share its home CPU, so the sender gives
+ * way (its slice ends) and a target woken by it runs at once. */
+static bool lapic_ipi(void *ctx, const struct lapic *from, const struct apic_msg *m)
+{
+	struct pc *pc = ctx;
+	unsigned n = bus_send(pc, from, m);
+
+	if (n && pc->vm->vcpus[from->apic_id])
+		pc->vm->vcpus[from->apic_id]->yield = true;
+	pc->next_event = 0;
+	return n > 0;
+}
+
+/* INIT and STARTUP to an application processor; the bootstrap processor's INIT is not
+ * modelled (false: the local APIC says so). */
+static bool lapic_start(void *ctx, const struct lapic *a, bool init, uint8_t vector)
+{
+	struct pc *pc = ctx;
+	struct vcpu *v = a->apic_id < nr_cpus(pc) ? pc->vm->vcpus[a->apic_id] : NULL;
+
+	if (!v || a->apic_id == 0)
 		return false;
-	lapic_deliver(&pc->lapic, m);
+	vcpu_mp_signal(v, init, vector);
 	return true;
 }
 
@@ -120,19 +174,23 @@ static void init_devices(struct pc *pc)
 
 	for (int i = 0; i < PC_NR_LOGS; i++)
 		pc->log[i] = (struct dev_log){ emit, pc, 0 };
-	pc->lapic_ops = (struct lapic_ops){ lapic_eoi, NULL, pc, &pc->log[LOG_LAPIC] };
+	pc->lapic_ops = (struct lapic_ops){ .eoi = lapic_eoi, .ipi = lapic_ipi, .ctx = pc,
+					    .log = &pc->log[LOG_LAPIC], .start = lapic_start };
 	pc->ioapic_ops = (struct ioapic_ops){ ioapic_deliver, pc };
-	memset(pc->apic_page, 0, PAGE_SIZE);
-	lapic_init(&pc->lapic, pc->apic_page, 0, vm->cpu.tsc_hz,
-		   e1 && (e1->ecx & (1u << 24)), &pc->lapic_ops, now);
-	lapic_set_phys_bits(&pc->lapic, cpu_maxphyaddr(&vm->cpu));
+	for (unsigned i = 0; i < nr_cpus(pc); i++) {
+		memset(pc->apic_page[i], 0, PAGE_SIZE);
+		lapic_init(&pc->lapic[i], pc->apic_page[i], i, vm->cpu.tsc_hz,
+			   e1 && (e1->ecx & (1u << 24)), &pc->lapic_ops, now);
+		lapic_set_phys_bits(&pc->lapic[i], cpu_maxphyaddr(&vm->cpu));
+	}
 	ioapic_init(&pc->ioapic, &pc->ioapic_ops, &pc->log[LOG_IOAPIC]);
 	/* Pins 16-23 are PCI lines, pulled up when idle: high, so a guest that programs
 	 * them active-low (as PCI wants) sees them deasserted. */
 	for (unsigned pin = 16; pin < IOAPIC_PINS; pin++)
 		ioapic_set_irq(&pc->ioapic, pin, true);
 	pic_init(&pc->pic, &pc->log[LOG_PIC]);
-	pc->pic.intr = (struct irq_line){ lapic_lint_line, &pc->lapic, 0 };
+	/* the 8259's INTR and NMI reach the bootstrap processor's LINT pins */
+	pc->pic.intr = (struct irq_line){ lapic_lint_line, &pc->lapic[0], 0 };
 	pit_init(&pc->pit, (struct irq_line){ isa_irq, pc, 0 }, &pc->log[LOG_PIT], now);
 	rtc_init(&pc->rtc, (struct irq_line){ isa_irq, pc, 8 }, &pc->log[LOG_RTC],
 		 wallclock_now(), vm->mem_size, now);
@@ -153,12 +211,14 @@ int pc_create(struct vm *vm)
 	if (!pc)
 		return -E_NOMEM;
 	pc->vm = vm;
-	pc->apic_page = (uint32_t *)(uintptr_t)pmm_alloc(1);
-	if (!pc->apic_page) {
-		pmm_free((uintptr_t)pc, npages);
-		return -E_NOMEM;
-	}
 	vm->pc = pc;
+	for (unsigned i = 0; i < nr_cpus(pc); i++) {
+		pc->apic_page[i] = (uint32_t *)(uintptr_t)pmm_alloc(1);
+		if (!pc->apic_page[i]) {
+			pc_destroy(vm);
+			return -E_NOMEM;
+		}
+	}
 	init_devices(pc);
 	return 0;
 }
@@ -169,7 +229,9 @@ void pc_destroy(struct vm *vm)
 
 	if (!pc)
 		return;
-	pmm_free((uintptr_t)pc->apic_page, 1);
+	for (unsigned i = 0; i < VM_VCPUS_MAX; i++)
+		if (pc->apic_page[i])
+			pmm_free((uintptr_t)pc->apic_page[i], 1);
 	pmm_free((uintptr_t)pc, ALIGN_UP(sizeof(struct pc), PAGE_SIZE) / PAGE_SIZE);
 	vm->pc = NULL;
 }
@@ -184,9 +246,13 @@ void pc_reset(struct vm *vm)
 int pc_load_firmware(struct vm *vm, char *err, size_t err_size)
 {
 	static uint8_t buf[16 * KIB];
-	struct acpi_config c = { .ram_bytes = vm->mem_size, .nr_cpus = 1, .apic_ids = { 0 } };
+	struct acpi_config c = { .ram_bytes = vm->mem_size, .nr_cpus = nr_cpus(vm->pc) };
 	struct acpi_layout l;
-	int e = acpi_build(&c, ACPI_AREA_BASE, buf, sizeof(buf), &l);
+	int e;
+
+	for (unsigned i = 0; i < c.nr_cpus; i++)
+		c.apic_ids[i] = (uint8_t)i;
+	e = acpi_build(&c, ACPI_AREA_BASE, buf, sizeof(buf), &l);
 
 	if (e) {
 		fmt_snprintf(err, err_size, "cannot build the ACPI tables for %llu MiB: %s",
@@ -323,35 +389,35 @@ static void count_apic(struct pc *pc, uint32_t off)
 		st->other++;
 }
 
-uint8_t pc_cr8(struct vm *vm)
+uint8_t pc_cr8(struct vm *vm, unsigned cpu)
 {
 	vm->apic_counts.cr8++;
-	return lapic_cr8(&vm->pc->lapic);
+	return lapic_cr8(&vm->pc->lapic[cpu]);
 }
 
-void pc_set_cr8(struct vm *vm, uint8_t val)
+void pc_set_cr8(struct vm *vm, unsigned cpu, uint8_t val)
 {
 	vm->apic_counts.cr8++;
-	lapic_set_cr8(&vm->pc->lapic, val, vm_now_ns(vm));
+	lapic_set_cr8(&vm->pc->lapic[cpu], val, vm_now_ns(vm));
 }
 
 /* The CPU wrote the page then exited (SDM 29.4.3.3). A write narrower than the register
  * (the CPU lets bytes of its first 4 through) is taken as a write of the whole
  * register as the page now holds it: the model keeps the bits that may be written. */
-void pc_apic_written(struct vm *vm, uint32_t offset)
+void pc_apic_written(struct vm *vm, unsigned cpu, uint32_t offset)
 {
 	struct pc *pc = vm->pc;
 
 	count_apic(pc, offset);
 	pc->next_event = 0;
-	lapic_write_done(&pc->lapic, offset & 0xff0, vm_now_ns(vm));
+	lapic_write_done(&pc->lapic[cpu], offset & 0xff0, vm_now_ns(vm));
 }
 
-void pc_apic_eoi(struct vm *vm, uint8_t vector)
+void pc_apic_eoi(struct vm *vm, unsigned cpu, uint8_t vector)
 {
 	vm->apic_counts.eoi++;
 	vm->pc->next_event = 0;
-	lapic_eoi_done(&vm->pc->lapic, vector);
+	lapic_eoi_done(&vm->pc->lapic[cpu], vector);
 }
 
 /* --- device memory --- */
@@ -363,15 +429,16 @@ static bool at_lapic(const struct lapic *a, uint64_t g)
 	return lapic_enabled(a) && !lapic_x2apic(a) && g >= base && g < base + LAPIC_PAGE_SIZE;
 }
 
-bool pc_mmio_owner(const struct vm *vm, uint64_t g)
+bool pc_mmio_owner(const struct vm *vm, unsigned cpu, uint64_t g)
 {
-	return at_lapic(&vm->pc->lapic, g) || (g >= IOAPIC_BASE && g < IOAPIC_BASE + IOAPIC_SIZE);
+	return at_lapic(&vm->pc->lapic[cpu], g) || (g >= IOAPIC_BASE && g < IOAPIC_BASE + IOAPIC_SIZE);
 }
 
-bool pc_mmio(struct vm *vm, uint64_t g, unsigned size, bool write, uint64_t *val)
+bool pc_mmio(struct vm *vm, unsigned cpu, uint64_t g, unsigned size, bool write,
+	     uint64_t *val)
 {
 	struct pc *pc = vm->pc;
-	struct lapic *a = &pc->lapic;
+	struct lapic *a = &pc->lapic[cpu];
 	uint64_t now = vm_now_ns(vm), base = lapic_mmio_base(a);
 
 	pc->next_event = 0;
@@ -393,9 +460,9 @@ bool pc_mmio(struct vm *vm, uint64_t g, unsigned size, bool write, uint64_t *val
 	return false;
 }
 
-int pc_msr(struct vm *vm, uint32_t msr, bool write, uint64_t *val)
+int pc_msr(struct vm *vm, unsigned cpu, uint32_t msr, bool write, uint64_t *val)
 {
-	struct lapic *a = &vm->pc->lapic;
+	struct lapic *a = &vm->pc->lapic[cpu];
 	uint64_t now = vm_now_ns(vm);
 
 	if (msr != MSR_IA32_APIC_BASE && msr != MSR_IA32_TSC_DEADLINE &&
@@ -413,7 +480,8 @@ static uint64_t earliest(const struct pc *pc)
 	uint64_t t = pit_next_event(&pc->pit);
 
 	t = MIN(t, rtc_next_event(&pc->rtc));
-	t = MIN(t, lapic_next_event(&pc->lapic));
+	for (unsigned i = 0; i < nr_cpus(pc); i++)
+		t = MIN(t, lapic_next_event(&pc->lapic[i]));
 	return MIN(t, acpi_pm_next_event(&pc->pm));
 }
 
@@ -426,7 +494,8 @@ void pc_tick(struct vm *vm)
 		return;
 	pit_run(&pc->pit, now);
 	rtc_run(&pc->rtc, now);
-	lapic_run(&pc->lapic, now);
+	for (unsigned i = 0; i < nr_cpus(pc); i++)
+		lapic_run(&pc->lapic[i], now);
 	acpi_pm_run(&pc->pm, now);
 	next = earliest(pc);
 	pc->next_event = next == DEV_NEVER ? DEV_NEVER : MAX(next, now + MIN_EVENT_NS);
@@ -439,47 +508,48 @@ uint64_t pc_next_event(const struct vm *vm)
 
 /* The PIC reaches the CPU through LINT0 as ExtINT (or directly with the local APIC
  * off), and is asked first, as the interrupt acknowledge cycle would. */
-static bool extint(struct pc *pc)
+static bool extint(struct pc *pc, unsigned cpu)
 {
-	return pic_intr(&pc->pic) && lapic_extint(&pc->lapic);
+	return pic_intr(&pc->pic) && lapic_extint(&pc->lapic[cpu]);
 }
 
-bool pc_intr_ready(struct vm *vm)
+bool pc_intr_ready(struct vm *vm, unsigned cpu)
 {
 	struct pc *pc = vm->pc;
 
-	return extint(pc) || lapic_pending(&pc->lapic) >= 0;
+	return extint(pc, cpu) || lapic_pending(&pc->lapic[cpu]) >= 0;
 }
 
-uint8_t pc_intr_ack(struct vm *vm)
+uint8_t pc_intr_ack(struct vm *vm, unsigned cpu)
 {
 	struct pc *pc = vm->pc;
+	struct lapic *a = &pc->lapic[cpu];
 	int v;
 
 	vm->apic_counts.injected++;
-	if (extint(pc)) {
+	if (extint(pc, cpu)) {
 		uint8_t vec = pic_intack(&pc->pic);
-		lapic_extint_taken(&pc->lapic);
+		lapic_extint_taken(a);
 		return vec;
 	}
-	v = lapic_pending(&pc->lapic);
-	lapic_accept(&pc->lapic, (uint8_t)v);
+	v = lapic_pending(a);
+	lapic_accept(a, (uint8_t)v);
 	return (uint8_t)v;
 }
 
-bool pc_extint_ready(struct vm *vm)
+bool pc_extint_ready(struct vm *vm, unsigned cpu)
 {
-	return extint(vm->pc);
+	return extint(vm->pc, cpu);
 }
 
-bool pc_take_nmi(struct vm *vm)
+bool pc_take_nmi(struct vm *vm, unsigned cpu)
 {
-	return lapic_take_nmi(&vm->pc->lapic);
+	return lapic_take_nmi(&vm->pc->lapic[cpu]);
 }
 
-bool pc_apic_enabled(const struct vm *vm)
+bool pc_apic_enabled(const struct vm *vm, unsigned cpu)
 {
-	return lapic_enabled(&vm->pc->lapic);
+	return lapic_enabled(&vm->pc->lapic[cpu]);
 }
 
 /* --- state records --- */
@@ -498,7 +568,7 @@ static const struct {
 	{ &pit_vms, offsetof(struct pc, pit.s), false },
 	{ &rtc_vms, offsetof(struct pc, rtc.s), false },
 	{ &uart_vms, offsetof(struct pc, uart.s), false },
-	{ &lapic_vms, offsetof(struct pc, lapic.s), false },
+	{ &lapic_vms, offsetof(struct pc, lapic[0].s), false },
 	{ &ioapic_vms, offsetof(struct pc, ioapic.s), false },
 	{ &acpi_pm_vms, offsetof(struct pc, pm.s), false },
 	{ &kbc_vms, offsetof(struct pc, kbc.s), false },
@@ -521,7 +591,7 @@ void *pc_record_state(struct vm *vm, unsigned i)
 
 unsigned pc_records(struct vm *vm, struct pc_record *out)
 {
-	lapic_save(&vm->pc->lapic);
+	lapic_save(&vm->pc->lapic[0]);
 	for (unsigned i = 0; i < PC_NR_RECORDS; i++)
 		out[i] = (struct pc_record){ records[i].desc, pc_record_state(vm, i) };
 	return PC_NR_RECORDS;
@@ -536,7 +606,7 @@ void pc_restored(struct vm *vm)
 	pit_restore(&pc->pit, now);
 	rtc_restore(&pc->rtc, now);
 	uart_restore(&pc->uart);
-	lapic_restore(&pc->lapic, now);
+	lapic_restore(&pc->lapic[0], now);
 	ioapic_restore(&pc->ioapic);
 	acpi_pm_restore(&pc->pm, now);
 	pc->next_event = 0;

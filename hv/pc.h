@@ -1,7 +1,8 @@
 /* The PC platform of one VM: its device models (hv/dev/), how they are wired (ISA IRQs
  * to the 8259 pair and the I/O APIC, the PIC's INTR to the local APIC's LINT0), the
  * ports and device memory they answer, their timers, and their state records. Nothing
- * here knows VT-x: the core's exit handlers (hv/vcpu.c) call in. One vCPU per VM. */
+ * here knows VT-x: the core's exit handlers (hv/vcpu.c) call in, naming the vCPU
+ * (`cpu`, its index in the VM and its local APIC ID) where the local APIC is involved. */
 #ifndef TERN_PC_H
 #define TERN_PC_H
 
@@ -15,6 +16,7 @@
 #include "hv/dev/rtc.h"
 #include "hv/dev/uart.h"
 #include "hv/vconsole.h"
+#include "hv/vm.h"
 #include "hv/vmstate.h"
 
 #define PC_EXIT_PORT 0xf4 /* as QEMU's isa-debug-exit: a write ends the VM */
@@ -33,12 +35,13 @@ struct pc {
 	struct pit pit;
 	struct rtc rtc;
 	struct uart uart;
-	struct lapic lapic;
+	struct lapic lapic[VM_VCPUS_MAX]; /* one per vCPU: vm->nr_vcpus of them */
 	struct ioapic ioapic;
 	struct acpi_pm pm;
 	struct kbc kbc;
 	struct pci_host pci;
-	uint32_t *apic_page;     /* the local APIC's registers (and the virtual-APIC page) */
+	uint32_t *apic_page[VM_VCPUS_MAX]; /* each local APIC's registers (and the
+					    * virtual-APIC page) */
 	struct dev_log log[PC_NR_LOGS];
 	struct lapic_ops lapic_ops;
 	struct ioapic_ops ioapic_ops;
@@ -63,31 +66,32 @@ void pc_reset(struct vm *vm);
  * reset or power-off: see pc->request). pc_mmio returns false when nothing lives at g.
  * pc_msr returns 1 handled, 0 for #GP, -1 when the MSR is not the platform's. */
 bool pc_io(struct vm *vm, uint16_t port, unsigned size, bool in, uint32_t *val);
-bool pc_mmio(struct vm *vm, uint64_t g, unsigned size, bool write, uint64_t *val);
-int pc_msr(struct vm *vm, uint32_t msr, bool write, uint64_t *val);
-/* Whether a device answers at guest-physical g. */
-bool pc_mmio_owner(const struct vm *vm, uint64_t g);
+bool pc_mmio(struct vm *vm, unsigned cpu, uint64_t g, unsigned size, bool write,
+	     uint64_t *val);
+int pc_msr(struct vm *vm, unsigned cpu, uint32_t msr, bool write, uint64_t *val);
+/* Whether a device answers at guest-physical g (for vCPU cpu: the local APIC's page). */
+bool pc_mmio_owner(const struct vm *vm, unsigned cpu, uint64_t g);
 
 /* Timers and interrupts, for the vCPU: pc_tick runs what is due; then an interrupt (a
  * vector the local APIC or, through ExtINT, the PIC has for the CPU) or an NMI may be
  * ready. pc_intr_ack is the acknowledge cycle. */
 void pc_tick(struct vm *vm);
 uint64_t pc_next_event(const struct vm *vm);
-bool pc_intr_ready(struct vm *vm);
-uint8_t pc_intr_ack(struct vm *vm);
-bool pc_take_nmi(struct vm *vm);
-bool pc_apic_enabled(const struct vm *vm);
+bool pc_intr_ready(struct vm *vm, unsigned cpu);
+uint8_t pc_intr_ack(struct vm *vm, unsigned cpu);
+bool pc_take_nmi(struct vm *vm, unsigned cpu);
+bool pc_apic_enabled(const struct vm *vm, unsigned cpu);
 /* Only the PIC's vector (ExtINT) is ready: with virtual-interrupt delivery the CPU
  * takes the local APIC's vectors from the page itself. */
-bool pc_extint_ready(struct vm *vm);
+bool pc_extint_ready(struct vm *vm, unsigned cpu);
 
 /* The local APIC where the CPU virtualizes it: CR8 on the trapping path, a register the
  * CPU wrote into the page (an APIC-write exit), an EOI it performed (an EOI-induced
  * exit: the vector's ISR bit is already clear). */
-uint8_t pc_cr8(struct vm *vm);
-void pc_set_cr8(struct vm *vm, uint8_t val);
-void pc_apic_written(struct vm *vm, uint32_t offset);
-void pc_apic_eoi(struct vm *vm, uint8_t vector);
+uint8_t pc_cr8(struct vm *vm, unsigned cpu);
+void pc_set_cr8(struct vm *vm, unsigned cpu, uint8_t val);
+void pc_apic_written(struct vm *vm, unsigned cpu, uint32_t offset);
+void pc_apic_eoi(struct vm *vm, unsigned cpu, uint8_t vector);
 
 /* The guest's console (COM1): bytes from the operator, and whether its output goes raw
  * to the operator (attached) or as "[vm<ID>] ..." lines. */
@@ -95,7 +99,8 @@ unsigned pc_console_input(struct vm *vm, const uint8_t *bytes, unsigned n);
 void pc_console_attach(struct vm *vm, bool on);
 void pc_console_flush(struct vm *vm);
 
-/* The platform's state records, in the order a migration sends them. pc_records gives
+/* The platform's state records, in the order a migration sends them (the local APIC's:
+ * the bootstrap processor's; a VM of several vCPUs does not migrate yet). pc_records gives
  * each with the VM's struct it describes, bringing the local APIC's page into its record
  * first (for saving). pc_record_descs lists the same descriptors without a VM (what a
  * migration target checks a source's list against); pc_record_state is the struct of

@@ -162,8 +162,8 @@ void vm_unhold(struct vm *vm)
 {
 	if (vm->home == this_cpu())
 		return;
-	if (vm->vcpu)
-		hv_backend()->vcpu_put(vm->vcpu); /* the VMCS must not stay active here */
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		hv_backend()->vcpu_put(vm->vcpus[i]); /* no VMCS may stay active here */
 	__atomic_fetch_add(&vm->s2_gen, 1, __ATOMIC_RELEASE);
 	if (__atomic_sub_fetch(&vm->hold, 1, __ATOMIC_SEQ_CST) == 0)
 		sched_kick(vm);
@@ -182,13 +182,24 @@ void sched_hurry(bool *held, bool on)
 		hurry--;
 }
 
-static bool runnable(const struct vm *vm)
+/* vCPUs of the VM with guest code to run now */
+static unsigned runnable_vcpus(const struct vm *vm)
 {
-	return vm->state == VM_RUNNING && !vm->vcpu->halted;
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		n += vcpu_runnable(vm->vcpus[i]);
+	return n;
 }
 
-/* Charges the time since the last call to the VMs runnable now, on any CPU, and to the
- * host's load, so the host's load is the sum of the VMs' shares. A VM that halted or
+static bool runnable(const struct vm *vm)
+{
+	return vm->state == VM_RUNNING && runnable_vcpus(vm);
+}
+
+/* Charges the time since the last call to the VMs runnable now, on any CPU, once for
+ * each runnable vCPU, and to the host's load, so the host's load is the sum of the VMs'
+ * shares. A VM that halted or
  * woke within the last slice is charged as it is now: an error of one slice, for one
  * pass over the table a slice. CPU 0 only. */
 static void account_runnable(void)
@@ -199,9 +210,11 @@ static void account_runnable(void)
 
 	for (unsigned i = 0; i < VM_MAX; i++) {
 		struct vm *vm = vm_at(i);
-		if (vm && vm->vcpu && runnable(vm)) {
-			vm->runnable_us += now - last_us;
-			n++;
+		unsigned k = vm && vm->vcpu && vm->state == VM_RUNNING ? runnable_vcpus(vm) : 0;
+		vm = k ? vm : NULL;
+		if (vm) {
+			vm->runnable_us += (now - last_us) * k;
+			n += k;
 		}
 	}
 	load_account(now, n);
@@ -230,7 +243,8 @@ static void leave(struct vm *vm, uint32_t cpu)
 {
 	if (cpu == 0)
 		return;
-	hv_backend()->vcpu_put(vm->vcpu);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		hv_backend()->vcpu_put(vm->vcpus[i]);
 	__atomic_store_n(&vm->runner, 0, __ATOMIC_RELEASE);
 }
 
@@ -266,11 +280,14 @@ static uint64_t wake_halted(uint32_t cpu, uint64_t until)
 		struct vm *vm = vm_at(i);
 		if (!vm || !enter(vm, cpu))
 			continue;
-		if (vm->vcpu->halted) {
-			if (vcpu_wake(vm->vcpu))
+		for (unsigned k = 0; k < vm->nr_vcpus; k++) {
+			struct vcpu *v = vm->vcpus[k];
+			if (!v->halted || v->mp == VCPU_MP_WAIT_SIPI)
+				continue;
+			if (vcpu_wake(v))
 				vm->boost = vm->may_boost;
 			else
-				until = MIN(until, vcpu_deadline_tsc(vm->vcpu));
+				until = MIN(until, vcpu_deadline_tsc(v));
 		}
 		leave(vm, cpu);
 	}
@@ -284,12 +301,28 @@ void vm_throttle(struct vm *vm, uint32_t pct)
 		vm->throttle_until = 0;
 }
 
+/* The VM's next vCPU with guest code to run, round robin: its vCPUs share the VM's
+ * slices (and its home CPU). */
+static struct vcpu *next_vcpu(struct vm *vm)
+{
+	for (unsigned n = 1; n <= vm->nr_vcpus; n++) {
+		unsigned i = (vm->last_vcpu + n) % vm->nr_vcpus;
+		if (vcpu_runnable(vm->vcpus[i])) {
+			vm->last_vcpu = i;
+			return vm->vcpus[i];
+		}
+	}
+	return vm->vcpu;
+}
+
 /* Runs the VM for a slice; a throttled one then sits out its share of wall time. */
 static void run_slice(struct vm *vm, uint64_t deadline)
 {
 	uint64_t t0 = rdtsc(), t1;
+	struct vcpu *v = next_vcpu(vm);
 
-	hv_backend()->vcpu_run(vm->vcpu, deadline);
+	vcpu_mp_enter(v);
+	hv_backend()->vcpu_run(v, deadline);
 	t1 = rdtsc();
 	if (vm->throttle_pct)
 		vm->throttle_until = t1 + throttle_hold(t1 - t0, vm->throttle_pct);

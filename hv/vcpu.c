@@ -59,16 +59,16 @@ unsigned vcpu_wrmsr(struct vcpu *v)
 
 	if (!msr_write(v, (uint32_t)v->gpr[GPR_RCX], val))
 		return fault_gp(v);
-	return VA_SKIP;
+	return vcpu_after_apic(v, VA_SKIP); /* an x2APIC ICR write may have sent an IPI */
 }
 
 unsigned vcpu_cpuid(struct vcpu *v)
 {
 	struct cpuid_dyn d = {
 		.osxsave = be()->get_sreg(v, SREG_CR4) & CR4_OSXSAVE,
-		.apic_on = pc_apic_enabled(v->vm),
+		.apic_on = pc_apic_enabled(v->vm, v->index),
 		.xcr0 = be()->get_sreg(v, SREG_XCR0),
-		.apic_id = 0,
+		.apic_id = v->index,
 	};
 	struct cpuid_regs r;
 
@@ -94,7 +94,7 @@ unsigned vcpu_hlt(struct vcpu *v)
 void vcpu_tick(struct vcpu *v)
 {
 	pc_tick(v->vm);
-	if (pc_take_nmi(v->vm))
+	if (pc_take_nmi(v->vm, v->index))
 		v->nmi_pending = true;
 }
 
@@ -104,6 +104,43 @@ bool vcpu_wake(struct vcpu *v)
 	if (vcpu_nmi_ready(v) || ((v->rflags & RFLAGS_IF) && vcpu_intr_ready(v)))
 		v->halted = false;
 	return !v->halted;
+}
+
+bool vcpu_runnable(const struct vcpu *v)
+{
+	return !v->halted && v->mp != VCPU_MP_WAIT_SIPI;
+}
+
+/* SDM Vol. 3A 9.4.4.2 and Table 10-1: the AP starts in real mode at CS = vector << 8,
+ * IP 0, otherwise in the state INIT leaves (power-on's, caches off). */
+void vcpu_mp_enter(struct vcpu *v)
+{
+	static struct vcpu_state st;
+
+	if (v->mp != VCPU_MP_SIPI)
+		return;
+	x86_reset_power_on(&v->vm->cpu, &st); /* the TSC and MTRRs go on: 9.1.1 */
+	st.seg[SEG_CS].sel = (uint16_t)(v->sipi_vector << 8);
+	st.seg[SEG_CS].base = (uint64_t)v->sipi_vector << 12;
+	st.rip = 0;
+	be()->set_state(v, &st);
+	v->nmi_pending = false;
+	v->halted = false;
+	v->mp = VCPU_MP_RUN;
+}
+
+/* INIT stops the AP wherever it was (its state is replaced when a SIPI starts it); a
+ * SIPI counts only while it waits for one (9.4.4: later ones are ignored). Both are
+ * taken between its slices: it shares its home CPU with the sender. */
+void vcpu_mp_signal(struct vcpu *v, bool init, uint8_t vector)
+{
+	if (init) {
+		v->mp = VCPU_MP_WAIT_SIPI;
+		v->halted = false;
+	} else if (v->mp == VCPU_MP_WAIT_SIPI) {
+		v->sipi_vector = vector;
+		v->mp = VCPU_MP_SIPI;
+	}
 }
 
 uint64_t vcpu_deadline_tsc(struct vcpu *v)
@@ -125,24 +162,24 @@ void vcpu_nmi_taken(struct vcpu *v)
 
 bool vcpu_intr_ready(struct vcpu *v)
 {
-	return pc_intr_ready(v->vm);
+	return pc_intr_ready(v->vm, v->index);
 }
 
 uint8_t vcpu_intr_ack(struct vcpu *v)
 {
-	return pc_intr_ack(v->vm);
+	return pc_intr_ack(v->vm, v->index);
 }
 
 bool vcpu_extint_ready(struct vcpu *v)
 {
-	return pc_extint_ready(v->vm);
+	return pc_extint_ready(v->vm, v->index);
 }
 
 void vcpu_apic(struct vcpu *v, struct vcpu_apic *out)
 {
-	const struct lapic *a = &v->vm->pc->lapic;
+	const struct lapic *a = &v->vm->pc->lapic[v->index];
 
-	out->page = v->vm->pc->apic_page;
+	out->page = v->vm->pc->apic_page[v->index];
 	out->base = lapic_mmio_base(a);
 	out->mode = !lapic_enabled(a) ? VCPU_APIC_OFF
 		    : lapic_x2apic(a) ? VCPU_APIC_X2APIC : VCPU_APIC_XAPIC;
@@ -153,15 +190,24 @@ static unsigned still_running(struct vcpu *v)
 	return v->vm->state == VM_RUNNING && !v->vm->pc->request ? VA_RESUME : VA_STOP;
 }
 
+/* After an access to the local APIC: an IPI it sent to another vCPU ends its slice. */
+unsigned vcpu_after_apic(struct vcpu *v, unsigned act)
+{
+	if (!v->yield)
+		return act;
+	v->yield = false;
+	return act | VA_STOP;
+}
+
 unsigned vcpu_apic_write(struct vcpu *v, uint32_t offset)
 {
-	pc_apic_written(v->vm, offset);
-	return still_running(v);
+	pc_apic_written(v->vm, v->index, offset);
+	return vcpu_after_apic(v, still_running(v));
 }
 
 unsigned vcpu_apic_eoi(struct vcpu *v, uint8_t vector)
 {
-	pc_apic_eoi(v->vm, vector);
+	pc_apic_eoi(v->vm, v->index, vector);
 	return still_running(v);
 }
 
@@ -171,7 +217,7 @@ uint64_t vcpu_read_cr(struct vcpu *v, unsigned cr)
 	case 0: return be()->get_sreg(v, SREG_CR0);
 	case 3: return be()->get_sreg(v, SREG_CR3);
 	case 4: return be()->get_sreg(v, SREG_CR4);
-	case 8: return pc_cr8(v->vm); /* the trapping path: without a TPR shadow */
+	case 8: return pc_cr8(v->vm, v->index); /* the trapping path: without a TPR shadow */
 	default: return 0;
 	}
 }
@@ -216,7 +262,7 @@ unsigned vcpu_write_cr(struct vcpu *v, unsigned cr, uint64_t val)
 	case 8:
 		if (!x86_cr8_ok(val))
 			return fault_gp(v);
-		pc_set_cr8(v->vm, (uint8_t)val);
+		pc_set_cr8(v->vm, v->index, (uint8_t)val);
 		return VA_SKIP;
 	default:
 		return vcpu_kill(v, "unsupported control-register access");
@@ -235,7 +281,7 @@ unsigned vcpu_xsetbv(struct vcpu *v)
 	return VA_SKIP;
 }
 
-int vcpu_create(struct vm *vm, struct vcpu **out)
+int vcpu_create(struct vm *vm, unsigned index, struct vcpu **out)
 {
 	uint64_t npages = ALIGN_UP(sizeof(struct vcpu), PAGE_SIZE) / PAGE_SIZE;
 	struct vcpu *v = (void *)(uintptr_t)pmm_alloc(npages);
@@ -244,7 +290,9 @@ int vcpu_create(struct vm *vm, struct vcpu **out)
 	if (!v)
 		return -E_NOMEM;
 	v->vm = vm;
-	v->tsc_offset = -(int64_t)rdtsc(); /* the guest's TSC starts at 0 */
+	v->index = index;
+	/* the guest's TSC starts at 0, on every vCPU at once */
+	v->tsc_offset = index ? vm->vcpus[0]->tsc_offset : -(int64_t)rdtsc();
 	e = be()->vcpu_create(v);
 	if (e) {
 		pmm_free((uintptr_t)v, npages);

@@ -11,6 +11,10 @@
 
 struct vm;
 
+/* Where an application processor is in its start (SDM Vol. 3A 9.4): after INIT it waits
+ * for a STARTUP IPI and runs nothing; the SIPI's vector gives the real-mode page it
+ * starts at, which the vCPU takes as it next runs (its home CPU, between slices). */
+enum vcpu_mp { VCPU_MP_RUN, VCPU_MP_WAIT_SIPI, VCPU_MP_SIPI };
 
 struct vcpu {
 	/* Kept current by the backend around every exit: it loads them before entry and
@@ -18,8 +22,13 @@ struct vcpu {
 	uint64_t gpr[GPR_COUNT];
 	uint64_t rip, rflags;
 	struct vm *vm;
+	unsigned index;         /* in vm->vcpus, and its local APIC ID */
 	void *priv;             /* the backend's own state */
 	bool halted;            /* in HLT: runs again when an event is due */
+	enum vcpu_mp mp;
+	uint8_t sipi_vector;    /* the SIPI's page, with mp = VCPU_MP_SIPI */
+	bool yield;             /* it sent another vCPU of its VM an IPI: end its slice so
+				 * the target, at home on the same CPU, runs now */
 	int64_t tsc_offset;     /* guest TSC = host TSC + tsc_offset */
 	int64_t tsc_adjust;     /* IA32_TSC_ADJUST: what the guest's writes moved its TSC by */
 	bool nmi_pending;
@@ -88,13 +97,22 @@ void vcpu_apic(struct vcpu *v, struct vcpu_apic *out);
  * the handlers return VA_RESUME, or VA_STOP when the VM must stop. */
 unsigned vcpu_apic_write(struct vcpu *v, uint32_t offset); /* the CPU wrote the page */
 unsigned vcpu_apic_eoi(struct vcpu *v, uint8_t vector);    /* the CPU performed an EOI */
+/* After any access to the local APIC: adds VA_STOP to act when it sent another vCPU an
+ * IPI (v->yield). */
+unsigned vcpu_after_apic(struct vcpu *v, unsigned act);
 
 /* For the scheduler: runs a halted vCPU's due timers; true when it has an event to take
  * now (it is no longer halted). */
 bool vcpu_wake(struct vcpu *v);
+/* Whether the vCPU has guest code to run: not halted, not waiting for a SIPI. */
+bool vcpu_runnable(const struct vcpu *v);
+/* Before its slice, on its home CPU: a SIPI it took starts it at the vector's page. */
+void vcpu_mp_enter(struct vcpu *v);
+/* An INIT or STARTUP IPI reached application processor v (hv/pc.c). */
+void vcpu_mp_signal(struct vcpu *v, bool init, uint8_t vector);
 
 /* For the core: create and destroy through the backend. */
-int vcpu_create(struct vm *vm, struct vcpu **out);
+int vcpu_create(struct vm *vm, unsigned index, struct vcpu **out);
 void vcpu_destroy(struct vcpu *v);
 void vcpu_get_state(struct vcpu *v, struct vcpu_state *s);
 void vcpu_set_state(struct vcpu *v, const struct vcpu_state *s);

@@ -30,20 +30,20 @@ static bool mem_write(void *ctx, uint64_t g, uint64_t val, unsigned size)
  * memory. */
 static bool bus_read(void *ctx, uint64_t g, uint64_t *val, unsigned size)
 {
-	struct vm *vm = ctx;
+	struct vcpu *v = ctx;
 
-	if (g < vm->mem_size)
-		return mem_read(vm, g, val, size);
-	return pc_mmio(vm, g, size, false, val);
+	if (g < v->vm->mem_size)
+		return mem_read(v->vm, g, val, size);
+	return pc_mmio(v->vm, v->index, g, size, false, val);
 }
 
 static bool bus_write(void *ctx, uint64_t g, uint64_t val, unsigned size)
 {
-	struct vm *vm = ctx;
+	struct vcpu *v = ctx;
 
-	if (g < vm->mem_size)
-		return mem_write(vm, g, val, size);
-	return pc_mmio(vm, g, size, true, &val);
+	if (g < v->vm->mem_size)
+		return mem_write(v->vm, g, val, size);
+	return pc_mmio(v->vm, v->index, g, size, true, &val);
 }
 
 struct cpu_view {
@@ -126,7 +126,7 @@ static void regs_out(struct vcpu *v, const struct insn_regs *r)
 unsigned vcpu_mmio(struct vcpu *v, uint64_t g, bool write, bool fetch_access)
 {
 	const struct gpt_mem mem = { v->vm, mem_read, mem_write };
-	const struct insn_bus bus = { v->vm, bus_read, bus_write };
+	const struct insn_bus bus = { v, bus_read, bus_write };
 	struct cpu_view c;
 	struct insn in;
 	struct insn_regs r;
@@ -138,7 +138,7 @@ unsigned vcpu_mmio(struct vcpu *v, uint64_t g, bool write, bool fetch_access)
 	char why[96];
 	int e;
 
-	if (fetch_access || !pc_mmio_owner(v->vm, g)) {
+	if (fetch_access || !pc_mmio_owner(v->vm, v->index, g)) {
 		vm_kill(v->vm, "%s of guest-physical 0x%llx outside its %llu MiB of RAM, at rip 0x%llx",
 			fetch_access ? "instruction fetch" : write ? "write" : "read",
 			(unsigned long long)g, (unsigned long long)(v->vm->mem_size / MIB),
@@ -177,7 +177,8 @@ unsigned vcpu_mmio(struct vcpu *v, uint64_t g, bool write, bool fetch_access)
 			break;
 	}
 	regs_out(v, &r);
-	return v->vm->state == VM_RUNNING && !v->vm->pc->request ? VA_RESUME : VA_STOP;
+	return vcpu_after_apic(v, v->vm->state == VM_RUNNING && !v->vm->pc->request ? VA_RESUME
+										 : VA_STOP);
 }
 
 static int strio_translate(void *ctx, uint64_t lin, unsigned access, uint64_t *g,

@@ -127,8 +127,12 @@ static void release(struct vm *vm)
 	vm_settle(vm);
 	if (vm->vcpu)
 		dirty_stop(vm);
-	vcpu_destroy(vm->vcpu);
+	for (unsigned i = vm->nr_vcpus; i-- > 0;) { /* the BSP last: it holds the VM's clock */
+		vcpu_destroy(vm->vcpus[i]);
+		vm->vcpus[i] = NULL;
+	}
 	vm->vcpu = NULL;
+	vm->nr_vcpus = 0;
 	hv_backend()->s2_destroy(vm);
 	for (uint64_t i = 0; vm->chunks && i < vm->nr_chunks; i++)
 		if (vm->chunks[i])
@@ -349,6 +353,12 @@ static int load_image(struct vm *vm, char *err, size_t err_size)
 	if (e)
 		return e;
 	vcpu_set_state(vm->vcpu, &st);
+	/* The application processors wait for the STARTUP IPI the guest sends them */
+	for (unsigned i = 1; i < vm->nr_vcpus; i++) {
+		vm->vcpus[i]->mp = VCPU_MP_WAIT_SIPI;
+		vm->vcpus[i]->halted = false;
+		vm->vcpus[i]->tsc_offset = vm->vcpu->tsc_offset; /* one clock, as at power-on */
+	}
 	pc_reset(vm);
 	return 0;
 }
@@ -363,7 +373,7 @@ static bool name_taken(const char *name)
 
 /* A slot with RAM, EPT, a vCPU and its devices, and CPU model cpu (NULL: this host's);
  * err says why not. */
-static int create(uint64_t mem_mib, const char *name, const char *image,
+static int create(uint64_t mem_mib, unsigned nr_vcpus, const char *name, const char *image,
 		  const struct cpu_model *cpu, int want_cpu, struct vm **out, char *err,
 		  size_t err_size)
 {
@@ -408,9 +418,16 @@ static int create(uint64_t mem_mib, const char *name, const char *image,
 			     (unsigned long long)mem_mib,
 			     (unsigned long long)(pmm_stats().free / MIB));
 	} else {
-		e = vcpu_create(vm, &vm->vcpu);
+		for (unsigned i = 0; i < nr_vcpus && !e; i++) {
+			e = vcpu_create(vm, i, &vm->vcpus[i]);
+			if (!e)
+				vm->nr_vcpus++;
+		}
+		vm->vcpu = vm->vcpus[0];
+		vm->vcpus_given = nr_vcpus;
 		if (e)
-			fmt_snprintf(err, err_size, "cannot create the vCPU: %s", error_str(e));
+			fmt_snprintf(err, err_size, "cannot create vCPU %u: %s", vm->nr_vcpus,
+				     error_str(e));
 		else if ((e = pc_create(vm)))
 			fmt_snprintf(err, err_size, "no memory for the VM's devices");
 	}
@@ -420,8 +437,8 @@ static int create(uint64_t mem_mib, const char *name, const char *image,
 	}
 	/* Last, with the VM paused: a CPU that sees its home is its sees it whole. Creating
 	 * the vCPU loaded its VMCS here; another CPU may load it only once it is cleared. */
-	if (home != 0)
-		hv_backend()->vcpu_put(vm->vcpu);
+	for (unsigned i = 0; home != 0 && i < vm->nr_vcpus; i++)
+		hv_backend()->vcpu_put(vm->vcpus[i]);
 	__atomic_store_n(&vm->home, home, __ATOMIC_RELEASE);
 	*out = vm;
 	return 0;
@@ -444,8 +461,8 @@ int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t e
 	e = precheck(a, image, err, err_size);
 	if (e)
 		return e;
-	e = create(a->mem_mib, a->name ? a->name : image->name, image->name, NULL, a->cpu, &vm,
-		   err, err_size);
+	e = create(a->mem_mib, a->vcpus ? a->vcpus : 1, a->name ? a->name : image->name,
+		   image->name, NULL, a->cpu, &vm, err, err_size);
 	if (e)
 		return e;
 	if (a->cmdline) {
@@ -470,7 +487,7 @@ int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t e
 int vm_create_incoming(uint64_t mem_size, const char *name, const char *image,
 		       const struct cpu_model *cpu, struct vm **out, char *err, size_t err_size)
 {
-	int e = create(mem_size / MIB, name, image, cpu, -1, out, err, err_size);
+	int e = create(mem_size / MIB, 1, name, image, cpu, -1, out, err, err_size);
 
 	if (!e)
 		(*out)->state = VM_INCOMING;

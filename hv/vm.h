@@ -15,6 +15,7 @@ enum vm_state { VM_RUNNING, VM_PAUSED, VM_EXITED, VM_KILLED, VM_INCOMING };
 #define VM_CHUNK (2 * MIB) /* guest RAM is allocated and mapped in 2 MiB chunks */
 #define VM_NAME_MAX 32
 #define VM_HOME_NONE 0xffffffffu /* vm->home while its slot is being reused */
+#define VM_VCPUS_MAX 8 /* vCPUs of one VM; vCPU i has local APIC ID i */
 
 struct vcpu;
 struct pc;
@@ -66,7 +67,11 @@ struct vm {
 	uint64_t *chunks;       /* host-physical address of each 2 MiB chunk */
 	uint64_t nr_chunks;
 	void *s2;               /* the backend's stage-2 tables (EPT) */
-	struct vcpu *vcpu;      /* one per VM today */
+	struct vcpu *vcpu;      /* the bootstrap processor, vcpus[0]: its TSC is the VM's clock */
+	struct vcpu *vcpus[VM_VCPUS_MAX];
+	unsigned nr_vcpus;      /* 0 once they are freed (it ended) */
+	unsigned vcpus_given;   /* what it was started with, for listing after that */
+	unsigned last_vcpu;     /* the home CPU's round robin among them (hv/sched.c) */
 	uint64_t exits;
 	uint64_t run_tsc;       /* TSC ticks spent running the guest */
 	uint64_t last_out_tsc;  /* host TSC as it last left the guest (its pause begins there) */
@@ -107,6 +112,7 @@ struct vm_start_args {
 	const char *initrd;  /* a Linux kernel's initrd module, or NULL */
 	const char *cmdline; /* NULL: the module's own arguments */
 	int cpu;             /* the host CPU to run on (cpu=); -1: the least loaded */
+	unsigned vcpus;      /* vCPUs (cpus=), 1..VM_VCPUS_MAX; 0 means 1 */
 };
 
 /* Creates, loads and starts a VM; on failure prints nothing and writes the reason to err. */

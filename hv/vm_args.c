@@ -107,7 +107,7 @@ int vm_parse_start(int argc, char **argv, struct vm_start_args *a, char *cmdline
 	a->cpu = -1;
 	if (argc < 1 || strcmp(argv[0], "--") == 0)
 		return fail(err, err_size, "usage: vm start <image> [mem=MiB] [name=NAME] "
-				"[mod=IMAGE ...] [initrd=IMAGE] [cpu=N] [-- guest command line]%s",
+				"[mod=IMAGE ...] [initrd=IMAGE] [cpu=N] [cpus=N] [-- guest command line]%s",
 			    "");
 	a->image = argv[0];
 	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
@@ -135,6 +135,12 @@ int vm_parse_start(int argc, char **argv, struct vm_start_args *a, char *cmdline
 			if (a->initrd)
 				return fail(err, err_size, "one initrd= only%s", "");
 			a->initrd = w + 7;
+		} else if (strncmp(w, "cpus=", 5) == 0) {
+			uint64_t n;
+			if (!parse_u64(w + 5, &n) || n < 1 || n > VM_VCPUS_MAX)
+				return fail(err, err_size, "bad cpus= value '%s': give the VM's "
+					    "vCPUs, from 1 to 8", w + 5);
+			a->vcpus = (unsigned)n;
 		} else if (strncmp(w, "cpu=", 4) == 0) {
 			uint64_t n;
 			if (!parse_u64(w + 4, &n) || n >= VM_CPU_LIMIT)
@@ -143,7 +149,7 @@ int vm_parse_start(int argc, char **argv, struct vm_start_args *a, char *cmdline
 			a->cpu = (int)n;
 		} else {
 			return fail(err, err_size,
-				    "unknown argument '%s' (mem=, name=, mod=, initrd=, cpu=, "
+				    "unknown argument '%s' (mem=, name=, mod=, initrd=, cpu=, cpus=, "
 				    "or -- before the guest's command line)", w);
 		}
 	}

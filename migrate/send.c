@@ -196,6 +196,12 @@ int mig_send_start(const char *name, uint32_t ip, uint16_t port, uint32_t load_c
 		fmt_snprintf(err, err_size, "vm%d is %s", vm->id, vm_state_name(vm));
 		return -E_INVAL;
 	}
+	if (vm->nr_vcpus > 1) {
+		/* the stream carries one vCPU's state and one local APIC today */
+		fmt_snprintf(err, err_size, "vm%d has %u vCPUs: only VMs of one vCPU migrate yet",
+			     vm->id, vm->nr_vcpus);
+		return -E_NOSUP;
+	}
 	if (vm->dirty.mode != DIRTY_OFF && !vm->dirty.sample) {
 		fmt_snprintf(err, err_size, "vm%d is tracked already (dirty stop first)", vm->id);
 		return -E_BUSY;

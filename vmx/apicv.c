@@ -95,6 +95,18 @@ static uint64_t access_gpa(const struct vm *vm, const struct vcpu_apic *ap)
 	return ap->base;
 }
 
+/* The VM's EPT holds one mapping of the APIC-access page for every vCPU whose xAPIC is
+ * at g (the page is the same for all: SDM 29.4 only makes its address special). */
+static bool access_shared(const struct vm *vm, uint64_t g)
+{
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		const struct vmx_vcpu *o = vm->vcpus[i]->priv;
+		if (o && o->apic_gpa == g)
+			return true;
+	}
+	return false;
+}
+
 /* The guest moved or switched its APIC (IA32_APIC_BASE, a reset, a restored record):
  * the APIC-access page follows the xAPIC base; in x2APIC mode the MSRs are virtualized
  * instead (the two controls exclude each other, SDM 26.2.1.1). A mapping that cannot
@@ -107,11 +119,13 @@ static void apply_mode(struct vmx_vcpu *x, const struct vcpu_apic *ap)
 	bool x2 = a->x2apic && ap->mode == VCPU_APIC_X2APIC;
 
 	if (want != x->apic_gpa) {
-		if (x->apic_gpa)
-			ept_unmap_4k(vmx_ept(vm), gpa(x->apic_gpa));
+		uint64_t old = x->apic_gpa;
 		x->apic_gpa = 0;
-		if (want && !ept_map(vmx_ept(vm), gpa(want), hpa(access_page), EPT_PAGE_4K,
-				     EPT_R | EPT_W))
+		if (old && !access_shared(vm, old))
+			ept_unmap_4k(vmx_ept(vm), gpa(old));
+		if (want && (access_shared(vm, want) ||
+			     !ept_map(vmx_ept(vm), gpa(want), hpa(access_page), EPT_PAGE_4K,
+				      EPT_R | EPT_W)))
 			x->apic_gpa = want;
 		vmx_invept(vm); /* SDM 29.4.5 */
 	}
@@ -193,8 +207,9 @@ uint64_t vmx_apicv_access_gpa(const struct vmx_vcpu *x)
  * virtualized instead of each exiting as an EPT violation. */
 void vmx_apicv_after_wp(struct vm *vm)
 {
-	struct vmx_vcpu *x = vm->vcpu ? vm->vcpu->priv : NULL;
-
-	if (x && x->apic_gpa)
-		ept_set_write(vmx_ept(vm), gpa(x->apic_gpa), true);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		struct vmx_vcpu *x = vm->vcpus[i]->priv;
+		if (x && x->apic_gpa)
+			ept_set_write(vmx_ept(vm), gpa(x->apic_gpa), true);
+	}
 }

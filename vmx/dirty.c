@@ -21,6 +21,9 @@ static void set_proc2(uint32_t bits, bool on)
 	vmcs_write(PROC_BASED_CTLS2, on ? v | bits : v & ~(uint64_t)bits);
 }
 
+/* Each vCPU's VMCS has its own page-modification log (a page of the shadow region) and
+ * its own EPT pointer: what arming and disarming set, they set in every one. The VM is
+ * held: none of its vCPUs is in the guest. */
 int vmx_dirty_arm(struct vm *vm)
 {
 	struct dirty *d = &vm->dirty;
@@ -28,18 +31,21 @@ int vmx_dirty_arm(struct vm *vm)
 
 	if (e)
 		return e;
-	vmcs_load(vm->vcpu->priv);
 	if (d->mode == DIRTY_WP) {
 		ept_set_write_all(vmx_ept(vm), false);
 		vmx_apicv_after_wp(vm);
 	} else {
 		ept_clear_dirty_all(vmx_ept(vm));
-		vmcs_write(EPT_POINTER, ept_pointer(vmx_ept(vm), true));
 	}
-	if (d->mode == DIRTY_PML) {
-		vmcs_write(PML_ADDRESS, d->pml);
-		vmcs_write(GUEST_PML_INDEX, PML_ENTRIES - 1);
-		set_proc2(PROC2_PML, true);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		vmcs_load(vm->vcpus[i]->priv);
+		if (d->mode != DIRTY_WP)
+			vmcs_write(EPT_POINTER, ept_pointer(vmx_ept(vm), true));
+		if (d->mode == DIRTY_PML) {
+			vmcs_write(PML_ADDRESS, d->pml + (uint64_t)i * PAGE_SIZE);
+			vmcs_write(GUEST_PML_INDEX, PML_ENTRIES - 1);
+			set_proc2(PROC2_PML, true);
+		}
 	}
 	vmx_invept(vm);
 	return 0;
@@ -47,21 +53,23 @@ int vmx_dirty_arm(struct vm *vm)
 
 void vmx_dirty_disarm(struct vm *vm)
 {
-	vmcs_load(vm->vcpu->priv);
-	if (vm->dirty.mode == DIRTY_WP) {
+	if (vm->dirty.mode == DIRTY_WP)
 		ept_set_write_all(vmx_ept(vm), true);
-	} else {
+	for (unsigned i = 0; vm->dirty.mode != DIRTY_WP && i < vm->nr_vcpus; i++) {
+		vmcs_load(vm->vcpus[i]->priv);
 		set_proc2(PROC2_PML, false);
 		vmcs_write(EPT_POINTER, ept_pointer(vmx_ept(vm), false));
 	}
 	vmx_invept(vm);
 }
 
-/* Moves the PML buffer's entries into the dirty bitmap and empties it. The index
- * counts down from 511; after a full buffer it has wrapped to 0xffff. */
-static void pml_drain(struct vm *vm)
+/* Moves the current VMCS's PML buffer's entries (vCPU index's) into the dirty bitmap
+ * and empties it. The index counts down from 511; after a full buffer it has wrapped
+ * to 0xffff. */
+static void pml_drain(struct vm *vm, unsigned index)
 {
-	const uint64_t *log = (const uint64_t *)(uintptr_t)vm->dirty.pml;
+	const uint64_t *log =
+		(const uint64_t *)(uintptr_t)(vm->dirty.pml + (uint64_t)index * PAGE_SIZE);
 	uint64_t idx = vmcs_read(GUEST_PML_INDEX) & 0xffff;
 	uint64_t first = idx >= PML_ENTRIES ? 0 : idx + 1;
 
@@ -78,10 +86,11 @@ static void mark(void *ctx, uint64_t pfn)
 
 void vmx_dirty_collect(struct vm *vm)
 {
-	vmcs_load(vm->vcpu->priv);
-	if (vm->dirty.mode == DIRTY_PML)
-		pml_drain(vm);
-	else if (vm->dirty.mode == DIRTY_AD)
+	for (unsigned i = 0; vm->dirty.mode == DIRTY_PML && i < vm->nr_vcpus; i++) {
+		vmcs_load(vm->vcpus[i]->priv);
+		pml_drain(vm, i);
+	}
+	if (vm->dirty.mode == DIRTY_AD)
 		ept_collect_dirty(vmx_ept(vm), mark, &vm->dirty);
 }
 
@@ -107,11 +116,11 @@ bool vmx_dirty_write_fault(struct vm *vm, uint64_t g)
 	return true;
 }
 
-bool vmx_dirty_pml_full(struct vm *vm)
+bool vmx_dirty_pml_full(struct vm *vm, unsigned index)
 {
 	if (vm->dirty.mode != DIRTY_PML)
 		return false;
-	pml_drain(vm);
+	pml_drain(vm, index);
 	vm->dirty.exits++;
 	return true;
 }

@@ -135,7 +135,7 @@ static bool exit_ept_misconfig(struct vmx_vcpu *x)
 
 static bool exit_pml_full(struct vmx_vcpu *x)
 {
-	if (vmx_dirty_pml_full(x->v->vm))
+	if (vmx_dirty_pml_full(x->v->vm, x->v->index))
 		return true;
 	return act(x, vcpu_kill(x->v, "page-modification log full while not tracking (a tern bug)"));
 }

@@ -38,10 +38,10 @@ int vmx_vcpu_create(struct vcpu *v)
 		return -E_NOMEM;
 	x->v = v;
 	/* Never 0 (VMX root's own tag: VM entry fails with it, SDM 27.2.1.1) and never a
-	 * live VM's: the slot, not the id, which would wrap at 16 bits into a collision.
+	 * live vCPU's: from the slot, not the id, which would wrap at 16 bits into a collision.
 	 * The INVVPID below drops what a previous holder of the tag left in the TLB. */
-	_Static_assert(VM_MAX + 1 <= 0xffff, "a VPID for every slot");
-	x->vpid = (uint16_t)(vm_slot(v->vm) + 1);
+	_Static_assert(VM_MAX * VM_VCPUS_MAX + 1 <= 0xffff, "a VPID for every vCPU");
+	x->vpid = (uint16_t)(vm_slot(v->vm) * VM_VCPUS_MAX + v->index + 1);
 	x->vmcs = pmm_alloc(1);
 	x->io_bitmaps = pmm_alloc(2);
 	x->msr_bitmap = pmm_alloc(1);

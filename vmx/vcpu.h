@@ -104,7 +104,7 @@ void vmx_dirty_disarm(struct vm *vm);
 void vmx_dirty_collect(struct vm *vm);
 void vmx_dirty_rearm(struct vm *vm, const uint32_t *pfns, uint64_t n);
 bool vmx_dirty_write_fault(struct vm *vm, uint64_t gpa);
-bool vmx_dirty_pml_full(struct vm *vm);
+bool vmx_dirty_pml_full(struct vm *vm, unsigned index); /* its VMCS is current */
 /* vmx/s2.c: the VM's EPT */
 struct ept *vmx_ept(const struct vm *vm);
 int vmx_s2_init(struct vm *vm);

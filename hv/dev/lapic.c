@@ -189,7 +189,11 @@ void lapic_deliver(struct lapic *a, const struct apic_msg *m)
 		break;
 	case APIC_DM_INIT:
 	case APIC_DM_SIPI:
-		dev_warn(lg(a), W_INIT_SIPI, "lapic%u: INIT/SIPI ignored (one vCPU)", a->apic_id);
+		if (a->ops && a->ops->start &&
+		    a->ops->start(a->ops->ctx, a, m->mode == APIC_DM_INIT, m->vector))
+			break;
+		dev_warn(lg(a), W_INIT_SIPI, "lapic%u: INIT/SIPI ignored (%s)", a->apic_id,
+			 a->apic_id ? "no such vCPU" : "the bootstrap processor's");
 		break;
 	default:
 		dev_warn(lg(a), W_DELIVERY_MODE, "lapic%u: reserved delivery mode %u dropped",

@@ -110,6 +110,9 @@ struct lapic_ops {
 	bool (*ipi)(void *ctx, const struct lapic *from, const struct apic_msg *m);
 	void *ctx;
 	struct dev_log *log;
+	/* An INIT (init) or STARTUP IPI with its vector reached this APIC: the platform
+	 * starts or stops its vCPU. false, or NULL: not modelled here (logged). */
+	bool (*start)(void *ctx, const struct lapic *a, bool init, uint8_t vector);
 };
 
 struct lapic {

@@ -93,16 +93,17 @@ def to_text(data):
 
 
 def parse_vms(text):
-    """`info vms` as {id: {name, state, mem, exits, cpu_ms, cpu, kind}} (cpu: the host
-    CPU it runs on; a throttled VM's row ends in `throttled N%`, kept as throttled)."""
+    """`info vms` as {id: {name, state, mem, exits, cpu_ms, cpu, vcpus, kind}} (cpu: the
+    host CPU it runs on; a throttled VM's row ends in `throttled N%`, kept as
+    throttled)."""
     rows = {}
     for line in text.splitlines()[1:]:
         f = line.split()
-        if len(f) < 8:
+        if len(f) < 9:
             continue
         rows[int(f[0])] = {"name": f[1], "state": f[2], "mem": int(f[3]), "exits": int(f[4]),
-                           "cpu_ms": int(f[5]), "cpu": int(f[6]), "kind": f[7],
-                           "throttled": f[9] if len(f) > 9 else None}
+                           "cpu_ms": int(f[5]), "cpu": int(f[6]), "vcpus": int(f[7]),
+                           "kind": f[8], "throttled": f[10] if len(f) > 10 else None}
     return rows
 
 

@@ -266,7 +266,7 @@ static bool to_lapic(void *ctx, const struct apic_msg *m)
 static void test_with_lapic(void **state)
 {
 	static const struct ioapic_ops io_ops = { to_lapic, NULL };
-	static const struct lapic_ops a_ops = { to_ioapic, NULL, NULL, NULL };
+	static const struct lapic_ops a_ops = { to_ioapic, NULL, NULL, NULL, NULL };
 
 	fresh();
 	ioapic_init(&IO, &io_ops, &LOG);

@@ -38,7 +38,7 @@ static bool fake_ipi(void *ctx, const struct lapic *from, const struct apic_msg 
 	return ipi_taken;
 }
 
-static const struct lapic_ops ops = { fake_eoi, fake_ipi, NULL, &LOG };
+static const struct lapic_ops ops = { fake_eoi, fake_ipi, NULL, &LOG, NULL };
 
 /* A fresh APIC with the given ID, software-enabled. */
 static void fresh(uint32_t id, bool tsc_deadline)

@@ -40,6 +40,14 @@ static void test_cpu(void **state)
 	assert_string_equal(a.cmdline, "x");
 	assert_int_equal(parse("spin cpu=0"), 0);
 	assert_int_equal(a.cpu, 0);
+	assert_int_equal(parse("spin cpus=2 cpu=1"), 0);
+	assert_int_equal(a.vcpus, 2);
+	assert_int_equal(a.cpu, 1);
+	assert_int_equal(parse("spin cpus=8"), 0);
+	assert_true(parse("spin cpus=0") < 0);
+	assert_true(parse("spin cpus=9") < 0);
+	assert_non_null(strstr(err, "bad cpus= value '9': give the VM's vCPUs, from 1 to 8"));
+	assert_true(parse("spin cpus=") < 0);
 	assert_true(parse("spin cpu=") < 0);
 	assert_true(parse("spin cpu=-1") < 0);
 	assert_true(parse("spin cpu=4096") < 0);
@@ -81,7 +89,7 @@ static void test_errors(void **state)
 	assert_true(parse("x name=") < 0);
 	assert_true(parse("x bogus") < 0);
 	assert_string_equal(err, "unknown argument 'bogus' (mem=, name=, mod=, initrd=, cpu=, "
-				 "or -- before the guest's command line)");
+				 "cpus=, or -- before the guest's command line)");
 	assert_true(parse("x initrd=") < 0);
 	assert_true(parse("x initrd=a initrd=b") < 0);
 	assert_non_null(strstr(err, "one initrd="));
