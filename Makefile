@@ -86,7 +86,7 @@ MB2_OBJS := $(call obj,$(MB2_SRCS))
 
 # Test guests: ELF32 Multiboot v1 kernels with their own runtime (guests/lib) and
 # flags: no PIC (they run where they are linked), 32-bit code unless in a 64-bit part.
-GUESTS := hello spin memtouch hostile pages ticker echo cpustate badpc power apicpath
+GUESTS := hello spin memtouch hostile pages ticker echo cpustate badpc power apicpath smp
 GUEST_ELFS := $(patsubst %,$(BUILD)/guests/%.elf,$(GUESTS))
 GUESTS_64 := memtouch cpustate apicpath
 GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
@@ -97,7 +97,8 @@ GUEST_LIB_SRCS := guests/lib/crt0.S guests/lib/trap_entry.S guests/lib/trap.c \
 	guests/lib/probe.c guests/lib/vectors.c guests/lib/serial.c guests/lib/exit.c \
 	guests/lib/cmdline.c guests/lib/paging.c guests/lib/long.S guests/lib/udivdi3.c \
 	guests/lib/irq.c guests/lib/irq_entry.S guests/lib/pic.c guests/lib/pit.c \
-	guests/lib/lapic.c guests/lib/ioapic.c guests/lib/tsc.c hv/lib/fmt.c hv/lib/string.c
+	guests/lib/lapic.c guests/lib/ioapic.c guests/lib/tsc.c guests/lib/acpi.c hv/lib/fmt.c \
+	hv/lib/string.c
 GUEST_LIB64_SRCS := guests/lib/entry64.S guests/lib/trap64.c guests/lib/vectors.c \
 	guests/lib/serial.c guests/lib/exit.c guests/lib/cmdline.c hv/lib/fmt.c hv/lib/string.c
 G32 := $(BUILD)/obj/guests/32

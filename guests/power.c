@@ -30,6 +30,7 @@
  * power-off that leaves the guest running for 100 ms of its TSC is a FAIL. 32-bit,
  * paging off. */
 #include "guests/lib/guest.h"
+#include "guests/lib/acpi.h"
 #include "guests/lib/cpu.h"
 #include "guests/lib/irq.h"
 #include "guests/lib/lapic.h"
@@ -54,27 +55,7 @@
 #define PCI_DATA 0xCFC
 #define PCI_ENABLE 0x80000000u
 
-/* ACPI 6.3: 5.2.5.3 (RSDP), 5.2.6 (table header), 5.2.9 (FADT), 5.2.3.2 (GAS) */
-struct rsdp {
-	char sig[8];
-	uint8_t checksum;
-	char oem[6];
-	uint8_t revision;
-	uint32_t rsdt;
-	uint32_t length; /* revision 2 and up */
-	uint64_t xsdt;
-	uint8_t xchecksum;
-	uint8_t reserved[3];
-} __packed;
-
-struct sdt {
-	char sig[4];
-	uint32_t length;
-	uint8_t revision, checksum;
-	char oem[6], oem_table[8];
-	uint32_t oem_revision, creator, creator_revision;
-} __packed;
-
+/* ACPI 6.3: 5.2.9 (FADT), 5.2.3.2 (GAS) */
 struct gas {
 	uint8_t space, bit_width, bit_offset, access;
 	uint64_t address;
@@ -113,61 +94,7 @@ struct acpi {
 static volatile uint32_t fresh = FRESH; /* the image's value, until the guest runs */
 static volatile uint32_t rx_irqs;
 
-static uint8_t sum(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	uint8_t s = 0;
-
-	while (n--)
-		s += *b++;
-	return s;
-}
-
-static const struct rsdp *find_rsdp(void)
-{
-	for (uintptr_t a = 0xE0000; a < 0x100000; a += 16) {
-		const struct rsdp *r = (const void *)a;
-
-		if (!memcmp(r->sig, "RSD PTR ", 8) && !sum(r, 20) &&
-		    (r->revision < 2 || !sum(r, r->length)))
-			return r;
-	}
-	return NULL;
-}
-
-/* A table at a physical address a 32-bit guest with paging off can reach */
-static const struct sdt *table(uint64_t addr, const char *sig)
-{
-	const struct sdt *t = (const void *)(uintptr_t)addr;
-
-	if (!addr || addr >= 0xFFFFF000ull || memcmp(t->sig, sig, 4) || sum(t, t->length))
-		return NULL;
-	return t;
-}
-
-static const struct sdt *find_fadt(const struct rsdp *r)
-{
-	const struct sdt *root = r->revision >= 2 ? table(r->xsdt, "XSDT") : NULL;
-	unsigned width = root ? 8 : 4;
-
-	if (!root)
-		root = table(r->rsdt, "RSDT");
-	if (!root)
-		return NULL;
-	for (uint32_t off = sizeof(*root); off + width <= root->length; off += width) {
-		const uint8_t *e = (const uint8_t *)root + off;
-		uint64_t addr = 0;
-		const struct sdt *t;
-
-		memcpy(&addr, e, width);
-		t = (const void *)(uintptr_t)addr;
-		if (addr && addr < 0xFFFFF000ull && !memcmp(t->sig, "FACP", 4))
-			return table(addr, "FACP");
-	}
-	return NULL;
-}
-
-static uint64_t field(const struct sdt *t, uint32_t off, unsigned size)
+static uint64_t field(const struct acpi_header *t, uint32_t off, unsigned size)
 {
 	uint64_t v = 0;
 
@@ -178,7 +105,7 @@ static uint64_t field(const struct sdt *t, uint32_t off, unsigned size)
 
 /* SLP_TYPa of \_S5_: Name (_S5_, Package (n) { SLP_TYPa, ... }), found by its name as
  * small OSes do rather than by running the AML. -1 if absent or not understood. */
-static int s5_slp_typ(const struct sdt *dsdt)
+static int s5_slp_typ(const struct acpi_header *dsdt)
 {
 	const uint8_t *p = (const uint8_t *)dsdt, *end = p + dsdt->length;
 
@@ -202,15 +129,15 @@ static int s5_slp_typ(const struct sdt *dsdt)
 	return -1;
 }
 
-static bool acpi_find(struct acpi *a)
+static bool read_fadt(struct acpi *a)
 {
-	const struct rsdp *r = find_rsdp();
-	const struct sdt *fadt, *dsdt;
+	const void *r = acpi_rsdp();
+	const struct acpi_header *fadt, *dsdt;
 	struct gas g;
 
 	memset(a, 0, sizeof(*a));
 	a->slp_typ_s5 = -1;
-	if (!r || !(fadt = find_fadt(r)))
+	if (!r || !(fadt = acpi_find("FACP")))
 		return false;
 	a->rsdp = (uintptr_t)r;
 	/* the 64-bit X_ fields win where the FADT has them (ACPI 2.0 and up) */
@@ -221,9 +148,9 @@ static bool acpi_find(struct acpi *a)
 		a->pm1a_cnt = (uint16_t)g.address;
 	else
 		a->pm1a_cnt = (uint16_t)field(fadt, FADT_PM1A_CNT, 4);
-	dsdt = table(field(fadt, FADT_X_DSDT, 8), "DSDT");
+	dsdt = acpi_table(field(fadt, FADT_X_DSDT, 8), "DSDT");
 	if (!dsdt)
-		dsdt = table(field(fadt, FADT_DSDT, 4), "DSDT");
+		dsdt = acpi_table(field(fadt, FADT_DSDT, 4), "DSDT");
 	if (dsdt)
 		a->slp_typ_s5 = s5_slp_typ(dsdt);
 	memset(&g, 0, sizeof(g));
@@ -240,7 +167,7 @@ static void acpi_print(void)
 {
 	struct acpi a;
 
-	if (!acpi_find(&a)) {
+	if (!read_fadt(&a)) {
 		printf("power: acpi: no RSDP, root table or FADT\n");
 		return;
 	}
@@ -274,7 +201,7 @@ static void reset_acpi(void)
 {
 	struct acpi a;
 
-	if (!acpi_find(&a) || !a.reset_ok) {
+	if (!read_fadt(&a) || !a.reset_ok) {
 		printf("FAIL power: the FADT offers no I/O reset register\n");
 		exit(EXIT_FAIL);
 	}
@@ -286,7 +213,7 @@ static void acpi_off(void)
 	struct acpi a;
 	uint16_t cnt;
 
-	if (!acpi_find(&a) || a.slp_typ_s5 < 0 || !a.pm1a_cnt) {
+	if (!read_fadt(&a) || a.slp_typ_s5 < 0 || !a.pm1a_cnt) {
 		printf("FAIL power: no PM1a_CNT or no \\_S5 in the ACPI tables\n");
 		exit(EXIT_FAIL);
 	}
