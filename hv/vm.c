@@ -353,8 +353,11 @@ static int load_image(struct vm *vm, char *err, size_t err_size)
 	if (e)
 		return e;
 	vcpu_set_state(vm->vcpu, &st);
-	/* The application processors wait for the STARTUP IPI the guest sends them */
+	/* The application processors are as power-on leaves them (their MSRs too, which a
+	 * SIPI does not set), waiting for the STARTUP IPI the guest sends them */
+	x86_reset_power_on(&vm->cpu, &st);
 	for (unsigned i = 1; i < vm->nr_vcpus; i++) {
+		vcpu_set_state(vm->vcpus[i], &st);
 		vm->vcpus[i]->mp = VCPU_MP_WAIT_SIPI;
 		vm->vcpus[i]->halted = false;
 		vm->vcpus[i]->tsc_offset = vm->vcpu->tsc_offset; /* one clock, as at power-on */
@@ -484,10 +487,11 @@ int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t e
 	return 0;
 }
 
-int vm_create_incoming(uint64_t mem_size, const char *name, const char *image,
-		       const struct cpu_model *cpu, struct vm **out, char *err, size_t err_size)
+int vm_create_incoming(uint64_t mem_size, unsigned vcpus, const char *name,
+		       const char *image, const struct cpu_model *cpu, struct vm **out,
+		       char *err, size_t err_size)
 {
-	int e = create(mem_size / MIB, 1, name, image, cpu, -1, out, err, err_size);
+	int e = create(mem_size / MIB, vcpus, name, image, cpu, -1, out, err, err_size);
 
 	if (!e)
 		(*out)->state = VM_INCOMING;
