@@ -606,10 +606,18 @@ void pc_restored(struct vm *vm)
 	pit_restore(&pc->pit, now);
 	rtc_restore(&pc->rtc, now);
 	uart_restore(&pc->uart);
-	lapic_restore(&pc->lapic[0], now);
+	for (unsigned i = 0; i < nr_cpus(pc); i++)
+		lapic_restore(&pc->lapic[i], now);
 	ioapic_restore(&pc->ioapic);
 	acpi_pm_restore(&pc->pm, now);
 	pc->next_event = 0;
+}
+
+void *pc_apic_record(struct vm *vm, unsigned cpu, bool save)
+{
+	if (save)
+		lapic_save(&vm->pc->lapic[cpu]);
+	return &vm->pc->lapic[cpu].s;
 }
 
 void pc_clock_set(struct vm *vm)

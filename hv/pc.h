@@ -100,7 +100,8 @@ void pc_console_attach(struct vm *vm, bool on);
 void pc_console_flush(struct vm *vm);
 
 /* The platform's state records, in the order a migration sends them (the local APIC's:
- * the bootstrap processor's; a VM of several vCPUs does not migrate yet). pc_records gives
+ * the bootstrap processor's; an application processor's goes with its vCPU state,
+ * pc_apic_record). pc_records gives
  * each with the VM's struct it describes, bringing the local APIC's page into its record
  * first (for saving). pc_record_descs lists the same descriptors without a VM (what a
  * migration target checks a source's list against); pc_record_state is the struct of
@@ -116,6 +117,9 @@ unsigned pc_records(struct vm *vm, struct pc_record *out);
 unsigned pc_record_descs(const struct vms_desc **out);
 void *pc_record_state(struct vm *vm, unsigned i);
 void pc_restored(struct vm *vm);
+/* vCPU cpu's local APIC record (lapic_vms's struct); save: its page brought in first (a
+ * source encoding it), else as is (a target decoding into it before pc_restored). */
+void *pc_apic_record(struct vm *vm, unsigned cpu, bool save);
 /* The VM's clock was set (its TSC moved): device deadlines are guest times, so the
  * earliest is found again before the VM runs. */
 void pc_clock_set(struct vm *vm);

@@ -117,11 +117,12 @@ struct vm_start_args {
 
 /* Creates, loads and starts a VM; on failure prints nothing and writes the reason to err. */
 int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t err_size);
-/* An empty VM for an incoming migration: RAM, EPT, vCPU and devices, nothing loaded. It
+/* An empty VM for an incoming migration: RAM, EPT, vCPUs and devices, nothing loaded. It
  * has the source's CPU model cpu (checked by the caller: cpu_model_valid, and
  * cpu_model_check_host), which it keeps for life. */
-int vm_create_incoming(uint64_t mem_size, const char *name, const char *image,
-		       const struct cpu_model *cpu, struct vm **out, char *err, size_t err_size);
+int vm_create_incoming(uint64_t mem_size, unsigned vcpus, const char *name,
+		       const char *image, const struct cpu_model *cpu, struct vm **out,
+		       char *err, size_t err_size);
 /* The incoming VM is complete: it runs from now on. */
 void vm_activate(struct vm *vm);
 /* Frees the VM and forgets it (a failed incoming one, or one that migrated away). */

@@ -300,9 +300,8 @@ static size_t gather_vms(struct policy_vm *out, uint64_t now)
 	for (unsigned i = 0; i < VM_MAX; i++) {
 		struct vm *vm = vm_at(i);
 		struct vm_figures *f;
-		/* a VM something holds (one migrating already) is no candidate, nor one of
-		 * several vCPUs (mig_send_start refuses it) */
-		if (!vm || vm->state != VM_RUNNING || vm->owner || vm->nr_vcpus > 1 || !(f = fig(vm)) ||
+		/* a VM something holds (one migrating already) is no candidate */
+		if (!vm || vm->state != VM_RUNNING || vm->owner || !(f = fig(vm)) ||
 		    !f->sampled_ms)
 			continue;
 		out[n++] = (struct policy_vm){

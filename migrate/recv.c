@@ -45,6 +45,8 @@ struct incoming {
 	struct wire_record_id records[WIRE_MAX_RECORDS];
 	uint8_t record_index[WIRE_MAX_RECORDS];
 	unsigned nr_records, records_in;
+	unsigned nr_vcpus, vcpus_in; /* HELLO's, and the VCPU messages in (the BSP's: 1) */
+	int64_t tsc_skew[WIRE_MAX_VCPUS]; /* each AP's TSC less the BSP's */
 	bool digest_begun;    /* memory is in the digest (no page may come after a record) */
 	uint64_t digest;      /* memory, then each record as it came */
 	uint64_t state_tsc;   /* the guest's TSC in STATE: activation never goes below it */
@@ -244,8 +246,11 @@ static void reserve(struct incoming *in, const struct msg *m)
 		in->terms = (uint64_t *)(uintptr_t)pmm_alloc(in->terms_pages);
 		if (!in->have || !in->terms)
 			fmt_snprintf(err, sizeof(err), "out of memory");
-		else if (!vm_create_incoming(in->mem_size, m->u.hello.name, m->u.hello.image,
-					     &m->u.hello.cpu, &in->vm, err, sizeof(err))) {
+		else if (!vm_create_incoming(in->mem_size, m->u.hello.vcpus, m->u.hello.name,
+					     m->u.hello.image, &m->u.hello.cpu, &in->vm, err,
+					     sizeof(err))) {
+			in->nr_vcpus = m->u.hello.vcpus;
+			in->vcpus_in = 1;
 			in->vm_id = in->vm->id;
 			reply(in, MSG_RESERVED, true, (uint32_t)in->vm->id, "");
 			in->stage = MIG_ITERATE;
@@ -357,8 +362,43 @@ static void store_record(struct incoming *in, const struct msg *m)
 	in->records_in++;
 }
 
-/* Stage 5: the image must be complete, every record in, the vCPU state one a CPU could
- * hold, and all of it match the source's digest. */
+/* An application processor's state, after every record, in index order: checked as
+ * STATE's is (a state a CPU could not hold ends the migration), its local APIC's record
+ * decoded as a device's, both straight into the incoming VM's vCPU. */
+static void store_vcpu(struct incoming *in, const struct msg *m)
+{
+	unsigned i = m->u.vcpu.index;
+	struct vcpu *v;
+	char err[120];
+
+	if (in->stage == MIG_ITERATE)
+		in->stage = MIG_STOPCOPY; /* the source paused the VM: no page comes after this */
+	if (in->records_in < in->nr_records || i != in->vcpus_in || i >= in->nr_vcpus) {
+		fail(in, true, "vCPU %u's state out of order (%u of %u in, %u of %u records)", i,
+		     in->vcpus_in, in->nr_vcpus, in->records_in, in->nr_records);
+		return;
+	}
+	if (x86_state_check(&in->vm->cpu, &m->u.vcpu.cpu, err, sizeof(err))) {
+		fail(in, true, "vCPU %u's state is not one a CPU could hold: %s", i, err);
+		return;
+	}
+	if (vms_decode(&lapic_vms, m->u.vcpu.apic, m->u.vcpu.apic_len,
+		       pc_apic_record(in->vm, i, false), err, sizeof(err))) {
+		fail(in, true, "bad local APIC state of vCPU %u: %s", i, err);
+		return;
+	}
+	v = in->vm->vcpus[i];
+	vcpu_set_state(v, &m->u.vcpu.cpu);
+	v->mp = (enum vcpu_mp)m->u.vcpu.mp;
+	in->tsc_skew[i] = (int64_t)m->u.vcpu.cpu.tsc;
+	v->sipi_vector = (uint8_t)m->u.vcpu.sipi_vector;
+	digest_begin(in);
+	in->digest = wire_digest_record(in->digest, m);
+	in->vcpus_in++;
+}
+
+/* Stage 5: the image must be complete, every record and vCPU in, the vCPU state one a
+ * CPU could hold, and all of it match the source's digest. */
 static void commit(struct incoming *in, const struct msg *m)
 {
 	uint64_t n = in->mem_size / WIRE_PAGE;
@@ -379,6 +419,10 @@ static void commit(struct incoming *in, const struct msg *m)
 	if (in->records_in < in->nr_records) {
 		fmt_snprintf(why, sizeof(why), "device state '%s' never arrived",
 			     in->records[in->records_in].name);
+		goto refuse;
+	}
+	if (in->vcpus_in < in->nr_vcpus) {
+		fmt_snprintf(why, sizeof(why), "vCPU %u's state never arrived", in->vcpus_in);
 		goto refuse;
 	}
 	/* Every field as a CPU would take it, before any reaches this CPU: a value that
@@ -415,6 +459,9 @@ static void activate(struct incoming *in, const struct msg *a)
 
 	vcpu_set_tsc(in->vm->vcpu, wire_activate_tsc(a->u.activate.tsc, in->state_tsc,
 						    in->vm->cpu.tsc_hz));
+	/* the APs' clocks keep the distance they had to the BSP's */
+	for (unsigned i = 1; i < in->vm->nr_vcpus; i++)
+		in->vm->vcpus[i]->tsc_offset = in->vm->vcpu->tsc_offset + in->tsc_skew[i];
 	vm_activate(in->vm);
 	m.u.activated.vm_id = (uint32_t)in->vm->id;
 	mstream_send(&in->stream, &m);
@@ -439,6 +486,8 @@ static void dispatch(struct incoming *in, const struct msg *m)
 		in->rounds++;
 	else if ((in->stage == MIG_ITERATE || in->stage == MIG_STOPCOPY) && m->type == MSG_RECORD)
 		store_record(in, m);
+	else if ((in->stage == MIG_ITERATE || in->stage == MIG_STOPCOPY) && m->type == MSG_VCPU)
+		store_vcpu(in, m);
 	else if ((in->stage == MIG_ITERATE || in->stage == MIG_STOPCOPY) && m->type == MSG_STATE)
 		commit(in, m);
 	else if (in->stage == MIG_COMMIT && m->type == MSG_ACTIVATE)

@@ -196,12 +196,6 @@ int mig_send_start(const char *name, uint32_t ip, uint16_t port, uint32_t load_c
 		fmt_snprintf(err, err_size, "vm%d is %s", vm->id, vm_state_name(vm));
 		return -E_INVAL;
 	}
-	if (vm->nr_vcpus > 1) {
-		/* the stream carries one vCPU's state and one local APIC today */
-		fmt_snprintf(err, err_size, "vm%d has %u vCPUs: only VMs of one vCPU migrate yet",
-			     vm->id, vm->nr_vcpus);
-		return -E_NOSUP;
-	}
 	if (vm->dirty.mode != DIRTY_OFF && !vm->dirty.sample) {
 		fmt_snprintf(err, err_size, "vm%d is tracked already (dirty stop first)", vm->id);
 		return -E_BUSY;
@@ -272,7 +266,7 @@ static void send_hello(struct vm *vm)
 	m.type = MSG_HELLO;
 	m.u.hello.mem_size = vm->mem_size;
 	m.u.hello.page_size = WIRE_PAGE;
-	m.u.hello.vcpus = 1;
+	m.u.hello.vcpus = vm->nr_vcpus;
 	m.u.hello.features = FEAT_EPT | FEAT_UNRESTRICTED |
 			     (mig_out.full_digest ? FEAT_FULL_DIGEST : 0) |
 			     (mig_out.load_check ? FEAT_LOAD_CHECK : 0) |
@@ -664,6 +658,42 @@ static bool send_records(struct vm *vm)
 	return mig_out.records_sent == n;
 }
 
+/* After the records: each application processor's state and local APIC, in index
+ * order, folded into the digest as the records are. True when all went. */
+static bool send_vcpus(struct vm *vm)
+{
+	static uint8_t apic[WIRE_RECORD_MAX];
+	static struct msg m;
+	uint64_t t0 = rdtsc();
+
+	while (mig_out.vcpus_sent + 1 < vm->nr_vcpus) {
+		unsigned i = mig_out.vcpus_sent + 1;
+		struct vcpu *v = vm->vcpus[i];
+		uint64_t sent = stream.sent;
+
+		if (!mstream_room(&stream, WIRE_HDR + WIRE_MAX_PAYLOAD))
+			break; /* built once, when it can go */
+		memset(&m, 0, sizeof(m));
+		m.type = MSG_VCPU;
+		m.u.vcpu.index = i;
+		m.u.vcpu.mp = v->mp;
+		m.u.vcpu.sipi_vector = v->sipi_vector;
+		vcpu_get_state(v, &m.u.vcpu.cpu);
+		/* read apart from the BSP's: its clock goes as the distance between them */
+		m.u.vcpu.cpu.tsc = (uint64_t)(v->tsc_offset - vm->vcpu->tsc_offset);
+		m.u.vcpu.apic_len = (uint32_t)vms_encode(&lapic_vms, pc_apic_record(vm, i, true),
+							 apic);
+		m.u.vcpu.apic = apic;
+		if (mstream_send(&stream, &m))
+			break;
+		mig_out.cpu_state_bytes += stream.sent - sent;
+		digest = wire_digest_record(digest, &m);
+		mig_out.vcpus_sent++;
+	}
+	mig_out.device_tsc += rdtsc() - t0;
+	return mig_out.vcpus_sent + 1 >= vm->nr_vcpus;
+}
+
 static bool send_state(struct vm *vm)
 {
 	static struct msg m;
@@ -678,7 +708,7 @@ static bool send_state(struct vm *vm)
 	uint64_t sent = stream.sent;
 	if (mstream_send(&stream, &m))
 		return false;
-	mig_out.cpu_state_bytes = stream.sent - sent;
+	mig_out.cpu_state_bytes += stream.sent - sent;
 	/* the guest's last exit: it cannot run again here (ran_since_pause), and one that
 	 * was inside its slice on another CPU at the pause left it after pause_tsc */
 	mig_out.pause_lead_ms = vm->last_out_tsc < mig_out.pause_tsc ?
@@ -717,7 +747,7 @@ static void iterate(struct vm *vm)
 		if (ran_since_pause(vm))
 			return;
 		mig_out.final_pages = mig_out.round_sent;
-		if (send_records(vm))
+		if (send_records(vm) && send_vcpus(vm))
 			send_state(vm);
 		return;
 	}

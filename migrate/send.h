@@ -50,6 +50,7 @@ struct mig_out {
 	bool round_told;           /* the target heard of this round's end */
 	bool digest_begun;         /* stop-and-copy: memory is in the digest */
 	unsigned records_sent;     /* stop-and-copy: device records sent so far */
+	unsigned vcpus_sent;       /* stop-and-copy: application processors' states sent */
 	/* what the platform adds to the pause: the records' bytes on the wire, the source's
 	 * cycles taking and encoding them, and the vCPU state's bytes */
 	uint64_t device_bytes, device_tsc, cpu_state_bytes;

@@ -130,6 +130,7 @@ static const struct field cpu_fields[] = {
 
 #define NR_CPU_FIELDS (sizeof(cpu_fields) / sizeof(cpu_fields[0]))
 #define STATE_BYTES (NR_CPU_FIELDS * 8 + XSAVE_BYTES + 8)
+#define VCPU_FIXED (3 * 4 + NR_CPU_FIELDS * 8 + XSAVE_BYTES + 4) /* before the APIC's */
 
 static void put_cpu(uint8_t **p, const struct vcpu_state *s)
 {
@@ -305,6 +306,14 @@ size_t wire_encode(const struct msg *m, uint8_t *out)
 		put_cpu(&p, &m->u.state.cpu);
 		put(&p, m->u.state.digest, 8);
 		break;
+	case MSG_VCPU:
+		put(&p, m->u.vcpu.index, 4);
+		put(&p, m->u.vcpu.mp, 4);
+		put(&p, m->u.vcpu.sipi_vector, 4);
+		put_cpu(&p, &m->u.vcpu.cpu);
+		put(&p, m->u.vcpu.apic_len, 4);
+		put_bytes(&p, m->u.vcpu.apic, m->u.vcpu.apic_len);
+		break;
 	case MSG_ACTIVATED:
 		put(&p, m->u.activated.vm_id, 4);
 		break;
@@ -329,10 +338,10 @@ static int bad(char *err, size_t size, const char *why)
 	return -E_FORMAT;
 }
 
-/* PAGE and RECORD carry data of their own length; the other types have one length. */
+/* PAGE, RECORD and VCPU carry data of their own length; the other types have one. */
 static bool variable_len(uint32_t t)
 {
-	return t == MSG_PAGE || t == MSG_RECORD;
+	return t == MSG_PAGE || t == MSG_RECORD || t == MSG_VCPU;
 }
 
 /* The payload length each type must have (0: see below). */
@@ -380,7 +389,8 @@ static int decode_payload(const uint8_t *p, uint32_t len, uint64_t mem_size, str
 		if (!m->u.hello.mem_size || m->u.hello.mem_size % (2 * MIB) ||
 		    m->u.hello.mem_size > WIRE_MAX_MEM)
 			return bad(err, err_size, "hello: memory size not a multiple of 2 MiB in range");
-		if (m->u.hello.page_size != WIRE_PAGE || m->u.hello.vcpus != 1)
+		if (m->u.hello.page_size != WIRE_PAGE || !m->u.hello.vcpus ||
+		    m->u.hello.vcpus > WIRE_MAX_VCPUS)
 			return bad(err, err_size, "hello: unsupported page size or vCPU count");
 		if (m->u.hello.load > WIRE_MAX_LOAD)
 			return bad(err, err_size, "hello: load out of range");
@@ -427,6 +437,20 @@ static int decode_payload(const uint8_t *p, uint32_t len, uint64_t mem_size, str
 		if (!get_cpu(&p, &m->u.state.cpu))
 			return bad(err, err_size, "state: a register value out of range");
 		m->u.state.digest = get(&p, 8);
+		return 0;
+	case MSG_VCPU:
+		m->u.vcpu.index = (uint32_t)get(&p, 4);
+		m->u.vcpu.mp = (uint32_t)get(&p, 4);
+		m->u.vcpu.sipi_vector = (uint32_t)get(&p, 4);
+		if (!m->u.vcpu.index || m->u.vcpu.index >= WIRE_MAX_VCPUS || m->u.vcpu.mp > 2 ||
+		    m->u.vcpu.sipi_vector > 0xff)
+			return bad(err, err_size, "vcpu: index, start state or vector out of range");
+		if (!get_cpu(&p, &m->u.vcpu.cpu))
+			return bad(err, err_size, "vcpu: a register value out of range");
+		m->u.vcpu.apic_len = (uint32_t)get(&p, 4);
+		if (m->u.vcpu.apic_len != len - VCPU_FIXED)
+			return bad(err, err_size, "vcpu: length disagrees with the message's");
+		m->u.vcpu.apic = p;
 		return 0;
 	case MSG_ACTIVATED:
 		m->u.activated.vm_id = (uint32_t)get(&p, 4);
@@ -476,6 +500,8 @@ int wire_decode(const uint8_t *buf, size_t len, uint64_t mem_size, struct msg *m
 		return bad(err, err_size, "page: too short");
 	if (type == MSG_RECORD && plen < WIRE_RECORD_HDR)
 		return bad(err, err_size, "record: too short");
+	if (type == MSG_VCPU && plen < VCPU_FIXED)
+		return bad(err, err_size, "vcpu: too short");
 	memset(m, 0, sizeof(*m));
 	m->type = (enum wire_type)type;
 	int e = decode_payload(buf + WIRE_HDR, plen, mem_size, m, err, err_size);

@@ -12,8 +12,9 @@
 #include "hv/vmstate.h"
 
 /* 2: the memory digest is a sum of per-page terms; 3: whole vCPU; 4: the CPU model, a
- * record per device, the guest's TSC at activation */
-#define WIRE_VERSION 4
+ * record per device, the guest's TSC at activation; 5: VMs of several vCPUs (a VCPU
+ * message for each application processor) */
+#define WIRE_VERSION 5
 #define WIRE_HDR 16
 #define WIRE_NAME 32
 #define WIRE_REASON 120
@@ -21,6 +22,7 @@
 #define WIRE_MAX_PAYLOAD (WIRE_PAGE + 64)
 #define WIRE_MAX_MEM (64ull << 30)
 #define WIRE_MAX_RECORDS 16
+#define WIRE_MAX_VCPUS 8 /* hv/vm.h VM_VCPUS_MAX */
 #define WIRE_RECORD_HDR (VMS_NAME_MAX + 2 + 4) /* name, version, length */
 #define WIRE_RECORD_MAX (WIRE_MAX_PAYLOAD - WIRE_RECORD_HDR) /* bytes of one record */
 
@@ -35,7 +37,9 @@ enum wire_type {
 	MSG_ACTIVATED = 8, /* target: it runs */
 	MSG_ABORT = 9,     /* either: give up, with a reason */
 	MSG_RECORD = 10,   /* source: one device's state record (VM paused), before STATE */
-	MSG_TYPE_MAX = 10,
+	MSG_VCPU = 11,     /* source: an application processor's state and local APIC, after
+			    * the records, in index order from 1, before STATE */
+	MSG_TYPE_MAX = 11,
 };
 
 #define FEAT_EPT (1u << 0)
@@ -102,6 +106,15 @@ struct msg {
 			uint64_t digest;
 		} state;
 		struct {
+			uint32_t index;       /* 1 .. HELLO's vcpus - 1 */
+			uint32_t mp;          /* enum vcpu_mp: started, or waiting for a SIPI */
+			uint32_t sipi_vector; /* with mp 2: the STARTUP IPI it has yet to take */
+			struct vcpu_state cpu; /* cpu.tsc: its TSC less the BSP's (mod 2^64) */
+			uint32_t apic_len;
+			const uint8_t *apic;  /* its local APIC's record (lapic_vms), inside the
+					       * decoded buffer */
+		} vcpu;
+		struct {
 			uint64_t tsc; /* the source's guest TSC as it sent this */
 		} activate;
 		struct {
@@ -131,7 +144,7 @@ uint32_t wire_check(const uint8_t *p, size_t n);
 uint64_t wire_page_term(uint64_t gpa, const uint8_t *page); /* page NULL: all zero */
 uint64_t wire_digest_mem(uint64_t h, const uint8_t *p, size_t n);
 uint64_t wire_digest_init(void);
-/* Folds a RECORD message's contents into h: after memory, each record in its order. */
+/* Folds a RECORD's or VCPU's contents into h: after memory, each in its order. */
 uint64_t wire_digest_record(uint64_t h, const struct msg *record);
 /* Folds a STATE message's contents (all but its digest field) into h, last. */
 uint64_t wire_digest_state(uint64_t h, const struct msg *state);

@@ -47,7 +47,7 @@ static void round_trip(const struct msg *m, size_t n, uint64_t mem_size)
 	CHECK(memcmp(once, twice, n) == 0);
 	if (m->type == MSG_STATE)
 		CHECK(wire_digest_state(0, m) == wire_digest_state(0, &again));
-	if (m->type == MSG_RECORD)
+	if (m->type == MSG_RECORD || m->type == MSG_VCPU)
 		CHECK(wire_digest_record(0, m) == wire_digest_record(0, &again));
 }
 
@@ -105,6 +105,12 @@ static void check_accepted(const struct msg *m, const uint8_t *frame, size_t n, 
 		CHECK(m->u.record.len <= WIRE_RECORD_MAX);
 		CHECK(m->u.record.data == frame + WIRE_HDR + WIRE_RECORD_HDR &&
 		      n == WIRE_HDR + WIRE_RECORD_HDR + m->u.record.len);
+		break;
+	case MSG_VCPU:
+		/* an AP's index and start state, its APIC's bytes inside the frame */
+		CHECK(m->u.vcpu.index >= 1 && m->u.vcpu.index < WIRE_MAX_VCPUS);
+		CHECK(m->u.vcpu.mp <= 2 && m->u.vcpu.sipi_vector <= 0xff);
+		CHECK(m->u.vcpu.apic + m->u.vcpu.apic_len == frame + n);
 		break;
 	default:
 		break;

@@ -23,7 +23,7 @@ static void save(const char *dir, const char *name, const uint8_t *p, size_t n)
 int main(int argc, char **argv)
 {
 	static uint8_t page[WIRE_PAGE], rec[2][64];
-	static struct msg ms[16];
+	static struct msg ms[24];
 	size_t nm = 0, stream = 0;
 	char name[32];
 
@@ -83,6 +83,20 @@ int main(int argc, char **argv)
 	ms[nm].u.state.cpu.seg[SEG_CS].limit = 0xffffffff;
 	ms[nm].u.state.cpu.seg[SEG_CS].attr = 0xc9b;
 	ms[nm++].u.state.digest = 0x1234;
+	ms[nm].type = MSG_VCPU; /* an AP in real mode, its APIC record's bytes */
+	ms[nm].u.vcpu.index = 1;
+	ms[nm].u.vcpu.cpu.rip = 0;
+	ms[nm].u.vcpu.cpu.seg[SEG_CS].sel = 0x800;
+	ms[nm].u.vcpu.cpu.seg[SEG_CS].base = 0x8000;
+	ms[nm].u.vcpu.cpu.seg[SEG_CS].limit = 0xffff;
+	ms[nm].u.vcpu.apic_len = 64;
+	ms[nm++].u.vcpu.apic = rec[0];
+	ms[nm].type = MSG_VCPU; /* one waiting for its SIPI, a vector taken */
+	ms[nm].u.vcpu.index = 3;
+	ms[nm].u.vcpu.mp = 2;
+	ms[nm].u.vcpu.sipi_vector = 8;
+	ms[nm].u.vcpu.apic_len = 38;
+	ms[nm++].u.vcpu.apic = rec[1];
 	ms[nm].type = MSG_COMMIT;
 	ms[nm++].u.commit.ok = 1;
 	ms[nm].type = MSG_ACTIVATE;

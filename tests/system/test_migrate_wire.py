@@ -28,8 +28,9 @@ from ternhost import BUILD, TernHost, close_all, free_kib
 KEY = secrets.token_hex(32)
 TLS_PIPE = os.path.join(BUILD, "tern-tls-pipe")
 
-MAGIC, VERSION = b"TRNM", 4
-HELLO, RESERVED, PAGE, ROUND, STATE, COMMIT, ACTIVATE, ACTIVATED, ABORT, RECORD = range(1, 11)
+MAGIC, VERSION = b"TRNM", 5
+HELLO, RESERVED, PAGE, ROUND, STATE, COMMIT, ACTIVATE, ACTIVATED, ABORT, RECORD, VCPU = \
+    range(1, 12)
 PAGE_SIZE = 4096
 GATEWAY = "10.0.2.2"                                 # this machine, seen from the host
 
@@ -82,8 +83,8 @@ def record_list(records):
 
 
 def hello_payload(mem=2 << 20, features=3, load=0, name=b"wire", image=b"memtouch", cpu=None,
-                  records=()):
-    return (struct.pack("<QIIII", mem, PAGE_SIZE, 1, features, load) + name.ljust(32, b"\0") +
+                  records=(), vcpus=1):
+    return (struct.pack("<QIIII", mem, PAGE_SIZE, vcpus, features, load) + name.ljust(32, b"\0") +
             image.ljust(32, b"\0") + (cpu or model()) + record_list(records))
 
 
@@ -141,6 +142,13 @@ def multiboot_state(**change):
 
 def state(digest=0, **change):
     return frame(STATE, multiboot_state(**change) + struct.pack("<Q", digest))
+
+
+def vcpu(index, mp=0, vector=0, apic=b"", **change):
+    """An application processor's state: index, start state, SIPI vector, registers (a
+    Multiboot guest's), its local APIC's record."""
+    return frame(VCPU, struct.pack("<III", index, mp, vector) + multiboot_state(**change) +
+                 struct.pack("<I", len(apic)) + apic)
 
 
 def page(gpa, data=None):
@@ -330,6 +338,7 @@ BEFORE_RESERVING = [
     ("odd memory size", hello(mem=(2 << 20) + 4096), "reservation", "multiple of 2 MiB"),
     ("name not text", hello(name=b"\x1b[2Jx"), "reservation", "name is not text"),
     ("load past 10000%", hello(load=10001), "reservation", "load out of range"),
+    ("nine vCPUs", hello(vcpus=9), "reservation", "unsupported page size or vCPU count"),
     ("model past its room", hello_with_count(HELLO_MODEL_AT, 65), "reservation",
      "more entries than 64"),
     ("records past their room", hello_with_count(HELLO_RECORDS_AT, 17), "reservation",
@@ -433,9 +442,15 @@ AFTER_RESERVING = [
 @pytest.mark.parametrize("what,records,tail,stage,why", AFTER_RESERVING,
                          ids=[c[0] for c in AFTER_RESERVING])
 def test_malformed_after_reserving(host, what, records, tail, stage, why):
+    fails_after_reserving(host, tail, stage, why, records=records)
+
+
+def fails_after_reserving(host, tail, stage, why, **hello_kw):
+    """A VM reserved by a HELLO (hello_kw), then tail: the target answers ABORT or a
+    refusing COMMIT with why, names the stage, and frees all."""
     base = free_kib(host)
     with connect(host) as s:
-        vm = reserve(host, s, records=records)
+        vm = reserve(host, s, **hello_kw)
         s.sendall(tail)
         f = read_frame(s)
         assert f and f[0] in (ABORT, COMMIT), f
@@ -444,6 +459,31 @@ def test_malformed_after_reserving(host, what, records, tail, stage, why):
     expect_failure(host, stage, why)
     assert str(vm) not in vm_states(host)
     assert free_kib(host) == base
+
+
+# A VM of 2 vCPUs: HELLO announces the kbc's record; each case: what follows, the stage
+# and words of the reason.
+VCPU_CASES = [
+    ("vcpu before the records", vcpu(1), "stop-and-copy",
+     "vCPU 1's state out of order (1 of 2 in, 0 of 1 records)"),
+    ("vcpu past hello's count", record("kbc", 1, kbc()) + vcpu(2), "stop-and-copy",
+     "vCPU 2's state out of order"),
+    ("vcpu non-canonical LSTAR", record("kbc", 1, kbc()) + vcpu(1, lstar=1 << 63),
+     "stop-and-copy", "vCPU 1's state is not one a CPU could hold: lstar 0x8000000000000000 "
+     "is not canonical"),
+    ("vcpu bad apic record", record("kbc", 1, kbc()) + vcpu(1, apic=b"xyz"), "stop-and-copy",
+     "bad local APIC state of vCPU 1"),
+    ("vcpu never arrived", zero_pages() + record("kbc", 1, kbc()) + state(), "commitment",
+     "vCPU 1's state never arrived"),
+]
+
+
+@pytest.mark.parametrize("what,tail,stage,why", VCPU_CASES, ids=[c[0] for c in VCPU_CASES])
+def test_malformed_vcpus(host, what, tail, stage, why):
+    """A VM of several vCPUs: each application processor's state after the records, in
+    order, one a CPU could hold, with a local APIC record that decodes, before the
+    commitment; otherwise the target frees all."""
+    fails_after_reserving(host, tail, stage, why, records=[("kbc", 1)], vcpus=2)
 
 
 def test_stream_cut_mid_frame(host):

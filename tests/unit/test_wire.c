@@ -10,6 +10,7 @@
 #define ST_LIMIT0 (ST_SEL0 + 8)
 #define ST_INTR (107 * 8)      /* interruptibility, after tsc and tsc_adjust */
 #define ST_BYTES (116 * 8 + XSAVE_BYTES + 8)
+#define VC_FIXED (12 + 116 * 8 + XSAVE_BYTES + 4) /* a VCPU before its APIC record */
 
 /* HELLO payload layout: sizes and counts, the names, the CPU model, the record list. */
 #define HE_NAME 24
@@ -173,6 +174,54 @@ static struct msg state(void)
 	return m;
 }
 
+/* An application processor's VCPU message: the state sample's registers, apic_len
+ * bytes of APIC record. */
+static struct msg vcpu(uint32_t index, uint32_t mp, uint32_t vector, uint32_t apic_len)
+{
+	static uint8_t apic[WIRE_MAX_PAYLOAD];
+	struct msg m = state();
+	struct vcpu_state c = m.u.state.cpu;
+
+	for (uint32_t i = 0; i < apic_len; i++)
+		apic[i] = (uint8_t)(i * 13 + 5);
+	m = (struct msg){ .type = MSG_VCPU, .u.vcpu = { .index = index, .mp = mp,
+				.sipi_vector = vector, .apic_len = apic_len, .apic = apic } };
+	m.u.vcpu.cpu = c;
+	return m;
+}
+
+/* Index 1 to 7, a start state the vCPU can be in, a vector, registers in range, the
+ * APIC record's length the message's: anything else is refused before it is used. */
+static void test_vcpu(void **unused)
+{
+	struct msg m;
+	size_t n;
+
+	m = vcpu(0, 0, 0, 10); /* vCPU 0's state is STATE's */
+	refused(encode(&m), MEM, "vcpu: index");
+	m = vcpu(WIRE_MAX_VCPUS, 0, 0, 10);
+	refused(encode(&m), MEM, "vcpu: index");
+	m = vcpu(1, 3, 0, 10);
+	refused(encode(&m), MEM, "vcpu: index, start state");
+	m = vcpu(1, 2, 0x100, 10);
+	refused(encode(&m), MEM, "vector");
+	m = vcpu(1, 0, 0, 10);
+	n = encode(&m);
+	put_le(frame + WIRE_HDR + 12 + ST_SEL0, 0x10000, 8); /* a selector past 16 bits */
+	reseal(frame);
+	refused(n, MEM, "vcpu: a register value out of range");
+	m = vcpu(1, 0, 0, 10);
+	n = encode(&m);
+	put_le(frame + WIRE_HDR + VC_FIXED - 4, 11, 4); /* says 11 APIC bytes, carries 10 */
+	reseal(frame);
+	refused(n, MEM, "vcpu: length disagrees");
+	m = vcpu(1, 0, 0, 0);
+	n = encode(&m);
+	put_le(frame + 8, VC_FIXED - 1, 4); /* shorter than its fixed part */
+	reseal(frame);
+	refused(n - 1, MEM, "vcpu: too short");
+}
+
 /* --- round trips --- */
 
 static void check_round_trip(const struct msg *in, size_t want_len)
@@ -240,6 +289,16 @@ static void check_round_trip(const struct msg *in, size_t want_len)
 		assert_memory_equal(&out.u.state.cpu, &in->u.state.cpu, sizeof(struct vcpu_state));
 		assert_int_equal(out.u.state.digest, in->u.state.digest);
 		break;
+	case MSG_VCPU:
+		assert_int_equal(out.u.vcpu.index, in->u.vcpu.index);
+		assert_int_equal(out.u.vcpu.mp, in->u.vcpu.mp);
+		assert_int_equal(out.u.vcpu.sipi_vector, in->u.vcpu.sipi_vector);
+		assert_memory_equal(&out.u.vcpu.cpu, &in->u.vcpu.cpu, sizeof(struct vcpu_state));
+		assert_int_equal(out.u.vcpu.apic_len, in->u.vcpu.apic_len);
+		assert_ptr_equal(out.u.vcpu.apic, frame + WIRE_HDR + VC_FIXED);
+		assert_memory_equal(out.u.vcpu.apic, in->u.vcpu.apic, in->u.vcpu.apic_len);
+		break;
+
 	case MSG_ACTIVATED:
 		assert_int_equal(out.u.activated.vm_id, in->u.activated.vm_id);
 		break;
@@ -304,6 +363,11 @@ static void test_round_trip(void **unused)
 
 	m = state();
 	check_round_trip(&m, WIRE_HDR + ST_BYTES);
+
+	m = vcpu(7, 2, 0xff, 200);
+	check_round_trip(&m, WIRE_HDR + VC_FIXED + 200);
+	m = vcpu(1, 0, 0, WIRE_MAX_PAYLOAD - VC_FIXED); /* the most APIC bytes */
+	check_round_trip(&m, WIRE_HDR + WIRE_MAX_PAYLOAD);
 
 	m = (struct msg){ .type = MSG_ACTIVATE, .u.activate = { 0xfedcba9876543210ull } };
 	check_round_trip(&m, WIRE_HDR + 8);
@@ -531,7 +595,7 @@ static void test_hello(void **unused)
 	static const uint64_t bad_mem[] = { 0, 4096, MIB, 3 * MIB, MEM + 4096,
 					    WIRE_MAX_MEM + 2 * MIB, 1ull << 63, ~0ull };
 	static const uint32_t bad_page[] = { 0, 2048, 8192, 2 * MIB, 0x1000 | (1u << 31) };
-	static const uint32_t bad_vcpus[] = { 0, 2, 0xffffffffu };
+	static const uint32_t bad_vcpus[] = { 0, WIRE_MAX_VCPUS + 1, 0xffffffffu };
 	struct msg m = hello();
 	size_t n;
 
@@ -554,6 +618,9 @@ static void test_hello(void **unused)
 		m.u.hello.vcpus = bad_vcpus[i];
 		refused(encode(&m), 0, "vCPU count");
 	}
+	m = hello();
+	m.u.hello.vcpus = WIRE_MAX_VCPUS;
+	decode_ok(encode(&m), 0);
 	m = hello();
 	m.u.hello.load = WIRE_MAX_LOAD;
 	decode_ok(encode(&m), 0);
@@ -909,6 +976,7 @@ int main(void)
 		cmocka_unit_test(test_page_term),
 		cmocka_unit_test(test_digest_state),
 		cmocka_unit_test(test_digest_record),
+		cmocka_unit_test(test_vcpu),
 		cmocka_unit_test(test_activate_tsc),
 	};
 	return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
