@@ -12,7 +12,8 @@
  *   smp: progress pages=<first>-<last>         (a page per CPU: BSP, then APs)
  *   smp: up=<k> of <n-1> aps
  *   smp: ipi=<round trips> nmi=<taken> logical=<taken> others=<taken>
- *   smp: beat=<k> progress=<bsp>,<ap>,...      (each second; APs by APIC ID)
+ *   smp: beat=<k> progress=<bsp>,<ap>,... pings=ok  (each second; APs by APIC ID; each
+ *                                                   AP answered a fixed IPI)
  * where ipi counts fixed IPIs (physical destination) each answered by the AP with an
  * IPI back, nmi the NMIs the APs took, logical the APs that took one fixed IPI sent to
  * all of them at once by logical destination (the flat model's 8 bits reach APIC IDs
@@ -463,16 +464,32 @@ static void check_ipis(uint32_t n)
 	stop_if_failed();
 }
 
+/* A fixed IPI to each AP, each answered: IPIs still go both ways (after a migration,
+ * say); an AP that does not answer within a second ends the guest. */
+static void ping_all(void)
+{
+	for (uint32_t i = 1; i < nr_cpus; i++) {
+		uint32_t want = pongs + 1;
+
+		send_ipi(cpus[i].apic_id, ICR_ASSERT | ICR_FIXED | VEC_PING);
+		if (!wait_for(&pongs, want)) {
+			failf("ap %u did not answer a ping within a second", cpus[i].apic_id);
+			exit(EXIT_FAIL);
+		}
+	}
+}
+
 static void print_beat(uint32_t beat)
 {
 	uint32_t p[MAX_CPUS];
 
 	for (uint32_t i = 0; i < nr_cpus; i++) /* one moment, before the slow printing */
 		p[i] = cpus[i].progress;
+	ping_all();
 	printf("smp: beat=%u progress=", beat);
 	for (uint32_t i = 0; i < nr_cpus; i++)
 		printf("%s%u", i ? "," : "", p[i]);
-	printf("\n");
+	printf(" pings=ok\n");
 }
 
 static __noreturn void heartbeat(uint32_t seconds)
