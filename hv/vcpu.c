@@ -8,6 +8,7 @@
 #include "hv/pmm.h"
 #include "hv/vcpu.h"
 #include "hv/pc.h"
+#include "hv/pcpu.h"
 #include "hv/sched.h"
 #include "hv/vm.h"
 #include "hv/x86.h"
@@ -115,15 +116,18 @@ bool vcpu_runnable(const struct vcpu *v)
  * IP 0, otherwise in the state INIT leaves (power-on's, caches off). */
 void vcpu_mp_enter(struct vcpu *v)
 {
-	static struct vcpu_state st;
+	/* 2.8 KiB with its XSAVE area: not on the stack, and one per CPU, as every CPU
+	 * starts the APs of the VMs at home there */
+	static struct vcpu_state states[PCPU_MAX];
+	struct vcpu_state *st = &states[pcpu_this()->index];
 
 	if (v->mp != VCPU_MP_SIPI)
 		return;
-	x86_reset_power_on(&v->vm->cpu, &st); /* the TSC and MTRRs go on: 9.1.1 */
-	st.seg[SEG_CS].sel = (uint16_t)(v->sipi_vector << 8);
-	st.seg[SEG_CS].base = (uint64_t)v->sipi_vector << 12;
-	st.rip = 0;
-	be()->set_state(v, &st);
+	x86_reset_power_on(&v->vm->cpu, st); /* the TSC and MTRRs go on: 9.1.1 */
+	st->seg[SEG_CS].sel = (uint16_t)(v->sipi_vector << 8);
+	st->seg[SEG_CS].base = (uint64_t)v->sipi_vector << 12;
+	st->rip = 0;
+	be()->set_state(v, st);
 	v->nmi_pending = false;
 	v->halted = false;
 	v->mp = VCPU_MP_RUN;
