@@ -221,8 +221,9 @@ static void icr_wait(void)
 	}
 }
 
-/* Writing the low half sends (SDM 3A, 10.6.1). Callers' handlers never send, so the
- * two writes cannot be split by another send on the same CPU. */
+/* Writing the low half sends (SDM 3A, 10.6.1). An AP sends only from its ping handler
+ * and the BSP only outside its handlers, so the two writes cannot be split by another
+ * send on the same CPU. */
 static void send_ipi(uint32_t dest, uint32_t icr)
 {
 	icr_wait();

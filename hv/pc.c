@@ -92,11 +92,10 @@ static bool lapic_ipi(void *ctx, const struct lapic *from, const struct apic_msg
 static bool lapic_start(void *ctx, const struct lapic *a, bool init, uint8_t vector)
 {
 	struct pc *pc = ctx;
-	struct vcpu *v = a->apic_id < nr_cpus(pc) ? pc->vm->vcpus[a->apic_id] : NULL;
 
-	if (!v || a->apic_id == 0)
+	if (a->apic_id == 0)
 		return false;
-	vcpu_mp_signal(v, init, vector);
+	vcpu_mp_signal(pc->vm->vcpus[a->apic_id], init, vector);
 	return true;
 }
 
@@ -591,7 +590,7 @@ void *pc_record_state(struct vm *vm, unsigned i)
 
 unsigned pc_records(struct vm *vm, struct pc_record *out)
 {
-	lapic_save(&vm->pc->lapic[0]);
+	pc_apic_record(vm, 0, true);
 	for (unsigned i = 0; i < PC_NR_RECORDS; i++)
 		out[i] = (struct pc_record){ records[i].desc, pc_record_state(vm, i) };
 	return PC_NR_RECORDS;

@@ -211,8 +211,7 @@ static void account_runnable(void)
 	for (unsigned i = 0; i < VM_MAX; i++) {
 		struct vm *vm = vm_at(i);
 		unsigned k = vm && vm->vcpu && vm->state == VM_RUNNING ? runnable_vcpus(vm) : 0;
-		vm = k ? vm : NULL;
-		if (vm) {
+		if (k) {
 			vm->runnable_us += (now - last_us) * k;
 			n += k;
 		}

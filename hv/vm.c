@@ -464,7 +464,7 @@ int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t e
 	e = precheck(a, image, err, err_size);
 	if (e)
 		return e;
-	e = create(a->mem_mib, a->vcpus ? a->vcpus : 1, a->name ? a->name : image->name,
+	e = create(a->mem_mib, a->vcpus, a->name ? a->name : image->name,
 		   image->name, NULL, a->cpu, &vm, err, err_size);
 	if (e)
 		return e;

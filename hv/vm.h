@@ -112,7 +112,7 @@ struct vm_start_args {
 	const char *initrd;  /* a Linux kernel's initrd module, or NULL */
 	const char *cmdline; /* NULL: the module's own arguments */
 	int cpu;             /* the host CPU to run on (cpu=); -1: the least loaded */
-	unsigned vcpus;      /* vCPUs (cpus=), 1..VM_VCPUS_MAX; 0 means 1 */
+	unsigned vcpus;      /* vCPUs (cpus=), 1..VM_VCPUS_MAX */
 };
 
 /* Creates, loads and starts a VM; on failure prints nothing and writes the reason to err. */

@@ -105,6 +105,7 @@ int vm_parse_start(int argc, char **argv, struct vm_start_args *a, char *cmdline
 	memset(a, 0, sizeof(*a));
 	a->mem_mib = VM_DEFAULT_MEM_MIB;
 	a->cpu = -1;
+	a->vcpus = 1;
 	if (argc < 1 || strcmp(argv[0], "--") == 0)
 		return fail(err, err_size, "usage: vm start <image> [mem=MiB] [name=NAME] "
 				"[mod=IMAGE ...] [initrd=IMAGE] [cpu=N] [cpus=N] [-- guest command line]%s",

@@ -53,12 +53,14 @@ int vmx_dirty_arm(struct vm *vm)
 
 void vmx_dirty_disarm(struct vm *vm)
 {
-	if (vm->dirty.mode == DIRTY_WP)
+	if (vm->dirty.mode == DIRTY_WP) {
 		ept_set_write_all(vmx_ept(vm), true);
-	for (unsigned i = 0; vm->dirty.mode != DIRTY_WP && i < vm->nr_vcpus; i++) {
-		vmcs_load(vm->vcpus[i]->priv);
-		set_proc2(PROC2_PML, false);
-		vmcs_write(EPT_POINTER, ept_pointer(vmx_ept(vm), false));
+	} else {
+		for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+			vmcs_load(vm->vcpus[i]->priv);
+			set_proc2(PROC2_PML, false);
+			vmcs_write(EPT_POINTER, ept_pointer(vmx_ept(vm), false));
+		}
 	}
 	vmx_invept(vm);
 }
@@ -86,12 +88,14 @@ static void mark(void *ctx, uint64_t pfn)
 
 void vmx_dirty_collect(struct vm *vm)
 {
-	for (unsigned i = 0; vm->dirty.mode == DIRTY_PML && i < vm->nr_vcpus; i++) {
-		vmcs_load(vm->vcpus[i]->priv);
-		pml_drain(vm, i);
-	}
-	if (vm->dirty.mode == DIRTY_AD)
+	if (vm->dirty.mode == DIRTY_PML) {
+		for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+			vmcs_load(vm->vcpus[i]->priv);
+			pml_drain(vm, i);
+		}
+	} else if (vm->dirty.mode == DIRTY_AD) {
 		ept_collect_dirty(vmx_ept(vm), mark, &vm->dirty);
+	}
 }
 
 void vmx_dirty_rearm(struct vm *vm, const uint32_t *pfns, uint64_t n)

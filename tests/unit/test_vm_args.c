@@ -26,6 +26,7 @@ static void test_defaults(void **state)
 	assert_int_equal(parse("hello"), 0);
 	assert_string_equal(a.image, "hello");
 	assert_int_equal(a.mem_mib, VM_DEFAULT_MEM_MIB);
+	assert_int_equal(a.vcpus, 1);
 	assert_null(a.name);
 	assert_null(a.cmdline);
 	assert_null(a.initrd);
