@@ -97,8 +97,8 @@ GUEST_LIB_SRCS := guests/lib/crt0.S guests/lib/trap_entry.S guests/lib/trap.c \
 	guests/lib/probe.c guests/lib/vectors.c guests/lib/serial.c guests/lib/exit.c \
 	guests/lib/cmdline.c guests/lib/paging.c guests/lib/long.S guests/lib/udivdi3.c \
 	guests/lib/irq.c guests/lib/irq_entry.S guests/lib/pic.c guests/lib/pit.c \
-	guests/lib/lapic.c guests/lib/ioapic.c guests/lib/tsc.c guests/lib/acpi.c hv/lib/fmt.c \
-	hv/lib/string.c
+	guests/lib/lapic.c guests/lib/ioapic.c guests/lib/tsc.c guests/lib/acpi.c guests/lib/mp.c \
+	hv/lib/fmt.c hv/lib/string.c
 GUEST_LIB64_SRCS := guests/lib/entry64.S guests/lib/trap64.c guests/lib/vectors.c \
 	guests/lib/serial.c guests/lib/exit.c guests/lib/cmdline.c hv/lib/fmt.c hv/lib/string.c
 G32 := $(BUILD)/obj/guests/32

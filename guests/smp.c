@@ -1,14 +1,13 @@
 /* Brings up a multiprocessor VM the way an OS does and checks that its CPUs run and
  * reach each other: finds the CPUs in the ACPI MADT, starts every AP with INIT, SIPI,
- * SIPI (SDM 3A, 9.4.4.1; MP spec B.4) into a real-mode trampoline at TRAMP_BASE that
- * enters protected mode and calls ap_main(), then sends IPIs each way an OS does and
+ * SIPI into ap_main() (guests/lib/mp.h), then sends IPIs each way an OS does and
  * watches every CPU's progress counter. xAPIC mode, paging off.
  *
  * Arguments: n=N (fixed and NMI IPIs per AP, default 100), seconds=N (heartbeat,
  *            default 3; 0: forever)
  *
  * Prints
- *   smp: cpus=<n> apic-ids=<id,id,...> bsp=<id>
+ *   smp: cpus=<n> apic-ids=<bsp>,<ap>,... bsp=<id>  (the APs by ID)
  *   smp: progress pages=<first>-<last>         (a page per CPU: BSP, then APs)
  *   smp: up=<k> of <n-1> aps
  *   smp: ipi=<round trips> nmi=<taken> logical=<taken> others=<taken>
@@ -26,17 +25,13 @@
 #include "guests/lib/cpu.h"
 #include "guests/lib/irq.h"
 #include "guests/lib/lapic.h"
+#include "guests/lib/mp.h"
 #include "guests/lib/pic.h"
-#include "guests/lib/segments.h"
 #include "guests/lib/trap.h"
 #include "guests/lib/tsc.h"
 
-#define MAX_CPUS 64
+#define MAX_CPUS MP_MAX_CPUS
 #define NO_CPU 0xFF /* not an xAPIC ID a CPU can have: 0xFF is the broadcast */
-#define AP_STACK_SIZE 4096
-/* The APs start in real mode at page TRAMP_BASE >> 12: below 1 MiB, page aligned,
- * RAM that neither the loader (QEMU's Multiboot info is at 0x9000) nor we use. */
-#define TRAMP_BASE 0x8000
 
 #define VEC_PING 0x50
 #define VEC_PONG 0x51
@@ -44,30 +39,12 @@
 #define VEC_OTHERS 0x53
 #define VEC_NMI 2
 
-/* SDM 3A, table 10-1 and figure 10-12 */
+/* SDM 3A, table 10-1 */
 #define LAPIC_LDR 0xD0
 #define LAPIC_DFR 0xE0
-#define LAPIC_ICR_LO 0x300
-#define LAPIC_ICR_HI 0x310 /* destination in bits 24-31 */
-#define ICR_FIXED (0u << 8)
-#define ICR_NMI (4u << 8)
-#define ICR_INIT (5u << 8)
-#define ICR_STARTUP (6u << 8)
-#define ICR_LOGICAL (1u << 11)
-#define ICR_BUSY (1u << 12) /* delivery status: send pending */
-#define ICR_ASSERT (1u << 14)
-#define ICR_LEVEL (1u << 15)
-#define ICR_ALL_BUT_SELF (3u << 18)
 #define SVR_ENABLE (1u << 8)
 #define DFR_FLAT 0xFFFFFFFFu
 #define LDR_FLAT_IDS 8 /* the flat model's 8-bit mask: one bit for each APIC ID 0-7 */
-
-/* Used inside the assembly below too: plain numbers */
-#define CR0_PE 0x1
-#define CR0_NW 0x20000000
-#define CR0_CD 0x40000000
-#define STR(x) #x
-#define XSTR(x) STR(x)
 
 /* One per CPU, a page each: the counters do not share a cache line, and a hypervisor's
  * dirty-page tracking sees each CPU's writes on a page of its own. */
@@ -87,71 +64,11 @@ static volatile uint32_t stray_id = NO_CPU; /* a CPU up that the MADT did not li
 static uint64_t second;                     /* TSC cycles */
 static bool failed;
 
-/* Read by the assembly below */
-struct {
-	uint16_t limit;
-	uint32_t base;
-} __packed ap_idtr;
-uint32_t ap_next; /* the next free AP stack */
-uint8_t ap_stacks[MAX_CPUS - 1][AP_STACK_SIZE] __attribute__((aligned(16)));
-extern char ap_tramp[], ap_tramp_end[], nmi_entry[];
+extern char nmi_entry[];
 __noreturn void ap_main(void);
 void on_nmi(void);
 
-/* The AP trampoline, copied to TRAMP_BASE. A STARTUP IPI with vector v starts the AP
- * in real mode at CS = v << 8, IP = 0 (SDM 3A, 9.4.4.1), so the code addresses its own
- * data relative to CS. It loads a GDT with the selectors of crt0.S's (the IDT's gates
- * name SEL_CODE32), clears the CD and NW bits INIT set (SDM 3A, table 9-1: with them
- * the AP would run uncached) and sets PE, then jumps to the 32-bit code linked at
- * 1 MiB. That GDT stays in use, so the page is never reused. */
-asm(".section .text.ap_tramp, \"ax\"\n"
-    ".code16\n"
-    ".globl ap_tramp\n"
-    "ap_tramp:\n"
-    "	cli\n"
-    "	mov %cs, %ax\n"
-    "	mov %ax, %ds\n"
-    "	lgdtl ap_gdt_desc - ap_tramp\n"
-    "	mov %cr0, %eax\n"
-    "	and $~(" XSTR(CR0_CD) " | " XSTR(CR0_NW) "), %eax\n"
-    "	or $" XSTR(CR0_PE) ", %eax\n"
-    "	mov %eax, %cr0\n"
-    "	ljmpl $" XSTR(SEL_CODE32) ", $ap_entry32\n"
-    "	.balign 8\n"
-    /* as crt0.S's, accessed bits preset: the CPU need not write the page */
-    "ap_gdt:\n"
-    "	.quad 0\n"
-    "	.quad 0x00cf9b000000ffff\n" /* SEL_CODE32 */
-    "	.quad 0x00cf93000000ffff\n" /* SEL_DATA */
-    "ap_gdt_desc:\n"
-    "	.word ap_gdt_desc - ap_gdt - 1\n"
-    "	.long " XSTR(TRAMP_BASE) " + ap_gdt - ap_tramp\n"
-    ".globl ap_tramp_end\n"
-    "ap_tramp_end:\n"
-    ".code32\n"
-    ".text\n"
-    /* Flat 32-bit now: the BSP's IDT, then a stack of our own, taken by an atomic
-     * increment since APs may run this at once. */
-    "ap_entry32:\n"
-    "	mov $" XSTR(SEL_DATA) ", %eax\n"
-    "	mov %eax, %ds\n"
-    "	mov %eax, %es\n"
-    "	mov %eax, %fs\n"
-    "	mov %eax, %gs\n"
-    "	mov %eax, %ss\n"
-    "	lidt ap_idtr\n"
-    "	mov $1, %eax\n"
-    "	lock xadd %eax, ap_next\n"
-    "	cmp $" XSTR(MAX_CPUS) " - 1, %eax\n"
-    "	jae 1f\n"
-    "	inc %eax\n"
-    "	imul $" XSTR(AP_STACK_SIZE) ", %eax\n"
-    "	lea ap_stacks(%eax), %esp\n"
-    "	cld\n"
-    "	call ap_main\n"
-    "1:	cli\n"
-    "	hlt\n"
-    "	jmp 1b\n"
+asm(".text\n"
     /* NMIs come through an interrupt gate of their own, not the exception path that
      * ends the guest; the CPU blocks further NMIs until the IRET (SDM 3A, 6.7.1). */
     ".globl nmi_entry\n"
@@ -197,41 +114,11 @@ static uint32_t ldr_bit(uint32_t apic_id)
 /* Spins until *p reaches want or a second passes; the BSP's progress meanwhile. */
 static bool wait_for(volatile uint32_t *p, uint32_t want)
 {
-	uint64_t t0 = rdtsc();
-
-	while (*p < want) {
-		if (rdtsc() - t0 >= second)
-			return false;
-		cpus[0].progress++;
-		asm volatile("pause");
-	}
-	return true;
+	return mp_wait_for(p, want, &cpus[0].progress);
 }
 
-static void icr_wait(void)
-{
-	uint64_t t0 = rdtsc();
-
-	while (lapic_read(LAPIC_ICR_LO) & ICR_BUSY) {
-		if (rdtsc() - t0 >= second) {
-			failf("the ICR of APIC %u stayed busy for a second", lapic_id());
-			exit(EXIT_FAIL);
-		}
-		asm volatile("pause");
-	}
-}
-
-/* Writing the low half sends (SDM 3A, 10.6.1). An AP sends only from its ping handler
- * and the BSP only outside its handlers, so the two writes cannot be split by another
- * send on the same CPU. */
-static void send_ipi(uint32_t dest, uint32_t icr)
-{
-	icr_wait();
-	lapic_write(LAPIC_ICR_HI, dest << 24);
-	lapic_write(LAPIC_ICR_LO, icr);
-	icr_wait();
-}
-
+/* An AP sends only from here and the BSP only outside its handlers, so no send on a
+ * CPU comes between another's two ICR writes (mp_send_ipi). */
 static void on_ping(uint32_t vector)
 {
 	struct cpu *c = self();
@@ -239,7 +126,7 @@ static void on_ping(uint32_t vector)
 	if (c)
 		c->ping++;
 	lapic_eoi();
-	send_ipi(bsp_id, ICR_ASSERT | ICR_FIXED | VEC_PONG);
+	mp_send_ipi(bsp_id, ICR_ASSERT | ICR_FIXED | VEC_PONG);
 }
 
 static void on_pong(uint32_t vector)
@@ -304,76 +191,38 @@ void ap_main(void)
 	}
 }
 
-static void sort(uint8_t *ids, int n)
-{
-	uint8_t t;
-
-	for (int i = 1; i < n; i++)
-		for (int j = i; j > 0 && ids[j] < ids[j - 1]; j--)
-			t = ids[j], ids[j] = ids[j - 1], ids[j - 1] = t;
-}
-
 /* cpus[]: the BSP first, then the APs by APIC ID. */
 static void find_cpus(void)
 {
 	uint8_t ids[MAX_CPUS];
-	int n = acpi_madt_lapics(ids, MAX_CPUS);
+	char err[96];
+	int n = mp_find_cpus(bsp_id, ids, MAX_CPUS, err, sizeof(err));
 
 	if (n < 0) {
-		failf("no MADT (no RSDP with a valid RSDT/XSDT listing an \"APIC\" table)");
+		failf("%s", err);
 		exit(EXIT_FAIL);
 	}
-	if (n > MAX_CPUS) {
-		failf("the MADT lists %d CPUs, more than the %d this guest handles", n, MAX_CPUS);
-		exit(EXIT_FAIL);
-	}
-	sort(ids, n);
 	printf("smp: cpus=%d apic-ids=", n);
 	for (int i = 0; i < n; i++)
 		printf("%s%u", i ? "," : "", ids[i]);
 	printf(" bsp=%u\n", bsp_id);
 
 	memset(cpu_of, NO_CPU, sizeof(cpu_of));
-	cpus[0].apic_id = bsp_id;
-	cpu_of[bsp_id] = 0;
-	nr_cpus = 1;
-	for (int i = 0; i < n; i++) {
-		if (i && ids[i] == ids[i - 1])
-			failf("the MADT lists APIC ID %u twice", ids[i]);
-		else if (ids[i] != bsp_id) {
-			cpus[nr_cpus].apic_id = ids[i];
-			cpu_of[ids[i]] = nr_cpus++;
-		}
+	for (nr_cpus = 0; nr_cpus < (uint32_t)n; nr_cpus++) {
+		cpus[nr_cpus].apic_id = ids[nr_cpus];
+		cpu_of[ids[nr_cpus]] = nr_cpus;
 	}
-	if (nr_cpus != (uint32_t)n)
-		failf("the MADT does not list the BSP's APIC ID %u", bsp_id);
 	printf("smp: progress pages=0x%x-0x%x\n", (uint32_t)(uintptr_t)&cpus[0],
 	       (uint32_t)(uintptr_t)&cpus[nr_cpus] - 1);
-	stop_if_failed();
-}
-
-/* INIT (assert, level), ~10 ms, then two STARTUP IPIs ~200 us apart (SDM 3A, 9.4.4.1;
- * MP spec B.4); the second is for a CPU that missed the first and is ignored by one
- * that did not. */
-static bool start_ap(struct cpu *c)
-{
-	send_ipi(c->apic_id, ICR_INIT | ICR_ASSERT | ICR_LEVEL);
-	tsc_spin(second / 100);
-	for (int i = 0; i < 2; i++) {
-		send_ipi(c->apic_id, ICR_STARTUP | ICR_ASSERT | (TRAMP_BASE >> 12));
-		tsc_spin(second / 5000);
-	}
-	return wait_for(&c->up, 1);
 }
 
 static void start_aps(void)
 {
 	uint32_t up = 0;
 
-	memcpy((void *)TRAMP_BASE, ap_tramp, ap_tramp_end - ap_tramp);
-	asm volatile("sidt %0" : "=m"(ap_idtr));
+	mp_init(ap_main, second);
 	for (uint32_t i = 1; i < nr_cpus; i++)
-		up += start_ap(&cpus[i]);
+		up += mp_start_ap(cpus[i].apic_id, &cpus[i].up, &cpus[0].progress);
 	printf("smp: up=%u of %u aps\n", up, nr_cpus - 1);
 	for (uint32_t i = 1; i < nr_cpus; i++)
 		if (!cpus[i].up)
@@ -389,7 +238,7 @@ static void ping_pong(struct cpu *c, uint32_t n)
 	for (c->trips = 0; c->trips < n; c->trips++) {
 		uint32_t want = pongs + 1;
 
-		send_ipi(c->apic_id, ICR_ASSERT | ICR_FIXED | VEC_PING);
+		mp_send_ipi(c->apic_id, ICR_ASSERT | ICR_FIXED | VEC_PING);
 		if (!wait_for(&pongs, want))
 			return;
 	}
@@ -401,7 +250,7 @@ static void nmis(struct cpu *c, uint32_t n)
 	for (uint32_t i = 0; i < n; i++) {
 		uint32_t want = c->nmi + 1;
 
-		send_ipi(c->apic_id, ICR_ASSERT | ICR_NMI);
+		mp_send_ipi(c->apic_id, ICR_ASSERT | ICR_NMI);
 		if (!wait_for(&c->nmi, want))
 			return;
 	}
@@ -415,8 +264,8 @@ static void broadcasts(void)
 	for (uint32_t i = 1; i < nr_cpus; i++)
 		mask |= ldr_bit(cpus[i].apic_id);
 	if (mask)
-		send_ipi(mask, ICR_ASSERT | ICR_LOGICAL | ICR_FIXED | VEC_LOGICAL);
-	send_ipi(0, ICR_ASSERT | ICR_ALL_BUT_SELF | ICR_FIXED | VEC_OTHERS);
+		mp_send_ipi(mask, ICR_ASSERT | ICR_LOGICAL | ICR_FIXED | VEC_LOGICAL);
+	mp_send_ipi(0, ICR_ASSERT | ICR_ALL_BUT_SELF | ICR_FIXED | VEC_OTHERS);
 	for (uint32_t i = 1; i < nr_cpus; i++) {
 		if (ldr_bit(cpus[i].apic_id))
 			wait_for(&cpus[i].logical, 1);
@@ -472,7 +321,7 @@ static void ping_all(void)
 	for (uint32_t i = 1; i < nr_cpus; i++) {
 		uint32_t want = pongs + 1;
 
-		send_ipi(cpus[i].apic_id, ICR_ASSERT | ICR_FIXED | VEC_PING);
+		mp_send_ipi(cpus[i].apic_id, ICR_ASSERT | ICR_FIXED | VEC_PING);
 		if (!wait_for(&pongs, want)) {
 			failf("ap %u did not answer a ping within a second", cpus[i].apic_id);
 			exit(EXIT_FAIL);
