@@ -23,10 +23,21 @@
  * after), rechecks the pages written in this beat, then prints
  * "seq=<n> check=ok" or "seq=<n> check=FAIL page=<p> expected-gen=<g> ...".
  *
+ * Every CPU the ACPI MADT lists works so (mode=32 and 64 alike: the APs run the 32-bit
+ * build, paging off, on the same memory): CPU i of n owns the pages p with p mod n = i
+ * and is their only writer and checker, with a rolling pass, rate writes and beat
+ * checks a beat of its own. The BSP's heartbeat reports for all of them: a mismatch
+ * any CPU found (with " cpu=<i>" when n > 1), and before the seq line, when n > 1,
+ * "memtouch: writes=<w0>,<w1>,..." (the pages each CPU has written so far).
+ *
  * This file is built twice: 32-bit (guest_main, which lays out memory and picks the
  * mode) and 64-bit (guest_main64, the long-mode part; paging.h). */
+#include "guests/lib/acpi.h"
 #include "guests/lib/cpu.h"
 #include "guests/lib/guest.h"
+#include "guests/lib/irq.h"
+#include "guests/lib/lapic.h"
+#include "guests/lib/mp.h"
 #include "guests/lib/paging.h"
 #include "guests/lib/tsc.h"
 
@@ -45,8 +56,9 @@ struct mt_args {
 	uint32_t sparse;       /* fill=sparse */
 	uint32_t area, pages;  /* the touched pages */
 	uint32_t ledger;       /* uint32_t[pages]: generation of each page */
-	uint32_t recent;       /* uint32_t[MIN(rate, MAX_RECENT)]: written this beat */
 	uint32_t tsc_khz;      /* 0: unknown, no stalls reported */
+	uint32_t cpus;         /* that work: the BSP and the APs started */
+	uint32_t workers;      /* struct worker[cpus], a page each */
 };
 
 /* The pause a guest itself sees: the longest time between two page checks (each a few
@@ -57,15 +69,26 @@ struct mt_args {
 
 /* The first mismatch of a beat */
 struct failure {
-	bool seen;
 	uint32_t page, gen;            /* where, and what the ledger says */
 	uint32_t found_page, found_gen; /* the page's header words */
 	uint32_t word, expected, found; /* the first word that differs */
 };
 
-/* Guest memory, so a migrated guest carries them with it */
-static uint32_t seq, rng, rolling;
-static struct failure fail;
+/* A CPU's share of the work, in guest memory (a migrated guest carries it with it) and
+ * a page of its own. Only its CPU writes it, but for failed, which hands fail over:
+ * its CPU sets it once fail is filled in, the BSP clears it once it has printed fail. */
+struct worker {
+	uint32_t index;           /* owns pages index, index + cpus, ... */
+	uint32_t pages;           /* how many */
+	uint32_t rng, rolling;    /* rolling: the next of its pages to check, 0 .. pages-1 */
+	uint32_t recent;          /* uint32_t[MIN(rate, MAX_RECENT)]: written this beat */
+	volatile uint32_t up;     /* an AP: running */
+	volatile uint32_t writes; /* pages written so far */
+	volatile uint32_t failed;
+	struct failure fail;
+};
+
+static uint32_t seq; /* the BSP's heartbeats */
 
 static uint32_t mix(uint32_t x)
 {
@@ -117,6 +140,17 @@ static uint32_t *ledger(const struct mt_args *a)
 	return (uint32_t *)(uintptr_t)a->ledger;
 }
 
+static struct worker *worker(const struct mt_args *a, uint32_t i)
+{
+	return (struct worker *)(uintptr_t)(a->workers + i * PAGE_SIZE);
+}
+
+/* The worker's k-th page */
+static uint32_t own_page(const struct mt_args *a, const struct worker *w, uint32_t k)
+{
+	return w->index + k * a->cpus;
+}
+
 static void stamp(const struct mt_args *a, uint32_t page, uint32_t gen)
 {
 	uint32_t *w = page_ptr(a, page), x = body_key(a, page, gen), sum = 0;
@@ -152,8 +186,8 @@ static void write_page(const struct mt_args *a, uint32_t page, uint32_t gen)
 }
 
 /* Returns true if page holds what the ledger says; else records the first mismatch
- * of this beat and rewrites the page, so one loss is reported once. */
-static bool check(const struct mt_args *a, uint32_t page)
+ * not yet reported and rewrites the page, so one loss is reported once. */
+static bool check(const struct mt_args *a, struct worker *wk, uint32_t page)
 {
 	const uint32_t *w = page_ptr(a, page);
 	uint32_t gen = ledger(a)[page], x = body_key(a, page, gen), sum = 0, expected = 0;
@@ -174,73 +208,126 @@ static bool check(const struct mt_args *a, uint32_t page)
 		bad = 2, expected = sum;
 	if (bad < 0)
 		return true;
-	if (!fail.seen)
-		fail = (struct failure){ true, page, gen, w[0], w[1], bad, expected, w[bad] };
+	if (!wk->failed) {
+		wk->fail = (struct failure){ page, gen, w[0], w[1], bad, expected, w[bad] };
+		asm volatile("" ::: "memory"); /* stores stay in order on x86: fail, then failed */
+		wk->failed = 1;
+	}
 	stamp(a, page, gen);
 	return false;
 }
 
-static uint32_t random_page(const struct mt_args *a)
+static uint32_t random_page(const struct mt_args *a, struct worker *w)
 {
 	/* xorshift32; the state is in guest memory like the rest */
-	rng ^= rng << 13;
-	rng ^= rng >> 17;
-	rng ^= rng << 5;
-	return rng % a->pages;
+	w->rng ^= w->rng << 13;
+	w->rng ^= w->rng >> 17;
+	w->rng ^= w->rng << 5;
+	return own_page(a, w, w->rng % w->pages);
 }
 
-static void heartbeat(const struct mt_args *a, uint32_t written, uint64_t stall_tsc)
+/* Rechecks the pages written in the beat that ended. */
+static void recheck(const struct mt_args *a, struct worker *w, uint32_t written)
 {
-	uint32_t *recent = (uint32_t *)(uintptr_t)a->recent;
-
-	if (a->tsc_khz && stall_tsc >= (uint64_t)a->tsc_khz * STALL_MS)
-		printf("memtouch: stalled %u ms before seq=%u\n",
-		       (uint32_t)(stall_tsc / a->tsc_khz), seq + 1);
+	const uint32_t *recent = (const uint32_t *)(uintptr_t)w->recent;
 
 	for (uint32_t i = 0; i < MIN(written, MIN(a->rate, MAX_RECENT)); i++)
-		check(a, recent[i]);
-	seq++;
-	if (!fail.seen) {
-		printf("seq=%u check=ok\n", seq);
-		return;
-	}
-	printf("seq=%u check=FAIL page=%u expected-gen=%u found-page=%u found-gen=%u word=%u "
-	       "expected=0x%x found=0x%x\n", seq, fail.page, fail.gen,
-	       fail.found_page, fail.found_gen, fail.word, fail.expected, fail.found);
-	fail.seen = false;
+		check(a, w, recent[i]);
 }
 
-static __noreturn void run(const struct mt_args *a)
+/* A beat's checks and writes; returns the pages written. *stall: the longest gap
+ * between two checks, by the TSC. */
+static uint32_t beat(const struct mt_args *a, struct worker *w, uint64_t *stall)
 {
-	uint32_t *recent = (uint32_t *)(uintptr_t)a->recent;
+	uint32_t *recent = (uint32_t *)(uintptr_t)w->recent;
+	uint32_t acc = 0, written = 0;
+	uint64_t last = rdtsc(), t;
 
-	rng = a->seed | 1;
-	for (uint32_t p = 0; p < a->pages; p++) {
+	*stall = 0;
+	for (uint32_t c = 0; c < a->beat; c++) {
+		t = rdtsc();
+		*stall = MAX(*stall, t - last);
+		last = t;
+		check(a, w, own_page(a, w, w->rolling));
+		w->rolling = (w->rolling + 1) % w->pages;
+		/* spread rate writes evenly over beat checks */
+		for (acc += a->rate; acc >= a->beat; acc -= a->beat) {
+			uint32_t p = random_page(a, w);
+
+			write_page(a, p, ++ledger(a)[p]);
+			check(a, w, p);
+			if (written < MIN(a->rate, MAX_RECENT))
+				recent[written] = p;
+			written++;
+		}
+	}
+	w->writes += written;
+	*stall = MAX(*stall, rdtsc() - last);
+	return written;
+}
+
+/* The worker's pages at generation 0 */
+static void start_worker(const struct mt_args *a, struct worker *w)
+{
+	w->rng = (a->seed + w->index * 0x9e3779b9u) | 1;
+	for (uint32_t k = 0; k < w->pages; k++) {
+		uint32_t p = own_page(a, w, k);
+
 		ledger(a)[p] = 0;
 		stamp(a, p, 0);
 	}
+}
+
+/* The first unreported mismatch of any CPU, handed back to it once printed. */
+static void report(const struct mt_args *a)
+{
+	for (uint32_t i = 0; i < a->cpus; i++) {
+		struct worker *w = worker(a, i);
+		const struct failure *f = &w->fail;
+
+		if (!w->failed)
+			continue;
+		printf("seq=%u check=FAIL page=%u expected-gen=%u found-page=%u found-gen=%u "
+		       "word=%u expected=0x%x found=0x%x", seq, f->page, f->gen, f->found_page,
+		       f->found_gen, f->word, f->expected, f->found);
+		if (a->cpus > 1)
+			printf(" cpu=%u", i);
+		printf("\n");
+		asm volatile("" ::: "memory");
+		w->failed = 0;
+		return;
+	}
+	printf("seq=%u check=ok\n", seq);
+}
+
+static void heartbeat(const struct mt_args *a, struct worker *w, uint32_t written,
+		      uint64_t stall_tsc)
+{
+	if (a->tsc_khz && stall_tsc >= (uint64_t)a->tsc_khz * STALL_MS)
+		printf("memtouch: stalled %u ms before seq=%u\n",
+		       (uint32_t)(stall_tsc / a->tsc_khz), seq + 1);
+	recheck(a, w, written);
+	seq++;
+	if (a->cpus > 1) {
+		printf("memtouch: writes=");
+		for (uint32_t i = 0; i < a->cpus; i++)
+			printf("%s%u", i ? "," : "", worker(a, i)->writes);
+		printf("\n");
+	}
+	report(a);
+}
+
+/* The BSP: its own pages, and the heartbeat for all */
+static __noreturn void run(const struct mt_args *a)
+{
+	struct worker *w = worker(a, 0);
+	uint64_t stall;
+
+	start_worker(a, w);
 	for (;;) {
-		uint32_t acc = 0, written = 0;
-		uint64_t last = rdtsc(), stall = 0, t;
+		uint32_t written = beat(a, w, &stall);
 
-		for (uint32_t c = 0; c < a->beat; c++) {
-			t = rdtsc();
-			stall = MAX(stall, t - last);
-			last = t;
-			check(a, rolling);
-			rolling = (rolling + 1) % a->pages;
-			/* spread rate writes evenly over beat checks */
-			for (acc += a->rate; acc >= a->beat; acc -= a->beat) {
-				uint32_t p = random_page(a);
-
-				write_page(a, p, ++ledger(a)[p]);
-				check(a, p);
-				if (written < MIN(a->rate, MAX_RECENT))
-					recent[written] = p;
-				written++;
-			}
-		}
-		heartbeat(a, written, MAX(stall, rdtsc() - last));
+		heartbeat(a, w, written, stall);
 	}
 }
 
@@ -252,46 +339,115 @@ void guest_main64(void *arg)
 
 extern char blob64_end[];
 
-/* Lays out [image | ledger | recent | ... | touched area] above the image, which also
- * covers the loader's Multiboot data: everything from mbi is read before. */
+/* Lays out [image | ledger | workers | recent, per CPU | ... | touched area] above the
+ * image, which also covers the loader's Multiboot data: everything from mbi is read
+ * before. */
 static void layout(struct mt_args *a, uint32_t ram_top)
 {
 	uint32_t free = ALIGN_UP(MAX((uintptr_t)_end, (uintptr_t)blob64_end), PAGE_SIZE);
+	uint32_t recent_size = MIN(a->rate, MAX_RECENT) * 4, recent;
 
 	a->pages = a->mib * (MIB / PAGE_SIZE);
 	a->ledger = free;
-	a->recent = a->ledger + a->pages * 4;
-	a->area = ALIGN_UP(a->recent + MIN(a->rate, MAX_RECENT) * 4, MIB);
+	a->workers = ALIGN_UP(a->ledger + a->pages * 4, PAGE_SIZE);
+	recent = a->workers + a->cpus * PAGE_SIZE;
+	a->area = ALIGN_UP(recent + a->cpus * recent_size, MIB);
 	if (a->area + a->mib * MIB > ram_top) {
 		printf("FAIL memtouch: mib=%u does not fit: area at 0x%x, RAM ends at 0x%x\n",
 		       a->mib, a->area, ram_top);
 		exit(EXIT_FAIL);
 	}
+	for (uint32_t i = 0; i < a->cpus; i++) {
+		struct worker *w = worker(a, i);
+
+		memset(w, 0, sizeof(*w));
+		w->index = i;
+		w->pages = (a->pages - i + a->cpus - 1) / a->cpus;
+		w->recent = recent + i * recent_size;
+	}
+}
+
+static struct mt_args mt;
+static uint32_t starting; /* the AP being started: its worker */
+
+/* An AP: its own pages, beat after beat; the BSP reports for it. */
+static __noreturn void ap_main(void)
+{
+	struct worker *w = worker(&mt, starting);
+	uint64_t stall;
+
+	w->up = 1;
+	start_worker(&mt, w);
+	for (;;)
+		recheck(&mt, w, beat(&mt, w, &stall));
+}
+
+/* The CPUs that work: all the MADT lists (ids: the BSP first); without a MADT, or
+ * with one CPU in it, the BSP alone, its APIC untouched. */
+static uint32_t find_cpus(uint8_t *ids)
+{
+	uint8_t listed[MP_MAX_CPUS];
+	char err[96];
+	int n;
+
+	if (acpi_madt_lapics(listed, MP_MAX_CPUS) <= 1)
+		return 1;
+	irq_init();
+	if (!lapic_init(LAPIC_XAPIC)) {
+		printf("FAIL memtouch: the MADT lists CPUs but CPUID offers no local APIC\n");
+		exit(EXIT_FAIL);
+	}
+	n = mp_find_cpus(lapic_id(), ids, MP_MAX_CPUS, err, sizeof(err));
+	if (n < 0) {
+		printf("FAIL memtouch: %s\n", err);
+		exit(EXIT_FAIL);
+	}
+	return n;
+}
+
+static void start_aps(const uint8_t *ids)
+{
+	if (mt.cpus > 1 && !mt.tsc_khz) {
+		printf("FAIL memtouch: no TSC rate to time the APs' start by\n");
+		exit(EXIT_FAIL);
+	}
+	mp_init(ap_main, mt.tsc_khz * 1000ull);
+	for (starting = 1; starting < mt.cpus; starting++) {
+		if (!mp_start_ap(ids[starting], &worker(&mt, starting)->up, NULL)) {
+			printf("FAIL memtouch: the AP with APIC ID %u did not start within a "
+			       "second\n", ids[starting]);
+			exit(EXIT_FAIL);
+		}
+	}
 }
 
 void guest_main(uint32_t magic, struct mb_info *mbi)
 {
-	static struct mt_args a;
+	struct mt_args *a = &mt;
 	const char *args = cmdline_args(mb_cmdline(mbi));
 	uint32_t ram_top = mb_ram_top(mbi);
+	uint8_t ids[MP_MAX_CPUS];
 
 	EXPECT(magic == MB_BOOT_MAGIC);
-	a.mib = arg_u32(args, "mib", 4);
-	a.rate = arg_u32(args, "rate", 256);
-	a.beat = arg_u32(args, "beat", DEFAULT_BEAT);
-	a.seed = arg_u32(args, "seed", 1);
-	a.mode = arg_u32(args, "mode", 32);
+	a->mib = arg_u32(args, "mib", 4);
+	a->rate = arg_u32(args, "rate", 256);
+	a->beat = arg_u32(args, "beat", DEFAULT_BEAT);
+	a->seed = arg_u32(args, "seed", 1);
+	a->mode = arg_u32(args, "mode", 32);
 	char fill[8] = "dense";
 	arg_str(args, "fill", fill, sizeof(fill));
 	EXPECT(!strcmp(fill, "dense") || !strcmp(fill, "sparse"));
-	a.sparse = !strcmp(fill, "sparse");
-	EXPECT(a.mode == 32 || a.mode == 64);
-	EXPECT(a.mib > 0 && a.beat > 0);
-	layout(&a, ram_top);
-	a.tsc_khz = tsc_khz(&(const char *){ NULL });
-	printf("memtouch: mode=%u mib=%u pages=%u area=0x%x rate=%u beat=%u seed=%u fill=%s\n",
-	       a.mode, a.mib, a.pages, a.area, a.rate, a.beat, a.seed, fill);
-	if (a.mode == 64)
-		enter_long_mode(ram_top, BLOB64_BASE, &a);
-	run(&a);
+	a->sparse = !strcmp(fill, "sparse");
+	EXPECT(a->mode == 32 || a->mode == 64);
+	EXPECT(a->mib > 0 && a->beat > 0);
+	a->cpus = find_cpus(ids);
+	layout(a, ram_top);
+	a->tsc_khz = tsc_khz(&(const char *){ NULL });
+	printf("memtouch: mode=%u mib=%u pages=%u area=0x%x rate=%u beat=%u seed=%u fill=%s "
+	       "cpus=%u\n", a->mode, a->mib, a->pages, a->area, a->rate, a->beat, a->seed, fill,
+	       a->cpus);
+	start_aps(ids);
+	if (a->mode == 64)
+		enter_long_mode(ram_top, BLOB64_BASE, a);
+	run(a);
 }

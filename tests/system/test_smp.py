@@ -436,6 +436,43 @@ def test_a_vm_of_two_vcpus_migrates_there_and_back(pair):
         a.kill_vms()
 
 
+def memtouch_beat(host, vm):
+    """memtouch's next heartbeat on host: the pages each vCPU has written so far; the
+    beat's check must be ok."""
+    host.expect(rf"\[vm{vm}\] memtouch: writes=([\d,]+)\r\n".encode(), timeout=120)
+    writes = [int(x) for x in host.proc.match.group(1).decode().split(",")]
+    host.expect(rf"\[vm{vm}\] seq=\d+ check=[^\r\n]*\r\n".encode(), timeout=120)
+    line = host.proc.match.group(0).decode()
+    assert "check=ok" in line, line
+    return writes
+
+
+def test_memtouch_of_two_vcpus_migrates_with_its_ledger(pair):
+    """memtouch started with cpus=2 writes from both vCPUs, each the only writer and
+    checker of its half of the pages. It moves to the other host and back with
+    full-digest on: each time the target's memory is the source's at the pause, its
+    ledger holds there and both vCPUs write on (with the AP's writes left out of the
+    dirty log, the digest differs: checked by arming PML on vCPU 0 alone)."""
+    a, b = pair
+    vm = a.vm_start("memtouch mem=8 cpus=2 cpu=1 name=twins -- mib=2")
+    a.expect(rf"\[vm{vm}\] memtouch: mode=32 [^\r\n]* cpus=2\r\n".encode(), timeout=60)
+    first, second = memtouch_beat(a, vm), memtouch_beat(a, vm)
+    assert len(first) == 2 and all(y > x for x, y in zip(first, second)), (first, second)
+    try:
+        for src, dst, dst_ip in ((a, b, "10.0.0.2"), (b, a, "10.0.0.1")):
+            assert "full-digest: on" in src.cmd("migrate_set_parameter full-digest on")
+            vm = migrated(src, vm, dst_ip, "memtouch, 2 vCPUs")
+            first, second = memtouch_beat(dst, vm), memtouch_beat(dst, vm)
+            assert all(y > x for x, y in zip(first, second)), (first, second)
+            assert dst.vms()[vm]["vcpus"] == 2, dst.cmd("info vms")
+        for h in pair:
+            assert "check=FAIL" not in h.console_text()
+    finally:
+        for h in pair:
+            h.cmd("migrate_set_parameter full-digest off")
+            h.kill_vms()
+
+
 def test_migration_between_two_cpu_hosts(pair):
     """memtouch on CPU 1 of host a (its pages tracked by PML from there) moves to host b,
     where it lands on b's AP, and back: its ledger intact and its beats going on each
