@@ -32,11 +32,8 @@
  *
  * This file is built twice: 32-bit (guest_main, which lays out memory and picks the
  * mode) and 64-bit (guest_main64, the long-mode part; paging.h). */
-#include "guests/lib/acpi.h"
 #include "guests/lib/cpu.h"
 #include "guests/lib/guest.h"
-#include "guests/lib/irq.h"
-#include "guests/lib/lapic.h"
 #include "guests/lib/mp.h"
 #include "guests/lib/paging.h"
 #include "guests/lib/tsc.h"
@@ -382,22 +379,12 @@ static __noreturn void ap_main(void)
 		recheck(&mt, w, beat(&mt, w, &stall));
 }
 
-/* The CPUs that work: all the MADT lists (ids: the BSP first); without a MADT, or
- * with one CPU in it, the BSP alone, its APIC untouched. */
+/* The CPUs that work: all the MADT lists (ids: the BSP first) */
 static uint32_t find_cpus(uint8_t *ids)
 {
-	uint8_t listed[MP_MAX_CPUS];
 	char err[96];
-	int n;
+	int n = mp_discover(ids, MP_MAX_CPUS, err, sizeof(err));
 
-	if (acpi_madt_lapics(listed, MP_MAX_CPUS) <= 1)
-		return 1;
-	irq_init();
-	if (!lapic_init(LAPIC_XAPIC)) {
-		printf("FAIL memtouch: the MADT lists CPUs but CPUID offers no local APIC\n");
-		exit(EXIT_FAIL);
-	}
-	n = mp_find_cpus(lapic_id(), ids, MP_MAX_CPUS, err, sizeof(err));
 	if (n < 0) {
 		printf("FAIL memtouch: %s\n", err);
 		exit(EXIT_FAIL);

@@ -14,6 +14,10 @@
  *             and a summary:
  *               pages: wrote 0x<page> ...       (8 a line)
  *               pages: done round=<r> written=<K> read=<K>
+ *             In a VM of n > 1 CPUs (as many as the ACPI MADT lists, all started at
+ *             boot), the i-th page to write and the i-th to read go to CPU i mod n,
+ *             all CPUs at once, and the summary ends with " by-cpu=<k0>,<k1>,...", the
+ *             pages each CPU wrote. The APs wait for a round spinning on a read.
  *   stream N  writes one word to each of the first N pages of the area, in order, with
  *             delay between them (for writes that land while a round ends), then
  *               pages: stream done first=0x<area> count=<N>
@@ -24,6 +28,9 @@
  *
  * Anything else gets "pages: unknown command '<line>'"; empty lines are ignored. */
 #include "guests/lib/guest.h"
+#include "guests/lib/cpu.h"
+#include "guests/lib/mp.h"
+#include "guests/lib/tsc.h"
 
 #define AREA_BASE (3 * MIB)
 #define MAX_AREA_PAGES 65536 /* 256 MiB */
@@ -46,11 +53,19 @@ struct args {
 static struct args a;
 static uint32_t round_no, stream_no, rng;
 static uint32_t to_write[MAX_COUNT], to_read[MAX_COUNT]; /* page indices in the area */
-static uint32_t ops[MAX_COUNT * (MAX_WRITES + 1)];
+static uint32_t ops[MAX_COUNT * (MAX_WRITES + 1)], nops;
+static uint32_t seen[MAX_COUNT];                     /* writes to to_write[i] so far */
 static uint32_t chosen[MAX_AREA_PAGES / 32];         /* bitmap: picked this round */
 static uint32_t dirty[MAX_AREA_PAGES / 32];          /* bitmap: written this round */
 static volatile uint32_t sink;                       /* keeps the reads */
 static char line[80];
+
+/* The CPUs: the BSP plans a round, then every CPU does its share of it */
+static uint32_t nr_cpus = 1, starting;
+static volatile uint32_t ap_up[MP_MAX_CPUS];
+static volatile uint32_t go_round;   /* the round the APs are to do */
+static volatile uint32_t aps_done;   /* APs done with it */
+static uint32_t written_by[MP_MAX_CPUS];
 
 static uint32_t mix(uint32_t x)
 {
@@ -76,9 +91,10 @@ static bool test_bit(const uint32_t *map, uint32_t i)
 	return map[i / 32] & (1u << (i % 32));
 }
 
+/* atomic: CPUs of one round set bits of the same word */
 static void set_bit(uint32_t *map, uint32_t i)
 {
-	map[i / 32] |= 1u << (i % 32);
+	__atomic_fetch_or(&map[i / 32], 1u << (i % 32), __ATOMIC_RELAXED);
 }
 
 static volatile uint32_t *page_ptr(uint32_t page)
@@ -117,12 +133,13 @@ static void read_page(uint32_t page)
 }
 
 /* Chooses to_write[] and to_read[] and lists their accesses in ops[], shuffled. */
-static uint32_t plan_round(void)
+static void plan_round(void)
 {
-	uint32_t nops = 0;
-
+	nops = 0;
 	memset(chosen, 0, sizeof(chosen));
 	memset(dirty, 0, sizeof(dirty));
+	memset(seen, 0, sizeof(seen));
+	memset(written_by, 0, sizeof(written_by));
 	rng = mix(a.seed ^ mix(round_no)) | 1;
 	for (uint32_t i = 0; i < a.count; i++) {
 		uint32_t times = 1 + random(MAX_WRITES);
@@ -141,7 +158,6 @@ static uint32_t plan_round(void)
 		ops[i] = ops[j];
 		ops[j] = t;
 	}
-	return nops;
 }
 
 static void print_written(void)
@@ -159,22 +175,81 @@ static void print_written(void)
 		printf("\n");
 }
 
-static void go(void)
+/* CPU cpu's share of the round: the accesses of slots cpu, cpu + n, ... */
+static void do_round(uint32_t cpu)
 {
-	uint32_t nops, seen[MAX_COUNT] = { 0 };
-
-	round_no++;
-	nops = plan_round();
 	for (uint32_t i = 0; i < nops; i++) {
 		uint32_t slot = ops[i] >> 1;
 
-		if (ops[i] & OP_WRITE)
-			write_page(to_write[slot], seen[slot]++);
-		else
+		if (slot % nr_cpus != cpu)
+			continue;
+		if (!(ops[i] & OP_WRITE)) {
 			read_page(to_read[slot]);
+			continue;
+		}
+		written_by[cpu] += !seen[slot];
+		write_page(to_write[slot], seen[slot]++);
 	}
+}
+
+static void go(void)
+{
+	round_no++;
+	plan_round();
+	aps_done = 0;
+	go_round = round_no; /* after the plan: stores stay in order on x86 */
+	do_round(0);
+	while (aps_done != nr_cpus - 1)
+		asm volatile("pause");
 	print_written();
-	printf("pages: done round=%u written=%u read=%u\n", round_no, a.count, a.count);
+	printf("pages: done round=%u written=%u read=%u", round_no, a.count, a.count);
+	for (uint32_t i = 0; nr_cpus > 1 && i < nr_cpus; i++)
+		printf("%s%u", i ? "," : " by-cpu=", written_by[i]);
+	printf("\n");
+}
+
+/* An AP: its share of each round the BSP plans */
+static __noreturn void ap_main(void)
+{
+	uint32_t cpu = starting, done = 0;
+
+	ap_up[cpu] = 1;
+	for (;;) {
+		while (go_round == done)
+			asm volatile("pause");
+		done = go_round;
+		do_round(cpu);
+		__atomic_fetch_add(&aps_done, 1, __ATOMIC_RELEASE);
+	}
+}
+
+/* Every CPU the MADT lists */
+static void start_aps(void)
+{
+	uint8_t ids[MP_MAX_CPUS];
+	char err[96];
+	int n = mp_discover(ids, MP_MAX_CPUS, err, sizeof(err));
+	uint32_t khz;
+
+	if (n < 0) {
+		printf("FAIL pages: %s\n", err);
+		exit(EXIT_FAIL);
+	}
+	if (n == 1)
+		return;
+	if (!(khz = tsc_khz(NULL))) {
+		printf("FAIL pages: no TSC rate to time the APs' start by\n");
+		exit(EXIT_FAIL);
+	}
+	mp_init(ap_main, khz * 1000ull);
+	for (starting = 1; starting < (uint32_t)n; starting++) {
+		if (!mp_start_ap(ids[starting], &ap_up[starting], NULL)) {
+			printf("FAIL pages: the AP with APIC ID %u did not start within a second\n",
+			       ids[starting]);
+			exit(EXIT_FAIL);
+		}
+	}
+	nr_cpus = n;
 }
 
 static void delay(uint32_t n)
@@ -197,14 +272,6 @@ static void stream(const char *arg)
 		delay(a.delay);
 	}
 	printf("pages: stream done first=0x%x count=%u\n", a.base, n);
-}
-
-static uint64_t rdtsc(void)
-{
-	uint32_t lo, hi;
-
-	asm volatile("rdtsc" : "=a"(lo), "=d"(hi));
-	return ((uint64_t)hi << 32) | lo;
 }
 
 static void bench(const char *arg)
@@ -254,6 +321,7 @@ void guest_main(uint32_t magic, struct mb_info *mbi)
 {
 	EXPECT(magic == MB_BOOT_MAGIC);
 	parse_args(cmdline_args(mb_cmdline(mbi)), mb_ram_top(mbi));
+	start_aps();
 	printf("pages: self=0x%x-0x%x area=0x%x-0x%x\n", (uint32_t)(uintptr_t)_data,
 	       (uint32_t)ALIGN_UP((uintptr_t)_end, PAGE_SIZE) - 1, a.base,
 	       a.base + a.pages * (uint32_t)PAGE_SIZE - 1);

@@ -1,6 +1,7 @@
 #include "guests/lib/guest.h"
 #include "guests/lib/acpi.h"
 #include "guests/lib/cpu.h"
+#include "guests/lib/irq.h"
 #include "guests/lib/lapic.h"
 #include "guests/lib/mp.h"
 #include "guests/lib/segments.h"
@@ -127,6 +128,20 @@ int mp_find_cpus(uint32_t bsp_id, uint8_t *ids, int max, char *err, size_t err_s
 		return -1;
 	}
 	return n;
+}
+
+int mp_discover(uint8_t *ids, int max, char *err, size_t err_size)
+{
+	uint8_t listed[MP_MAX_CPUS];
+
+	if (acpi_madt_lapics(listed, MP_MAX_CPUS) <= 1)
+		return 1;
+	irq_init();
+	if (!lapic_init(LAPIC_XAPIC)) {
+		fmt_snprintf(err, err_size, "the MADT lists CPUs but CPUID offers no local APIC");
+		return -1;
+	}
+	return mp_find_cpus(lapic_id(), ids, max, err, err_size);
 }
 
 void mp_init(void (*entry)(void), uint64_t cycles_per_second)

@@ -30,6 +30,12 @@
  * than max, an ID listed twice or the BSP not listed. */
 int mp_find_cpus(uint32_t bsp_id, uint8_t *ids, int max, char *err, size_t err_size);
 
+/* The CPUs a guest that runs on all of them uses: 1 (ids[0] unset, the local APIC
+ * untouched) when the MADT lists at most one or there is none; else it enables this
+ * CPU's local APIC in xAPIC mode (irq_init() and lapic_init() first) and returns
+ * mp_find_cpus()'s answer, or -1 with a message in err. */
+int mp_discover(uint8_t *ids, int max, char *err, size_t err_size);
+
 /* Sets what every AP started from now on runs (it must not return), and the TSC
  * cycles of a second, the patience of every wait below. Copies the trampoline and
  * takes the IDT now in use: every gate the APs need must be in place. */
