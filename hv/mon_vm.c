@@ -5,6 +5,7 @@
 #include "hv/hv.h"
 #include "hv/time.h"
 #include "hv/mbload.h"
+#include "hv/lib/fmt.h"
 #include "hv/lib/string.h"
 #include "hv/mon_vm.h"
 #include "hv/monitor.h"
@@ -79,24 +80,37 @@ int cmd_console(int argc, char **argv)
 	return 0;
 }
 
+/* "0,1,1": each vCPU's host CPU; "-" once the vCPUs are gone */
+static const char *vcpu_cpus(const struct vm *vm, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (unsigned i = 0; i < vm->nr_vcpus && n < size; i++)
+		n += (size_t)fmt_snprintf(buf + n, size - n, "%s%u", i ? "," : "",
+					  vm->vcpu_home[i]);
+	return buf[0] ? buf : "-";
+}
+
 int cmd_info_vms(int argc, char **argv)
 {
 	uint64_t tsc_per_ms = time_tsc_hz() / 1000;
+	char homes[VM_VCPUS_MAX * 3 + 1];
 
-	kprintf("%-4s %-16s %-8s %7s %10s %9s %3s %5s  %s\n", "id", "name", "state", "mem-MiB",
-		"exits", "cpu-ms", "cpu", "vcpus", "kind");
+	kprintf("%-4s %-16s %-8s %7s %10s %9s %3s %5s %-9s  %s\n", "id", "name", "state",
+		"mem-MiB", "exits", "cpu-ms", "cpu", "vcpus", "vcpu-cpus", "kind");
 	for (unsigned i = 0; i < VM_MAX; i++) {
 		const struct vm *vm = vm_at(i);
 		if (!vm || !vm->name[0])
 			continue;
 		/* cpu-ms: time in the guest (xl list's Time), which the scheduler shares */
-		/* cpu: the host CPU it runs on (hv/sched.h) */
-		/* vcpus: how many it has; they share its home CPU's slices (hv/sched.c) */
-		kprintf("%-4d %-16s %-8s %7llu %10llu %9llu %3u %5u  %s", vm->id, vm->name,
+		/* cpu: the host CPU vCPU 0 runs on (hv/sched.h) */
+		/* vcpus: how many it has; vcpu-cpus: each one's host CPU, in order */
+		kprintf("%-4d %-16s %-8s %7llu %10llu %9llu %3u %5u %-9s  %s", vm->id, vm->name,
 			vm_state_name(vm), (unsigned long long)(vm->mem_size / MIB),
 			(unsigned long long)vm->exits,
 			(unsigned long long)(vm->run_tsc / tsc_per_ms), vm->home,
-			vm->vcpus_given, vm_image_kind(vm));
+			vm->vcpus_given, vcpu_cpus(vm, homes, sizeof(homes)), vm_image_kind(vm));
 		/* only while it lasts: a migration's auto-converge (hv/throttle.h) */
 		if (vm->throttle_pct)
 			kprintf("  throttled %u%%", vm->throttle_pct);

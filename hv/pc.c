@@ -41,6 +41,14 @@ static unsigned nr_cpus(const struct pc *pc)
 	return pc->vm->nr_vcpus ? pc->vm->nr_vcpus : 1;
 }
 
+/* The vCPU of local APIC a takes what it was sent at once: its CPU, when another,
+ * leaves the guest (or its idle wait) and looks again. */
+static void kick(struct pc *pc, const struct lapic *a)
+{
+	if (a->apic_id < pc->vm->nr_vcpus)
+		sched_kick_vcpu(pc->vm->vcpus[a->apic_id]);
+}
+
 /* A message on the VM's APIC bus, to every local APIC it names but `from` (NULL: from
  * the I/O APIC); lowest priority to one of them only, the one with the lowest TPR (the
  * first such, SDM 11.6.2.4 leaves ties to the chipset). Returns how many took it. */
@@ -60,10 +68,12 @@ static unsigned bus_send(struct pc *pc, const struct lapic *from, const struct a
 			continue;
 		}
 		lapic_deliver(a, m);
+		kick(pc, a);
 		n++;
 	}
 	if (lowest) {
 		lapic_deliver(lowest, m);
+		kick(pc, lowest);
 		n++;
 	}
 	return n;
@@ -74,8 +84,8 @@ static bool ioapic_deliver(void *ctx, const struct apic_msg *m)
 	return bus_send(ctx, NULL, m) > 0;
 }
 
-/* An IPI from a vCPU to others of its VM: they share its home CPU, so the sender gives
- * way (its slice ends) and a target woken by it runs at once. */
+/* An IPI from a vCPU to others of its VM: the sender gives way (its slice ends), so a
+ * target at home on the same CPU and woken by it runs at once. */
 static bool lapic_ipi(void *ctx, const struct lapic *from, const struct apic_msg *m)
 {
 	struct pc *pc = ctx;
@@ -96,6 +106,7 @@ static bool lapic_start(void *ctx, const struct lapic *a, bool init, uint8_t vec
 	if (a->apic_id == 0)
 		return false;
 	vcpu_mp_signal(pc->vm->vcpus[a->apic_id], init, vector);
+	kick(pc, a);
 	return true;
 }
 

@@ -1,15 +1,21 @@
-/* The scheduler: each CPU runs the VMs at home there (hv/sched.h), and the hold by which
- * CPU 0 acts on a VM that runs on another CPU.
+/* The scheduler: each CPU runs the vCPUs at home there (hv/sched.h), and the hold by
+ * which CPU 0 acts on a VM that runs on other CPUs.
  *
- * The handshake between CPU 0 and a VM's home CPU H, on the VM's [a] fields:
- *   H, before a slice:   runner = H+1; fence; then reads home, state, hold, request
- *                        and enters only if all allow it
- *   H, after the slice:  the vCPU put (registers to memory, VMCLEAR); runner = 0
- *   CPU 0, to act:       changes state or hold; fence; kicks H and waits for runner = 0
+ * The handshake between CPU 0 and each CPU H a VM has vCPUs at home on, on the VM's
+ * [a] fields:
+ *   H, before a slice:   sets bit H of runners; fence; then reads home, state, hold,
+ *                        request and enters only if all allow it
+ *   H, after the slice:  its vCPUs put (registers to memory, VMCLEAR); clears bit H
+ *   CPU 0, to act:       changes state or hold; fence; kicks every H in runners and
+ *                        waits for runners to hold no CPU but its own
  * Both sides store, fence, then load (Dekker): either H sees CPU 0's change before it
  * enters, or CPU 0 sees H inside and waits. H checks hold before every entry, so the
  * kick's VM exit (external-interrupt exiting) ends its slice at once; the preemption
- * timer ends it anyway, so a guest spinning with interrupts off cannot stall CPU 0. */
+ * timer ends it anyway, so a guest spinning with interrupts off cannot stall CPU 0.
+ *
+ * Between the CPUs that run vCPUs of one VM at once, the VM's lock (vm->lock) keeps
+ * its devices, APICs and vCPU events whole; an IPI between vCPUs on different CPUs
+ * kicks the target's CPU (sched_kick_vcpu) so it takes it at once. */
 #include "hv/apic_host.h"
 #include "hv/backend.h"
 #include "hv/error.h"
@@ -20,6 +26,7 @@
 #include "hv/pc.h"
 #include "hv/pcpu.h"
 #include "hv/sched.h"
+#include "hv/spin.h"
 #include "hv/throttle.h"
 #include "hv/time.h"
 #include "hv/vcpu.h"
@@ -48,6 +55,32 @@ static uint32_t this_cpu(void)
 static uint32_t load32(const uint32_t *p)
 {
 	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static uint64_t bit(uint32_t cpu)
+{
+	return 1ull << cpu;
+}
+
+/* Whether some vCPU of the VM is at home on cpu (never while its slot is refilled) */
+static bool at_home(const struct vm *vm, uint32_t cpu)
+{
+	return load32(&vm->home) != VM_HOME_NONE &&
+	       (__atomic_load_n(&vm->cpus, __ATOMIC_ACQUIRE) & bit(cpu));
+}
+
+/* The CPUs other than this one that run vCPUs of the VM */
+static uint64_t elsewhere(const struct vm *vm)
+{
+	return __atomic_load_n(&vm->cpus, __ATOMIC_ACQUIRE) & ~bit(this_cpu());
+}
+
+static void kick_cpu(uint32_t cpu)
+{
+	const struct pcpu *p = pcpu_get(cpu);
+
+	if (cpu != this_cpu() && p)
+		apic_host_send(p->apic_id, ICR_FIXED | ICR_ASSERT | VEC_WAKE);
 }
 
 /* --- placement --- */
@@ -80,38 +113,77 @@ unsigned sched_guest_cpus(void)
 	return n;
 }
 
+/* vCPUs at home on the CPU, of VMs running or on their way in */
+static unsigned vcpus_at(uint32_t cpu)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < VM_MAX; i++) {
+		const struct vm *vm = vm_at(i);
+		if (!vm || (vm->state != VM_RUNNING && vm->state != VM_INCOMING) ||
+		    load32(&vm->home) == VM_HOME_NONE)
+			continue;
+		for (unsigned k = 0; k < vm->nr_vcpus; k++)
+			n += vm->vcpu_home[k] == cpu;
+	}
+	return n;
+}
+
 unsigned sched_load(uint32_t cpu)
 {
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < VM_MAX; i++) {
 		const struct vm *vm = vm_at(i);
-		n += vm && vm->home == cpu && (vm->state == VM_RUNNING || vm->state == VM_INCOMING);
+		n += vm && at_home(vm, cpu) && (vm->state == VM_RUNNING || vm->state == VM_INCOMING);
 	}
 	return n;
 }
 
-int sched_place(int cpu, uint32_t *home, char *err, size_t err_size)
+static int check_cpu(uint32_t cpu, const char *how, char *err, size_t err_size)
 {
-	unsigned best = ~0u;
+	const struct pcpu *p = pcpu_get(cpu);
 
-	if (cpu >= 0) {
-		const struct pcpu *p = pcpu_get((uint32_t)cpu);
-		if (!p || !can_run_guests(p)) {
-			fmt_snprintf(err, err_size, "cpu%d cannot run guests: %s (see info cpu)",
-				     cpu, why_not(p));
-			return -E_INVAL;
-		}
-		*home = (uint32_t)cpu;
+	if (p && can_run_guests(p))
+		return 0;
+	fmt_snprintf(err, err_size, "%s%u cannot run guests: %s (see info cpu)", how, cpu,
+		     why_not(p));
+	return -E_INVAL;
+}
+
+int sched_place(const struct sched_want *w, unsigned vcpus, uint32_t *homes, char *err,
+		size_t err_size)
+{
+	unsigned placed[PCPU_MAX] = { 0 };
+	int e;
+
+	if (w->cpu >= 0) {
+		if ((e = check_cpu((uint32_t)w->cpu, "cpu", err, err_size)))
+			return e;
+		for (unsigned i = 0; i < vcpus; i++)
+			homes[i] = (uint32_t)w->cpu;
 		return 0;
 	}
-	*home = 0;
-	for (uint32_t i = 0; i < pcpu_count(); i++) {
-		unsigned n = sched_load(i) + (i == 0); /* CPU 0 also runs tern's loop */
-		if (can_run_guests(pcpu_get(i)) && n < best) {
-			best = n;
-			*home = i;
+	for (unsigned i = 0; i < w->npin; i++)
+		if ((e = check_cpu(w->pin[i], "pin: cpu", err, err_size)))
+			return e;
+	for (unsigned i = 0; i < vcpus; i++) {
+		unsigned best = ~0u;
+
+		if (w->npin) {
+			homes[i] = w->pin[i % w->npin];
+			continue;
 		}
+		homes[i] = 0;
+		for (uint32_t c = 0; c < pcpu_count() && c < PCPU_MAX; c++) {
+			/* CPU 0 also runs tern's loop */
+			unsigned n = vcpus_at(c) + placed[c] + (c == 0);
+			if (can_run_guests(pcpu_get(c)) && n < best) {
+				best = n;
+				homes[i] = c;
+			}
+		}
+		placed[homes[i]]++;
 	}
 	return 0;
 }
@@ -120,47 +192,63 @@ int sched_place(int cpu, uint32_t *home, char *err, size_t err_size)
 
 void sched_kick(const struct vm *vm)
 {
-	const struct pcpu *p = pcpu_get(vm->home);
+	uint64_t m = elsewhere(vm);
 
-	if (vm->home != this_cpu() && p)
-		apic_host_send(p->apic_id, ICR_FIXED | ICR_ASSERT | VEC_WAKE);
+	for (uint32_t c = 0; m; c++, m >>= 1)
+		if (m & 1)
+			kick_cpu(c);
+}
+
+void sched_kick_vcpu(const struct vcpu *v)
+{
+	kick_cpu(v->vm->vcpu_home[v->index]);
+}
+
+/* The CPUs other than this one inside a slice of the VM now */
+static uint64_t inside(const struct vm *vm)
+{
+	return __atomic_load_n(&vm->runners, __ATOMIC_ACQUIRE) & ~bit(this_cpu());
 }
 
 void sched_wait_out(struct vm *vm)
 {
-	struct pcpu *home;
-	uint64_t t0, cycles;
+	uint64_t t0, cycles, in;
 
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (vm->home == this_cpu() || !load32(&vm->runner))
+	in = inside(vm);
+	if (!in)
 		return;
 	t0 = rdtsc();
 	sched_kick(vm);
-	while (load32(&vm->runner))
+	while (inside(vm))
 		cpu_relax();
 	/* the IPI's round trip as CPU 0 sees it: delivery, the guest's exit, the VMCS put
-	 * away; `info cpu` shows it (hold-us) */
+	 * away; `info cpu` shows it (hold-us), for each CPU that was inside */
 	cycles = rdtsc() - t0;
-	home = pcpu_get(vm->home);
-	__atomic_store_n(&home->holds, home->holds + 1, __ATOMIC_RELEASE);
-	__atomic_store_n(&home->hold_cycles, home->hold_cycles + cycles, __ATOMIC_RELEASE);
-	if (cycles > home->hold_cycles_max)
-		__atomic_store_n(&home->hold_cycles_max, cycles, __ATOMIC_RELEASE);
+	for (uint32_t c = 0; in; c++, in >>= 1) {
+		struct pcpu *p = pcpu_get(c);
+		if (!(in & 1) || !p)
+			continue;
+		__atomic_store_n(&p->holds, p->holds + 1, __ATOMIC_RELEASE);
+		__atomic_store_n(&p->hold_cycles, p->hold_cycles + cycles, __ATOMIC_RELEASE);
+		if (cycles > p->hold_cycles_max)
+			__atomic_store_n(&p->hold_cycles_max, cycles, __ATOMIC_RELEASE);
+	}
 }
 
 void vm_hold(struct vm *vm)
 {
-	if (vm->home == this_cpu())
+	if (!elsewhere(vm))
 		return;
 	__atomic_fetch_add(&vm->hold, 1, __ATOMIC_SEQ_CST);
 	sched_wait_out(vm);
 }
 
-/* What CPU 0 did under the hold may have changed the VM's EPT: the home CPU drops its
- * cached translations before it enters again (the backend compares s2_gen). */
+/* What CPU 0 did under the hold may have changed the VM's EPT: the other CPUs drop
+ * their cached translations before they enter again (the backend compares s2_gen). */
 void vm_unhold(struct vm *vm)
 {
-	if (vm->home == this_cpu())
+	if (!elsewhere(vm))
 		return;
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		hv_backend()->vcpu_put(vm->vcpus[i]); /* no VMCS may stay active here */
@@ -192,9 +280,20 @@ static unsigned runnable_vcpus(const struct vm *vm)
 	return n;
 }
 
-static bool runnable(const struct vm *vm)
+static bool here(const struct vm *vm, unsigned k, uint32_t cpu)
 {
-	return vm->state == VM_RUNNING && runnable_vcpus(vm);
+	return vm->vcpu_home[k] == cpu;
+}
+
+/* Whether the VM has guest code to run on cpu */
+static bool runnable(const struct vm *vm, uint32_t cpu)
+{
+	if (vm->state != VM_RUNNING)
+		return false;
+	for (unsigned k = 0; k < vm->nr_vcpus; k++)
+		if (here(vm, k, cpu) && vcpu_runnable(vm->vcpus[k]))
+			return true;
+	return false;
 }
 
 /* Charges the time since the last call to the VMs runnable now, on any CPU, once for
@@ -220,21 +319,20 @@ static void account_runnable(void)
 	last_us = now;
 }
 
-/* The VM is this CPU's to run now: at home here, running, not held, nothing asked of
- * CPU 0. On another CPU than 0 this opens the handshake (runner); sched_leave closes
- * it. */
+/* The VM is this CPU's to run now: a vCPU at home here, running, not held, nothing
+ * asked of CPU 0. On another CPU than 0 this opens the handshake (runners); leave()
+ * closes it. */
 static bool enter(struct vm *vm, uint32_t cpu)
 {
-	if (__atomic_load_n(&vm->home, __ATOMIC_ACQUIRE) != cpu)
+	if (!at_home(vm, cpu))
 		return false;
 	if (cpu == 0)
 		return vm->state == VM_RUNNING && vm->vcpu;
-	__atomic_store_n(&vm->runner, cpu + 1, __ATOMIC_SEQ_CST);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&vm->home, __ATOMIC_ACQUIRE) == cpu && vm->state == VM_RUNNING &&
-	    !vm_held(vm) && !vm->pc->request && !load32(&vm->end_pending))
+	__atomic_fetch_or(&vm->runners, bit(cpu), __ATOMIC_SEQ_CST);
+	if (at_home(vm, cpu) && vm->state == VM_RUNNING && !vm_held(vm) && !vm->pc->request &&
+	    !load32(&vm->end_pending))
 		return true;
-	__atomic_store_n(&vm->runner, 0, __ATOMIC_RELEASE);
+	__atomic_fetch_and(&vm->runners, ~bit(cpu), __ATOMIC_RELEASE);
 	return false;
 }
 
@@ -242,9 +340,10 @@ static void leave(struct vm *vm, uint32_t cpu)
 {
 	if (cpu == 0)
 		return;
-	for (unsigned i = 0; i < vm->nr_vcpus; i++)
-		hv_backend()->vcpu_put(vm->vcpus[i]);
-	__atomic_store_n(&vm->runner, 0, __ATOMIC_RELEASE);
+	for (unsigned k = 0; k < vm->nr_vcpus; k++)
+		if (here(vm, k, cpu))
+			hv_backend()->vcpu_put(vm->vcpus[k]);
+	__atomic_fetch_and(&vm->runners, ~bit(cpu), __ATOMIC_RELEASE);
 }
 
 /* Every SHARE_WINDOW_MS: which VMs at home here used less than an equal share of this
@@ -258,12 +357,11 @@ static void share_window(struct pcpu *cpu, uint64_t now)
 		return;
 	for (unsigned i = 0; i < VM_MAX; i++) {
 		const struct vm *vm = vm_at(i);
-		n += vm && vm->state == VM_RUNNING &&
-		     __atomic_load_n(&vm->home, __ATOMIC_ACQUIRE) == cpu->index;
+		n += vm && vm->state == VM_RUNNING && at_home(vm, cpu->index);
 	}
 	for (unsigned i = 0; i < VM_MAX; i++) {
 		struct vm *vm = vm_at(i);
-		if (!vm || __atomic_load_n(&vm->home, __ATOMIC_ACQUIRE) != cpu->index)
+		if (!vm || !at_home(vm, cpu->index))
 			continue;
 		vm->may_boost = n && (vm->run_tsc - vm->window_mark) * n < len;
 		vm->window_mark = vm->run_tsc;
@@ -279,15 +377,17 @@ static uint64_t wake_halted(uint32_t cpu, uint64_t until)
 		struct vm *vm = vm_at(i);
 		if (!vm || !enter(vm, cpu))
 			continue;
+		spin_lock(&vm->lock);
 		for (unsigned k = 0; k < vm->nr_vcpus; k++) {
 			struct vcpu *v = vm->vcpus[k];
-			if (!v->halted || v->mp == VCPU_MP_WAIT_SIPI)
+			if (!here(vm, k, cpu) || !v->halted || v->mp == VCPU_MP_WAIT_SIPI)
 				continue;
 			if (vcpu_wake(v))
 				vm->boost = vm->may_boost;
 			else
 				until = MIN(until, vcpu_deadline_tsc(v));
 		}
+		spin_unlock(&vm->lock);
 		leave(vm, cpu);
 	}
 	return until;
@@ -300,25 +400,28 @@ void vm_throttle(struct vm *vm, uint32_t pct)
 		vm->throttle_until = 0;
 }
 
-/* The VM's next vCPU with guest code to run, round robin: its vCPUs share the VM's
- * slices (and its home CPU). */
-static struct vcpu *next_vcpu(struct vm *vm)
+/* The VM's next vCPU at home on cpu with guest code to run, round robin: those vCPUs
+ * share the VM's slices there. NULL when none has (another CPU changed that since). */
+static struct vcpu *next_vcpu(struct vm *vm, uint32_t cpu)
 {
 	for (unsigned n = 1; n <= vm->nr_vcpus; n++) {
-		unsigned i = (vm->last_vcpu + n) % vm->nr_vcpus;
-		if (vcpu_runnable(vm->vcpus[i])) {
-			vm->last_vcpu = i;
+		unsigned i = (vm->last_vcpu[cpu] + n) % vm->nr_vcpus;
+		if (here(vm, i, cpu) && vcpu_runnable(vm->vcpus[i])) {
+			vm->last_vcpu[cpu] = (uint8_t)i;
 			return vm->vcpus[i];
 		}
 	}
-	return vm->vcpu;
+	return NULL;
 }
 
 /* Runs the VM for a slice; a throttled one then sits out its share of wall time. */
-static void run_slice(struct vm *vm, uint64_t deadline)
+static void run_slice(struct vm *vm, uint32_t cpu, uint64_t deadline)
 {
 	uint64_t t0 = rdtsc(), t1;
-	struct vcpu *v = next_vcpu(vm);
+	struct vcpu *v = next_vcpu(vm, cpu);
+
+	if (!v)
+		return;
 
 	vcpu_mp_enter(v);
 	hv_backend()->vcpu_run(v, deadline);
@@ -343,11 +446,10 @@ static struct vm *boosted(struct pcpu *cpu, uint64_t now, uint64_t *back)
 {
 	for (unsigned i = 0; i < VM_MAX; i++) {
 		struct vm *vm = vm_at(i);
-		if (!vm || __atomic_load_n(&vm->home, __ATOMIC_ACQUIRE) != cpu->index ||
-		    !vm->boost || !enter(vm, cpu->index))
+		if (!vm || !at_home(vm, cpu->index) || !vm->boost || !enter(vm, cpu->index))
 			continue;
 		vm->boost = false;
-		if (runnable(vm) && !held(vm, now, back))
+		if (runnable(vm, cpu->index) && !held(vm, now, back))
 			return vm; /* entered: the caller leaves it */
 		leave(vm, cpu->index);
 	}
@@ -369,7 +471,8 @@ static struct vm *run_once(struct pcpu *cpu, uint64_t slice, uint64_t poll)
 	share_window(cpu, now);
 	vm = boosted(cpu, now, &back);
 	if (vm) {
-		run_slice(vm, MIN(now + MIN(slice, time_tsc_hz() / 1000 * BOOST_SLICE_MS), wake));
+		run_slice(vm, cpu->index,
+			  MIN(now + MIN(slice, time_tsc_hz() / 1000 * BOOST_SLICE_MS), wake));
 		leave(vm, cpu->index);
 		return vm;
 	}
@@ -378,12 +481,12 @@ static struct vm *run_once(struct pcpu *cpu, uint64_t slice, uint64_t poll)
 		vm = vm_at((unsigned)i);
 		if (!vm || !enter(vm, cpu->index))
 			continue;
-		if (!runnable(vm) || held(vm, now, &back)) {
+		if (!runnable(vm, cpu->index) || held(vm, now, &back)) {
 			leave(vm, cpu->index);
 			continue;
 		}
 		cpu->sched.last = i;
-		run_slice(vm, MIN(now + slice, wake));
+		run_slice(vm, cpu->index, MIN(now + slice, wake));
 		leave(vm, cpu->index);
 		return vm;
 	}
@@ -391,13 +494,13 @@ static struct vm *run_once(struct pcpu *cpu, uint64_t slice, uint64_t poll)
 	return NULL;
 }
 
-/* What VMs at home on other CPUs left for CPU 0: an end to announce, a reset or power-off
- * their platform asked for. */
+/* What VMs left for CPU 0: an end to announce (one that happened in a guest's exit:
+ * vm.c), a reset or power-off their platform asked for. */
 static void serve_others(void)
 {
 	for (unsigned i = 0; i < VM_MAX; i++) {
 		struct vm *vm = vm_at(i);
-		if (!vm || vm->home == 0)
+		if (!vm)
 			continue;
 		if (load32(&vm->end_pending)) {
 			vm_settle(vm);
@@ -419,8 +522,7 @@ bool sched_run_once(void)
 	mon_drain_events();
 	serve_others();
 	ran = run_once(cpu, slice, time_tsc_hz() / 1000000 * IDLE_POLL_US);
-	if (ran && ran->pc->request)
-		vm_platform_request(ran);
+	serve_others(); /* what the slice left, before the loop's services */
 	vm_reap();
 	return ran != NULL;
 }
@@ -448,8 +550,8 @@ static void show_state(struct pcpu *p)
 
 	for (unsigned i = 0; i < VM_MAX; i++) {
 		const struct vm *vm = vm_at(i);
-		n += vm && __atomic_load_n(&vm->home, __ATOMIC_ACQUIRE) == p->index &&
-		     vm->state != VM_EXITED && vm->state != VM_KILLED;
+		n += vm && at_home(vm, p->index) && vm->state != VM_EXITED &&
+		     vm->state != VM_KILLED;
 	}
 	__atomic_store_n(&p->state, n ? PCPU_ONLINE : PCPU_PARKED, __ATOMIC_RELEASE);
 }

@@ -1,17 +1,21 @@
-/* Where VMs run, and how CPU 0 reaches one that runs on another CPU.
+/* Where vCPUs run, and how CPU 0 reaches a VM that runs on other CPUs.
  *
- * Each VM has a home CPU (vm->home) for life: `vm start ... cpu=N`, else the CPU with
- * the fewest running VMs (CPU 0 counts one more: it carries tern's own work). Every CPU
- * runs the VMs at home there round robin: CPU 0 between the services of tern's loop
- * (sched_run_once), an application processor in its own loop (sched_ap_loop).
+ * Each vCPU has a home CPU (vm->vcpu_home) for life: all on N with `vm start ...
+ * cpu=N`, vCPU i on the i-th CPU of `pin=` (round the list again past its end), else
+ * each in turn on the CPU with the fewest vCPUs at home (CPU 0 counts one more: it
+ * carries tern's own work). vm->home is vCPU 0's. Every CPU runs the VMs with vCPUs at
+ * home there round robin, and a VM's vCPUs there round robin within its slices: CPU 0
+ * between the services of tern's loop (sched_run_once), an application processor in
+ * its own loop (sched_ap_loop). vCPUs of one VM on different CPUs run at once.
  *
  * CPU 0 keeps the monitor, the network, migration, the policy, and creating and freeing
- * VMs. What it does to a VM at home elsewhere that the guest must not see half done
- * (reading or loading its vCPU state, ending a dirty-tracking round, console input, a
- * reset) it does under a hold: vm_hold() asks, kicks the home CPU with an IPI (VEC_WAKE)
- * and returns once that CPU is out of the guest, the vCPU's registers are in memory and
- * its VMCS is cleared; until vm_unhold() no CPU enters the guest. A hold on a VM at
- * home on the calling CPU is empty: it is not in its guest while tern code runs. */
+ * VMs. What it does to a VM with vCPUs elsewhere that the guest must not see half done
+ * (reading or loading vCPU state, ending a dirty-tracking round, console input, a
+ * reset) it does under a hold: vm_hold() asks, kicks those CPUs with an IPI (VEC_WAKE)
+ * and returns once they are out of the guest, the vCPUs' registers are in memory and
+ * their VMCSs are cleared; until vm_unhold() no CPU enters the guest. A hold on a VM
+ * with all its vCPUs on the calling CPU is empty: it is not in its guest while tern
+ * code runs. */
 #ifndef TERN_SCHED_H
 #define TERN_SCHED_H
 
@@ -19,13 +23,23 @@
 
 struct vm;
 struct pcpu;
+struct vcpu;
 
-/* The home of a new VM: cpu (-1: choose); err says why not when that CPU cannot run
+/* What `vm start` asked for: all vCPUs on cpu (>= 0), or vCPU i on pin[i % npin]
+ * (npin > 0), or neither (placed by load). */
+struct sched_want {
+	int cpu;
+	unsigned npin;
+	const uint8_t *pin;
+};
+
+/* The homes of a new VM's vcpus vCPUs; err says why not when a CPU asked for cannot run
  * guests (not up, or no VT-x there). */
-int sched_place(int cpu, uint32_t *home, char *err, size_t err_size);
+int sched_place(const struct sched_want *w, unsigned vcpus, uint32_t *homes, char *err,
+		size_t err_size);
 /* How many host CPUs can run guests (up, VT-x on): the host's capacity. */
 unsigned sched_guest_cpus(void);
-/* VMs placed on CPU i that are running or on their way in (migration). */
+/* VMs with a vCPU placed on CPU i that are running or on their way in (migration). */
 unsigned sched_load(uint32_t cpu);
 
 void vm_hold(struct vm *vm);
@@ -34,8 +48,11 @@ void vm_unhold(struct vm *vm);
  * home CPU has seen the change, so it is not in the guest and will not enter it while
  * the change stands. */
 void sched_wait_out(struct vm *vm);
-/* Tells the VM's home CPU to look at it again (it may run now). */
+/* Tells the VM's CPUs other than this one to look at it again (it may run now). */
 void sched_kick(const struct vm *vm);
+/* Tells the vCPU's home CPU, when not this one, to look at it again at once: another
+ * vCPU's IPI (or an INIT, a SIPI) reached it. */
+void sched_kick_vcpu(const struct vcpu *v);
 
 /* CPU 0's turn of the scheduler, between services of tern's loop: runs a VM at home
  * there for a slice, and serves what VMs elsewhere left for CPU 0. Returns false when

@@ -10,6 +10,7 @@
 #include "hv/pc.h"
 #include "hv/pcpu.h"
 #include "hv/sched.h"
+#include "hv/spin.h"
 #include "hv/vm.h"
 #include "hv/x86.h"
 #include "hv/x86_rules.h"
@@ -121,21 +122,26 @@ void vcpu_mp_enter(struct vcpu *v)
 	static struct vcpu_state states[PCPU_MAX];
 	struct vcpu_state *st = &states[pcpu_this()->index];
 
-	if (v->mp != VCPU_MP_SIPI)
+	/* set by a vCPU on another CPU, under the VM's lock */
+	if (__atomic_load_n(&v->mp, __ATOMIC_RELAXED) != VCPU_MP_SIPI)
 		return;
-	x86_reset_power_on(&v->vm->cpu, st); /* the TSC and MTRRs go on: 9.1.1 */
-	st->seg[SEG_CS].sel = (uint16_t)(v->sipi_vector << 8);
-	st->seg[SEG_CS].base = (uint64_t)v->sipi_vector << 12;
-	st->rip = 0;
-	be()->set_state(v, st);
-	v->nmi_pending = false;
-	v->halted = false;
-	v->mp = VCPU_MP_RUN;
+	spin_lock(&v->vm->lock);
+	if (v->mp == VCPU_MP_SIPI) {
+		x86_reset_power_on(&v->vm->cpu, st); /* the TSC and MTRRs go on: 9.1.1 */
+		st->seg[SEG_CS].sel = (uint16_t)(v->sipi_vector << 8);
+		st->seg[SEG_CS].base = (uint64_t)v->sipi_vector << 12;
+		st->rip = 0;
+		be()->set_state(v, st);
+		v->nmi_pending = false;
+		v->halted = false;
+		v->mp = VCPU_MP_RUN;
+	}
+	spin_unlock(&v->vm->lock);
 }
 
 /* INIT stops the AP wherever it was (its state is replaced when a SIPI starts it); a
  * SIPI counts only while it waits for one (9.4.4: later ones are ignored). Both are
- * taken between its slices: it shares its home CPU with the sender. */
+ * taken between its slices, on its home CPU (the sender kicks it there). */
 void vcpu_mp_signal(struct vcpu *v, bool init, uint8_t vector)
 {
 	if (init) {

@@ -17,6 +17,7 @@
 #include "hv/pcpu.h"
 #include "hv/pmm.h"
 #include "hv/sched.h"
+#include "hv/spin.h"
 #include "hv/time.h"
 #include "hv/vm.h"
 #include "hv/x86.h"
@@ -377,19 +378,20 @@ static bool name_taken(const char *name)
 /* A slot with RAM, EPT, a vCPU and its devices, and CPU model cpu (NULL: this host's);
  * err says why not. */
 static int create(uint64_t mem_mib, unsigned nr_vcpus, const char *name, const char *image,
-		  const struct cpu_model *cpu, int want_cpu, struct vm **out, char *err,
-		  size_t err_size)
+		  const struct cpu_model *cpu, const struct sched_want *want, struct vm **out,
+		  char *err, size_t err_size)
 {
 	const char *why = NULL;
 	struct vm *vm;
-	uint32_t home;
+	uint32_t homes[VM_VCPUS_MAX];
+	uint64_t cpus = 0;
 	int e;
 
 	if (hv_enable(&why)) {
 		fmt_snprintf(err, err_size, "guests cannot run on this host: %s", why);
 		return -E_NOSUP;
 	}
-	e = sched_place(want_cpu, &home, err, err_size);
+	e = sched_place(want, nr_vcpus, homes, err, err_size);
 	if (e)
 		return e;
 	vm = new_slot();
@@ -439,10 +441,16 @@ static int create(uint64_t mem_mib, unsigned nr_vcpus, const char *name, const c
 		return e;
 	}
 	/* Last, with the VM paused: a CPU that sees its home is its sees it whole. Creating
-	 * the vCPU loaded its VMCS here; another CPU may load it only once it is cleared. */
-	for (unsigned i = 0; home != 0 && i < vm->nr_vcpus; i++)
-		hv_backend()->vcpu_put(vm->vcpus[i]);
-	__atomic_store_n(&vm->home, home, __ATOMIC_RELEASE);
+	 * the vCPUs loaded their VMCSs here; another CPU may load one only once it is
+	 * cleared. */
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		vm->vcpu_home[i] = homes[i];
+		cpus |= 1ull << homes[i];
+		if (homes[i] != 0)
+			hv_backend()->vcpu_put(vm->vcpus[i]);
+	}
+	__atomic_store_n(&vm->cpus, cpus, __ATOMIC_RELEASE);
+	__atomic_store_n(&vm->home, homes[0], __ATOMIC_RELEASE);
 	*out = vm;
 	return 0;
 }
@@ -464,8 +472,8 @@ int vm_start(const struct vm_start_args *a, struct vm **out, char *err, size_t e
 	e = precheck(a, image, err, err_size);
 	if (e)
 		return e;
-	e = create(a->mem_mib, a->vcpus, a->name ? a->name : image->name,
-		   image->name, NULL, a->cpu, &vm, err, err_size);
+	e = create(a->mem_mib, a->vcpus, a->name ? a->name : image->name, image->name, NULL,
+		   &(struct sched_want){ a->cpu, a->npin, a->pin }, &vm, err, err_size);
 	if (e)
 		return e;
 	if (a->cmdline) {
@@ -491,7 +499,8 @@ int vm_create_incoming(uint64_t mem_size, unsigned vcpus, const char *name,
 		       const char *image, const struct cpu_model *cpu, struct vm **out,
 		       char *err, size_t err_size)
 {
-	int e = create(mem_size / MIB, vcpus, name, image, cpu, -1, out, err, err_size);
+	int e = create(mem_size / MIB, vcpus, name, image, cpu, &(struct sched_want){ -1, 0, NULL },
+		       out, err, err_size);
 
 	if (!e)
 		(*out)->state = VM_INCOMING;
@@ -596,9 +605,10 @@ static void announce(struct vm *vm, const char *msg)
 	mon_event("vm%d %s", vm->id, msg);
 }
 
-/* On the VM's home CPU when that is not CPU 0 (an exit handler ended it): the state
- * changes at once, so the guest is not entered again, and CPU 0 announces it
- * (vm_settle), as only CPU 0 touches the monitor. */
+/* In an exit handler (the VM's lock held), or on another CPU than 0: the state changes
+ * at once, so the guest is not entered again, and CPU 0 announces it (vm_settle) once
+ * every CPU is out of it, as only CPU 0 touches the monitor; the wait cannot be here,
+ * where a CPU waited for may be spinning on the lock. */
 static void end(struct vm *vm, enum vm_state state, const char *msg)
 {
 	for (;;) {
@@ -608,7 +618,7 @@ static void end(struct vm *vm, enum vm_state state, const char *msg)
 		if (set_state(vm, cur, state))
 			break;
 	}
-	if (pcpu_this()->index != 0) {
+	if (pcpu_this()->index != 0 || spin_held_here(&vm->lock)) {
 		strlcpy(vm->end_msg, msg, sizeof(vm->end_msg));
 		__atomic_store_n(&vm->end_pending, 1, __ATOMIC_RELEASE);
 		return;

@@ -5,6 +5,7 @@
 #include "hv/cpu_model.h"
 #include "hv/boot.h"
 #include "hv/dirty.h"
+#include "hv/pcpu.h"
 #include "hv/types.h"
 #include "hv/vm_id.h"
 
@@ -71,7 +72,6 @@ struct vm {
 	struct vcpu *vcpus[VM_VCPUS_MAX];
 	unsigned nr_vcpus;      /* 0 once they are freed (it ended) */
 	unsigned vcpus_given;   /* what it was started with, for listing after that */
-	unsigned last_vcpu;     /* the home CPU's round robin among them (hv/sched.c) */
 	uint64_t exits;
 	uint64_t run_tsc;       /* TSC ticks spent running the guest */
 	uint64_t last_out_tsc;  /* host TSC as it last left the guest (its pause begins there) */
@@ -84,14 +84,22 @@ struct vm {
 	const struct vm_owner *owner; /* NULL, or what holds the VM (above) */
 	uint32_t throttle_pct;  /* share of wall time withheld (hv/throttle.h): vm_throttle */
 	uint64_t throttle_until; /* host TSC before which the scheduler leaves it off the CPU */
-	/* its home CPU's only (hv/sched.c): */
+	/* the scheduler's (hv/sched.c), by the CPUs its vCPUs are at home on: */
 	uint64_t window_mark;   /* run_tsc when the scheduler's share window began */
 	bool may_boost;         /* it used less than its share in the last window */
 	bool boost;             /* woken from HLT: runs next, for one short slice */
+	uint8_t last_vcpu[PCPU_MAX]; /* [o] each CPU's round robin among its vCPUs there */
 	/* Where it runs (hv/sched.c; the legend of hv/pcpu.h): */
-	uint32_t home;          /* [I] the CPU (pcpu index) whose scheduler runs it */
-	uint32_t runner;        /* [a] 1 + the CPU inside its slice now; 0: none */
+	uint32_t home;          /* [I] vCPU 0's CPU (pcpu index): where it is listed */
+	uint32_t vcpu_home[VM_VCPUS_MAX]; /* [I] the CPU whose scheduler runs each vCPU */
+	uint64_t cpus;          /* [I] bit c: a vCPU of it is at home on CPU c */
+	uint64_t runners;       /* [a] bit c: CPU c is inside a slice of it now */
 	uint32_t hold;          /* [a] CPU 0's holds: while > 0 no CPU enters it */
+	/* [l] The VM's lock: its devices and local APICs, its vCPUs' events and start
+	 * state, its dirty log and EPT while it runs, its counters. Taken by a CPU
+	 * running one of its vCPUs around everything but the guest itself (hv/spin.h);
+	 * a hold (all its CPUs out) stands in for it. */
+	uint32_t lock;
 	uint32_t s2_gen;        /* [a] moved when CPU 0 may have changed its EPT (a hold) */
 	uint32_t end_pending;   /* [a] it ended on its home CPU; CPU 0 still announces it */
 	char end_msg[224];      /* what to announce, written before end_pending */
@@ -111,8 +119,10 @@ struct vm_start_args {
 	unsigned nr_mods;
 	const char *initrd;  /* a Linux kernel's initrd module, or NULL */
 	const char *cmdline; /* NULL: the module's own arguments */
-	int cpu;             /* the host CPU to run on (cpu=); -1: the least loaded */
+	int cpu;             /* the host CPU all its vCPUs run on (cpu=); -1: placed */
 	unsigned vcpus;      /* vCPUs (cpus=), 1..VM_VCPUS_MAX */
+	unsigned npin;       /* pin=: vCPU i runs on host CPU pin[i % npin]; 0: none */
+	uint8_t pin[VM_VCPUS_MAX];
 };
 
 /* Creates, loads and starts a VM; on failure prints nothing and writes the reason to err. */

@@ -97,6 +97,31 @@ static int fail(char *err, size_t size, const char *fmt, const char *arg)
 	return -E_INVAL;
 }
 
+/* "0,1,...": up to VM_VCPUS_MAX host CPU numbers; -1 if malformed */
+static int parse_pin(const char *s, struct vm_start_args *a)
+{
+	char num[8];
+
+	a->npin = 0;
+	while (*s) {
+		const char *comma = strchr(s, ',');
+		size_t n = comma ? (size_t)(comma - s) : strlen(s);
+		uint64_t cpu;
+
+		if (n == 0 || n >= sizeof(num) || a->npin == VM_VCPUS_MAX)
+			return -1;
+		memcpy(num, s, n);
+		num[n] = 0;
+		if (!parse_u64(num, &cpu) || cpu >= PCPU_MAX)
+			return -1;
+		a->pin[a->npin++] = (uint8_t)cpu;
+		s += n;
+		if (*s == ',' && !*++s)
+			return -1; /* a trailing comma */
+	}
+	return a->npin ? 0 : -1;
+}
+
 int vm_parse_start(int argc, char **argv, struct vm_start_args *a, char *cmdline_buf,
 		   size_t cmdline_size, char *err, size_t err_size)
 {
@@ -108,7 +133,8 @@ int vm_parse_start(int argc, char **argv, struct vm_start_args *a, char *cmdline
 	a->vcpus = 1;
 	if (argc < 1 || strcmp(argv[0], "--") == 0)
 		return fail(err, err_size, "usage: vm start <image> [mem=MiB] [name=NAME] "
-				"[mod=IMAGE ...] [initrd=IMAGE] [cpu=N] [cpus=N] [-- guest command line]%s",
+				"[mod=IMAGE ...] [initrd=IMAGE] [cpu=N] [cpus=N] [pin=N,...] "
+				"[-- guest command line]%s",
 			    "");
 	a->image = argv[0];
 	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
@@ -142,6 +168,11 @@ int vm_parse_start(int argc, char **argv, struct vm_start_args *a, char *cmdline
 				return fail(err, err_size, "bad cpus= value '%s': give the VM's "
 					    "vCPUs, from 1 to 8", w + 5);
 			a->vcpus = (unsigned)n;
+		} else if (strncmp(w, "pin=", 4) == 0) {
+			if (parse_pin(w + 4, a))
+				return fail(err, err_size, "bad pin= value '%s': give host CPU "
+					    "numbers (info cpu), one for each vCPU, as pin=0,1",
+					    w + 4);
 		} else if (strncmp(w, "cpu=", 4) == 0) {
 			uint64_t n;
 			if (!parse_u64(w + 4, &n) || n >= VM_CPU_LIMIT)
@@ -151,8 +182,16 @@ int vm_parse_start(int argc, char **argv, struct vm_start_args *a, char *cmdline
 		} else {
 			return fail(err, err_size,
 				    "unknown argument '%s' (mem=, name=, mod=, initrd=, cpu=, cpus=, "
-				    "or -- before the guest's command line)", w);
+				    "pin=, or -- before the guest's command line)", w);
 		}
+	}
+	if (a->npin && a->cpu >= 0)
+		return fail(err, err_size, "cpu= puts every vCPU on one CPU, pin= each on its "
+			    "own: give one of them%s", "");
+	if (a->npin > a->vcpus) {
+		fmt_snprintf(err, err_size, "pin= names %u CPUs for %u vCPU(s) (cpus=)",
+			     a->npin, a->vcpus);
+		return -E_INVAL;
 	}
 	if (i < argc) { /* "--": the rest, joined, is the guest's command line */
 		cmdline_buf[0] = 0;

@@ -3,6 +3,7 @@
 #include "hv/lib/string.h"
 #include "hv/pcpu.h"
 #include "hv/pmm.h"
+#include "hv/spin.h"
 #include "hv/vm.h"
 #include "hv/x86.h"
 #include "vmx/vcpu.h"
@@ -265,8 +266,11 @@ void vmx_vcpu_run(struct vcpu *v, uint64_t deadline_tsc)
 	make_resident(x);
 	flush_stale(x, vm);
 	x->slice_end = deadline_tsc;
-	/* A hold (hv/sched.c) ends the slice: CPU 0 waits for this CPU to leave the guest */
-	while (vm->state == VM_RUNNING && !v->halted && !vm_held(vm)) {
+	/* The VM's lock, but inside the guest: its other vCPUs may run on other CPUs */
+	spin_lock(&vm->lock);
+	/* A hold (hv/sched.c) ends the slice: CPU 0 waits for this CPU to leave the guest.
+	 * So does an INIT from another vCPU (it waits for a SIPI now). */
+	while (vm->state == VM_RUNNING && vcpu_runnable(v) && !vm_held(vm)) {
 		uint64_t now = rdtsc(), ticks, until, in, out;
 		bool go_on;
 		int r;
@@ -287,9 +291,11 @@ void vmx_vcpu_run(struct vcpu *v, uint64_t deadline_tsc)
 		vmcs_write(GUEST_RIP, v->rip);
 		vmcs_write(GUEST_RFLAGS, v->rflags);
 		write_cr2(x->cr2);
+		spin_unlock(&vm->lock);
 		in = rdtsc();
 		r = vmx_enter(v->gpr, x->launched);
 		out = rdtsc();
+		spin_lock(&vm->lock);
 		x->cr2 = read_cr2();
 		vm->run_tsc += out - now;
 		vm->last_out_tsc = out;
@@ -309,4 +315,5 @@ void vmx_vcpu_run(struct vcpu *v, uint64_t deadline_tsc)
 		if (!go_on)
 			break;
 	}
+	spin_unlock(&vm->lock);
 }

@@ -85,14 +85,17 @@ static bool vec_test(const struct lapic *a, uint32_t base, unsigned v)
 	return *reg(a, base + v / 32 * 16) & (1u << (v % 32));
 }
 
+/* Atomic: with APIC virtualization the page is the virtual-APIC page, which the CPU
+ * running the target vCPU may update (delivering a virtual interrupt clears its IRR
+ * bit) while a vCPU on another CPU sends it an IPI. */
 static void vec_set(struct lapic *a, uint32_t base, unsigned v, bool on)
 {
 	uint32_t *r = reg(a, base + v / 32 * 16);
 
 	if (on)
-		*r |= 1u << (v % 32);
+		__atomic_fetch_or(r, 1u << (v % 32), __ATOMIC_SEQ_CST);
 	else
-		*r &= ~(1u << (v % 32));
+		__atomic_fetch_and(r, ~(1u << (v % 32)), __ATOMIC_SEQ_CST);
 }
 
 int lapic_highest(const struct lapic *a, uint32_t base)

@@ -93,17 +93,18 @@ def to_text(data):
 
 
 def parse_vms(text):
-    """`info vms` as {id: {name, state, mem, exits, cpu_ms, cpu, vcpus, kind}} (cpu: the
-    host CPU it runs on; a throttled VM's row ends in `throttled N%`, kept as
-    throttled)."""
+    """`info vms` as {id: {name, state, mem, exits, cpu_ms, cpu, vcpus, vcpu_cpus, kind}}
+    (cpu: the host CPU vCPU 0 runs on; vcpu_cpus: each vCPU's, a list, empty once the VM
+    ended; a throttled VM's row ends in `throttled N%`, kept as throttled)."""
     rows = {}
     for line in text.splitlines()[1:]:
         f = line.split()
-        if len(f) < 9:
+        if len(f) < 10:
             continue
         rows[int(f[0])] = {"name": f[1], "state": f[2], "mem": int(f[3]), "exits": int(f[4]),
                            "cpu_ms": int(f[5]), "cpu": int(f[6]), "vcpus": int(f[7]),
-                           "kind": f[8], "throttled": f[10] if len(f) > 10 else None}
+                           "vcpu_cpus": [int(c) for c in f[8].split(",") if c != "-"],
+                           "kind": f[9], "throttled": f[11] if len(f) > 11 else None}
     return rows
 
 

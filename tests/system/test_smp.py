@@ -269,6 +269,30 @@ def test_a_vm_of_several_vcpus_starts_its_aps_and_passes_ipis(clean, vcpus, cpu)
     assert row["vcpus"] == vcpus and row["cpu"] == cpu, row
 
 
+@pytest.mark.parametrize("place,homes", [("pin=0,1", [0, 1]), ("pin=1,0", [1, 0]),
+                                         ("", [1, 0])])
+def test_vcpus_of_one_vm_run_on_two_cpus_at_once(clean, place, homes):
+    """The vCPUs of one VM spread over host CPUs (issue 17, scheduling): pinned with
+    `pin=`, or placed by load (vCPU 0 on CPU 1, as CPU 0 carries tern's loop, then
+    vCPU 1 on CPU 0). The smp guest starts its AP and passes every kind of IPI between
+    the two CPUs (each IPI kicks the target's CPU), both counters move, and it ends in
+    `info vms` lists each vCPU's CPU."""
+    vm = clean.vm_start(f"smp cpus=2 {place} -- n=20 seconds=0")
+    smp_lines(clean, vm, 2, 20)
+    first, second = beats(clean, vm, 2)
+    assert all(y > x for x, y in zip(first, second)), (first, second)
+    row = clean.vms()[vm]
+    assert row["vcpu_cpus"] == homes and row["cpu"] == homes[0], row
+    assert not re.search(rf"\[vm{vm}\] FAIL", clean.console_text())
+
+
+def test_pin_refuses_a_cpu_that_cannot_run_guests(clean):
+    out = clean.cmd("vm start smp cpus=2 pin=0,2")
+    assert "error: pin: cpu2 cannot run guests: no such CPU (see info cpu)" in out, out
+    out = clean.cmd("vm start smp cpus=2 pin=0,1,0")
+    assert "error: pin= names 3 CPUs for 2 vCPU(s) (cpus=)" in out, out
+
+
 def test_vcpus_beyond_eight_refused_and_each_vcpus_registers(clean):
     out = clean.cmd("vm start smp cpus=9")
     assert "error: bad cpus= value '9': give the VM's vCPUs, from 1 to 8" in out, out
@@ -309,18 +333,21 @@ def start_pages_on_cpu1(host, args):
     return vm, own, set(area)
 
 
-@pytest.mark.parametrize("vcpus", [1, 2])
+@pytest.mark.parametrize("homes", [[1], [1, 1], [0, 1]], ids=["cpu1", "2vcpus-cpu1",
+                                                             "2vcpus-cpu0-cpu1"])
 @pytest.mark.parametrize("mode", MODES)
-def test_dirty_tracking_exact_on_cpu1(clean, mode, vcpus):
+def test_dirty_tracking_exact_with_writers_on_every_vcpu(clean, mode, homes):
     """test_dirty.py's exactness check in each mode, the guest on CPU 1: rounds end from
     CPU 0 (a hold: CPU 1 leaves the guest, its PML buffers are drained, its EPT
     translations flushed before it enters again). With 2 vCPUs both write and read
-    their halves of every round's pages at once: every page either wrote is in the
-    round, no page only read is, nothing outside the guest's own memory is (with the
-    log armed on vCPU 0 alone, the AP's pages go missing: tried for pml)."""
-    vm, own, area = start_pages(clean, f"seed={10 + vcpus} count=24", f"cpus={vcpus} cpu=1")
+    their halves of every round's pages at once, at home on CPU 1 or one on each CPU:
+    every page either wrote is in the round, no page only read is, nothing outside the
+    guest's own memory is (with the log armed on vCPU 0 alone, the AP's pages go
+    missing: tried for pml)."""
+    vcpus, pin = len(homes), ",".join(str(c) for c in homes)
+    vm, own, area = start_pages(clean, f"seed={10 + vcpus} count=24", f"cpus={vcpus} pin={pin}")
     area = set(area)
-    assert clean.vms()[vm]["cpu"] == 1 and clean.vms()[vm]["vcpus"] == vcpus
+    assert clean.vms()[vm]["vcpu_cpus"] == homes
     clean.cmd(f"dirty start {vm} mode={mode}")
     sync(clean, vm)
     for rnd in (1, 2, 3):
@@ -459,12 +486,13 @@ def memtouch_beat(host, vm):
 
 def test_memtouch_of_two_vcpus_migrates_with_its_ledger(pair):
     """memtouch started with cpus=2 writes from both vCPUs, each the only writer and
-    checker of its half of the pages. It moves to the other host and back with
-    full-digest on: each time the target's memory is the source's at the pause, its
-    ledger holds there and both vCPUs write on (with the AP's writes left out of the
-    dirty log, the digest differs: checked by arming PML on vCPU 0 alone)."""
+    checker of its half of the pages, one vCPU on each host CPU. It moves to the other
+    host and back with full-digest on, the pause stopping both CPUs: each time the
+    target's memory is the source's at the pause, its ledger holds there and both
+    vCPUs write on, again one on each CPU (placed by load). With the AP's writes left
+    out of the dirty log the digest differs: checked by arming PML on vCPU 0 alone."""
     a, b = pair
-    vm = a.vm_start("memtouch mem=8 cpus=2 cpu=1 name=twins -- mib=2")
+    vm = a.vm_start("memtouch mem=8 cpus=2 pin=1,0 name=twins -- mib=2")
     a.expect(rf"\[vm{vm}\] memtouch: mode=32 [^\r\n]* cpus=2\r\n".encode(), timeout=60)
     first, second = memtouch_beat(a, vm), memtouch_beat(a, vm)
     assert len(first) == 2 and all(y > x for x, y in zip(first, second)), (first, second)
@@ -474,7 +502,7 @@ def test_memtouch_of_two_vcpus_migrates_with_its_ledger(pair):
             vm = migrated(src, vm, dst_ip, "memtouch, 2 vCPUs")
             first, second = memtouch_beat(dst, vm), memtouch_beat(dst, vm)
             assert all(y > x for x, y in zip(first, second)), (first, second)
-            assert dst.vms()[vm]["vcpus"] == 2, dst.cmd("info vms")
+            assert dst.vms()[vm]["vcpu_cpus"] == [1, 0], dst.cmd("info vms")
         for h in pair:
             assert "check=FAIL" not in h.console_text()
     finally:

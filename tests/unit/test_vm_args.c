@@ -1,4 +1,5 @@
 #include <string.h>
+#include "hv/lib/fmt.h"
 #include "hv/vm_args.h"
 #include "hv/vconsole.h"
 #include "hv/error.h"
@@ -55,6 +56,32 @@ static void test_cpu(void **state)
 	assert_non_null(strstr(err, "bad cpu= value '4096'"));
 }
 
+static void test_pin(void **state)
+{
+	assert_int_equal(parse("spin cpus=3 pin=1,0,2"), 0);
+	assert_int_equal(a.npin, 3);
+	assert_int_equal(a.pin[0], 1);
+	assert_int_equal(a.pin[1], 0);
+	assert_int_equal(a.pin[2], 2);
+	assert_int_equal(a.cpu, -1);
+	assert_int_equal(parse("spin pin=1 cpus=4"), 0); /* fewer: round the list again */
+	assert_int_equal(a.npin, 1);
+	assert_int_equal(parse("spin"), 0);
+	assert_int_equal(a.npin, 0);
+	assert_true(parse("spin cpus=2 pin=0,1,2") < 0);
+	assert_string_equal(err, "pin= names 3 CPUs for 2 vCPU(s) (cpus=)");
+	assert_true(parse("spin cpus=2 pin=0 cpu=1") < 0);
+	assert_non_null(strstr(err, "give one of them"));
+	const char *bad[] = { "pin=", "pin=,", "pin=0,", "pin=,1", "pin=0,,1", "pin=64",
+			      "pin=a", "pin=-1", "pin=0,1,2,3,4,5,6,7,0", "pin=12345678" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char line[64];
+		fmt_snprintf(line, sizeof(line), "spin cpus=8 %s", bad[i]);
+		assert_true(parse(line) < 0);
+		assert_non_null(strstr(err, "bad pin= value"));
+	}
+}
+
 static void test_linux(void **state)
 {
 	assert_int_equal(parse("linux mem=128 initrd=initramfs -- console=ttyS0 quiet"), 0);
@@ -90,7 +117,7 @@ static void test_errors(void **state)
 	assert_true(parse("x name=") < 0);
 	assert_true(parse("x bogus") < 0);
 	assert_string_equal(err, "unknown argument 'bogus' (mem=, name=, mod=, initrd=, cpu=, "
-				 "cpus=, or -- before the guest's command line)");
+				 "cpus=, pin=, or -- before the guest's command line)");
 	assert_true(parse("x initrd=") < 0);
 	assert_true(parse("x initrd=a initrd=b") < 0);
 	assert_non_null(strstr(err, "one initrd="));
@@ -215,6 +242,7 @@ int main(void)
 		cmocka_unit_test(test_all_options),
 		cmocka_unit_test(test_linux),
 		cmocka_unit_test(test_cpu),
+		cmocka_unit_test(test_pin),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_console_lines),
