@@ -79,7 +79,6 @@ struct worker {
 	uint32_t pages;           /* how many */
 	uint32_t rng, rolling;    /* rolling: the next of its pages to check, 0 .. pages-1 */
 	uint32_t recent;          /* uint32_t[MIN(rate, MAX_RECENT)]: written this beat */
-	volatile uint32_t up;     /* an AP: running */
 	volatile uint32_t writes; /* pages written so far */
 	volatile uint32_t failed;
 	struct failure fail;
@@ -365,15 +364,13 @@ static void layout(struct mt_args *a, uint32_t ram_top)
 }
 
 static struct mt_args mt;
-static uint32_t starting; /* the AP being started: its worker */
 
 /* An AP: its own pages, beat after beat; the BSP reports for it. */
-static __noreturn void ap_main(void)
+static __noreturn void ap_main(uint32_t index)
 {
-	struct worker *w = worker(&mt, starting);
+	struct worker *w = worker(&mt, index);
 	uint64_t stall;
 
-	w->up = 1;
 	start_worker(&mt, w);
 	for (;;)
 		recheck(&mt, w, beat(&mt, w, &stall));
@@ -390,22 +387,6 @@ static uint32_t find_cpus(uint8_t *ids)
 		exit(EXIT_FAIL);
 	}
 	return n;
-}
-
-static void start_aps(const uint8_t *ids)
-{
-	if (mt.cpus > 1 && !mt.tsc_khz) {
-		printf("FAIL memtouch: no TSC rate to time the APs' start by\n");
-		exit(EXIT_FAIL);
-	}
-	mp_init(ap_main, mt.tsc_khz * 1000ull);
-	for (starting = 1; starting < mt.cpus; starting++) {
-		if (!mp_start_ap(ids[starting], &worker(&mt, starting)->up, NULL)) {
-			printf("FAIL memtouch: the AP with APIC ID %u did not start within a "
-			       "second\n", ids[starting]);
-			exit(EXIT_FAIL);
-		}
-	}
 }
 
 void guest_main(uint32_t magic, struct mb_info *mbi)
@@ -433,7 +414,7 @@ void guest_main(uint32_t magic, struct mb_info *mbi)
 	printf("memtouch: mode=%u mib=%u pages=%u area=0x%x rate=%u beat=%u seed=%u fill=%s "
 	       "cpus=%u\n", a->mode, a->mib, a->pages, a->area, a->rate, a->beat, a->seed, fill,
 	       a->cpus);
-	start_aps(ids);
+	mp_start_all("memtouch", ids, a->cpus, ap_main);
 	if (a->mode == 64)
 		enter_long_mode(ram_top, BLOB64_BASE, a);
 	run(a);

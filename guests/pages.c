@@ -30,7 +30,6 @@
 #include "guests/lib/guest.h"
 #include "guests/lib/cpu.h"
 #include "guests/lib/mp.h"
-#include "guests/lib/tsc.h"
 
 #define AREA_BASE (3 * MIB)
 #define MAX_AREA_PAGES 65536 /* 256 MiB */
@@ -61,8 +60,7 @@ static volatile uint32_t sink;                       /* keeps the reads */
 static char line[80];
 
 /* The CPUs: the BSP plans a round, then every CPU does its share of it */
-static uint32_t nr_cpus = 1, starting;
-static volatile uint32_t ap_up[MP_MAX_CPUS];
+static uint32_t nr_cpus = 1;
 static volatile uint32_t go_round;   /* the round the APs are to do */
 static volatile uint32_t aps_done;   /* APs done with it */
 static uint32_t written_by[MP_MAX_CPUS];
@@ -209,11 +207,10 @@ static void go(void)
 }
 
 /* An AP: its share of each round the BSP plans */
-static __noreturn void ap_main(void)
+static __noreturn void ap_main(uint32_t cpu)
 {
-	uint32_t cpu = starting, done = 0;
+	uint32_t done = 0;
 
-	ap_up[cpu] = 1;
 	for (;;) {
 		while (go_round == done)
 			asm volatile("pause");
@@ -229,26 +226,12 @@ static void start_aps(void)
 	uint8_t ids[MP_MAX_CPUS];
 	char err[96];
 	int n = mp_discover(ids, MP_MAX_CPUS, err, sizeof(err));
-	uint32_t khz;
 
 	if (n < 0) {
 		printf("FAIL pages: %s\n", err);
 		exit(EXIT_FAIL);
 	}
-	if (n == 1)
-		return;
-	if (!(khz = tsc_khz(NULL))) {
-		printf("FAIL pages: no TSC rate to time the APs' start by\n");
-		exit(EXIT_FAIL);
-	}
-	mp_init(ap_main, khz * 1000ull);
-	for (starting = 1; starting < (uint32_t)n; starting++) {
-		if (!mp_start_ap(ids[starting], &ap_up[starting], NULL)) {
-			printf("FAIL pages: the AP with APIC ID %u did not start within a second\n",
-			       ids[starting]);
-			exit(EXIT_FAIL);
-		}
-	}
+	mp_start_all("pages", ids, n, ap_main);
 	nr_cpus = n;
 }
 

@@ -199,3 +199,39 @@ bool mp_start_ap(uint32_t apic_id, volatile uint32_t *up, volatile uint32_t *pro
 	}
 	return mp_wait_for(up, 1, progress);
 }
+
+static void (*all_entry)(uint32_t index);
+static uint32_t starting;               /* the AP being started: its index in ids */
+static volatile uint32_t started[MP_MAX_CPUS];
+
+static __noreturn void start_one(void)
+{
+	uint32_t i = starting;
+
+	started[i] = 1;
+	all_entry(i);
+	for (;;)
+		asm volatile("cli; hlt");
+}
+
+void mp_start_all(const char *who, const uint8_t *ids, uint32_t n,
+		  void (*entry)(uint32_t index))
+{
+	uint32_t khz;
+
+	if (n <= 1)
+		return;
+	if (!(khz = tsc_khz(NULL))) {
+		printf("FAIL %s: no TSC rate to time the APs' start by\n", who);
+		exit(EXIT_FAIL);
+	}
+	all_entry = entry;
+	mp_init(start_one, khz * 1000ull);
+	for (starting = 1; starting < n; starting++) {
+		if (!mp_start_ap(ids[starting], &started[starting], NULL)) {
+			printf("FAIL %s: the AP with APIC ID %u did not start within a second\n",
+			       who, ids[starting]);
+			exit(EXIT_FAIL);
+		}
+	}
+}

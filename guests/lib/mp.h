@@ -52,6 +52,13 @@ void mp_send_ipi(uint32_t dest, uint32_t icr);
  * *progress, when given (the BSP's own counter). */
 bool mp_start_ap(uint32_t apic_id, volatile uint32_t *up, volatile uint32_t *progress);
 
+/* Starts the APs ids[1..n-1] one after another, each running entry(i), i its index in
+ * ids (entry must not return). Ends the guest with a FAIL line that starts with who
+ * when there is no TSC rate to time the start by, or an AP is not up within a second.
+ * Sets up the trampoline itself (see mp_init). */
+void mp_start_all(const char *who, const uint8_t *ids, uint32_t n,
+		  void (*entry)(uint32_t index));
+
 /* Spins until *p reaches want or a second passes, bumping *progress when given. */
 bool mp_wait_for(volatile uint32_t *p, uint32_t want, volatile uint32_t *progress);
 
