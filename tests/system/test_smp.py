@@ -208,6 +208,33 @@ def test_monitor_answers_while_a_guest_spins_on_cpu1(clean):
     assert clean.vms()[vm]["state"] == "running"
 
 
+def test_spread_vcpus_spinning_with_interrupts_off_stall_no_one(clean):
+    """A VM whose vCPUs spin with interrupts off, one on each CPU (memtouch cpus=2
+    pin=1,0 never enables them), beside a spin VM on CPU 0: the monitor answers, CPU 1
+    takes its IPIs, a hold of the spread VM (`info registers` of each vCPU) returns,
+    and the spin VM and both of memtouch's vCPUs make progress. The hold waits for the
+    slice's VMX-preemption timer on each CPU, as Bochs's guests with IF=0 never exit
+    on the kick: were CPU 1's slices not ended by it, the hold would never return."""
+    spin = start_spin(clean, 0)
+    vm = clean.vm_start("memtouch mem=8 cpus=2 pin=1,0 -- mib=1")
+    clean.expect(rf"\[vm{vm}\] memtouch: mode=32 [^\r\n]* cpus=2\r\n".encode(), timeout=60)
+    first = memtouch_beat(clean, vm)
+    for k in (0, 1):
+        regs = clean.cmd(f"info registers {vm} vcpu={k}")
+        assert f"vcpu: {k}" in regs and "mp-state: run" in regs, regs
+    cpu = rows(clean.info("cpu"))
+    assert cpu[1]["answered"] == "yes" and cpu[1]["state"] == "online", cpu
+    got, took = cpu_ms_over(clean, [spin, vm])
+    second = memtouch_beat(clean, vm)
+    print(f"\nspread memtouch beside a spin VM on cpu0: spin {got[spin]}, memtouch "
+          f"{got[vm]} cpu-ms in {took} ms; writes {first} -> {second}")
+    assert all(y > x for x, y in zip(first, second)), (first, second)
+    # CPU 0 is shared by the spin VM, memtouch's vCPU 1 and tern's loop
+    assert got[spin] > 0.2 * took, (got, took)
+    assert clean.vms()[vm]["vcpu_cpus"] == [1, 0]
+    assert "check=FAIL" not in clean.console_text()
+
+
 def test_stop_cont_kill_on_cpu1(clean):
     """And what reaching CPU 1 cost, counted there: the stop is a hold that kicks it out
     of the guest (holds, hold-us), and the EPT translations it drops before it enters
