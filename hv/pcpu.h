@@ -6,6 +6,10 @@
  *   [I] set before the CPU starts, then immutable
  *   [o] the CPU itself only (no other CPU reads it while it runs)
  *   [a] written by the CPU itself with atomic stores, read by others atomically
+ * and on struct vm (hv/vm.h):
+ *   [l] the VM's lock
+ *   [h] written by CPU 0 only while it holds the VM (every CPU out of it), read
+ *       atomically
  * An application processor touches its own pcpu, and the VMs at home on it under the
  * handshake of hv/sched.c; the rest (the allocator, the monitor, the network, creating
  * and freeing VMs) is the boot CPU's alone. docs/architecture.md has the whole legend. */

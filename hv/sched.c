@@ -257,6 +257,85 @@ void vm_unhold(struct vm *vm)
 		sched_kick(vm);
 }
 
+/* --- balancing --- */
+
+/* Once a second CPU 0 compares the CPUs that run guests by the count placement uses
+ * (vCPUs of running VMs at home there, CPU 0 one more): when the busiest has two more
+ * than the idlest, one vCPU placed by load moves from there to there. Pinned ones
+ * (cpu=, pin=) and those of a VM a migration owns stay. One move a round; a move
+ * shrinks the gap by two, so vCPUs never go back and forth. */
+#define BALANCE_MS 1000
+
+/* The move itself, under a hold that stands even when no other CPU runs the VM (its
+ * CPUs change under it): every CPU out and its VMCSs cleared, CPU 0's too; the new
+ * home loads the VMCS with its own host state and drops the VM's translations before
+ * it first enters (the backend compares the CPU it last ran on). */
+static void move_vcpu(struct vm *vm, unsigned k, uint32_t to)
+{
+	uint64_t cpus = 0;
+
+	__atomic_fetch_add(&vm->hold, 1, __ATOMIC_SEQ_CST);
+	sched_wait_out(vm);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		hv_backend()->vcpu_put(vm->vcpus[i]);
+	__atomic_store_n(&vm->vcpu_home[k], to, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
+		cpus |= bit(vm->vcpu_home[i]);
+	__atomic_store_n(&vm->cpus, cpus, __ATOMIC_RELEASE);
+	__atomic_store_n(&vm->home, vm->vcpu_home[0], __ATOMIC_RELEASE);
+	__atomic_fetch_sub(&vm->hold, 1, __ATOMIC_SEQ_CST);
+	sched_kick(vm);
+}
+
+/* A vCPU at home on from that balancing may move: its VM's slot index and the vCPU's */
+static bool movable_on(uint32_t from, unsigned *slot, unsigned *k)
+{
+	for (unsigned i = 0; i < VM_MAX; i++) {
+		const struct vm *vm = vm_at(i);
+		if (!vm || !vm->movable || vm->owner || vm->state != VM_RUNNING ||
+		    load32(&vm->home) == VM_HOME_NONE)
+			continue;
+		for (unsigned n = 0; n < vm->nr_vcpus; n++) {
+			if (vm->vcpu_home[n] == from) {
+				*slot = i;
+				*k = n;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+static void balance(void)
+{
+	static uint64_t next_ms;
+	uint64_t now = time_now_ms();
+	unsigned most = 0, fewest = ~0u, slot = 0, k = 0;
+	uint32_t busy = 0, idle = 0;
+	struct vm *vm;
+
+	if (now < next_ms)
+		return;
+	next_ms = now + BALANCE_MS;
+	for (uint32_t c = 0; c < pcpu_count() && c < PCPU_MAX; c++) {
+		unsigned n, s, v;
+		if (!can_run_guests(pcpu_get(c)))
+			continue;
+		n = vcpus_at(c) + (c == 0);
+		if (n < fewest)
+			fewest = n, idle = c;
+		if (n > most && movable_on(c, &s, &v))
+			most = n, busy = c, slot = s, k = v;
+	}
+	if (fewest == ~0u || most < fewest + 2)
+		return;
+	vm = vm_at(slot);
+	move_vcpu(vm, k, idle);
+	mon_event("vm%d: vcpu%u moved from cpu%u to cpu%u to balance the load (vCPUs at home: "
+		"%u there, %u here, tern's loop counting one on cpu0)\n", vm->id, k, busy, idle,
+		most, fewest);
+}
+
 /* --- running VMs --- */
 
 void sched_hurry(bool *held, bool on)
@@ -523,6 +602,7 @@ bool sched_run_once(void)
 	serve_others();
 	ran = run_once(cpu, slice, time_tsc_hz() / 1000000 * IDLE_POLL_US);
 	serve_others(); /* what the slice left, before the loop's services */
+	balance();
 	vm_reap();
 	return ran != NULL;
 }

@@ -1,9 +1,10 @@
 /* Where vCPUs run, and how CPU 0 reaches a VM that runs on other CPUs.
  *
- * Each vCPU has a home CPU (vm->vcpu_home) for life: all on N with `vm start ...
- * cpu=N`, vCPU i on the i-th CPU of `pin=` (round the list again past its end), else
- * each in turn on the CPU with the fewest vCPUs at home (CPU 0 counts one more: it
- * carries tern's own work). vm->home is vCPU 0's. Every CPU runs the VMs with vCPUs at
+ * Each vCPU has a home CPU (vm->vcpu_home): all on N with `vm start ... cpu=N`, vCPU i
+ * on the i-th CPU of `pin=` (round the list again past its end), else each in turn on
+ * the CPU with the fewest vCPUs at home (CPU 0 counts one more: it carries tern's own
+ * work). vm->home is vCPU 0's. Those placed by load CPU 0 moves, one a second, while
+ * the busiest CPU has two more than the idlest (balancing, in sched_run_once). Every CPU runs the VMs with vCPUs at
  * home there round robin, and a VM's vCPUs there round robin within its slices: CPU 0
  * between the services of tern's loop (sched_run_once), an application processor in
  * its own loop (sched_ap_loop). vCPUs of one VM on different CPUs run at once.

@@ -449,6 +449,7 @@ static int create(uint64_t mem_mib, unsigned nr_vcpus, const char *name, const c
 		if (homes[i] != 0)
 			hv_backend()->vcpu_put(vm->vcpus[i]);
 	}
+	vm->movable = want->cpu < 0 && !want->npin;
 	__atomic_store_n(&vm->cpus, cpus, __ATOMIC_RELEASE);
 	__atomic_store_n(&vm->home, homes[0], __ATOMIC_RELEASE);
 	*out = vm;

@@ -90,9 +90,12 @@ struct vm {
 	bool boost;             /* woken from HLT: runs next, for one short slice */
 	uint8_t last_vcpu[PCPU_MAX]; /* [o] each CPU's round robin among its vCPUs there */
 	/* Where it runs (hv/sched.c; the legend of hv/pcpu.h): */
-	uint32_t home;          /* [I] vCPU 0's CPU (pcpu index): where it is listed */
-	uint32_t vcpu_home[VM_VCPUS_MAX]; /* [I] the CPU whose scheduler runs each vCPU */
-	uint64_t cpus;          /* [I] bit c: a vCPU of it is at home on CPU c */
+	uint32_t home;          /* [h] vCPU 0's CPU (pcpu index): where it is listed */
+	/* [h] the CPU whose scheduler runs each vCPU, and bit c: a vCPU of it is at home
+	 * on CPU c (set at creation; then changed only by CPU 0 under a hold, balancing) */
+	uint32_t vcpu_home[VM_VCPUS_MAX];
+	uint64_t cpus;
+	bool movable;           /* [I] placed by load (no cpu=, no pin=): balancing may move it */
 	uint64_t runners;       /* [a] bit c: CPU c is inside a slice of it now */
 	uint32_t hold;          /* [a] CPU 0's holds: while > 0 no CPU enters it */
 	/* [l] The VM's lock: its devices and local APICs, its vCPUs' events and start

@@ -313,6 +313,35 @@ def test_vcpus_of_one_vm_run_on_two_cpus_at_once(clean, place, homes):
     assert not re.search(rf"\[vm{vm}\] FAIL", clean.console_text())
 
 
+def test_balancing_moves_vcpus_placed_by_load_only(clean):
+    """Balancing (issue 17): three spin VMs pinned to CPU 1 make an smp VM of 2 vCPUs
+    placed by load land both on CPU 0, and a spin VM is pinned there too. Once the three
+    on CPU 1 are killed, CPU 0 has four vCPUs' load (tern's loop counting one) and CPU 1
+    none: balancing moves the smp VM's vCPUs to CPU 1 one at a time, the second as the
+    first left a gap of two still, and then stops (2 and 2). The pinned spin VM stays
+    on CPU 0; the smp guest goes on passing IPIs, its counters moving."""
+    away = [start_spin(clean, 1) for _ in range(3)]
+    vm = clean.vm_start("smp cpus=2 -- n=20 seconds=0")
+    smp_lines(clean, vm, 2, 20)
+    pinned = start_spin(clean, 0)
+    assert clean.vms()[vm]["vcpu_cpus"] == [0, 0], clean.cmd("info vms")
+    mark = len(clean.console_text())
+    for s in away:
+        assert f"vm{s} killed" in clean.cmd(f"kill {s}")
+    for k in (0, 1):
+        clean.expect(rf"vm{vm}: vcpu{k} moved from cpu0 to cpu1 to balance the load "
+                     rf"\(vCPUs at home: \d+ there, \d+ here".encode(), timeout=120)
+    first, second = beats(clean, vm, 2)
+    assert all(y > x for x, y in zip(first, second)), (first, second)
+    wait_tern_ms(clean, 3000)  # three more rounds of balancing: none moves
+    rows_ = clean.vms()
+    assert rows_[vm]["vcpu_cpus"] == [1, 1] and rows_[vm]["cpu"] == 1, rows_
+    assert rows_[pinned]["cpu"] == 0 and rows_[pinned]["state"] == "running", rows_
+    text = clean.console_text()[mark:]
+    assert len(re.findall(r"moved from cpu\d to cpu\d to balance", text)) == 2, text
+    assert not re.search(rf"\[vm{vm}\] FAIL", text)
+
+
 def test_pin_refuses_a_cpu_that_cannot_run_guests(clean):
     out = clean.cmd("vm start smp cpus=2 pin=0,2")
     assert "error: pin: cpu2 cannot run guests: no such CPU (see info cpu)" in out, out
