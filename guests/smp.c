@@ -11,6 +11,8 @@
  *   smp: progress pages=<first>-<last>         (a page per CPU: BSP, then APs)
  *   smp: up=<k> of <n-1> aps
  *   smp: ipi=<round trips> nmi=<taken> logical=<taken> others=<taken>
+ *   smp: ipi-round-trip ap=<id> mean-ns=<m> max-ns=<x>  (for each AP: its fixed IPIs,
+ *                                                       sent until the answer came)
  *   smp: beat=<k> progress=<bsp>,<ap>,... pings=ok  (each second; APs by APIC ID; each
  *                                                   AP answered a fixed IPI)
  * where ipi counts fixed IPIs (physical destination) each answered by the AP with an
@@ -54,6 +56,7 @@ struct cpu {
 	volatile uint32_t progress; /* bumped by its CPU while it waits */
 	volatile uint32_t ping, nmi, logical, others; /* IPIs taken, by their handlers */
 	uint32_t trips;             /* BSP only: pings answered */
+	uint64_t trip_tsc, trip_max; /* BSP only: their round trips, summed and longest */
 } __attribute__((aligned(4096)));
 
 static struct cpu cpus[MAX_CPUS]; /* [0] the BSP, then the APs by APIC ID */
@@ -237,10 +240,14 @@ static void ping_pong(struct cpu *c, uint32_t n)
 {
 	for (c->trips = 0; c->trips < n; c->trips++) {
 		uint32_t want = pongs + 1;
+		uint64_t t0 = rdtsc(), t;
 
 		mp_send_ipi(c->apic_id, ICR_ASSERT | ICR_FIXED | VEC_PING);
 		if (!wait_for(&pongs, want))
 			return;
+		t = rdtsc() - t0;
+		c->trip_tsc += t;
+		c->trip_max = MAX(c->trip_max, t);
 	}
 }
 
@@ -294,6 +301,13 @@ static void check_ipis(uint32_t n)
 		others += c->others;
 	}
 	printf("smp: ipi=%u nmi=%u logical=%u others=%u\n", trips, nmi, logical, others);
+	for (uint32_t i = 1; i < nr_cpus; i++) {
+		c = &cpus[i];
+		if (c->trips)
+			printf("smp: ipi-round-trip ap=%u mean-ns=%u max-ns=%u\n", c->apic_id,
+			       (uint32_t)(c->trip_tsc * 1000000000ull / second / c->trips),
+			       (uint32_t)(c->trip_max * 1000000000ull / second));
+	}
 	for (uint32_t i = 1; i < nr_cpus; i++) {
 		c = &cpus[i];
 		if (c->trips != n || c->ping != n)
