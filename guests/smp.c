@@ -10,6 +10,8 @@
  *   smp: cpus=<n> apic-ids=<bsp>,<ap>,... bsp=<id>  (the APs by ID)
  *   smp: progress pages=<first>-<last>         (a page per CPU: BSP, then APs)
  *   smp: up=<k> of <n-1> aps
+ *   smp: lowest-priority took=<k> by=<id> lowest-tpr=<id>  (k CPUs took it, the last
+ *                                              was by; lowest-tpr: the AP that should)
  *   smp: ipi=<round trips> nmi=<taken> logical=<taken> others=<taken>
  *   smp: ipi-round-trip ap=<id> mean-ns=<m> max-ns=<x>  (for each AP: its fixed IPIs,
  *                                                       sent until the answer came)
@@ -19,7 +21,9 @@
  * IPI back, nmi the NMIs the APs took, logical the APs that took one fixed IPI sent to
  * all of them at once by logical destination (the flat model's 8 bits reach APIC IDs
  * 0-7 only), others those that took one sent with the all-excluding-self shorthand;
- * each the sum over all APs. Then PASS, or FAIL lines naming what went wrong: no
+ * each the sum over all APs; lowest-priority says who took one IPI of that mode sent to
+ * every AP in the flat model, each AP's TPR 0x20 but the last one's (by APIC ID), 0x10:
+ * exactly one AP must take it, and by the SDM's rule that one. Then PASS, or FAIL lines naming what went wrong: no
  * MADT, an AP that did not come up, an AP that missed IPIs, or one whose counter stood
  * still during the heartbeat. */
 #include "guests/lib/guest.h"
@@ -39,6 +43,7 @@
 #define VEC_PONG 0x51
 #define VEC_LOGICAL 0x52
 #define VEC_OTHERS 0x53
+#define VEC_LOWEST 0x54
 #define VEC_NMI 2
 
 /* SDM 3A, table 10-1 */
@@ -54,7 +59,7 @@ struct cpu {
 	uint32_t apic_id;
 	volatile uint32_t up;       /* set by the AP in ap_main() */
 	volatile uint32_t progress; /* bumped by its CPU while it waits */
-	volatile uint32_t ping, nmi, logical, others; /* IPIs taken, by their handlers */
+	volatile uint32_t ping, nmi, logical, others, lowest; /* IPIs taken, by their handlers */
 	uint32_t trips;             /* BSP only: pings answered */
 	uint64_t trip_tsc, trip_max; /* BSP only: their round trips, summed and longest */
 } __attribute__((aligned(4096)));
@@ -63,6 +68,8 @@ static struct cpu cpus[MAX_CPUS]; /* [0] the BSP, then the APs by APIC ID */
 static uint8_t cpu_of[256];       /* APIC ID -> index in cpus; NO_CPU if not listed */
 static uint32_t nr_cpus, bsp_id;
 static volatile uint32_t pongs;
+/* The AP that sets the lowest TPR: a lowest-priority IPI to all APs goes to it */
+static uint32_t favoured;
 static volatile uint32_t stray_id = NO_CPU; /* a CPU up that the MADT did not list */
 static uint64_t second;                     /* TSC cycles */
 static bool failed;
@@ -156,6 +163,15 @@ static void on_others(uint32_t vector)
 	lapic_eoi();
 }
 
+static void on_lowest(uint32_t vector)
+{
+	struct cpu *c = self();
+
+	if (c)
+		c->lowest++;
+	lapic_eoi();
+}
+
 /* An NMI takes no EOI: it sets no ISR bit. */
 void on_nmi(void)
 {
@@ -180,7 +196,8 @@ void ap_main(void)
 
 	lapic_write(LAPIC_SVR, SVR_ENABLE | LAPIC_SPURIOUS_VECTOR);
 	logical_id(id);
-	lapic_write(LAPIC_TPR, 0);
+	/* below every vector used here: only the lowest-priority arbitration sees it */
+	lapic_write(LAPIC_TPR, c && c == &cpus[favoured] ? 0x10 : 0x20);
 	if (!c) {
 		stray_id = id;
 		for (;;)
@@ -283,6 +300,32 @@ static void broadcasts(void)
 		tsc_spin(second / 100);
 }
 
+/* One lowest-priority IPI to every AP in the flat model: exactly one takes it. Which
+ * one is the platform's choice (SDM 3A, 10.6.2.4: the lowest priority by the TPRs, but
+ * a chipset may keep sending to one; QEMU's TCG takes the first), so it is reported,
+ * beside the AP whose TPR is lowest, not judged here. */
+static void lowest_priority(void)
+{
+	uint32_t mask = 0, took = 0, by = NO_CPU;
+
+	for (uint32_t i = 1; i < nr_cpus; i++)
+		mask |= ldr_bit(cpus[i].apic_id);
+	if (!mask)
+		return;
+	mp_send_ipi(mask, ICR_ASSERT | ICR_LOGICAL | ICR_LOWEST | VEC_LOWEST);
+	wait_for(&cpus[favoured].lowest, 1);
+	tsc_spin(second / 100); /* time for a second, wrong delivery to show */
+	for (uint32_t i = 0; i < nr_cpus; i++) {
+		took += cpus[i].lowest;
+		if (cpus[i].lowest)
+			by = cpus[i].apic_id;
+	}
+	printf("smp: lowest-priority took=%u by=%u lowest-tpr=%u\n", took, by,
+	       cpus[favoured].apic_id);
+	if (took != 1)
+		failf("a lowest-priority IPI to the APs was taken %u times, not once", took);
+}
+
 static void check_ipis(uint32_t n)
 {
 	uint32_t trips = 0, nmi = 0, logical = 0, others = 0;
@@ -293,6 +336,7 @@ static void check_ipis(uint32_t n)
 		nmis(&cpus[i], n);
 	}
 	broadcasts();
+	lowest_priority();
 	for (uint32_t i = 1; i < nr_cpus; i++) {
 		c = &cpus[i];
 		trips += c->trips;
@@ -401,6 +445,9 @@ void guest_main(uint32_t magic, struct mb_info *mbi)
 	bsp_id = lapic_id();
 	logical_id(bsp_id); /* so a logical IPI wrongly taken by the BSP shows */
 	find_cpus();
+	for (uint32_t i = 1; i < nr_cpus; i++)
+		if (ldr_bit(cpus[i].apic_id))
+			favoured = i;
 
 	/* the APs load this IDT: every gate is in place before the first starts */
 	idt_set_gate(VEC_NMI, (uintptr_t)nmi_entry);
@@ -408,6 +455,7 @@ void guest_main(uint32_t magic, struct mb_info *mbi)
 	irq_set_handler(VEC_PONG, on_pong);
 	irq_set_handler(VEC_LOGICAL, on_logical);
 	irq_set_handler(VEC_OTHERS, on_others);
+	irq_set_handler(VEC_LOWEST, on_lowest);
 	irq_enable();
 	start_aps();
 	check_ipis(n);

@@ -16,6 +16,7 @@
 
 /* ICR fields (SDM 3A, figure 10-12) */
 #define ICR_FIXED (0u << 8)
+#define ICR_LOWEST (1u << 8)
 #define ICR_NMI (4u << 8)
 #define ICR_INIT (5u << 8)
 #define ICR_STARTUP (6u << 8)

@@ -273,6 +273,11 @@ def smp_lines(host, vm, vcpus, n):
     host.expect(rf"\[vm{vm}\] smp: progress pages=0x([0-9a-f]+)-0x([0-9a-f]+)\r\n".encode())
     first, last = (int(x, 16) // PAGE for x in host.proc.match.groups())
     host.expect(rf"\[vm{vm}\] smp: up={aps} of {aps} aps\r\n".encode(), timeout=60)
+    if aps:
+        # tern delivers lowest priority to the named APIC with the lowest TPR: the
+        # guest's last AP, the only one at TPR 0x10
+        host.expect(rf"\[vm{vm}\] smp: lowest-priority took=1 by={aps} lowest-tpr={aps}\r\n"
+                    .encode(), timeout=60)
     host.expect(rf"\[vm{vm}\] smp: ipi={n * aps} nmi={n * aps} logical={aps} "
                 rf"others={aps}\r\n".encode(), timeout=120)
     return set(range(first, last + 1))
@@ -283,7 +288,8 @@ def test_a_vm_of_several_vcpus_starts_its_aps_and_passes_ipis(clean, vcpus, cpu)
     """A VM of n vCPUs (issue 17, guests): the MADT lists n local APICs; the guest
     starts its APs with INIT-SIPI-SIPI into its real-mode trampoline, sends fixed IPIs
     by physical and logical destination and the all-excluding-self shorthand, and NMIs,
-    each answered; every vCPU makes progress; `info vms` and `info registers` show
+    each answered, and a lowest-priority IPI to all APs, taken once, by the AP with the
+    lowest TPR; every vCPU makes progress; `info vms` and `info registers` show
     them. At home on CPU 0 beside tern's loop, and on CPU 1."""
     vm = clean.vm_start(f"smp cpus={vcpus} cpu={cpu} -- n=20 seconds=2")
     smp_lines(clean, vm, vcpus, 20)
