@@ -21,6 +21,7 @@
 #include "hv/error.h"
 #include "hv/idle.h"
 #include "hv/lib/fmt.h"
+#include "hv/lib/string.h"
 #include "hv/load.h"
 #include "hv/monitor.h"
 #include "hv/pc.h"
@@ -67,6 +68,11 @@ static bool at_home(const struct vm *vm, uint32_t cpu)
 {
 	return load32(&vm->home) != VM_HOME_NONE &&
 	       (__atomic_load_n(&vm->cpus, __ATOMIC_ACQUIRE) & bit(cpu));
+}
+
+static bool here(const struct vm *vm, unsigned k, uint32_t cpu)
+{
+	return vm->vcpu_home[k] == cpu;
 }
 
 /* The CPUs other than this one that run vCPUs of the VM */
@@ -124,7 +130,7 @@ static unsigned vcpus_at(uint32_t cpu)
 		    load32(&vm->home) == VM_HOME_NONE)
 			continue;
 		for (unsigned k = 0; k < vm->nr_vcpus; k++)
-			n += vm->vcpu_home[k] == cpu;
+			n += here(vm, k, cpu);
 	}
 	return n;
 }
@@ -186,6 +192,18 @@ int sched_place(const struct sched_want *w, unsigned vcpus, uint32_t *homes, cha
 		placed[homes[i]]++;
 	}
 	return 0;
+}
+
+void sched_set_homes(struct vm *vm, const uint32_t *homes)
+{
+	uint64_t cpus = 0;
+
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		__atomic_store_n(&vm->vcpu_home[i], homes[i], __ATOMIC_RELEASE);
+		cpus |= bit(homes[i]);
+	}
+	__atomic_store_n(&vm->cpus, cpus, __ATOMIC_RELEASE);
+	__atomic_store_n(&vm->home, homes[0], __ATOMIC_RELEASE);
 }
 
 /* --- CPU 0's side of the handshake --- */
@@ -272,17 +290,15 @@ void vm_unhold(struct vm *vm)
  * it first enters (the backend compares the CPU it last ran on). */
 static void move_vcpu(struct vm *vm, unsigned k, uint32_t to)
 {
-	uint64_t cpus = 0;
+	uint32_t homes[VM_VCPUS_MAX];
 
 	__atomic_fetch_add(&vm->hold, 1, __ATOMIC_SEQ_CST);
 	sched_wait_out(vm);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		hv_backend()->vcpu_put(vm->vcpus[i]);
-	__atomic_store_n(&vm->vcpu_home[k], to, __ATOMIC_RELEASE);
-	for (unsigned i = 0; i < vm->nr_vcpus; i++)
-		cpus |= bit(vm->vcpu_home[i]);
-	__atomic_store_n(&vm->cpus, cpus, __ATOMIC_RELEASE);
-	__atomic_store_n(&vm->home, vm->vcpu_home[0], __ATOMIC_RELEASE);
+	memcpy(homes, vm->vcpu_home, sizeof(homes));
+	homes[k] = to;
+	sched_set_homes(vm, homes);
 	__atomic_fetch_sub(&vm->hold, 1, __ATOMIC_SEQ_CST);
 	sched_kick(vm);
 }
@@ -296,7 +312,7 @@ static bool movable_on(uint32_t from, unsigned *slot, unsigned *k)
 		    load32(&vm->home) == VM_HOME_NONE)
 			continue;
 		for (unsigned n = 0; n < vm->nr_vcpus; n++) {
-			if (vm->vcpu_home[n] == from) {
+			if (here(vm, n, from)) {
 				*slot = i;
 				*k = n;
 				return true;
@@ -357,11 +373,6 @@ static unsigned runnable_vcpus(const struct vm *vm)
 	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		n += vcpu_runnable(vm->vcpus[i]);
 	return n;
-}
-
-static bool here(const struct vm *vm, unsigned k, uint32_t cpu)
-{
-	return vm->vcpu_home[k] == cpu;
 }
 
 /* Whether the VM has guest code to run on cpu */

@@ -4,10 +4,11 @@
  * on the i-th CPU of `pin=` (round the list again past its end), else each in turn on
  * the CPU with the fewest vCPUs at home (CPU 0 counts one more: it carries tern's own
  * work). vm->home is vCPU 0's. Those placed by load CPU 0 moves, one a second, while
- * the busiest CPU has two more than the idlest (balancing, in sched_run_once). Every CPU runs the VMs with vCPUs at
- * home there round robin, and a VM's vCPUs there round robin within its slices: CPU 0
- * between the services of tern's loop (sched_run_once), an application processor in
- * its own loop (sched_ap_loop). vCPUs of one VM on different CPUs run at once.
+ * the busiest CPU has two more than the idlest (balancing, in sched_run_once). Every
+ * CPU runs the VMs with vCPUs at home there round robin, and a VM's vCPUs there round
+ * robin within its slices: CPU 0 between the services of tern's loop (sched_run_once),
+ * an application processor in its own loop (sched_ap_loop). vCPUs of one VM on
+ * different CPUs run at once.
  *
  * CPU 0 keeps the monitor, the network, migration, the policy, and creating and freeing
  * VMs. What it does to a VM with vCPUs elsewhere that the guest must not see half done
@@ -38,6 +39,9 @@ struct sched_want {
  * guests (not up, or no VT-x there). */
 int sched_place(const struct sched_want *w, unsigned vcpus, uint32_t *homes, char *err,
 		size_t err_size);
+/* Makes vCPU i of the VM at home on homes[i] (and vm->cpus, vm->home follow): on CPU 0,
+ * while no CPU can look at the VM (its creation, or under a hold). */
+void sched_set_homes(struct vm *vm, const uint32_t *homes);
 /* How many host CPUs can run guests (up, VT-x on): the host's capacity. */
 unsigned sched_guest_cpus(void);
 /* VMs with a vCPU placed on CPU i that are running or on their way in (migration). */

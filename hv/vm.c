@@ -384,7 +384,6 @@ static int create(uint64_t mem_mib, unsigned nr_vcpus, const char *name, const c
 	const char *why = NULL;
 	struct vm *vm;
 	uint32_t homes[VM_VCPUS_MAX];
-	uint64_t cpus = 0;
 	int e;
 
 	if (hv_enable(&why)) {
@@ -443,15 +442,11 @@ static int create(uint64_t mem_mib, unsigned nr_vcpus, const char *name, const c
 	/* Last, with the VM paused: a CPU that sees its home is its sees it whole. Creating
 	 * the vCPUs loaded their VMCSs here; another CPU may load one only once it is
 	 * cleared. */
-	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		vm->vcpu_home[i] = homes[i];
-		cpus |= 1ull << homes[i];
+	for (unsigned i = 0; i < vm->nr_vcpus; i++)
 		if (homes[i] != 0)
 			hv_backend()->vcpu_put(vm->vcpus[i]);
-	}
 	vm->movable = want->cpu < 0 && !want->npin;
-	__atomic_store_n(&vm->cpus, cpus, __ATOMIC_RELEASE);
-	__atomic_store_n(&vm->home, homes[0], __ATOMIC_RELEASE);
+	sched_set_homes(vm, homes);
 	*out = vm;
 	return 0;
 }

@@ -104,7 +104,8 @@ struct vm {
 	 * a hold (all its CPUs out) stands in for it. */
 	uint32_t lock;
 	uint32_t s2_gen;        /* [a] moved when CPU 0 may have changed its EPT (a hold) */
-	uint32_t end_pending;   /* [a] it ended on its home CPU; CPU 0 still announces it */
+	uint32_t end_pending;   /* [a] it ended on another CPU or in an exit handler; CPU 0
+				 * still announces it */
 	char end_msg[224];      /* what to announce, written before end_pending */
 };
 
