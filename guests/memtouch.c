@@ -376,19 +376,6 @@ static __noreturn void ap_main(uint32_t index)
 		recheck(&mt, w, beat(&mt, w, &stall));
 }
 
-/* The CPUs that work: all the MADT lists (ids: the BSP first) */
-static uint32_t find_cpus(uint8_t *ids)
-{
-	char err[96];
-	int n = mp_discover(ids, MP_MAX_CPUS, err, sizeof(err));
-
-	if (n < 0) {
-		printf("FAIL memtouch: %s\n", err);
-		exit(EXIT_FAIL);
-	}
-	return n;
-}
-
 void guest_main(uint32_t magic, struct mb_info *mbi)
 {
 	struct mt_args *a = &mt;
@@ -408,7 +395,7 @@ void guest_main(uint32_t magic, struct mb_info *mbi)
 	a->sparse = !strcmp(fill, "sparse");
 	EXPECT(a->mode == 32 || a->mode == 64);
 	EXPECT(a->mib > 0 && a->beat > 0);
-	a->cpus = find_cpus(ids);
+	a->cpus = mp_discover_or_fail("memtouch", ids); /* every CPU works */
 	layout(a, ram_top);
 	a->tsc_khz = tsc_khz(&(const char *){ NULL });
 	printf("memtouch: mode=%u mib=%u pages=%u area=0x%x rate=%u beat=%u seed=%u fill=%s "

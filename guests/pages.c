@@ -224,15 +224,9 @@ static __noreturn void ap_main(uint32_t cpu)
 static void start_aps(void)
 {
 	uint8_t ids[MP_MAX_CPUS];
-	char err[96];
-	int n = mp_discover(ids, MP_MAX_CPUS, err, sizeof(err));
 
-	if (n < 0) {
-		printf("FAIL pages: %s\n", err);
-		exit(EXIT_FAIL);
-	}
-	mp_start_all("pages", ids, n, ap_main);
-	nr_cpus = n;
+	nr_cpus = mp_discover_or_fail("pages", ids);
+	mp_start_all("pages", ids, nr_cpus, ap_main);
 }
 
 static void delay(uint32_t n)

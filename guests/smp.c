@@ -23,9 +23,9 @@
  * 0-7 only), others those that took one sent with the all-excluding-self shorthand;
  * each the sum over all APs; lowest-priority says who took one IPI of that mode sent to
  * every AP in the flat model, each AP's TPR 0x20 but the last one's (by APIC ID), 0x10:
- * exactly one AP must take it, and by the SDM's rule that one. Then PASS, or FAIL lines naming what went wrong: no
- * MADT, an AP that did not come up, an AP that missed IPIs, or one whose counter stood
- * still during the heartbeat. */
+ * exactly one AP must take it, and by the SDM's rule that one. Then PASS, or FAIL lines
+ * naming what went wrong: no MADT, an AP that did not come up, an AP that missed IPIs,
+ * or one whose counter stood still during the heartbeat. */
 #include "guests/lib/guest.h"
 #include "guests/lib/acpi.h"
 #include "guests/lib/cpu.h"
@@ -280,13 +280,21 @@ static void nmis(struct cpu *c, uint32_t n)
 	}
 }
 
-/* One fixed IPI to every AP in the flat model at once, then one by shorthand. */
-static void broadcasts(void)
+/* Every AP the flat model's logical destination can name */
+static uint32_t aps_mask(void)
 {
 	uint32_t mask = 0;
 
 	for (uint32_t i = 1; i < nr_cpus; i++)
 		mask |= ldr_bit(cpus[i].apic_id);
+	return mask;
+}
+
+/* One fixed IPI to every AP in the flat model at once, then one by shorthand. */
+static void broadcasts(void)
+{
+	uint32_t mask = aps_mask();
+
 	if (mask)
 		mp_send_ipi(mask, ICR_ASSERT | ICR_LOGICAL | ICR_FIXED | VEC_LOGICAL);
 	mp_send_ipi(0, ICR_ASSERT | ICR_ALL_BUT_SELF | ICR_FIXED | VEC_OTHERS);
@@ -306,10 +314,8 @@ static void broadcasts(void)
  * beside the AP whose TPR is lowest, not judged here. */
 static void lowest_priority(void)
 {
-	uint32_t mask = 0, took = 0, by = NO_CPU;
+	uint32_t mask = aps_mask(), took = 0, by = NO_CPU;
 
-	for (uint32_t i = 1; i < nr_cpus; i++)
-		mask |= ldr_bit(cpus[i].apic_id);
 	if (!mask)
 		return;
 	mp_send_ipi(mask, ICR_ASSERT | ICR_LOGICAL | ICR_LOWEST | VEC_LOWEST);

@@ -144,6 +144,18 @@ int mp_discover(uint8_t *ids, int max, char *err, size_t err_size)
 	return mp_find_cpus(lapic_id(), ids, max, err, err_size);
 }
 
+uint32_t mp_discover_or_fail(const char *who, uint8_t *ids)
+{
+	char err[96];
+	int n = mp_discover(ids, MP_MAX_CPUS, err, sizeof(err));
+
+	if (n < 0) {
+		printf("FAIL %s: %s\n", who, err);
+		exit(EXIT_FAIL);
+	}
+	return (uint32_t)n;
+}
+
 void mp_init(void (*entry)(void), uint64_t cycles_per_second)
 {
 	mp_entry = entry;

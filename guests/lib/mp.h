@@ -37,6 +37,10 @@ int mp_find_cpus(uint32_t bsp_id, uint8_t *ids, int max, char *err, size_t err_s
  * mp_find_cpus()'s answer, or -1 with a message in err. */
 int mp_discover(uint8_t *ids, int max, char *err, size_t err_size);
 
+/* mp_discover(), for a guest that cannot go on without its CPUs: a failure ends it with
+ * a FAIL line that starts with who. */
+uint32_t mp_discover_or_fail(const char *who, uint8_t *ids);
+
 /* Sets what every AP started from now on runs (it must not return), and the TSC
  * cycles of a second, the patience of every wait below. Copies the trampoline and
  * takes the IDT now in use: every gate the APs need must be in place. */
