@@ -2,8 +2,10 @@
  *
  * Round 1 sends every page, the all-zero ones as markers; each later round sends what
  * the guest dirtied during the one before, all taken as data. A round of B bytes at a
- * goodput of G bytes/s lasts B / G s, during which the guest dirties min(wss, rate x
- * duration) distinct pages; auto-converge's throttle of p % leaves it (100 - p) % of the
+ * goodput of G bytes/s lasts B / G s, during which the guest dirties rate x duration
+ * distinct pages, or, with its working set W measured, W (1 - e^(-rate x duration / W))
+ * of them (writes falling at random on W pages, as the sample's capture and recapture
+ * took them: precopy_wss()); auto-converge's throttle of p % leaves it (100 - p) % of the
  * CPU, and so of its rate (a guest whose writes are paced by its CPU, as memtouch's
  * are), but never more than it dirties under the migration unthrottled (copy_rate). A
  * round ends when its last page is queued: what lwIP still holds goes on into the next
@@ -42,16 +44,103 @@ static uint64_t throttled_rate(const struct precopy_in *in, uint32_t pct)
 	return MIN(copy, rate * (100 - MIN(pct, 100)) / 100);
 }
 
-/* Distinct pages dirtied in us microseconds, without overflowing on long rounds. */
-static uint64_t dirtied(uint64_t rate, uint64_t wss, uint64_t us)
-{
-	uint64_t s = us / US;
+/* Fixed point with 32 fraction bits (tern has no floating point): e^-x and its inverse
+ * for the working set's saturation. Past X_MAX, e^-x is under 2^-32: all of a set is
+ * written. */
+#define Q32 (1ULL << 32)
+#define X_MAX (23 * Q32)
+#define E_INV 1580030169ULL /* e^-1 */
 
-	if (!rate || !wss)
+static uint64_t mul_q32(uint64_t a, uint64_t b)
+{
+	return (uint64_t)(((unsigned __int128)a * b) >> 32);
+}
+
+static uint64_t exp_neg_q32(uint64_t x)
+{
+	uint64_t whole = x >> 32, f = x & (Q32 - 1), term = Q32, pos = Q32, neg = 0;
+
+	if (x >= X_MAX)
 		return 0;
-	if (s >= wss / rate + 1)
+	/* e^-f by its series: for f < 1 the terms shrink below 2^-32 by the 14th */
+	for (uint64_t k = 1; k < 16 && term; k++) {
+		term = mul_q32(term, f) / k;
+		if (k & 1)
+			neg += term;
+		else
+			pos += term;
+	}
+	for (uint64_t r = pos - neg;; r = mul_q32(r, E_INV))
+		if (!whole--)
+			return r;
+}
+
+/* x with e^-x = 1 - y, for y in Q32 under 1 (bisection: called once per estimate) */
+static uint64_t ln_unseen_q32(uint64_t y)
+{
+	uint64_t lo = 0, hi = X_MAX, want = Q32 - y;
+
+	while (hi - lo > 1) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		if (exp_neg_q32(mid) > want)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return hi;
+}
+
+static bool wss_measured(uint64_t wss, uint64_t mem)
+{
+	return wss && wss < mem;
+}
+
+/* n / d in Q32, for n < 23 d (no 128-bit division here: that is libgcc's) */
+static uint64_t div_q32(uint64_t n, uint64_t d)
+{
+	return (n / d << 32) + (n % d << 32) / d;
+}
+
+uint64_t precopy_write_rate(uint64_t distinct, uint64_t wss, uint64_t mem, uint64_t ms)
+{
+	uint64_t x;
+
+	if (!ms)
+		return 0;
+	distinct = MIN(distinct, PRECOPY_MAX_PAGES);
+	if (!wss_measured(wss, mem))
+		return distinct * 1000 / ms;
+	x = distinct >= wss ? X_MAX : ln_unseen_q32(div_q32(distinct, wss));
+	/* x W / t, with x's fraction cut to 16 bits: x W x 1000 stays within 2^59 */
+	return ((x >> 16) * wss * 1000 / ms) >> 16;
+}
+
+uint64_t precopy_dirtied(uint64_t rate, uint64_t wss, uint64_t mem, uint64_t us)
+{
+	uint64_t s = us / US, writes;
+
+	mem = MIN(mem, PRECOPY_MAX_PAGES);
+	rate = MIN(rate, 1ULL << 40);
+	if (!rate || !mem)
+		return 0;
+	if (!wss_measured(wss, mem)) {
+		if (s >= mem / rate + 1)
+			return mem;
+		return MIN(mem, s * rate + (us % US) * rate / US);
+	}
+	if (s >= 23 * wss / rate + 1)
 		return wss;
-	return MIN(wss, s * rate + (us % US) * rate / US);
+	writes = s * rate + (us % US) * rate / US;
+	if (writes >= 23 * wss)
+		return wss;
+	return wss - mul_q32(wss, exp_neg_q32(div_q32(writes, wss)));
+}
+
+uint64_t precopy_wss(uint64_t a, uint64_t b, uint64_t o)
+{
+	if (o < PRECOPY_WSS_MIN_OVERLAP)
+		return 0;
+	return MIN(a, PRECOPY_MAX_PAGES) * MIN(b, PRECOPY_MAX_PAGES) / o;
 }
 
 uint64_t precopy_bytes(uint64_t pages, uint64_t zero)
@@ -96,7 +185,6 @@ void precopy_estimate(const struct precopy_in *in, const struct precopy_now *now
 		      struct precopy_out *out)
 {
 	uint64_t bw = in->bandwidth, mem = MIN(in->mem_pages, PRECOPY_MAX_PAGES);
-	uint64_t wss = MIN(in->wss_pages, mem);
 	uint64_t max_bytes = PRECOPY_MAX_PAGES * PRECOPY_PAGE_BYTES, us = 0, t;
 	struct precopy_now s = *now;
 
@@ -115,8 +203,13 @@ void precopy_estimate(const struct precopy_in *in, const struct precopy_now *now
 		t = xfer_us(s.left_bytes - carry, bw);
 		us = sat_add(us, t);
 		out->pages_sent += s.round_pages;
-		pending = MIN(wss, MIN(s.dirtied, mem) +
-				   dirtied(throttled_rate(in, s.throttle_pct), wss, t));
+		/* what this round dirtied so far, and at its rate for the rest of it (pages
+		 * written twice in the round counted twice: a little high for a small set) */
+		pending = MIN(mem, MIN(s.dirtied, mem) +
+				   precopy_dirtied(throttled_rate(in, s.throttle_pct),
+						   in->wss_pages, mem, t));
+		if (wss_measured(in->wss_pages, mem))
+			pending = MIN(pending, in->wss_pages);
 		converge_note_round(&s.flat, s.round, s.throttle_pct, pending);
 		if (stops(in, &s, pending, carry, out)) {
 			s.paused = true;

@@ -36,14 +36,20 @@
 
 struct precopy_in {
 	uint64_t mem_pages;         /* the VM's RAM; round 1 sends it all */
-	uint64_t dirty_rate;        /* distinct pages/s the guest dirties, unthrottled */
+	/* pages/s the guest writes, unthrottled: with wss_pages measured, writes (some to a
+	 * page written before); else distinct pages (precopy_write_rate() converts) */
+	uint64_t dirty_rate;
 	/* ... and while a migration copies it, unthrottled (the round-1 rate); 0: unknown,
 	 * taken as dirty_rate. Lower where the sender's work slows the guest (under Bochs
 	 * it is emulated instructions taken from the guest): a throttle of p % then leaves
 	 * min(copy_rate, dirty_rate x (100 - p) %), biting only once it withholds more than
 	 * the migration already takes. */
 	uint64_t copy_rate;
-	uint64_t wss_pages;         /* writable working set: a round dirties no more */
+	/* The writable working set, as the guest's sample measured it: its writes fall at
+	 * random on this many pages, so a round of t s at a write rate r dirties
+	 * W (1 - e^(-r t / W)) distinct ones, never more than W. Not measured (0, or not
+	 * below the RAM): every write a new page, r t up to the RAM. */
+	uint64_t wss_pages;
 	uint64_t bandwidth;         /* bytes/s the target acknowledges; 0: cannot migrate */
 	uint32_t rtt_ms;
 	uint32_t downtime_limit_ms; /* the migration's stop rule (migrate/send.c) */
@@ -97,6 +103,23 @@ uint64_t precopy_pause_us(const struct precopy_in *in, uint64_t bytes);
 /* The stop rule's test: whether a pause of pause_us is within PRECOPY_AIM_PCT of the
  * limit (migrate/send.c should_stop() and the model's rounds use the same). */
 bool precopy_pause_fits(const struct precopy_in *in, uint64_t pause_us);
+
+/* The write rate (precopy_in.dirty_rate) of a guest that dirtied `distinct` pages in ms
+ * milliseconds, given its working set (wss_pages: not measured when 0 or not below
+ * mem_pages, and then the distinct pages are the writes). */
+uint64_t precopy_write_rate(uint64_t distinct, uint64_t wss_pages, uint64_t mem_pages,
+			    uint64_t ms);
+
+/* Distinct pages a guest writing `rate` pages/s (as precopy_write_rate) dirties in us
+ * microseconds. */
+uint64_t precopy_dirtied(uint64_t rate, uint64_t wss_pages, uint64_t mem_pages, uint64_t us);
+
+/* The working set by capture and recapture: a guest that dirtied a pages in one window
+ * and b in the next, o of them in both, writes at random on about a x b / o pages. 0
+ * (not measured) while o is under PRECOPY_WSS_MIN_OVERLAP: too few pages written twice
+ * to tell a set from ever new pages. */
+#define PRECOPY_WSS_MIN_OVERLAP 16
+uint64_t precopy_wss(uint64_t a, uint64_t b, uint64_t o);
 
 /* The bytes round 1 puts on the wire for `pages` pages of which `zero` are all-zero. */
 uint64_t precopy_bytes(uint64_t pages, uint64_t zero);
