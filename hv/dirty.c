@@ -186,6 +186,19 @@ uint64_t dirty_pending(struct vm *vm)
 	return n;
 }
 
+uint64_t dirty_overlap(const struct vm *vm)
+{
+	const struct dirty *d = &vm->dirty;
+	const uint64_t *last = d->bitmap[d->cur ^ 1];
+	uint64_t n = 0;
+
+	if (d->mode == DIRTY_OFF)
+		return 0;
+	for (uint64_t i = 0; i < d->log_len[d->cur]; i++)
+		n += bitmap_test(last, d->log[d->cur][i]);
+	return n;
+}
+
 uint64_t dirty_rate(const struct dirty *d)
 {
 	return d->last_round_us ? d->last_pages * 1000000 / d->last_round_us : 0;

@@ -43,6 +43,9 @@ void dirty_stop(struct vm *vm);
 uint64_t dirty_sync(struct vm *vm);
 /* Pages dirtied in the round under way so far (collects what the CPU recorded). */
 uint64_t dirty_pending(struct vm *vm);
+/* Of the pages dirtied in the round under way (as dirty_pending() last collected them),
+ * those the last completed round holds too: pages written in both. */
+uint64_t dirty_overlap(const struct vm *vm);
 /* Pages per second in the last completed round. */
 uint64_t dirty_rate(const struct dirty *d);
 /* Shadow bytes tracking a VM of npages needs. */

@@ -21,8 +21,10 @@
 #include "hv/backend.h"
 #include "hv/vcpu.h"
 
-#define SAMPLE_MS 1000 /* a VM's dirty rate is sampled over a window this long (ad mode:
-			* no exits), every sample-every seconds (default 15; 0: never) */
+#define SAMPLE_MS 1000 /* a VM's dirty rate is sampled over two windows this long, one
+			* after the other (ad mode: no exits), every sample-every seconds
+			* (default 15; 0: never): the pages dirtied in both give its working
+			* set (precopy_wss()) */
 /* Pages read at the end of a sample to estimate the all-zero ones: at most 1 MiB read
  * (a page in use usually differs from zero in its first words), about 12 ms under Bochs. */
 #define ZERO_PROBES 256
@@ -44,9 +46,11 @@ static bool on;
  * CPU is time taken from guests (tests/bench/sampling.py measures the rest). */
 static uint64_t samples, sample_cost_us;
 static struct vm_figures figs[VM_MAX];
-static struct {
+static struct sampling {
 	int vm_id;
 	uint64_t start_ms;
+	uint64_t first;   /* pages the first window dirtied; with first_ms set */
+	uint64_t first_ms;
 } sampling;
 static uint64_t next_tick_ms, high_since_ms, last_said_ms, decisions;
 static uint64_t sent_ms[PEERS_MAX]; /* per peer slot: when it last received a VM from us */
@@ -131,22 +135,35 @@ static void measure(uint64_t now)
 	}
 	if (sampling.vm_id) {
 		struct vm *vm = vm_find_id(sampling.vm_id);
-		if (vm && vm->dirty.sample && now - sampling.start_ms >= SAMPLE_MS) {
+		bool done = false;
+		if (vm && vm->dirty.sample && !sampling.first_ms &&
+		    now - sampling.start_ms >= SAMPLE_MS) {
 			uint64_t t0 = time_now_us();
-			uint64_t pages = dirty_sync(vm), ms = now - sampling.start_ms;
+			sampling.first = dirty_sync(vm);
+			sampling.first_ms = now - sampling.start_ms;
+			sampling.start_ms = now;
+			sample_cost_us += time_now_us() - t0;
+		} else if (vm && vm->dirty.sample && sampling.first_ms &&
+			   now - sampling.start_ms >= SAMPLE_MS) {
+			uint64_t t0 = time_now_us();
+			uint64_t pages = dirty_pending(vm), both = dirty_overlap(vm);
+			uint64_t ms = now - sampling.start_ms;
 			struct vm_figures *f = fig(vm);
 			dirty_stop(vm);
 			if (f) {
-				f->dirty_rate = pages * 1000 / ms;
-				f->wss_pages = pages;
+				/* distinct pages a second, as each window saw them */
+				f->dirty_rate = (sampling.first * 1000 / sampling.first_ms +
+						 pages * 1000 / ms) / 2;
+				f->wss_pages = precopy_wss(sampling.first, pages, both);
 				f->zero_pages = estimate_zero(vm);
 				f->sampled_ms = now;
 			}
 			sample_cost_us += time_now_us() - t0;
 			samples++;
+			done = true;
 		}
-		if (!vm || !vm->dirty.sample || now - sampling.start_ms >= SAMPLE_MS)
-			sampling.vm_id = 0;
+		if (!vm || !vm->dirty.sample || done)
+			sampling = (struct sampling){ 0 };
 		return;
 	}
 	if (mig_send_busy())
@@ -166,8 +183,7 @@ static void measure(uint64_t now)
 		int e = dirty_start_sample(vm, sample_mode(), err, sizeof(err));
 		sample_cost_us += time_now_us() - t0;
 		if (e == 0) {
-			sampling.vm_id = vm->id;
-			sampling.start_ms = now;
+			sampling = (struct sampling){ .vm_id = vm->id, .start_ms = now };
 		} else {
 			f->sampled_ms = now; /* no shadow room now: try later */
 		}
@@ -276,13 +292,23 @@ static size_t gather_peers(struct policy_peer *out, uint64_t now)
 	return n;
 }
 
-/* The working set the model is given: the whole RAM. A sample of one window counts the
- * pages dirtied in it, a rate: it cannot tell a guest rewriting a small set from one
- * writing ever new pages (memtouch's rolling pass, whose 1 s count taken as a cap made
- * the model's later rounds 3x too small on the README's grid). */
-static uint64_t model_wss(const struct vm *vm)
+/* The working set the model is given: the sample's capture and recapture (0 when too
+ * few pages were written in both windows to tell a set from ever new pages: the whole
+ * RAM). One window's count alone is a rate, not a set: taken as a cap, it made the
+ * model's later rounds 3x too small on the README's grid. */
+static uint64_t model_wss(const struct vm *vm, const struct vm_figures *f)
 {
-	return vm->mem_size / PAGE_SIZE;
+	uint64_t mem = vm->mem_size / PAGE_SIZE;
+
+	return f->wss_pages && f->wss_pages < mem ? f->wss_pages : mem;
+}
+
+/* The sample's rate as the model takes it: writes a second, of which those falling on
+ * pages written before in the window did not show (precopy_in.dirty_rate). */
+static uint64_t model_rate(const struct vm *vm, const struct vm_figures *f)
+{
+	return precopy_write_rate(f->dirty_rate, model_wss(vm, f), vm->mem_size / PAGE_SIZE,
+				  1000);
 }
 
 /* The VM's expected dirty rate under a migration (precopy_in.copy_rate); 0: unknown. */
@@ -306,11 +332,11 @@ static size_t gather_vms(struct policy_vm *out, uint64_t now)
 			continue;
 		out[n++] = (struct policy_vm){
 			.id = (uint32_t)vm->id, .mem_mib = (uint32_t)(vm->mem_size / MIB),
-			.dirty_rate = f->dirty_rate, .wss_pages = model_wss(vm),
+			.dirty_rate = model_rate(vm, f), .wss_pages = model_wss(vm, f),
 			.load_pct = (uint32_t)f->load_pct, .zero_pages = f->zero_pages,
 			.since_move_ms = f->arrived_ms ? now - f->arrived_ms : UINT64_MAX,
 			.backoff_ms = policy_backoff_left(&f->backoff, now),
-			.copy_rate = copy_rate(vm, f->dirty_rate),
+			.copy_rate = copy_rate(vm, model_rate(vm, f)),
 		};
 	}
 	return n;
@@ -546,9 +572,9 @@ bool autopolicy_model_in(int vm_id, uint32_t ip, struct precopy_in *in)
 		in->rtt_ms = DIV_UP(p->rtt_us, 1000); /* under 1 ms still costs one */
 	}
 	if (f && f->sampled_ms) {
-		in->dirty_rate = f->dirty_rate;
-		in->copy_rate = copy_rate(vm, f->dirty_rate);
-		in->wss_pages = model_wss(vm);
+		in->dirty_rate = model_rate(vm, f);
+		in->copy_rate = copy_rate(vm, in->dirty_rate);
+		in->wss_pages = model_wss(vm, f);
 		in->zero_pages = f->zero_pages;
 	}
 	return vm && in->bandwidth && f && f->sampled_ms;
@@ -677,7 +703,8 @@ int cmd_info_policy(int argc, char **argv)
 		if (vm && (vm->state == VM_RUNNING || vm->state == VM_PAUSED) && (f = fig(vm)))
 			kprintf("vm%d: load %llu%%, dirty-rate %llu pages/s, wss %llu pages, "
 				"zero %llu pages%s\n", vm->id, (unsigned long long)f->load_pct,
-				(unsigned long long)f->dirty_rate, (unsigned long long)f->wss_pages,
+				(unsigned long long)f->dirty_rate,
+				(unsigned long long)model_wss(vm, f),
 				(unsigned long long)f->zero_pages,
 				f->sampled_ms ? "" : " (not sampled yet)");
 	}

@@ -16,12 +16,14 @@
  * - a VM: one vCPU, so a share of at most 100%; 4-512 MiB (powers of two, uniform in
  *   log); it writes w pages/s (1-4096, uniform in log) spread evenly over a working
  *   set of 5-50% of its RAM, so that in t s it dirties wss x (1 - e^(-w t / wss))
- *   distinct pages (the model assumes min(wss, rate x t)); w varies by x0.7-1.3 from
+ *   distinct pages (as the model assumes once it has measured the set); w varies by x0.7-1.3 from
  *   one round to the next. 30-95% of its pages are all zero. Its share drifts
  *   between half and 1.5x where it started (a host starts at 30-80% in all), plus
  *   spikes (one per VM per 30 min on average, x2-x4 for 1-10 min), capped at 100%.
- * - what tern measures, as tern measures it: a 1 s sample gives dirty rate = working
- *   set = the distinct pages written in that second; the zero pages are estimated from
+ * - what tern measures, as tern measures it: a sample of two 1 s windows gives the
+ *   working set by capture and recapture (precopy_wss(): the pages written in both, as
+ *   writes at random over the set give them; below 16 the RAM) and the write rate from
+ *   the distinct pages a second (precopy_write_rate()); the zero pages are estimated from
  *   256 probes (binomial error); a peer's speed is a netperf probe's until a migration
  *   to it has measured one, then the last migration's, counted as the model counts.
  * - a migration, as tern's send.c runs it: round 1 sends every page (zero ones as
@@ -269,14 +271,20 @@ static struct policy_params params(void)
 
 static void sample(const struct svm *v, struct policy_vm *out, uint64_t now)
 {
-	/* tern's 1 s sample: pages dirtied in it, taken as both rate and working set */
+	/* tern's sample: two windows of 1 s; the pages written in both (as many as writes
+	 * at random over the set would give) tell the working set, as migrate/autopolicy.c
+	 * takes it, and its write rate the model's */
 	double w = v->write_rate * frand(&world, 0.7, 1.3);
-	uint64_t got = (uint64_t)distinct(w, v->wss, 1.0);
+	uint64_t a = (uint64_t)distinct(w, v->wss, 1.0), b = (uint64_t)distinct(w, v->wss, 1.0);
+	uint64_t mem = (uint64_t)v->mem_mib * 256, both = (uint64_t)((double)a * b / v->wss);
+	uint64_t wss = precopy_wss(a, b, both), rate;
 	double z = v->zero, sd = sqrt(z * (1 - z) / 256);
 	double ze = z + frand(&world, -2 * sd, 2 * sd);
 
+	wss = wss && wss < mem ? wss : mem;
+	rate = precopy_write_rate((a + b) / 2, wss, mem, 1000);
 	ze = ze < 0 ? 0 : ze > 1 ? 1 : ze;
-	*out = (struct policy_vm){ v->id, v->mem_mib, got, got, v->cpu,
+	*out = (struct policy_vm){ v->id, v->mem_mib, rate, wss, v->cpu,
 		v->arrived_ms == NEVER ? NEVER : now - v->arrived_ms,
 		(uint64_t)(ze * v->mem_mib * 256), policy_backoff_left(&v->backoff, now),
 		0 /* a simulated guest dirties as fast under a migration */ };

@@ -228,6 +228,35 @@ def test_sampling_a_vm_as_big_as_the_shadow_region(pair):
     a.cmd(f"kill {big}")
 
 
+def test_sampling_measures_the_working_set(pair):
+    """The sample's two windows tell a guest's working set by the pages written in both:
+    memtouch writing at random on 2 MiB (512 pages) of its 16 MiB is taken to write on
+    about 512 pages. Without that, the model takes the whole RAM (4096 pages)."""
+    a, _ = pair
+    vm = a.vm_start("memtouch mem=16 name=wss -- mib=2 rate=600")
+    a.expect(rf"\[vm{vm}\] seq=2 check=ok".encode(), timeout=120)
+    row = re.compile(rf"^vm{vm}: load \d+%, dirty-rate (\d+) pages/s, wss (\d+) pages", re.M)
+    seen = []
+
+    def wss_sampled():
+        # samples taken since memtouch began its random writes (the first may have
+        # caught it filling its pages in order, which tells no set)
+        m = row.search(a.cmd("info policy"))
+        if m and int(a.info("policy")["samples"]) > before:
+            seen.append((int(m.group(1)), int(m.group(2))))
+            return 384 <= seen[-1][1] <= 700
+        return False
+    try:
+        before = int(a.info("policy")["samples"])
+        assert a.cmd("policy set sample-every 1").strip() == "sample-every: 1"
+        assert wait_for(wss_sampled, 60), (seen, a.cmd("info policy"))
+        # a rate under the writes (some fall on pages written before in the window)
+        assert 100 <= seen[-1][0] <= 600, seen
+    finally:
+        a.cmd("policy set sample-every 15")
+        a.cmd(f"kill {vm}")
+
+
 def test_defaults_move_one_vm_and_nothing_back(pair):
     """Issue 18's case as an operator meets it: defaults on both hosts (load-high 85%,
     margin 25%), both policies on."""
