@@ -418,6 +418,7 @@ int cmd_info_migrate(int argc, char **argv)
 	kprintf("zero-pages: %llu\n", (unsigned long long)o->zero_pages);
 	kprintf("remaining-pages: %llu\n", (unsigned long long)o->remaining);
 	kprintf("dirty-rate: %llu\n", (unsigned long long)o->dirty_rate);
+	kprintf("wss-pages: %llu\n", (unsigned long long)o->wss); /* 0: not measured */
 	uint64_t bw = mig_send_bandwidth() / 10000; /* MB/s, two decimals */
 	kprintf("bandwidth: %llu.%02llu MB/s\n", (unsigned long long)(bw / 100),
 		(unsigned long long)(bw % 100));

@@ -222,6 +222,7 @@ int mig_send_start(const char *name, uint32_t ip, uint16_t port, uint32_t load_c
 	vm->owner = &owner;
 	sched_hurry(&hurrying, true);
 	mig_out.predicted = autopolicy_model_in(vm->id, ip, &mig_out.model_in);
+	mig_out.wss = mig_out.model_in.wss_pages;
 	mig_out.predicted_downtime_ms = mig_out.predicted_after_ms = PRECOPY_NEVER;
 	if (mig_out.predicted) {
 		precopy_predict(&mig_out.model_in, &mig_out.prediction);
@@ -458,14 +459,22 @@ static uint64_t measured_rate(uint64_t dirtied, uint64_t round_ms)
 	return mig_out.round > 1 ? mig_out.dirty_rate : mig_out.model_in.dirty_rate;
 }
 
-/* ... and as it would be unthrottled, which the model takes (it throttles as tern does) */
-static uint64_t full_rate(uint64_t dirtied, uint64_t round_ms)
+/* ... as writes a second, which the model takes (precopy_in.dirty_rate) ... */
+static uint64_t write_rate(const struct vm *vm, uint64_t dirtied, uint64_t round_ms)
 {
-	return measured_rate(dirtied, round_ms) * 100 / (100 - MIN(mig_out.throttle_pct, 99u));
+	if (round_ms < 1000)
+		return mig_out.round > 1 ? mig_out.copy_rate : mig_out.model_in.dirty_rate;
+	return precopy_write_rate(dirtied, mig_out.wss, vm->mem_size / WIRE_PAGE, round_ms);
+}
+
+/* ... and as it would be unthrottled (the model throttles as tern does) */
+static uint64_t full_rate(const struct vm *vm, uint64_t dirtied, uint64_t round_ms)
+{
+	return write_rate(vm, dirtied, round_ms) * 100 / (100 - MIN(mig_out.throttle_pct, 99u));
 }
 
 /* The rest of the migration by the model (migrate/precopy.h), from the rates measured
- * so far: the goodput, the dirty rate; the working set unknown (the whole RAM). False
+ * so far: the goodput, the dirty rate, the working set (mig_out.wss). False
  * while no bandwidth is measured, and in the copy's first second, whose goodput (the
  * connection's first acknowledgements) put the time left at 107 s for a 5 s migration. */
 static bool estimate(struct vm *vm, struct precopy_out *out)
@@ -484,12 +493,13 @@ static bool estimate(struct vm *vm, struct precopy_out *out)
 		.paused = mig_out.stage != MIG_ITERATE,
 	};
 
-	in.mem_pages = in.wss_pages = vm->mem_size / WIRE_PAGE;
+	in.mem_pages = vm->mem_size / WIRE_PAGE;
+	in.wss_pages = mig_out.wss;
 	in.bandwidth = bandwidth();
 	/* the model's two rates (migrate/precopy.h): under the migration, the last
 	 * unthrottled round's (the round under way's until one ended); without one, the
 	 * policy's sample, never below the other */
-	in.copy_rate = mig_out.copy_rate ? mig_out.copy_rate : full_rate(dirtied, ms);
+	in.copy_rate = mig_out.copy_rate ? mig_out.copy_rate : full_rate(vm, dirtied, ms);
 	in.dirty_rate = MAX(mig_out.model_in.dirty_rate, in.copy_rate);
 	in.downtime_limit_ms = (uint32_t)mig_params.downtime_limit_ms;
 	in.converge = mig_params.converge;
@@ -752,11 +762,17 @@ static void iterate(struct vm *vm)
 		return;
 	}
 	uint64_t pending = dirty_pending(vm), ms = time_now_ms() - mig_out.round_start_ms;
+	/* the pages this round sends were dirtied in the last: the ones written in both
+	 * tell the working set (none in round 1, which sends the RAM) */
+	uint64_t wss = precopy_wss(mig_out.round_total, pending, dirty_overlap(vm));
+	if (mig_out.round > 1 && wss)
+		mig_out.wss = wss;
 	mig_out.dirty_rate = ms ? pending * 1000 / ms : 0;
-	if (!mig_out.throttle_pct)
-		mig_out.copy_rate = mig_out.dirty_rate;
+	if (!mig_out.throttle_pct && ms)
+		mig_out.copy_rate = precopy_write_rate(pending, mig_out.wss,
+						       vm->mem_size / WIRE_PAGE, ms);
 	if (mig_out.round == 1)
-		mig_out.round1_rate = mig_out.dirty_rate;
+		mig_out.round1_rate = mig_out.copy_rate;
 	bool stop = should_stop(vm, pending);
 	progress_line();
 	if (stop) {

@@ -57,8 +57,14 @@ struct mig_out {
 	uint64_t pages_sent, zero_pages, remaining;
 	struct converge_flat flat; /* the shrink rule's books (migrate/converge.h) */
 	uint64_t dirty_rate, expected_downtime_ms;
-	uint64_t copy_rate;   /* the last unthrottled round's dirty rate (the model's) */
-	uint64_t round1_rate; /* round 1's: the longest window, read by the policy */
+	/* The model's rates (precopy_in.dirty_rate: writes a second, given wss): the last
+	 * unthrottled round's, and round 1's (the longest window, read by the policy) */
+	uint64_t copy_rate;
+	uint64_t round1_rate;
+	/* The working set the model takes: the policy's sample of the guest, then, from
+	 * round 2 on, the capture and recapture of each round's pages against the last
+	 * round's (precopy_wss()); the RAM when neither could tell. */
+	uint64_t wss;
 	uint32_t throttle_pct;     /* auto-converge's hold on the guest's CPU now, 0: none */
 	uint32_t throttle_peak;    /* the most it reached */
 	enum mig_stop_why stop_why;
