@@ -112,7 +112,7 @@ def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense", stopped=Fals
         while int(a.info("policy")["samples"]) < n + 2:
             time.sleep(2)
     # what the model is given at the start: the guest's sample, the link and round trip
-    sample = re.search(rf"^vm{vm}: load \d+%, dirty-rate (\d+) pages/s, wss \d+ pages, "
+    sample = re.search(rf"^vm{vm}: load \d+%, dirty-rate (\d+) pages/s, wss (\d+) pages, "
                        rf"zero (\d+) pages$", a.cmd("info policy"), re.M)
     # the share of its sample the model expects the guest to dirty while it migrates
     # (what the last migration from its CPU measured; "-": none yet)
@@ -149,6 +149,10 @@ def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense", stopped=Fals
     return {
         "mem": mem, "mib": mib, "rate": rate,
         "downtime": int(info["downtime"]), "total": int(info["total-time"]),
+        "commit": int(info.get("downtime-commit", 0)),
+        # what the pause had to send: its pages, the device records, the vCPU state
+        "pause_bytes": int(info.get("final-pages", 0)) * PAGE_MSG
+        + int(info.get("device-bytes", 0)) + int(info.get("cpu-state-bytes", 0)),
         "pause_lead": int(info.get("pause-lead", 0)),
         "stall": int(stall.group(1)) if stall else 0,   # 0: under memtouch's 10 ms
         "rounds": int(info["rounds"]), "pages": int(info["transferred-pages"]),
@@ -164,7 +168,9 @@ def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense", stopped=Fals
         "dirty_rate": max([d for _, _, d in rounds] or [0]),
         "model": tuple(int(x) for x in model[-1].groups()[1:]) if model else None,
         "left": left,
+        # the sample's dirty rate, working set (the RAM: not told) and zero pages
         "sample": tuple(int(x) for x in sample.groups()) if sample else None,
+        "wss": int(info.get("wss-pages", 0)),   # the migration's own estimate; 0: none
         "copy_pct": copy_pct,
         "peer": tuple(float(x) for x in peer.groups()) if peer else None,
         "line": line,
@@ -216,21 +222,27 @@ def grid_table(results, lan_mbs, platform):
           + ", ".join(f"{x:.2f}" for x in lan_mbs) + f" MB/s (mean {net:.2f})")
     print("| guest MiB | touched MiB | dirty × link | dirty pages/hb | measured dirty pages/s "
           "| rounds | sent ÷ touched | iterate ms | goodput MB/s | ÷ netperf | total ms "
-          "| limit ms | total ÷ limit | downtime ms | pause-lead ms | guest's pause ms "
+          "| limit ms | total ÷ limit | downtime ms | downtime bound ms | ÷ bound "
+          "| commit ms | pause-lead ms | guest's pause ms "
           "| frames out/s | target rx-dropped | send blocked % "
           "| TLS handshake ms | fill | xbzrle | delta pages | saved KB | encode ms "
           "| source halted % (napping) | target halted % (napping) |")
-    print("|" + "---|" * 27)
+    print("|" + "---|" * 30)
     for r in results:
         goodput = r["iterate_bytes"] / (r["iterate_ms"] * 1000) if r["iterate_ms"] else 0
         # the bytes that had to cross (each sent page once, as data or marker) at netperf's rate
         must = (r["pages"] - r["zero"]) * PAGE_MSG + r["zero"] * ZERO_MSG
         limit = must / (net * 1000)
         touched = r["mib"] * 256
+        # issue 15's bound on the pause: its bytes at the link's rate (this migration's
+        # goodput) and one round trip (`info hosts` before it)
+        rtt = r["peer"][1] if r["peer"] else 0
+        bound = r["pause_bytes"] / (goodput * 1000) + rtt if goodput else 0
         print(f"| {r['mem']} | {r['mib']} | {r['factor']} | {r['rate']} | {r['dirty_rate']} "
               f"| {r['rounds']} | {(r['pages'] - r['zero']) / touched:.2f} "
               f"| {r['iterate_ms']} | {goodput:.2f} | {goodput / net:.2f} | {r['total']} "
               f"| {limit:.0f} | {r['total'] / limit:.2f} | {r['downtime']} "
+              f"| {bound:.0f} | {r['downtime'] / bound if bound else 0:.2f} | {r['commit']} "
               f"| {r['pause_lead']} | {r['stall']} "
               f"| {r['tx'] * 1000 // max(r['total'], 1)} | {r['drops']} "
               f"| {100 * r['blocked_ms'] // max(r['iterate_ms'], 1)} "
@@ -242,19 +254,20 @@ def grid_table(results, lan_mbs, platform):
     print("\nthe model at the start (the policy's sample of the guest, the last migration's "
           "goodput to this peer) against the measurement:")
     print("| guest MiB | dirty × link | sampled dirty pages/s | under migration, % of the "
-          "sample | measured dirty pages/s | zero pages | link MB/s | rtt ms "
+          "sample | measured dirty pages/s | sampled wss pages | the migration's wss pages "
+          "| zero pages | link MB/s | rtt ms "
           "| predicted downtime ms | measured | ÷ | predicted total ms "
           "| measured | ÷ | predicted rounds | measured | time left at each progress line, s |")
-    print("|" + "---|" * 17)
+    print("|" + "---|" * 19)
     for r in results:
         if not r["model"]:
             print(f"| {r['mem']} | {r['factor']} | no prediction: {r['line']} |")
             continue
         down, total, rounds = r["model"]
-        rate, zero = r["sample"] or ("?", "?")
+        rate, wss, zero = r["sample"] or ("?", "?", "?")
         link, rtt = r["peer"] or ("?", "?")
         print(f"| {r['mem']} | {r['factor']} | {rate} | {r['copy_pct']} | {r['dirty_rate']} "
-              f"| {zero} | {link} | {rtt} "
+              f"| {wss} | {r['wss'] or '-'} | {zero} | {link} | {rtt} "
               f"| {down} | {r['downtime']} "
               f"| {down / max(r['downtime'], 1):.2f} | {total} | {r['total']} "
               f"| {total / max(r['total'], 1):.2f} | {rounds} | {r['rounds']} "
@@ -264,7 +277,10 @@ def grid_table(results, lan_mbs, platform):
           f"{PAGE_MSG} + zero pages × {ZERO_MSG} bytes) ÷ netperf's mean; frames out/s: the "
           "source NIC's tx-packets over the whole migration ÷ total; target rx-dropped: "
           "frames the target's NIC missed for want of a receive buffer over the migration "
-          "(`info net` rx-dropped); pause-lead: how long before the pause the guest had last "
+          "(`info net` rx-dropped); downtime bound: the pause's bytes (its pages, "
+          "device records and vCPU state) ÷ goodput + one round trip (`info hosts`), "
+          "issue 15's bound before its 1.2; commit: the target's check, from the state sent "
+          "to its answer (`downtime-commit`); pause-lead: how long before the pause the guest had last "
           "run; guest's pause: memtouch's longest stall across it; send blocked: time the "
           "sender had pages but no room in lwIP ÷ iterate-ms. Times are tern's own clock "
           "(emulated). sent ÷ touched: data pages sent ÷ pages memtouch touches. delta "
@@ -321,6 +337,8 @@ def run_grid(args, platform):
             print(f"  goodput {r['iterate_bytes'] / max(r['iterate_ms'], 1) / 1000:.2f} "
                   f"MB/s, total {r['total']} ms, rounds {r['rounds']}, deltas {r['xbz_pages']} "
                   f"saving {r['xbz_saved']} bytes", flush=True)
+            print("  rounds (pages sent, dirty pages/s during it): " +
+                  ", ".join(f"{n}: {p} {d}" for n, p, d in r["progress"]), flush=True)
         lan_mbs.append(netperf(a, "10.0.0.2"))
     finally:
         a.close()
