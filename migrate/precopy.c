@@ -5,7 +5,7 @@
  * goodput of G bytes/s lasts B / G s, during which the guest dirties rate x duration
  * distinct pages, or, with its working set W measured, W (1 - e^(-rate x duration / W))
  * of them (writes falling at random on W pages, as the sample's capture and recapture
- * took them: precopy_wss()); auto-converge's throttle of p % leaves it (100 - p) % of the
+ * took them: precopy_sets()), and its hot pages on top; auto-converge's throttle of p % leaves it (100 - p) % of the
  * CPU, and so of its rate (a guest whose writes are paced by its CPU, as memtouch's
  * are), but never more than it dirties under the migration unthrottled (copy_rate). A
  * round ends when its last page is queued: what lwIP still holds goes on into the next
@@ -136,11 +136,34 @@ uint64_t precopy_dirtied(uint64_t rate, uint64_t wss, uint64_t mem, uint64_t us)
 	return wss - mul_q32(wss, exp_neg_q32(div_q32(writes, wss)));
 }
 
-uint64_t precopy_wss(uint64_t a, uint64_t b, uint64_t o)
+uint64_t precopy_wss(uint64_t a, uint64_t b, uint64_t o, uint64_t hot)
 {
-	if (o < PRECOPY_WSS_MIN_OVERLAP)
+	a = MIN(a, PRECOPY_MAX_PAGES);
+	b = MIN(b, PRECOPY_MAX_PAGES);
+	if (o < hot + PRECOPY_WSS_MIN_OVERLAP || a < o || b < o)
 		return 0;
-	return MIN(a, PRECOPY_MAX_PAGES) * MIN(b, PRECOPY_MAX_PAGES) / o;
+	return (a - hot) * (b - hot) / (o - hot);
+}
+
+/* With h hot pages and c = n - h of the set in a window (a share u of it): two windows
+ * share o = h + c u, three t = h + c u^2. So (o - h)^2 = (n - h)(t - h), which gives
+ * h = (n t - o^2) / (n + t - 2 o), then W = c / u = (n - h)^2 / (o - h). The
+ * denominator is c (1 - u)^2: where a window covers much of the set, the counts' noise
+ * swamps it (a set rewritten within a window looks hot), and h is taken as 0 unless it
+ * is at least n / 4 (u at most a half); either way a round of a second or more dirties
+ * about the same pages. Counts are noisy, so h stays within [0, t]. */
+void precopy_sets(const uint64_t n[3], uint64_t o12, uint64_t o23, uint64_t all3,
+		  struct precopy_sets *out)
+{
+	int64_t m = (int64_t)(MIN(n[0], PRECOPY_MAX_PAGES) + MIN(n[1], PRECOPY_MAX_PAGES) +
+			      MIN(n[2], PRECOPY_MAX_PAGES)) / 3;
+	int64_t o = (int64_t)(MIN(o12, PRECOPY_MAX_PAGES) + MIN(o23, PRECOPY_MAX_PAGES)) / 2;
+	int64_t t = (int64_t)MIN(all3, PRECOPY_MAX_PAGES), den = m + t - 2 * o, h = 0;
+
+	if (den > 0 && 4 * den >= m)
+		h = MAX(MIN((m * t - o * o) / den, t), 0);
+	out->hot_pages = (uint64_t)h;
+	out->wss_pages = precopy_wss((uint64_t)m, (uint64_t)m, (uint64_t)o, (uint64_t)h);
 }
 
 uint64_t precopy_bytes(uint64_t pages, uint64_t zero)
@@ -205,11 +228,11 @@ void precopy_estimate(const struct precopy_in *in, const struct precopy_now *now
 		out->pages_sent += s.round_pages;
 		/* what this round dirtied so far, and at its rate for the rest of it (pages
 		 * written twice in the round counted twice: a little high for a small set) */
-		pending = MIN(mem, MIN(s.dirtied, mem) +
+		pending = MIN(mem, MAX(MIN(s.dirtied, mem), MIN(in->hot_pages, mem)) +
 				   precopy_dirtied(throttled_rate(in, s.throttle_pct),
 						   in->wss_pages, mem, t));
 		if (wss_measured(in->wss_pages, mem))
-			pending = MIN(pending, in->wss_pages);
+			pending = MIN(pending, in->wss_pages + in->hot_pages);
 		converge_note_round(&s.flat, s.round, s.throttle_pct, pending);
 		if (stops(in, &s, pending, carry, out)) {
 			s.paused = true;

@@ -36,8 +36,9 @@
 
 struct precopy_in {
 	uint64_t mem_pages;         /* the VM's RAM; round 1 sends it all */
-	/* pages/s the guest writes, unthrottled: with wss_pages measured, writes (some to a
-	 * page written before); else distinct pages (precopy_write_rate() converts) */
+	/* pages/s the guest writes, unthrottled, besides its hot pages: with wss_pages
+	 * measured, writes (some to a page written before); else distinct pages
+	 * (precopy_write_rate() converts) */
 	uint64_t dirty_rate;
 	/* ... and while a migration copies it, unthrottled (the round-1 rate); 0: unknown,
 	 * taken as dirty_rate. Lower where the sender's work slows the guest (under Bochs
@@ -50,6 +51,9 @@ struct precopy_in {
 	 * W (1 - e^(-r t / W)) distinct ones, never more than W. Not measured (0, or not
 	 * below the RAM): every write a new page, r t up to the RAM. */
 	uint64_t wss_pages;
+	/* Pages it rewrites all the time (its stack, its bookkeeping): dirty in every round
+	 * whatever its length, on top of the set above (precopy_sets()). */
+	uint64_t hot_pages;
 	uint64_t bandwidth;         /* bytes/s the target acknowledges; 0: cannot migrate */
 	uint32_t rtt_ms;
 	uint32_t downtime_limit_ms; /* the migration's stop rule (migrate/send.c) */
@@ -115,11 +119,23 @@ uint64_t precopy_write_rate(uint64_t distinct, uint64_t wss_pages, uint64_t mem_
 uint64_t precopy_dirtied(uint64_t rate, uint64_t wss_pages, uint64_t mem_pages, uint64_t us);
 
 /* The working set by capture and recapture: a guest that dirtied a pages in one window
- * and b in the next, o of them in both, writes at random on about a x b / o pages. 0
- * (not measured) while o is under PRECOPY_WSS_MIN_OVERLAP: too few pages written twice
+ * and b in the next, o of them in both, hot of them the pages it rewrites all the time,
+ * writes the rest at random on about (a - hot)(b - hot) / (o - hot) pages. 0 (not
+ * measured) while o - hot is under PRECOPY_WSS_MIN_OVERLAP: too few pages written twice
  * to tell a set from ever new pages. */
 #define PRECOPY_WSS_MIN_OVERLAP 16
-uint64_t precopy_wss(uint64_t a, uint64_t b, uint64_t o);
+uint64_t precopy_wss(uint64_t a, uint64_t b, uint64_t o, uint64_t hot);
+
+/* What three windows of equal length tell: n[i] pages dirtied in each, o12 and o23 in
+ * both of two following ones, all3 in all three. Pages a guest rewrites all the time
+ * are in all three; its writes at random on a set of W pages put a share u of it in
+ * each window, u^2 in two, u^3 in three; solved for the two parts (see precopy.c). */
+struct precopy_sets {
+	uint64_t hot_pages;
+	uint64_t wss_pages; /* 0: not told (precopy_wss()) */
+};
+void precopy_sets(const uint64_t n[3], uint64_t o12, uint64_t o23, uint64_t all3,
+		  struct precopy_sets *out);
 
 /* The bytes round 1 puts on the wire for `pages` pages of which `zero` are all-zero. */
 uint64_t precopy_bytes(uint64_t pages, uint64_t zero);

@@ -445,11 +445,74 @@ static void test_working_set_saturates(void **state)
 static void test_wss_estimate(void **state)
 {
 	/* 294 pages in each half second, 21 in both: about 4,116 pages */
-	assert_int_equal(precopy_wss(294, 294, 21), 4116);
+	assert_int_equal(precopy_wss(294, 294, 21, 0), 4116);
 	/* too few written twice to tell a set from ever new pages */
-	assert_int_equal(precopy_wss(294, 294, PRECOPY_WSS_MIN_OVERLAP - 1), 0);
-	assert_int_equal(precopy_wss(1ULL << 40, 1ULL << 40, 16),
+	assert_int_equal(precopy_wss(294, 294, PRECOPY_WSS_MIN_OVERLAP - 1, 0), 0);
+	/* the hot pages are in both windows whatever the set: 10 hot, 284 of the set */
+	assert_int_equal(precopy_wss(294, 294, 31, 10), 284 * 284 / 21);
+	assert_int_equal(precopy_wss(294, 294, 25, 10), 0);
+	assert_int_equal(precopy_wss(1ULL << 40, 1ULL << 40, 16, 0),
 			 PRECOPY_MAX_PAGES * PRECOPY_MAX_PAGES / 16);
+}
+
+/* Three windows tell the pages rewritten all the time from a set written at random. */
+static void test_sets(void **state)
+{
+	struct precopy_sets o;
+	/* 600 writes-worth of distinct pages a window at random on 4,096: u = 0.146, so
+	 * 88 pages in two windows and 13 in three; no hot pages */
+	const uint64_t rnd[3] = { 600, 600, 600 };
+	/* memtouch at a tenth of the link on 64 MiB: its 17 hot pages in every window and
+	 * 40 of 16,384 written at random, which next to never meet again */
+	const uint64_t sparse[3] = { 57, 57, 57 };
+	/* 17 hot and 600 a window at random on 1,024 (u = 0.586): 17 + 352 in two windows,
+	 * 17 + 206 in three */
+	const uint64_t both[3] = { 617, 617, 617 };
+	const uint64_t hot[3] = { 50, 50, 50 };
+
+	precopy_sets(rnd, 88, 88, 13, &o);
+	assert_int_equal(o.hot_pages, 0);
+	assert_in_range(o.wss_pages, 4000, 4200);
+	/* two windows alone took the hot pages for a set of 57 x 57 / 17 = 191 */
+	precopy_sets(sparse, 17, 17, 17, &o);
+	assert_int_equal(o.hot_pages, 17);
+	assert_int_equal(o.wss_pages, 0);
+	/* a window covers more than half the set: hot pages cannot be told from it, and
+	 * the set is taken to hold them */
+	precopy_sets(both, 369, 369, 223, &o);
+	assert_int_equal(o.hot_pages, 0);
+	assert_in_range(o.wss_pages, 1000, 1050);
+	/* 50 hot and 200 a window at random on 4,096 (u = 0.049): 50 + 9.8 in two, 50 +
+	 * 0.5 in three */
+	const uint64_t some[3] = { 250, 250, 250 };
+	precopy_sets(some, 60, 60, 50, &o);
+	assert_in_range(o.hot_pages, 49, 51);
+	assert_int_equal(o.wss_pages, 0); /* 10 written twice: too few to tell the set */
+	/* every page in a window in all three: a set rewritten at once, no hot pages told */
+	precopy_sets(hot, 50, 50, 50, &o);
+	assert_int_equal(o.hot_pages, 0);
+	assert_int_equal(o.wss_pages, 50);
+}
+
+/* Hot pages are dirty in every round on top of the set: a guest of 16,384 pages with
+ * 300 hot ones runs more rounds than one without. */
+static void test_hot_pages(void **state)
+{
+	struct precopy_in in = link_in(16384, 100, 4096);
+	struct precopy_out cold, hot;
+	struct precopy_now now = { .round = 1, .round_pages = 16384,
+				   .left_bytes = precopy_bytes(16384, 12288) };
+
+	in.zero_pages = 12288;
+	cold = predict(&in);
+	in.hot_pages = 300;
+	hot = predict(&in);
+	assert_true(hot.rounds > cold.rounds);
+	assert_true(hot.downtime_ms > cold.downtime_ms || hot.rounds > cold.rounds);
+	/* round 1 (4,179 ms) at 100 writes/s on 4,096: 4096 (1 - e^-0.102) = 397, +300 */
+	in.max_rounds = 1;
+	precopy_estimate(&in, &now, &hot);
+	assert_in_range(hot.pages_sent - 16384, 695, 699);
 }
 
 /* A 64 MiB guest writing at random on 4,096 pages, near the link's rate: its later rounds
@@ -500,6 +563,8 @@ int main(void)
 		cmocka_unit_test(test_copy_rate),
 		cmocka_unit_test(test_working_set_saturates),
 		cmocka_unit_test(test_wss_estimate),
+		cmocka_unit_test(test_sets),
+		cmocka_unit_test(test_hot_pages),
 		cmocka_unit_test(test_working_set_converges_sooner),
 	};
 
