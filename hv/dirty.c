@@ -199,6 +199,40 @@ uint64_t dirty_overlap(const struct vm *vm)
 	return n;
 }
 
+uint64_t dirty_overlap_front(struct vm *vm)
+{
+	struct dirty *d = &vm->dirty;
+	const uint64_t *last = d->bitmap[d->cur ^ 1];
+	uint32_t *log = d->log[d->cur];
+	uint64_t n = 0;
+
+	if (d->mode == DIRTY_OFF)
+		return 0;
+	vm_hold(vm); /* tracking appends to the log from other CPUs */
+	for (uint64_t i = 0; i < d->log_len[d->cur]; i++) {
+		if (bitmap_test(last, log[i])) {
+			uint32_t p = log[n];
+			log[n++] = log[i];
+			log[i] = p;
+		}
+	}
+	vm_unhold(vm);
+	return n;
+}
+
+uint64_t dirty_overlap_of(const struct vm *vm, uint64_t n)
+{
+	const struct dirty *d = &vm->dirty;
+	uint64_t both = 0;
+
+	if (d->mode == DIRTY_OFF)
+		return 0;
+	n = MIN(n, d->log_len[d->cur ^ 1]);
+	for (uint64_t i = 0; i < n; i++)
+		both += bitmap_test(d->bitmap[d->cur], d->log[d->cur ^ 1][i]);
+	return both;
+}
+
 uint64_t dirty_rate(const struct dirty *d)
 {
 	return d->last_round_us ? d->last_pages * 1000000 / d->last_round_us : 0;

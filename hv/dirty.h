@@ -46,6 +46,13 @@ uint64_t dirty_pending(struct vm *vm);
 /* Of the pages dirtied in the round under way (as dirty_pending() last collected them),
  * those the last completed round holds too: pages written in both. */
 uint64_t dirty_overlap(const struct vm *vm);
+/* The same count, moving those pages to the front of the round's log: for a sample,
+ * whose log order nothing else reads, so that after dirty_sync() the first n pages of
+ * the last completed round are the ones written in the two rounds before. */
+uint64_t dirty_overlap_front(struct vm *vm);
+/* Of the first n pages of the last completed round's log, those the round under way
+ * holds too. */
+uint64_t dirty_overlap_of(const struct vm *vm, uint64_t n);
 /* Pages per second in the last completed round. */
 uint64_t dirty_rate(const struct dirty *d);
 /* Shadow bytes tracking a VM of npages needs. */

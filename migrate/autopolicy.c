@@ -21,17 +21,17 @@
 #include "hv/backend.h"
 #include "hv/vcpu.h"
 
-#define SAMPLE_MS 1000 /* a VM's dirty rate is sampled over two windows this long, one
+#define SAMPLE_MS 1000 /* a VM's dirty rate is sampled over three windows this long, one
 			* after the other (ad mode: no exits), every sample-every seconds
-			* (default 15; 0: never): the pages dirtied in both give its working
-			* set (precopy_wss()) */
+			* (default 15; 0: never): the pages dirtied in two and in all three
+			* tell its hot pages and working set (precopy_sets()) */
 /* Pages read at the end of a sample to estimate the all-zero ones: at most 1 MiB read
  * (a page in use usually differs from zero in its first words), about 12 ms under Bochs. */
 #define ZERO_PROBES 256
 
 struct vm_figures {
 	int id;
-	uint64_t dirty_rate, wss_pages, zero_pages;
+	uint64_t dirty_rate, wss_pages, hot_pages, zero_pages;
 	uint64_t sampled_ms;
 	uint64_t last_runnable_us, last_ms, load_pct; /* its share: hv/load.h */
 	uint64_t arrived_ms; /* 0: never moved here */
@@ -48,9 +48,11 @@ static uint64_t samples, sample_cost_us;
 static struct vm_figures figs[VM_MAX];
 static struct sampling {
 	int vm_id;
-	uint64_t start_ms;
-	uint64_t first;   /* pages the first window dirtied; with first_ms set */
-	uint64_t first_ms;
+	unsigned window;    /* the one under way, 0..2 */
+	uint64_t begin_ms;  /* the first one's start */
+	uint64_t start_ms;  /* its start */
+	uint64_t n[3];      /* pages each window dirtied */
+	uint64_t o12;       /* of them, in the first two (at the front of the second's log) */
 } sampling;
 static uint64_t next_tick_ms, high_since_ms, last_said_ms, decisions;
 static uint64_t sent_ms[PEERS_MAX]; /* per peer slot: when it last received a VM from us */
@@ -119,7 +121,44 @@ static uint64_t estimate_zero(const struct vm *vm)
 	return probed ? zero * n / probed : 0;
 }
 
-/* Load shares every tick; one VM's dirty rate at a time, in a short window. */
+/* The end of a sampling window of vm: true after the third, with its figures kept. */
+static bool sample_window(struct vm *vm, uint64_t now)
+{
+	unsigned w = sampling.window++;
+	struct vm_figures *f;
+	struct precopy_sets sets;
+	uint64_t all3, o23;
+
+	sampling.start_ms = now;
+	if (w == 0) {
+		sampling.n[0] = dirty_sync(vm);
+		return false;
+	}
+	if (w == 1) {
+		dirty_pending(vm);
+		sampling.o12 = dirty_overlap_front(vm);
+		sampling.n[1] = dirty_sync(vm);
+		return false;
+	}
+	sampling.n[2] = dirty_pending(vm);
+	o23 = dirty_overlap(vm);
+	all3 = dirty_overlap_of(vm, sampling.o12);
+	dirty_stop(vm);
+	samples++;
+	if (!(f = fig(vm)))
+		return true;
+	precopy_sets(sampling.n, sampling.o12, o23, all3, &sets);
+	/* distinct pages a second, as the windows saw them */
+	f->dirty_rate = (sampling.n[0] + sampling.n[1] + sampling.n[2]) * 1000 /
+			MAX(now - sampling.begin_ms, 1);
+	f->hot_pages = sets.hot_pages;
+	f->wss_pages = sets.wss_pages;
+	f->zero_pages = estimate_zero(vm);
+	f->sampled_ms = now;
+	return true;
+}
+
+/* Load shares every tick; one VM's dirty rate at a time, in short windows. */
 static void measure(uint64_t now)
 {
 	for (unsigned i = 0; i < VM_MAX; i++) {
@@ -136,31 +175,10 @@ static void measure(uint64_t now)
 	if (sampling.vm_id) {
 		struct vm *vm = vm_find_id(sampling.vm_id);
 		bool done = false;
-		if (vm && vm->dirty.sample && !sampling.first_ms &&
-		    now - sampling.start_ms >= SAMPLE_MS) {
+		if (vm && vm->dirty.sample && now - sampling.start_ms >= SAMPLE_MS) {
 			uint64_t t0 = time_now_us();
-			sampling.first = dirty_sync(vm);
-			sampling.first_ms = now - sampling.start_ms;
-			sampling.start_ms = now;
+			done = sample_window(vm, now);
 			sample_cost_us += time_now_us() - t0;
-		} else if (vm && vm->dirty.sample && sampling.first_ms &&
-			   now - sampling.start_ms >= SAMPLE_MS) {
-			uint64_t t0 = time_now_us();
-			uint64_t pages = dirty_pending(vm), both = dirty_overlap(vm);
-			uint64_t ms = now - sampling.start_ms;
-			struct vm_figures *f = fig(vm);
-			dirty_stop(vm);
-			if (f) {
-				/* distinct pages a second, as each window saw them */
-				f->dirty_rate = (sampling.first * 1000 / sampling.first_ms +
-						 pages * 1000 / ms) / 2;
-				f->wss_pages = precopy_wss(sampling.first, pages, both);
-				f->zero_pages = estimate_zero(vm);
-				f->sampled_ms = now;
-			}
-			sample_cost_us += time_now_us() - t0;
-			samples++;
-			done = true;
 		}
 		if (!vm || !vm->dirty.sample || done)
 			sampling = (struct sampling){ 0 };
@@ -183,7 +201,8 @@ static void measure(uint64_t now)
 		int e = dirty_start_sample(vm, sample_mode(), err, sizeof(err));
 		sample_cost_us += time_now_us() - t0;
 		if (e == 0) {
-			sampling = (struct sampling){ .vm_id = vm->id, .start_ms = now };
+			sampling = (struct sampling){ .vm_id = vm->id, .begin_ms = now,
+						      .start_ms = now };
 		} else {
 			f->sampled_ms = now; /* no shadow room now: try later */
 		}
@@ -303,12 +322,13 @@ static uint64_t model_wss(const struct vm *vm, const struct vm_figures *f)
 	return f->wss_pages && f->wss_pages < mem ? f->wss_pages : mem;
 }
 
-/* The sample's rate as the model takes it: writes a second, of which those falling on
- * pages written before in the window did not show (precopy_in.dirty_rate). */
+/* The sample's rate as the model takes it: writes a second besides the hot pages, of
+ * which those falling on pages written before in the window did not show
+ * (precopy_in.dirty_rate). */
 static uint64_t model_rate(const struct vm *vm, const struct vm_figures *f)
 {
-	return precopy_write_rate(f->dirty_rate, model_wss(vm, f), vm->mem_size / PAGE_SIZE,
-				  1000);
+	return precopy_write_rate(f->dirty_rate - MIN(f->hot_pages, f->dirty_rate),
+				  model_wss(vm, f), vm->mem_size / PAGE_SIZE, 1000);
 }
 
 /* The VM's expected dirty rate under a migration (precopy_in.copy_rate); 0: unknown. */
@@ -575,6 +595,7 @@ bool autopolicy_model_in(int vm_id, uint32_t ip, struct precopy_in *in)
 		in->dirty_rate = model_rate(vm, f);
 		in->copy_rate = copy_rate(vm, in->dirty_rate);
 		in->wss_pages = model_wss(vm, f);
+		in->hot_pages = f->hot_pages;
 		in->zero_pages = f->zero_pages;
 	}
 	return vm && in->bandwidth && f && f->sampled_ms;
@@ -701,10 +722,10 @@ int cmd_info_policy(int argc, char **argv)
 		struct vm *vm = vm_at(i);
 		struct vm_figures *f;
 		if (vm && (vm->state == VM_RUNNING || vm->state == VM_PAUSED) && (f = fig(vm)))
-			kprintf("vm%d: load %llu%%, dirty-rate %llu pages/s, wss %llu pages, "
-				"zero %llu pages%s\n", vm->id, (unsigned long long)f->load_pct,
-				(unsigned long long)f->dirty_rate,
-				(unsigned long long)model_wss(vm, f),
+			kprintf("vm%d: load %llu%%, dirty-rate %llu pages/s, hot %llu pages, "
+				"wss %llu pages, zero %llu pages%s\n", vm->id,
+				(unsigned long long)f->load_pct, (unsigned long long)f->dirty_rate,
+				(unsigned long long)f->hot_pages, (unsigned long long)model_wss(vm, f),
 				(unsigned long long)f->zero_pages,
 				f->sampled_ms ? "" : " (not sampled yet)");
 	}

@@ -20,10 +20,11 @@
  *   one round to the next. 30-95% of its pages are all zero. Its share drifts
  *   between half and 1.5x where it started (a host starts at 30-80% in all), plus
  *   spikes (one per VM per 30 min on average, x2-x4 for 1-10 min), capped at 100%.
- * - what tern measures, as tern measures it: a sample of two 1 s windows gives the
- *   working set by capture and recapture (precopy_wss(): the pages written in both, as
- *   writes at random over the set give them; below 16 the RAM) and the write rate from
- *   the distinct pages a second (precopy_write_rate()); the zero pages are estimated from
+ * - what tern measures, as tern measures it: a sample of three 1 s windows gives the
+ *   working set by capture and recapture (precopy_sets(): the pages written in two and
+ *   in all three, as writes at random over the set give them; the RAM where too few
+ *   were written twice) and the write rate from the distinct pages a second
+ *   (precopy_write_rate()); the zero pages are estimated from
  *   256 probes (binomial error); a peer's speed is a netperf probe's until a migration
  *   to it has measured one, then the last migration's, counted as the model counts.
  * - a migration, as tern's send.c runs it: round 1 sends every page (zero ones as
@@ -271,18 +272,23 @@ static struct policy_params params(void)
 
 static void sample(const struct svm *v, struct policy_vm *out, uint64_t now)
 {
-	/* tern's sample: two windows of 1 s; the pages written in both (as many as writes
-	 * at random over the set would give) tell the working set, as migrate/autopolicy.c
-	 * takes it, and its write rate the model's */
-	double w = v->write_rate * frand(&world, 0.7, 1.3);
-	uint64_t a = (uint64_t)distinct(w, v->wss, 1.0), b = (uint64_t)distinct(w, v->wss, 1.0);
-	uint64_t mem = (uint64_t)v->mem_mib * 256, both = (uint64_t)((double)a * b / v->wss);
-	uint64_t wss = precopy_wss(a, b, both), rate;
+	/* tern's sample: three windows of 1 s; the pages written in two and in all three
+	 * (as many as writes at random over the set give) tell the working set, as
+	 * migrate/autopolicy.c takes it (a simulated guest has no hot pages), and its
+	 * write rate the model's */
+	double w = v->write_rate * frand(&world, 0.7, 1.3), u = distinct(w, v->wss, 1.0) / v->wss;
+	uint64_t n[3] = { (uint64_t)(u * v->wss), (uint64_t)(u * v->wss), (uint64_t)(u * v->wss) };
+	uint64_t mem = (uint64_t)v->mem_mib * 256, wss, rate;
+	struct precopy_sets sets;
+
+	precopy_sets(n, (uint64_t)(u * u * v->wss), (uint64_t)(u * u * v->wss),
+		     (uint64_t)(u * u * u * v->wss), &sets);
+	wss = sets.wss_pages;
 	double z = v->zero, sd = sqrt(z * (1 - z) / 256);
 	double ze = z + frand(&world, -2 * sd, 2 * sd);
 
 	wss = wss && wss < mem ? wss : mem;
-	rate = precopy_write_rate((a + b) / 2, wss, mem, 1000);
+	rate = precopy_write_rate(n[0] - MIN(sets.hot_pages, n[0]), wss, mem, 1000);
 	ze = ze < 0 ? 0 : ze > 1 ? 1 : ze;
 	*out = (struct policy_vm){ v->id, v->mem_mib, rate, wss, v->cpu,
 		v->arrived_ms == NEVER ? NEVER : now - v->arrived_ms,
