@@ -459,12 +459,22 @@ static uint64_t measured_rate(uint64_t dirtied, uint64_t round_ms)
 	return mig_out.round > 1 ? mig_out.dirty_rate : mig_out.model_in.dirty_rate;
 }
 
-/* ... as writes a second, which the model takes (precopy_in.dirty_rate) ... */
+/* Writes a second besides the hot pages, as the model takes them (precopy_in.dirty_rate),
+ * from the distinct pages dirtied in round_ms */
+static uint64_t cold_rate(const struct vm *vm, uint64_t dirtied, uint64_t round_ms)
+{
+	uint64_t hot = MIN(mig_out.model_in.hot_pages, dirtied);
+
+	return precopy_write_rate(dirtied - hot, mig_out.wss, vm->mem_size / WIRE_PAGE,
+				  round_ms);
+}
+
+/* The model's rate in the round under way once it ran a second, as measured_rate() */
 static uint64_t write_rate(const struct vm *vm, uint64_t dirtied, uint64_t round_ms)
 {
 	if (round_ms < 1000)
 		return mig_out.round > 1 ? mig_out.copy_rate : mig_out.model_in.dirty_rate;
-	return precopy_write_rate(dirtied, mig_out.wss, vm->mem_size / WIRE_PAGE, round_ms);
+	return cold_rate(vm, dirtied, round_ms);
 }
 
 /* ... and as it would be unthrottled (the model throttles as tern does) */
@@ -764,13 +774,13 @@ static void iterate(struct vm *vm)
 	uint64_t pending = dirty_pending(vm), ms = time_now_ms() - mig_out.round_start_ms;
 	/* the pages this round sends were dirtied in the last: the ones written in both
 	 * tell the working set (none in round 1, which sends the RAM) */
-	uint64_t wss = precopy_wss(mig_out.round_total, pending, dirty_overlap(vm));
+	uint64_t wss = precopy_wss(mig_out.round_total, pending, dirty_overlap(vm),
+				   mig_out.model_in.hot_pages);
 	if (mig_out.round > 1 && wss)
 		mig_out.wss = wss;
 	mig_out.dirty_rate = ms ? pending * 1000 / ms : 0;
 	if (!mig_out.throttle_pct && ms)
-		mig_out.copy_rate = precopy_write_rate(pending, mig_out.wss,
-						       vm->mem_size / WIRE_PAGE, ms);
+		mig_out.copy_rate = cold_rate(vm, pending, ms);
 	if (mig_out.round == 1)
 		mig_out.round1_rate = mig_out.copy_rate;
 	bool stop = should_stop(vm, pending);

@@ -112,8 +112,8 @@ def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense", stopped=Fals
         while int(a.info("policy")["samples"]) < n + 2:
             time.sleep(2)
     # what the model is given at the start: the guest's sample, the link and round trip
-    sample = re.search(rf"^vm{vm}: load \d+%, dirty-rate (\d+) pages/s, wss (\d+) pages, "
-                       rf"zero (\d+) pages$", a.cmd("info policy"), re.M)
+    sample = re.search(rf"^vm{vm}: load \d+%, dirty-rate (\d+) pages/s, hot (\d+) pages, "
+                       rf"wss (\d+) pages, zero (\d+) pages$", a.cmd("info policy"), re.M)
     # the share of its sample the model expects the guest to dirty while it migrates
     # (what the last migration from its CPU measured; "-": none yet)
     copy_pct = a.info("policy").get("copy-dirty-pct", "-")
@@ -168,7 +168,7 @@ def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense", stopped=Fals
         "dirty_rate": max([d for _, _, d in rounds] or [0]),
         "model": tuple(int(x) for x in model[-1].groups()[1:]) if model else None,
         "left": left,
-        # the sample's dirty rate, working set (the RAM: not told) and zero pages
+        # the sample's dirty rate, hot pages, working set (the RAM: not told), zero pages
         "sample": tuple(int(x) for x in sample.groups()) if sample else None,
         "wss": int(info.get("wss-pages", 0)),   # the migration's own estimate; 0: none
         "copy_pct": copy_pct,
@@ -254,20 +254,21 @@ def grid_table(results, lan_mbs, platform):
     print("\nthe model at the start (the policy's sample of the guest, the last migration's "
           "goodput to this peer) against the measurement:")
     print("| guest MiB | dirty × link | sampled dirty pages/s | under migration, % of the "
-          "sample | measured dirty pages/s | sampled wss pages | the migration's wss pages "
+          "sample | measured dirty pages/s | sampled hot pages | sampled wss pages "
+          "| the migration's wss pages "
           "| zero pages | link MB/s | rtt ms "
           "| predicted downtime ms | measured | ÷ | predicted total ms "
           "| measured | ÷ | predicted rounds | measured | time left at each progress line, s |")
-    print("|" + "---|" * 19)
+    print("|" + "---|" * 20)
     for r in results:
         if not r["model"]:
             print(f"| {r['mem']} | {r['factor']} | no prediction: {r['line']} |")
             continue
         down, total, rounds = r["model"]
-        rate, wss, zero = r["sample"] or ("?", "?", "?")
+        rate, hot, wss, zero = r["sample"] or ("?", "?", "?", "?")
         link, rtt = r["peer"] or ("?", "?")
         print(f"| {r['mem']} | {r['factor']} | {rate} | {r['copy_pct']} | {r['dirty_rate']} "
-              f"| {wss} | {r['wss'] or '-'} | {zero} | {link} | {rtt} "
+              f"| {hot} | {wss} | {r['wss'] or '-'} | {zero} | {link} | {rtt} "
               f"| {down} | {r['downtime']} "
               f"| {down / max(r['downtime'], 1):.2f} | {total} | {r['total']} "
               f"| {total / max(r['total'], 1):.2f} | {rounds} | {r['rounds']} "
