@@ -327,7 +327,7 @@ def run_grid(args, platform):
         cases = [(mem, f, fill, x) for mem in sizes for f in factors
                  for fill in args.fills.split(",") for x in args.xbzrle.split(",")]
         for mem, f, fill, x in cases:
-            rate = round(float(f) * lan_mbs[0] * 1e6 / PAGE)
+            rate = round(float(f) * (args.link or lan_mbs[0]) * 1e6 / PAGE)
             a.cmd(f"migrate_set_parameter xbzrle {x}")
             print(f"migrating memtouch mem={mem} mib={mem // 4} rate={rate} fill={fill} "
                   f"({f} × link), xbzrle {x} ...", flush=True)
@@ -375,6 +375,10 @@ def main():
     ap.add_argument("--stopped", action="store_true",
                     help="with --grid: each guest paused (`stop`) before it migrates, so "
                     "the sender has the source's CPU to itself")
+    ap.add_argument("--link", type=float, default=None, metavar="MB/s",
+                    help="with --grid: the link rate the dirty rates are multiples of "
+                    "(default: the run's first netperf figure, which under Bochs spreads "
+                    "from 0.6 to 2.3 MB/s between runs); to repeat another run's rates")
     ap.add_argument("--ips", type=int, default=None, metavar="N",
                     help="Bochs only: emulated instructions per emulated "
                     "second (the launcher's --ips): fewer make the LAN faster, the CPUs "
