@@ -357,6 +357,7 @@ static size_t gather_vms(struct policy_vm *out, uint64_t now)
 			.since_move_ms = f->arrived_ms ? now - f->arrived_ms : UINT64_MAX,
 			.backoff_ms = policy_backoff_left(&f->backoff, now),
 			.copy_rate = copy_rate(vm, model_rate(vm, f)),
+			.hot_pages = f->hot_pages,
 		};
 	}
 	return n;

@@ -47,6 +47,7 @@ struct policy_vm {
 	uint64_t backoff_ms;    /* left of its back-off after a failed move; 0: none */
 	uint64_t copy_rate;     /* pages/s it is expected to dirty while a migration copies
 				 * it (precopy_in.copy_rate); 0: unknown, taken as dirty_rate */
+	uint64_t hot_pages;     /* rewritten all the time (precopy_in.hot_pages) */
 };
 
 struct policy_peer {

@@ -293,7 +293,7 @@ static void sample(const struct svm *v, struct policy_vm *out, uint64_t now)
 	*out = (struct policy_vm){ v->id, v->mem_mib, rate, wss, v->cpu,
 		v->arrived_ms == NEVER ? NEVER : now - v->arrived_ms,
 		(uint64_t)(ze * v->mem_mib * 256), policy_backoff_left(&v->backoff, now),
-		0 /* a simulated guest dirties as fast under a migration */ };
+		0 /* a simulated guest dirties as fast under a migration */, sets.hot_pages };
 }
 
 static struct policy_end end_of(int h, uint32_t load)

@@ -19,7 +19,7 @@ static int setup(void **state)
 {
 	memset(vms, 0, sizeof(vms));
 	memset(peers, 0, sizeof(peers));
-	vms[0] = (struct policy_vm){ 1, 64, 10, 100, 30, UINT64_MAX, 0, 0, 0 };
+	vms[0] = (struct policy_vm){ 1, 64, 10, 100, 30, UINT64_MAX, 0, 0, 0, 0 };
 	peers[0] = (struct policy_peer){ IP(10, 0, 0, 2), { 20, 85, 25, 100 }, 1024, 1, 100 * MB,
 					 1, 500, UINT64_MAX, 0, false };
 	host = (struct policy_host){ 95, 20000, vms, 1, peers, 1 };
@@ -111,7 +111,7 @@ static void test_loads_past_100(void **state)
 	struct policy_vm one;
 
 	for (uint32_t i = 0; i < 3; i++)
-		vms[i] = (struct policy_vm){ i + 1, 4, 10, 100, 100, UINT64_MAX, 0, 0, 0 };
+		vms[i] = (struct policy_vm){ i + 1, 4, 10, 100, 100, UINT64_MAX, 0, 0, 0, 0 };
 	host.nvms = 3;
 	host.load_pct = 300;
 	peers[0].end.load_pct = 0;
@@ -153,7 +153,7 @@ static void test_too_big(void **state)
 	vms[0].mem_mib = 1024 - 64;
 	assert_int_equal(choose(), POLICY_MIGRATE);
 	vms[0].mem_mib = 4096;
-	vms[1] = (struct policy_vm){ 2, 32, 10, 100, 5, UINT64_MAX, 0, 0, 0 };
+	vms[1] = (struct policy_vm){ 2, 32, 10, 100, 5, UINT64_MAX, 0, 0, 0, 0 };
 	host.nvms = 2;
 	assert_int_equal(choose(), POLICY_MIGRATE);
 	assert_int_equal(d.vm_id, 2);
@@ -178,7 +178,7 @@ static void test_too_dirty(void **state)
 	assert_int_equal(choose(), POLICY_TOO_DIRTY);
 	assert_non_null(strstr(d.text, "> 300 ms"));
 	/* the obstacle met furthest along is the one reported */
-	vms[1] = (struct policy_vm){ 2, 32, 10, 100, 5, 1000, 0, 0, 0 };
+	vms[1] = (struct policy_vm){ 2, 32, 10, 100, 5, 1000, 0, 0, 0, 0 };
 	host.nvms = 2;
 	assert_int_equal(choose(), POLICY_TOO_DIRTY);
 	/* a faster peer with less headroom takes it */
@@ -212,6 +212,19 @@ static void test_rate_under_migration(void **state)
 	assert_int_equal(choose(), POLICY_TOO_DIRTY);
 }
 
+/* Hot pages are dirty in every round: a guest that would converge on its set alone
+ * cannot pause in time when it rewrites 300 pages all the time (836 ms of this link). */
+static void test_hot_pages(void **state)
+{
+	peers[0].link_bps = 1480000;      /* about 359 pages/s */
+	vms[0].mem_mib = 16;
+	vms[0].dirty_rate = 100;
+	vms[0].wss_pages = 1024;
+	assert_int_equal(choose(), POLICY_MIGRATE);
+	vms[0].hot_pages = 300;
+	assert_int_equal(choose(), POLICY_TOO_DIRTY);
+}
+
 /* Equal candidates: lowest VM id, lowest peer ip, whatever the order given. */
 static void test_ties(void **state)
 {
@@ -238,8 +251,8 @@ static void test_ties(void **state)
 static void test_load_per_downtime(void **state)
 {
 	peers[0].link_bps = 10 * MB;
-	vms[0] = (struct policy_vm){ 1, 64, 1000, 16384, 40, UINT64_MAX, 0, 0, 0 };
-	vms[1] = (struct policy_vm){ 2, 8, 0, 0, 20, UINT64_MAX, 0, 0, 0 };
+	vms[0] = (struct policy_vm){ 1, 64, 1000, 16384, 40, UINT64_MAX, 0, 0, 0, 0 };
+	vms[1] = (struct policy_vm){ 2, 8, 0, 0, 20, UINT64_MAX, 0, 0, 0, 0 };
 	host.nvms = 2;
 	assert_int_equal(choose(), POLICY_MIGRATE);
 	assert_int_equal(d.vm_id, 2);
@@ -515,6 +528,7 @@ int main(void)
 		cmocka_unit_test_setup(test_link_not_measured, setup),
 		cmocka_unit_test_setup(test_too_dirty, setup),
 		cmocka_unit_test_setup(test_rate_under_migration, setup),
+		cmocka_unit_test_setup(test_hot_pages, setup),
 		cmocka_unit_test_setup(test_ties, setup),
 		cmocka_unit_test_setup(test_load_per_downtime, setup),
 		cmocka_unit_test_setup(test_cooldown, setup),
