@@ -188,15 +188,7 @@ uint64_t dirty_pending(struct vm *vm)
 
 uint64_t dirty_overlap(const struct vm *vm)
 {
-	const struct dirty *d = &vm->dirty;
-	const uint64_t *last = d->bitmap[d->cur ^ 1];
-	uint64_t n = 0;
-
-	if (d->mode == DIRTY_OFF)
-		return 0;
-	for (uint64_t i = 0; i < d->log_len[d->cur]; i++)
-		n += bitmap_test(last, d->log[d->cur][i]);
-	return n;
+	return dirty_overlap_of(vm, UINT64_MAX);
 }
 
 uint64_t dirty_overlap_front(struct vm *vm)

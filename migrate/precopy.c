@@ -117,21 +117,20 @@ uint64_t precopy_write_rate(uint64_t distinct, uint64_t wss, uint64_t mem, uint6
 
 uint64_t precopy_dirtied(uint64_t rate, uint64_t wss, uint64_t mem, uint64_t us)
 {
-	uint64_t s = us / US, writes;
+	uint64_t s = us / US, cap, writes;
+	bool set;
 
 	mem = MIN(mem, PRECOPY_MAX_PAGES);
 	rate = MIN(rate, 1ULL << 40);
 	if (!rate || !mem)
 		return 0;
-	if (!wss_measured(wss, mem)) {
-		if (s >= mem / rate + 1)
-			return mem;
-		return MIN(mem, s * rate + (us % US) * rate / US);
-	}
-	if (s >= 23 * wss / rate + 1)
-		return wss;
-	writes = s * rate + (us % US) * rate / US;
-	if (writes >= 23 * wss)
+	/* writes past cap change nothing: every page of the RAM, or all of a set */
+	set = wss_measured(wss, mem);
+	cap = set ? 23 * wss : mem;
+	writes = s >= cap / rate + 1 ? cap : MIN(cap, s * rate + (us % US) * rate / US);
+	if (!set)
+		return writes;
+	if (writes >= cap)
 		return wss;
 	return wss - mul_q32(wss, exp_neg_q32(div_q32(writes, wss)));
 }
