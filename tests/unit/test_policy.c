@@ -191,16 +191,23 @@ static void test_too_dirty(void **state)
 	assert_int_equal(d.peer_ip, IP(10, 0, 0, 9));
 }
 
+/* A 16 MiB guest writing `rate` pages/s on a set of 1,024, and a link of about 359
+ * pages/s to the peer. */
+static void small_guest(uint64_t rate)
+{
+	peers[0].link_bps = 1480000;
+	vms[0].mem_mib = 16;
+	vms[0].dirty_rate = rate;
+	vms[0].wss_pages = 1024;
+}
+
 /* A guest that dirties past the link when sampled alone but less than the link while a
  * migration copies it (copy_rate, what the last migration from its CPU measured): judged
  * by the rate it will have. Without auto-converge (the defaults here) the sample alone
  * makes it too dirty to move. */
 static void test_rate_under_migration(void **state)
 {
-	peers[0].link_bps = 1480000;      /* about 359 pages/s */
-	vms[0].mem_mib = 16;
-	vms[0].dirty_rate = 700;
-	vms[0].wss_pages = 1024;
+	small_guest(700);
 	assert_int_equal(choose(), POLICY_TOO_DIRTY);
 	vms[0].copy_rate = 200;
 	assert_int_equal(choose(), POLICY_MIGRATE);
@@ -216,10 +223,7 @@ static void test_rate_under_migration(void **state)
  * cannot pause in time when it rewrites 300 pages all the time (836 ms of this link). */
 static void test_hot_pages(void **state)
 {
-	peers[0].link_bps = 1480000;      /* about 359 pages/s */
-	vms[0].mem_mib = 16;
-	vms[0].dirty_rate = 100;
-	vms[0].wss_pages = 1024;
+	small_guest(100);
 	assert_int_equal(choose(), POLICY_MIGRATE);
 	vms[0].hot_pages = 300;
 	assert_int_equal(choose(), POLICY_TOO_DIRTY);
