@@ -454,9 +454,14 @@ int cmd_info_migrate(int argc, char **argv)
 		/* the pause, split: last pages and state out; the target's check; activation */
 		kprintf("downtime-copy: %llu\n", (unsigned long long)(o->state_ms - o->pause_ms));
 		kprintf("downtime-commit: %llu\n", (unsigned long long)(o->commit_ms - o->state_ms));
+		/* ... of which: until the target acknowledged the pause's last byte */
+		kprintf("downtime-wire: %llu\n", (unsigned long long)(o->wire_ms - o->state_ms));
 		kprintf("downtime-activate: %llu\n",
 			(unsigned long long)(o->pause_ms + o->downtime_ms - o->commit_ms));
 		kprintf("pause-lead: %llu\n", (unsigned long long)o->pause_lead_ms);
+		kprintf("drain-bytes: %llu\n", (unsigned long long)o->drain_bytes);
+		kprintf("drain-ms: %llu\n", (unsigned long long)o->drain_ms);
+		kprintf("pause-inflight-bytes: %llu\n", (unsigned long long)o->pause_inflight);
 		kprintf("final-pages: %llu\n", (unsigned long long)o->final_pages);
 		kprintf("device-records: %u\n", o->records_sent);
 		kprintf("device-bytes: %llu\n", (unsigned long long)o->device_bytes);

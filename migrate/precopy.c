@@ -9,9 +9,11 @@
  * CPU, and so of its rate (a guest whose writes are paced by its CPU, as memtouch's
  * are), but never more than it dirties under the migration unthrottled (copy_rate). A
  * round ends when its last page is queued: what lwIP still holds goes on into the next
- * round, or the pause. The stop rule is migrate/send.c should_stop(), line for line:
- * stop when the pause for the pages left and the bytes still unacknowledged (with its
- * fixed part, below) fits PRECOPY_AIM_PCT of the limit, at max-rounds, or after 3
+ * round, or into the pause unless letting it cross first while the guest runs costs
+ * fewer bytes than it holds (precopy_drain_pages()). The stop rule is migrate/send.c
+ * should_stop(), line for line: stop when the pause for the pages left and the bytes
+ * still unacknowledged, or those dirtied while they cross (with its fixed part, below)
+ * fits PRECOPY_AIM_PCT of the limit, at max-rounds, or after 3
  * rounds without a new least with auto-converge off or at its highest throttle
  * (converge_gave_out()); with it on, a round that did not halve the work raises the
  * throttle (converge_throttle(), the rule tern runs). The pause costs the last pages'
@@ -191,15 +193,50 @@ bool precopy_pause_fits(const struct precopy_in *in, uint64_t pause_us)
 	return pause_us <= (uint64_t)in->downtime_limit_ms * PRECOPY_AIM_PCT * 10;
 }
 
+uint64_t precopy_drain_pages(const struct precopy_in *in, uint32_t throttle_pct, uint64_t carry)
+{
+	uint64_t pages;
+
+	if (!in->bandwidth || !carry)
+		return PRECOPY_NEVER;
+	carry = MIN(carry, PRECOPY_MAX_PAGES * PRECOPY_PAGE_BYTES);
+	pages = precopy_dirtied(throttled_rate(in, throttle_pct), in->wss_pages,
+				MIN(in->mem_pages, PRECOPY_MAX_PAGES), xfer_us(carry, in->bandwidth));
+	return pages * PRECOPY_PAGE_BYTES < carry ? pages : PRECOPY_NEVER;
+}
+
+/* The pending pages and those dirtied during a drain: some may be the same, never more
+ * than the RAM or a measured set */
+static uint64_t with_drained(const struct precopy_in *in, uint64_t pending, uint64_t drained)
+{
+	uint64_t mem = MIN(in->mem_pages, PRECOPY_MAX_PAGES), cap = mem;
+
+	pending = MIN(pending, mem);
+	if (wss_measured(in->wss_pages, mem))
+		cap = MAX(MIN(in->wss_pages + in->hot_pages, mem), pending);
+	return MIN(cap, pending + MIN(drained, mem));
+}
+
+uint64_t precopy_pause_bytes(const struct precopy_in *in, uint32_t throttle_pct,
+			     uint64_t pending, uint64_t carry)
+{
+	uint64_t drained = precopy_drain_pages(in, throttle_pct, carry);
+
+	if (drained == PRECOPY_NEVER)
+		return MIN(pending, PRECOPY_MAX_PAGES) * PRECOPY_PAGE_BYTES +
+		       MIN(carry, PRECOPY_MAX_PAGES * PRECOPY_PAGE_BYTES);
+	return with_drained(in, pending, drained) * PRECOPY_PAGE_BYTES;
+}
+
 /* Whether tern stops the iterative copy at the end of round s, with pending pages left
  * and carry bytes still unacknowledged (send.c should_stop(), line for line). */
 static bool stops(const struct precopy_in *in, const struct precopy_now *s, uint64_t pending,
 		  uint64_t carry, struct precopy_out *out)
 {
 	uint32_t max = in->max_rounds ? in->max_rounds : PRECOPY_MAX_ROUNDS;
+	uint64_t bytes = precopy_pause_bytes(in, s->throttle_pct, pending, carry);
 
-	out->converged = precopy_pause_fits(in, precopy_pause_us(in, pending * PRECOPY_PAGE_BYTES +
-								 carry));
+	out->converged = precopy_pause_fits(in, precopy_pause_us(in, bytes));
 	return out->converged || s->round >= max || converge_gave_out(&in->converge, &s->flat);
 }
 
@@ -234,7 +271,14 @@ void precopy_estimate(const struct precopy_in *in, const struct precopy_now *now
 			pending = MIN(pending, in->wss_pages + in->hot_pages);
 		converge_note_round(&s.flat, s.round, s.throttle_pct, pending);
 		if (stops(in, &s, pending, carry, out)) {
+			uint64_t drained = precopy_drain_pages(in, s.throttle_pct, carry);
 			s.paused = true;
+			/* the carry crosses before the pause while the guest dirties on */
+			if (drained != PRECOPY_NEVER) {
+				us = sat_add(us, xfer_us(carry, bw));
+				pending = with_drained(in, pending, drained);
+				carry = 0;
+			}
 		} else {
 			s.throttle_pct = converge_throttle(&in->converge, s.throttle_pct,
 							   s.round_pages, pending);

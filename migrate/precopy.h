@@ -63,7 +63,8 @@ struct precopy_in {
 	uint32_t max_rounds;        /* iterative rounds before the stop; 0: PRECOPY_MAX_ROUNDS */
 	/* A round ends when its last page is queued, not acknowledged: the bytes then still
 	 * unacknowledged (at most the sender's buffer, TCP_SND_BUF) go on into the next
-	 * round, or the pause waits for them; tern's stop rule counts them. */
+	 * round, or cross before the pause (precopy_drain_pages()), or the pause waits for
+	 * them; tern's stop rule counts them. */
 	uint64_t inflight_bytes;
 };
 
@@ -103,6 +104,19 @@ void precopy_estimate(const struct precopy_in *in, const struct precopy_now *now
  * and the whole RAM's digest when in->digest_bps is set. PRECOPY_NEVER without a
  * bandwidth. */
 uint64_t precopy_pause_us(const struct precopy_in *in, uint64_t bytes);
+
+/* Pages a guest dirties while `carry` unacknowledged bytes cross at in->bandwidth, under
+ * a throttle of throttle_pct %, when they cost fewer bytes than the carry: then the
+ * source lets the carry cross before it pauses the guest, and the pause sends those
+ * pages instead of waiting for the carry. PRECOPY_NEVER when the wait does not pay (a
+ * guest dirtying as fast as the link), or there is no carry or bandwidth. */
+uint64_t precopy_drain_pages(const struct precopy_in *in, uint32_t throttle_pct, uint64_t carry);
+
+/* The bytes a pause must wait for at the end of a round that leaves `pending` pages dirty
+ * and `carry` bytes unacknowledged: the pages and the carry, or the pages and those
+ * dirtied while the carry crosses when that pays (precopy_drain_pages()). */
+uint64_t precopy_pause_bytes(const struct precopy_in *in, uint32_t throttle_pct,
+			     uint64_t pending, uint64_t carry);
 
 /* The stop rule's test: whether a pause of pause_us is within PRECOPY_AIM_PCT of the
  * limit (migrate/send.c should_stop() and the model's rounds use the same). */

@@ -483,15 +483,34 @@ static uint64_t full_rate(const struct vm *vm, uint64_t dirtied, uint64_t round_
 	return write_rate(vm, dirtied, round_ms) * 100 / (100 - MIN(mig_out.throttle_pct, 99u));
 }
 
+/* The model's inputs as the migration measured them by now, the guest having dirtied
+ * `dirtied` pages in the ms the round under way has run */
+static struct precopy_in model_now(const struct vm *vm, uint64_t dirtied, uint64_t ms)
+{
+	struct precopy_in in = mig_out.model_in;
+
+	in.mem_pages = vm->mem_size / WIRE_PAGE;
+	in.wss_pages = mig_out.wss;
+	in.bandwidth = bandwidth();
+	/* the model's two rates (migrate/precopy.h): under the migration, the last
+	 * unthrottled round's (the round under way's until one ended); without one, the
+	 * policy's sample, never below the other */
+	in.copy_rate = mig_out.copy_rate ? mig_out.copy_rate : full_rate(vm, dirtied, ms);
+	in.dirty_rate = MAX(mig_out.model_in.dirty_rate, in.copy_rate);
+	in.downtime_limit_ms = (uint32_t)mig_params.downtime_limit_ms;
+	in.inflight_bytes = TCP_SND_BUF;
+	return in;
+}
+
 /* The rest of the migration by the model (migrate/precopy.h), from the rates measured
  * so far: the goodput, the dirty rate, the working set (mig_out.wss). False
  * while no bandwidth is measured, and in the copy's first second, whose goodput (the
  * connection's first acknowledgements) put the time left at 107 s for a 5 s migration. */
 static bool estimate(struct vm *vm, struct precopy_out *out)
 {
-	struct precopy_in in = mig_out.model_in;
 	uint64_t ms = time_now_ms() - mig_out.round_start_ms;
 	uint64_t dirtied = mig_out.stage == MIG_ITERATE ? dirty_pending(vm) : 0;
+	struct precopy_in in = model_now(vm, dirtied, ms);
 	struct precopy_now now = {
 		.round = mig_out.round,
 		.round_pages = mig_out.round_total,
@@ -503,18 +522,8 @@ static bool estimate(struct vm *vm, struct precopy_out *out)
 		.paused = mig_out.stage != MIG_ITERATE,
 	};
 
-	in.mem_pages = vm->mem_size / WIRE_PAGE;
-	in.wss_pages = mig_out.wss;
-	in.bandwidth = bandwidth();
-	/* the model's two rates (migrate/precopy.h): under the migration, the last
-	 * unthrottled round's (the round under way's until one ended); without one, the
-	 * policy's sample, never below the other */
-	in.copy_rate = mig_out.copy_rate ? mig_out.copy_rate : full_rate(vm, dirtied, ms);
-	in.dirty_rate = MAX(mig_out.model_in.dirty_rate, in.copy_rate);
-	in.downtime_limit_ms = (uint32_t)mig_params.downtime_limit_ms;
 	in.converge = mig_params.converge;
 	in.max_rounds = (uint32_t)mig_params.max_rounds;
-	in.inflight_bytes = TCP_SND_BUF;
 	precopy_estimate(&in, &now, out);
 	return in.bandwidth && time_now_ms() - mig_out.iterate_start_ms >= 1000;
 }
@@ -582,21 +591,19 @@ static void progress_tick(struct vm *vm)
 /* At a round's end: go on with another round, or stop and copy the rest (SDM of the
  * seed design: when the pause it would take is under the limit, or rounds stopped
  * shrinking, or there were too many). */
-static bool should_stop(const struct vm *vm, uint64_t pending)
+static bool should_stop(const struct vm *vm, uint64_t pending, uint64_t ms)
 {
-	uint64_t bw = mig_out.bandwidth = bandwidth();
+	/* The pause also waits for what is still in lwIP's buffers (a round ends when its
+	 * pages are queued, and a round of zero-page markers queues at once), or for the
+	 * pages dirtied while those cross first (drain_pays()). No acknowledgement yet means no
+	 * bandwidth known: only an empty pipe is cheap. */
+	struct precopy_in in = model_now(vm, pending, ms);
+	uint64_t bytes = precopy_pause_bytes(&in, mig_out.throttle_pct, pending,
+					     stream.sent - stream.acked), us;
 
-	/* The pause also waits for what is still in lwIP's buffers: a round ends when its
-	 * pages are queued, and a round of zero-page markers queues at once. No
-	 * acknowledgement yet means no bandwidth known: only an empty pipe is cheap. */
-	struct precopy_in in = mig_out.model_in;
-	uint64_t bytes = precopy_bytes(pending, 0) + (stream.sent - stream.acked), us;
-
-	in.bandwidth = bw;
-	in.mem_pages = vm->mem_size / WIRE_PAGE;
-	in.downtime_limit_ms = (uint32_t)mig_params.downtime_limit_ms;
+	mig_out.bandwidth = in.bandwidth;
 	in.digest_bps = mig_out.full_digest ? PRECOPY_DIGEST_BPS : 0;
-	us = bw || bytes ? precopy_pause_us(&in, bytes) : 0;
+	us = in.bandwidth || bytes ? precopy_pause_us(&in, bytes) : 0;
 	mig_out.expected_downtime_ms = us == PRECOPY_NEVER ? UINT64_MAX : DIV_UP(us, 1000);
 	mig_out.remaining = pending;
 	converge_note_round(&mig_out.flat, mig_out.round, mig_out.throttle_pct, pending);
@@ -628,6 +635,21 @@ static void converge(struct vm *vm, uint64_t pending)
 		  (unsigned long long)mig_out.round_sent, (unsigned long long)pending, pct);
 }
 
+/* What the iterative copy leaves in flight may cross before the pause instead of in it:
+ * worth it while the guest dirties fewer bytes meanwhile than there are
+ * (precopy_drain_pages(), as the stop rule counted). The pause then waits only for
+ * what a receiver's delayed ACK may hold back. */
+#define DRAIN_LEFT (2 * TCP_MSS)
+
+static bool drain_pays(const struct vm *vm, uint64_t pending, uint64_t ms)
+{
+	struct precopy_in in = model_now(vm, pending, ms);
+	uint64_t carry = stream.sent - stream.acked;
+
+	return carry > DRAIN_LEFT &&
+	       precopy_drain_pages(&in, mig_out.throttle_pct, carry) != PRECOPY_NEVER;
+}
+
 static void stop_and_copy(struct vm *vm)
 {
 	if (vm->state == VM_RUNNING) {
@@ -639,6 +661,7 @@ static void stop_and_copy(struct vm *vm)
 	mig_out.pause_run_tsc = vm->run_tsc;
 	mig_out.iterate_ms = mig_out.pause_ms - mig_out.iterate_start_ms;
 	mig_out.iterate_acked = stream.acked;
+	mig_out.pause_inflight = stream.sent - stream.acked;
 	if (!enter(MIG_STOPCOPY))
 		round_begin(vm, false);
 }
@@ -734,6 +757,7 @@ static bool send_state(struct vm *vm)
 	mig_out.pause_lead_ms = vm->last_out_tsc < mig_out.pause_tsc ?
 		dev_muldiv(mig_out.pause_tsc - vm->last_out_tsc, 1000, time_tsc_hz()) : 0;
 	mig_out.state_ms = time_now_ms();
+	mig_out.state_end = stream.sent;
 	enter(MIG_COMMIT);
 	return true;
 }
@@ -771,6 +795,13 @@ static void iterate(struct vm *vm)
 			send_state(vm);
 		return;
 	}
+	if (mig_out.draining) {
+		if (stream.held || stream.sent - stream.acked > DRAIN_LEFT)
+			return;
+		mig_out.drain_ms = time_now_ms() - mig_out.drain_start_ms;
+		stop_and_copy(vm);
+		return;
+	}
 	uint64_t pending = dirty_pending(vm), ms = time_now_ms() - mig_out.round_start_ms;
 	/* the pages this round sends were dirtied in the last: the ones written in both
 	 * tell the working set (none in round 1, which sends the RAM) */
@@ -783,9 +814,13 @@ static void iterate(struct vm *vm)
 		mig_out.copy_rate = cold_rate(vm, pending, ms);
 	if (mig_out.round == 1)
 		mig_out.round1_rate = mig_out.copy_rate;
-	bool stop = should_stop(vm, pending);
+	bool stop = should_stop(vm, pending, ms);
 	progress_line();
-	if (stop) {
+	if (stop && drain_pays(vm, pending, ms)) {
+		mig_out.draining = true;
+		mig_out.drain_start_ms = time_now_ms();
+		mig_out.drain_bytes = stream.sent - stream.acked;
+	} else if (stop) {
 		stop_and_copy(vm);
 	} else {
 		converge(vm, pending);
@@ -894,6 +929,8 @@ static void handle(struct vm *vm, const struct msg *m)
 		if (ran_since_pause(vm))
 			return;
 		mig_out.commit_ms = time_now_ms();
+		if (!mig_out.wire_ms)
+			mig_out.wire_ms = mig_out.commit_ms;
 		/* The paused guest's TSC ran on; the target starts it from where it is now, so
 		 * the guest's clock loses only the message's way there. */
 		a.u.activate.tsc = vcpu_tsc(vm->vcpu);
@@ -923,6 +960,9 @@ void mig_send_poll(void)
 		fail("the VM ended");
 		return;
 	}
+	/* the pause's last byte across (an answer may carry its ACK: then as late as that) */
+	if (mig_out.stage == MIG_COMMIT && !mig_out.wire_ms && stream.acked >= mig_out.state_end)
+		mig_out.wire_ms = time_now_ms();
 	while (mig_out.stage < MIG_DONE && (r = mstream_recv(&stream, 0, &m, err, sizeof(err))) == 1)
 		handle(vm, &m);
 	if (mig_out.stage >= MIG_DONE)

@@ -75,7 +75,14 @@ struct mig_out {
 	/* How long before the pause the guest had last run (a throttle's sit-out, a slice
 	 * of tern's loop, its own HLT): its clock sees that too as part of the pause. */
 	uint64_t pause_lead_ms;
-	uint64_t state_ms, commit_ms; /* where the pause goes: copy, check, activation */
+	/* where the pause goes: its bytes queued (state_ms, stream.sent then: state_end),
+	 * acknowledged (wire_ms), the target's answer (commit_ms), activation */
+	uint64_t state_ms, state_end, wire_ms, commit_ms;
+	/* The stop was decided with bytes still in flight, which cross before the pause
+	 * (send.c drain_pays()): since when, how many, and how long that took */
+	bool draining;
+	uint64_t drain_start_ms, drain_bytes, drain_ms;
+	uint64_t pause_inflight;      /* bytes still unacknowledged at the pause */
 	uint64_t downtime_ms, total_ms;
 	uint64_t handshake_us;        /* the TLS handshake's duration; 0: a plain stream */
 	/* Where the iterative copy's time goes: its length and the bytes the target had
