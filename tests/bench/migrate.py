@@ -2,7 +2,9 @@
 """Benchmark (not a test): live migration between two tern hosts on one LAN (issue 6).
 
 Boots two hosts (QEMU/KVM when KVM offers VT-x, else Bochs + OVMF), measures the LAN
-with `netperf 10.0.0.2 1` (before and after the migrations), then for each case starts
+with `netperf 10.0.0.2 8` (before and after the migrations: 8 MiB, since 1 MiB read
+0.82-1.47 MB/s in eight runs back to back under Bochs where 8 MiB read 1.22-1.28 in
+three), then for each case starts
 memtouch on host 1, waits for two heartbeats, migrates it once to host 2 and kills it
 there. Prints a table of the figures and draws one migration's rounds (pages sent and
 pages dirtied per round) into build/bench/migration-rounds.png, copied to
@@ -65,8 +67,11 @@ def console(host):
         return f.read().decode("latin-1")
 
 
+NETPERF_MIB = 8
+
+
 def netperf(src, dst_ip):
-    out = src.cmd(f"netperf {dst_ip} 1", timeout=300)
+    out = src.cmd(f"netperf {dst_ip} {NETPERF_MIB}", timeout=600)
     m = THROUGHPUT.search(out)
     if not m:
         raise SystemExit(f"netperf failed: {out}")
@@ -150,6 +155,10 @@ def migrate_once(a, b, mem, mib, rate, sampled=False, fill="dense", stopped=Fals
         "mem": mem, "mib": mib, "rate": rate,
         "downtime": int(info["downtime"]), "total": int(info["total-time"]),
         "commit": int(info.get("downtime-commit", 0)),
+        "wire": int(info.get("downtime-wire", 0)),
+        "drain": int(info.get("drain-ms", 0)),
+        "drain_bytes": int(info.get("drain-bytes", 0)),
+        "inflight": int(info.get("pause-inflight-bytes", 0)),
         # what the pause had to send: its pages, the device records, the vCPU state
         "pause_bytes": int(info.get("final-pages", 0)) * PAGE_MSG
         + int(info.get("device-bytes", 0)) + int(info.get("cpu-state-bytes", 0)),
@@ -218,16 +227,17 @@ def plot(r, platform, path):
 
 def grid_table(results, lan_mbs, platform):
     net = statistics.mean(lan_mbs)
-    print(f"\nlive migration grid, {platform}; LAN: netperf 10.0.0.2 1 = "
+    print(f"\nlive migration grid, {platform}; LAN: netperf 10.0.0.2 {NETPERF_MIB} = "
           + ", ".join(f"{x:.2f}" for x in lan_mbs) + f" MB/s (mean {net:.2f})")
     print("| guest MiB | touched MiB | dirty × link | dirty pages/hb | measured dirty pages/s "
           "| rounds | sent ÷ touched | iterate ms | goodput MB/s | ÷ netperf | total ms "
           "| limit ms | total ÷ limit | downtime ms | downtime bound ms | ÷ bound "
-          "| commit ms | pause-lead ms | guest's pause ms "
+          "| commit ms (wire) | drained bytes, ms (in flight at the pause) | pause-lead ms "
+          "| guest's pause ms "
           "| frames out/s | target rx-dropped | send blocked % "
           "| TLS handshake ms | fill | xbzrle | delta pages | saved KB | encode ms "
           "| source halted % (napping) | target halted % (napping) |")
-    print("|" + "---|" * 30)
+    print("|" + "---|" * 31)
     for r in results:
         goodput = r["iterate_bytes"] / (r["iterate_ms"] * 1000) if r["iterate_ms"] else 0
         # the bytes that had to cross (each sent page once, as data or marker) at netperf's rate
@@ -242,7 +252,9 @@ def grid_table(results, lan_mbs, platform):
               f"| {r['rounds']} | {(r['pages'] - r['zero']) / touched:.2f} "
               f"| {r['iterate_ms']} | {goodput:.2f} | {goodput / net:.2f} | {r['total']} "
               f"| {limit:.0f} | {r['total'] / limit:.2f} | {r['downtime']} "
-              f"| {bound:.0f} | {r['downtime'] / bound if bound else 0:.2f} | {r['commit']} "
+              f"| {bound:.0f} | {r['downtime'] / bound if bound else 0:.2f} "
+              f"| {r['commit']} ({r['wire']}) "
+              f"| {r['drain_bytes']}, {r['drain']} ({r['inflight']}) "
               f"| {r['pause_lead']} | {r['stall']} "
               f"| {r['tx'] * 1000 // max(r['total'], 1)} | {r['drops']} "
               f"| {100 * r['blocked_ms'] // max(r['iterate_ms'], 1)} "
@@ -282,7 +294,12 @@ def grid_table(results, lan_mbs, platform):
           "device records and vCPU state) ÷ goodput + one round trip (`info hosts`), "
           "issue 15's bound before its 1.2; commit: from the state queued to the target's "
           "answer (`downtime-commit`: the bytes lwIP still held crossing, the target's "
-          "check, the answer); pause-lead: how long before the pause the guest had last "
+          "check, the answer), and in brackets until the target acknowledged the last of "
+          "them (`downtime-wire`; its ACK may ride on the answer); drained: the bytes the "
+          "iterative copy left in flight that the stop let cross before the pause, the "
+          "guest running, and how long that took (`drain-bytes`, `drain-ms`), and in "
+          "brackets the bytes still unacknowledged at the pause (`pause-inflight-bytes`); "
+          "pause-lead: how long before the pause the guest had last "
           "run; guest's pause: memtouch's longest stall across it; send blocked: time the "
           "sender had pages but no room in lwIP ÷ iterate-ms. Times are tern's own clock "
           "(emulated). sent ÷ touched: data pages sent ÷ pages memtouch touches. delta "
@@ -378,8 +395,9 @@ def main():
                     "the sender has the source's CPU to itself")
     ap.add_argument("--link", type=float, default=None, metavar="MB/s",
                     help="with --grid: the link rate the dirty rates are multiples of "
-                    "(default: the run's first netperf figure, which under Bochs spreads "
-                    "from 0.6 to 2.3 MB/s between runs); to repeat another run's rates")
+                    "(default: the run's first netperf figure; with 1 MiB it spread "
+                    "from 0.6 to 2.3 MB/s between runs under Bochs); to repeat another "
+                    "run's rates")
     ap.add_argument("--ips", type=int, default=None, metavar="N",
                     help="Bochs only: emulated instructions per emulated "
                     "second (the launcher's --ips): fewer make the LAN faster, the CPUs "
@@ -412,7 +430,8 @@ def main():
 
     net = statistics.mean(lan_mbs)
     print(f"\nlive migration, {platform}, host 1 -> host 2 once per case; "
-          f"LAN: netperf 10.0.0.2 1 = {lan_mbs[0]:.2f} MB/s before, {lan_mbs[1]:.2f} after")
+          f"LAN: netperf 10.0.0.2 {NETPERF_MIB} = {lan_mbs[0]:.2f} MB/s before, "
+          f"{lan_mbs[1]:.2f} after")
     print(f"{'guest':>5} {'touched':>7} {'dirty':>9} {'downtime':>8} {'total':>7} "
           f"{'rounds':>6} {'sent/guest':>10} {'data MB/s':>9} {'guest MB/s':>10} "
           f"{'netperf':>7}")
